@@ -1,0 +1,1 @@
+"""The grammar of .route files, shipped as package data (see policy.lark)."""

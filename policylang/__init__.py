@@ -1,0 +1,27 @@
+"""policylang: LLM routing policies as checked programs.
+
+The public API, and the only one: load a `.route` file, decide with either engine, escalate
+through cascades, compile to a standalone module.
+
+    import policylang
+    policy = policylang.load("support_desk.route")      # raises PolicyError with diagnostics
+    decision = policy.decide({"task": "classify", "input_tokens": 300})
+    policy.escalate(decision, "fast", {"confidence": 0.4})   # -> "mid"
+    source = policy.to_python()
+"""
+
+from ._version import __version__
+from .diagnostics import Diagnostic, Related
+from .policy import Decision, Policy, PolicyError, RequestError, load, loads
+
+__all__ = [
+    "__version__",
+    "Decision",
+    "Diagnostic",
+    "Policy",
+    "PolicyError",
+    "Related",
+    "RequestError",
+    "load",
+    "loads",
+]

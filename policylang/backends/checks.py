@@ -1,0 +1,70 @@
+"""What validating each signal means (section 5), as data both engines are built from.
+
+A `SignalCheck` holds a signal's type test, its domain, its default and the words of its
+R002/R003 messages, so that the interpreter and the compiled module say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..ir.policy import Policy, Signal
+from ..ir.types import format_value
+
+_EXPECTED = {
+    "bool": "true or false",
+    "int": "an int",
+    "float": "a number",
+    "money": "an amount of money (int, float or Decimal)",
+    "duration": "a duration in seconds (int or float)",
+    "enum": "a string",
+}
+
+
+@dataclass(frozen=True)
+class SignalCheck:
+    name: str
+    role: str  # "signal" or "outcome"
+    kind: str  # "bool", "int", "float", "money", "duration" or "enum"
+    required: bool
+    default: Any
+    low: Any
+    high: Any
+    members: tuple[str, ...]
+    expected: str  # R002: "signal 'x' must be <expected>, got ..."
+    domain: str  # R003: "signal 'x' must be <domain>, got ..."
+
+    @property
+    def bounded(self) -> bool:
+        return self.low is not None or self.high is not None
+
+
+def signal_check(signal: Signal) -> SignalCheck:
+    t = signal.type
+    low, high = getattr(t, "low", None), getattr(t, "high", None)
+    members = tuple(getattr(t, "members", ()))
+    if t.kind == "enum":
+        domain = "one of " + ", ".join(members)
+    elif low is not None or high is not None:
+        shown = [format_value(b, t) if b is not None else "" for b in (low, high)]
+        domain = f"in {shown[0]}..{shown[1]}"
+    else:
+        domain = "finite"
+    return SignalCheck(
+        name=signal.name,
+        role=signal.role,
+        kind=t.kind,
+        required=not signal.has_default,
+        default=signal.default,
+        low=low,
+        high=high,
+        members=members,
+        expected=_EXPECTED[t.kind],
+        domain=domain,
+    )
+
+
+def checks(policy: Policy, role: str) -> tuple[SignalCheck, ...]:
+    """The checks of every signal (or outcome), in declaration order: the first fault decides."""
+    return tuple(signal_check(s) for s in policy.signals if s.role == role)

@@ -1,0 +1,259 @@
+"""The compiler: one standalone Python module per policy, rendered from a jinja2 template.
+
+Safe: every string, name and number from a policy reaches the module through `repr` or a
+mangled identifier (`v_NAME` for a signal, indexes for everything else), and comments are
+cut to printable ASCII, so no policy text can run. Deterministic: the same policy gives the
+same bytes. Traceable: every rule is found by its name and source line in a comment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+import jinja2
+
+from .._version import __version__
+from ..ir import expr as e
+from ..ir.node import walk
+from ..ir.policy import Policy
+from ..ir.types import describe
+from .checks import SignalCheck, checks
+from .lowering import split_deep
+from .plan import cost_terms, decision_fields, has_input_tokens, ladder, serving_models
+
+RUNTIME_MARKER = "# -- runtime support: copied verbatim into compiled modules below this line --\n"
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    text = (files("policylang.backends") / "templates" / "module.py.jinja").read_text(encoding="utf-8")
+    env = jinja2.Environment(
+        autoescape=False,  # Python source, not HTML: every value goes through `pyrepr`
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+    )
+    env.filters["pyrepr"] = repr
+    return env.from_string(text)
+
+
+@lru_cache(maxsize=1)
+def _runtime_source() -> str:
+    text = (files("policylang.backends") / "runtime.py").read_text(encoding="utf-8")
+    return text.split(RUNTIME_MARKER, 1)[1].strip()
+
+
+def comment(text: str) -> str:
+    """Text safe inside a `#` comment: printable ASCII only, so it can never end the line."""
+    return re.sub(r"[^\x20-\x7e]", "?", str(text))
+
+
+def _identifier(name: str, index: int) -> str:
+    return f"v_{name}" if name.isidentifier() and name.isascii() else f"v_{index}"
+
+
+@dataclass
+class _Constants:
+    """Module-level constants for values that are not plain literals (decimals, label sets)."""
+
+    names: dict[str, str] = field(default_factory=dict)  # rendered value -> name
+
+    def literal(self, value: Any, hoist: bool = True) -> str:
+        if value is None or isinstance(value, (bool, int, str)):
+            return repr(value)
+        if isinstance(value, float):
+            return repr(value)
+        if isinstance(value, Decimal):
+            text = f"_Decimal({str(value)!r})"
+        elif isinstance(value, frozenset):
+            text = "frozenset({" + ", ".join(repr(v) for v in sorted(value)) + "})" if value else "frozenset()"
+        elif isinstance(value, tuple):
+            items = [self.literal(v, hoist) for v in value]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        else:
+            raise TypeError(f"cannot write {type(value).__name__} into a module")
+        if not hoist:
+            return text
+        if text not in self.names:
+            self.names[text] = f"_K{len(self.names)}"
+        return self.names[text]
+
+
+class _Writer:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.constants = _Constants()
+        self.input_tokens = has_input_tokens(policy)
+        self.models = {m.name: m for m in policy.models}
+        self.locals = {s.name: _identifier(s.name, i) for i, s in enumerate(policy.signals)}
+
+    # ---- expressions --------------------------------------------------------------------------
+
+    def condition(self, expr: e.Expr, name_of) -> tuple[list[str], str]:
+        pieces, rest = split_deep(expr)
+        prelude = [f"t{index} = {self.expr(piece, name_of)}" for index, piece in pieces]
+        return prelude, self.expr(rest, name_of)
+
+    def expr(self, x: e.Expr, name_of) -> str:
+        lit = self.constants.literal
+        match x:
+            case e.Const(value=value):
+                return lit(value)
+            case e.SignalRef():
+                return name_of(x.name, x.role)
+            case e.Local(index=index):
+                return f"t{index}"
+            case e.CostOf(model=model):
+                terms = cost_terms(self.models[model])
+                if not self.input_tokens:
+                    return lit(self.models[model].context * terms.per_input_token + terms.fixed)
+                tokens = name_of("input_tokens", "signal")
+                return f"({tokens} * {lit(terms.per_input_token)} + {lit(terms.fixed)})"
+            case e.Not(operand=operand):
+                return f"(not {self.expr(operand, name_of)})"
+            case e.BoolOp(op=op, operands=operands):
+                return "(" + f" {op} ".join(self.expr(o, name_of) for o in operands) + ")"
+            case e.Compare(op=op, left=left, right=right):
+                l, r = self.expr(left, name_of), self.expr(right, name_of)
+                if left.type.kind == "set":
+                    return f"_set_compare({op!r}, {l}, {r})"
+                return f"({l} {op} {r})"
+            case e.InSet(element=element, members=members, negated=negated):
+                return f"({self.expr(element, name_of)} {'not in' if negated else 'in'} {lit(frozenset(members))})"
+            case e.InRange(element=element, low=low, high=high, negated=negated):
+                test = f"{self.expr(low, name_of)} <= {self.expr(element, name_of)} <= {self.expr(high, name_of)}"
+                return f"(not ({test}))" if negated else f"({test})"
+            case e.HasLabel(element=element, container=container, negated=negated):
+                test = f"_has_label({self.expr(element, name_of)}, {self.expr(container, name_of)})"
+                return f"(not {test})" if negated else test
+            case e.Sum(terms=terms, signs=signs):
+                text = self.expr(terms[0], name_of)
+                for sign, term in zip(signs[1:], terms[1:]):
+                    text += f" {'+' if sign > 0 else '-'} {self.expr(term, name_of)}"
+                return f"({text})"
+            case e.Scale(factor=factor, operand=operand):
+                return f"({lit(factor)} * {self.expr(operand, name_of)})"
+        raise AssertionError(f"{x.kind} cannot be compiled")
+
+    def local_name(self, name: str, role: str) -> str:
+        return self.locals[name]
+
+    @staticmethod
+    def dict_name(name: str, role: str) -> str:
+        return f"{'s' if role == 'signal' else 'o'}[{name!r}]"
+
+    # ---- the module ---------------------------------------------------------------------------
+
+    def check_view(self, check: SignalCheck, index: int) -> dict[str, Any]:
+        lit = self.constants.literal
+        var = self.locals[check.name]
+        tests = []
+        if check.low is not None:
+            tests.append(f"{var} < {lit(check.low)}")
+        if check.high is not None:
+            tests.append(f"{var} > {lit(check.high)}")
+        signal = next(s for s in self.policy.signals if s.name == check.name)
+        return {
+            "name": check.name,
+            "var": var,
+            "cls": f"c_{index}",
+            "kind": check.kind,
+            "required": check.required,
+            "default_text": lit(check.default),
+            "expected": check.expected,
+            "domain": check.domain,
+            "members_var": lit(frozenset(check.members)) if check.kind == "enum" else "",
+            "bounded": check.bounded,
+            "range_test": " or ".join(tests),
+            "type_text": describe(signal.type),
+        }
+
+    def render(self) -> str:
+        policy, lit = self.policy, self.constants.literal
+        decisions, rules, ladders = [], [], []
+        for i, rule in enumerate(policy.route):
+            fields = decision_fields(policy, rule)
+            plan = ladder(policy, rule)
+            var = f"_D{i}"
+            decisions.append({"var": var, "fields": ", ".join(lit(f, hoist=False) for f in fields),
+                              "comment": comment(f"rule {rule.name}, line {rule.span.line}")})
+            result = var
+            if plan.reads_signals:
+                names = sorted({r.name for x in plan.edges for r in _signal_refs(x)})
+                captured = "{" + ", ".join(f"{n!r}: {self.locals[n]}" for n in names) + "}"
+                result = f"Decision({', '.join(lit(f, hoist=False) for f in fields)}, {captured})"
+            prelude, condition = ([], None)
+            if rule.condition is not None:
+                prelude, condition = self.condition(rule.condition, self.local_name)
+            rules.append({"name": comment(rule.name), "line": rule.span.line, "prelude": prelude,
+                          "condition": condition, "result": result})
+        edges, edge_functions = [], {}
+        for ci, cascade in enumerate(policy.cascades):
+            for ei, edge in enumerate(cascade.edges):
+                function = f"_edge_{ci}_{ei}"
+                edge_functions[(cascade.name, ei)] = function
+                prelude, condition = self.condition(edge.condition, self.dict_name)
+                edges.append({"function": function, "cascade": comment(cascade.name), "source": comment(edge.source),
+                              "target": comment(edge.target), "line": edge.span.line, "prelude": prelude,
+                              "condition": condition})
+        for rule in policy.route:
+            plan = ladder(policy, rule)
+            cascade = getattr(rule.target, "cascade", None)
+            names = [edge_functions[(cascade, i)] for i in range(len(plan.edges))]
+            ladders.append({"rule": rule.name, "steps": lit(plan.steps, hoist=False), "index": repr(plan.index),
+                            "edges": "".join(n + ", " for n in names)})
+        signal_checks = [self.check_view(c, i) for i, c in enumerate(checks(policy, "signal"))]
+        outcome_checks = [self.check_view(c, i + len(signal_checks)) for i, c in enumerate(checks(policy, "outcome"))]
+        models = [_model_view(policy.model(name), self.constants) for name in serving_models(policy)]
+        fallbacks: dict[str, list[tuple[str, str]]] = {}
+        for fb in policy.fallbacks:
+            for error in fb.errors:
+                fallbacks.setdefault(fb.source, []).append((error, fb.target))
+        return _template().render(
+            version=__version__,
+            file=comment(policy.file.replace("\\", "/").rsplit("/", 1)[-1]),
+            policy_name=comment(policy.name),
+            policy_name_repr=repr(policy.name),
+            sha_repr=repr(policy.source_sha256),
+            runtime=_runtime_source(),
+            signal_checks=signal_checks,
+            outcome_checks=outcome_checks,
+            models=models,
+            fallbacks=list(fallbacks.items()),
+            constants=[(name, text) for text, name in self.constants.names.items()],
+            decisions=decisions,
+            rules=rules,
+            has_default=policy.default is not None,
+            edges=edges,
+            ladders=ladders,
+        )
+
+
+def _signal_refs(expr: e.Expr):
+    return [x for x in walk(expr) if isinstance(x, e.SignalRef) and x.role == "signal"]
+
+
+def _model_view(model, constants: _Constants) -> dict[str, str]:
+    lit = lambda v: constants.literal(v, hoist=False)  # noqa: E731
+    return {
+        "name": model.name,
+        "id": model.id,
+        "tier": lit(model.tier),
+        "input_per_mtok": lit(model.input_per_mtok),
+        "output_per_mtok": lit(model.output_per_mtok),
+        "context": lit(model.context),
+        "max_output": lit(model.max_output),
+        "latency": lit(model.latency),
+        "regions": lit(model.regions),
+        "tags": lit(model.tags),
+    }
+
+
+def generate(policy: Policy) -> str:
+    """The standalone module for a checked policy."""
+    return _Writer(policy).render()

@@ -1,0 +1,54 @@
+"""Deep expressions split into shallow steps, for both engines.
+
+Python's parser refuses 200 nested parentheses and each closure level costs a stack frame, but
+a condition may nest 1,000 levels (syntax/parser.py). `split_deep` hoists subexpressions so
+that no piece is deeper than `MAX_DEPTH`; the pieces are computed first, in order, then the
+rest. Expressions are pure and total on validated requests, so computing a hoisted piece that
+short-circuiting would have skipped changes no result.
+"""
+
+from __future__ import annotations
+
+from ..ir import expr as e
+from ..ir.node import Node, children, depth
+
+MAX_DEPTH = 48
+
+
+def split_deep(expr: e.Expr, first_index: int = 0) -> tuple[list[tuple[int, e.Expr]], e.Expr]:
+    """(pieces to compute first as (index, expression), the remaining expression)."""
+    pieces: list[tuple[int, e.Expr]] = []
+    height: dict[int, int] = {}
+    rebuilt: dict[int, Node] = {}
+    stack: list[tuple[Node, bool]] = [(expr, False)]
+    while stack:  # post-order, iteratively
+        node, visited = stack.pop()
+        if not visited:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children(node))
+            continue
+        new = _replace_children(node, rebuilt)
+        h = 1 + max((height[id(c)] for c in children(node)), default=0)
+        if h >= MAX_DEPTH and node is not expr:
+            index = first_index + len(pieces)
+            pieces.append((index, new))
+            new = e.Local(span=node.span, index=index, type=node.type)
+            h = 1
+        rebuilt[id(node)] = new
+        height[id(node)] = h
+    return pieces, rebuilt[id(expr)]
+
+
+def _replace_children(node: Node, rebuilt: dict[int, Node]) -> Node:
+    update = {}
+    for name in type(node).model_fields:
+        value = getattr(node, name)
+        if isinstance(value, Node) and id(value) in rebuilt:
+            update[name] = rebuilt[id(value)]
+        elif isinstance(value, tuple) and value and isinstance(value[0], Node):
+            update[name] = tuple(rebuilt.get(id(v), v) for v in value)
+    return node.model_copy(update=update) if update else node
+
+
+def is_deep(expr: e.Expr) -> bool:
+    return depth(expr)[0] >= MAX_DEPTH

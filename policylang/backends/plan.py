@@ -1,0 +1,103 @@
+"""Facts both engines derive from a policy the same way: ladders, costs, decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ..ir import expr as e
+from ..ir.node import walk
+from ..ir.policy import CascadeTarget, Model, Policy, RejectTarget, Rule
+
+MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """What `escalate` needs for one rule: its steps, the edges between them, and which step
+    each model that can answer stands for (a step's own model, or a fallback reachable from it;
+    the earliest step wins where a fallback serves several)."""
+
+    steps: tuple[str, ...]
+    edges: tuple[e.Expr, ...]
+    index: dict[str, int]
+    reads_signals: bool
+
+
+def decision_fields(policy: Policy, rule: Rule) -> tuple:
+    """(rule, model, steps, max_output, reject) of every request this rule decides."""
+    if isinstance(rule.target, RejectTarget):
+        return (rule.name, None, (), None, rule.target.reason)
+    steps = policy.steps(rule)
+    first = policy.model(steps[0])
+    cap = first.max_output if rule.cap is None else min(rule.cap, first.max_output)
+    return (rule.name, steps[0], steps, cap, None)
+
+
+def ladder(policy: Policy, rule: Rule) -> Ladder:
+    steps = policy.steps(rule)
+    edges: tuple[e.Expr, ...] = ()
+    if isinstance(rule.target, CascadeTarget):
+        edges = tuple(edge.condition for edge in policy.cascade(rule.target.cascade).edges)
+    index: dict[str, int] = {}
+    for at, model in enumerate(steps):
+        index.setdefault(model, at)
+    for at, model in enumerate(steps):
+        for reachable in fallback_closure(policy, model):
+            index.setdefault(reachable, at)
+    return Ladder(steps, edges, index, any(reads_signals(x) for x in edges))
+
+
+def fallback_closure(policy: Policy, model: str) -> list[str]:
+    """Every model that can serve when `model` fails, through chains of fallbacks, nearest first."""
+    seen, queue = [], list(policy.fallback_targets(model))
+    while queue:
+        current = queue.pop(0)
+        if current != model and current not in seen:
+            seen.append(current)
+            queue.extend(policy.fallback_targets(current))
+    return seen
+
+
+def serving_models(policy: Policy) -> list[str]:
+    """Every model that may serve some request: targets, cascade steps, their fallbacks."""
+    found: list[str] = []
+    for rule in policy.route:
+        for step in policy.steps(rule):
+            for model in [step, *fallback_closure(policy, step)]:
+                if model not in found:
+                    found.append(model)
+    return found
+
+
+def reads_signals(expr: e.Expr) -> bool:
+    return any(isinstance(x, e.SignalRef) and x.role == "signal" for x in walk(expr))
+
+
+def signals_read(expr: e.Expr) -> list[str]:
+    names: list[str] = []
+    for x in walk(expr):
+        if isinstance(x, e.SignalRef) and x.name not in names:
+            names.append(x.name)
+        if isinstance(x, e.CostOf) and "input_tokens" not in names:
+            names.append("input_tokens")
+    return names
+
+
+@dataclass(frozen=True)
+class CostTerms:
+    """cost(MODEL) = input_tokens x per_input_token + fixed, exact (section 4)."""
+
+    per_input_token: Decimal
+    fixed: Decimal
+
+
+def cost_terms(model: Model) -> CostTerms:
+    return CostTerms(
+        per_input_token=model.input_per_mtok / MILLION,
+        fixed=model.max_output * model.output_per_mtok / MILLION,
+    )
+
+
+def has_input_tokens(policy: Policy) -> bool:
+    return any(s.name == "input_tokens" and s.role == "signal" for s in policy.signals)

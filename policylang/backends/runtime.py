@@ -1,0 +1,124 @@
+"""Runtime support shared by the interpreter and every compiled module.
+
+Standard library only: codegen copies this file's code, below the marker, into each generated
+module, so that both engines build the same `Decision`s and raise the same `RequestError`s
+with the same messages.
+"""
+
+# -- runtime support: copied verbatim into compiled modules below this line --
+from abc import ABCMeta as _ABCMeta
+from decimal import Decimal as _Decimal
+
+
+class RequestError(ValueError):
+    """A request (or outcome object) that does not fit the declared signals: R001-R004."""
+
+    def __init__(self, code, signal, message):
+        ValueError.__init__(self, message)
+        self.code = code
+        self.signal = signal
+        self.message = message
+
+    def as_dict(self):
+        return {"code": self.code, "signal": self.signal, "message": self.message}
+
+    def __reduce__(self):
+        return (type(self), (self.code, self.signal, self.message))
+
+
+class Decision(metaclass=_ABCMeta):
+    """Which model serves a request: `rule`, `model`, `steps`, `max_output`, `reject`.
+
+    Decisions compare equal when these five fields are equal, whichever engine made them.
+    """
+
+    __slots__ = ("rule", "model", "steps", "max_output", "reject", "_signals")
+
+    def __init__(self, rule, model, steps, max_output, reject, signals=None):
+        self.rule = rule
+        self.model = model
+        self.steps = steps
+        self.max_output = max_output
+        self.reject = reject
+        self._signals = signals  # what escalation conditions may read; None when they read none
+
+    def _key(self):
+        return (self.rule, self.model, tuple(self.steps), self.max_output, self.reject)
+
+    def as_dict(self):
+        return {"rule": self.rule, "model": self.model, "steps": list(self.steps),
+                "max_output": self.max_output, "reject": self.reject}
+
+    def __eq__(self, other):
+        try:
+            return self._key() == (other.rule, other.model, tuple(other.steps), other.max_output, other.reject)
+        except AttributeError:
+            return NotImplemented
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        return ("Decision(rule=%r, model=%r, steps=%r, max_output=%r, reject=%r)"
+                % (self.rule, self.model, tuple(self.steps), self.max_output, self.reject))
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _missing(role, name):
+    return RequestError("R001", name, "missing required %s '%s'" % (role, name))
+
+
+def _wrong_type(role, name, expected, value):
+    return RequestError("R002", name, "%s '%s' must be %s, got %s %s"
+                        % (role, name, expected, type(value).__name__, _shown(value)))
+
+
+def _out_of_domain(role, name, domain, value):
+    return RequestError("R003", name, "%s '%s' must be %s, got %s" % (role, name, domain, _shown(value)))
+
+
+def _unknown_key(role, name):
+    return RequestError("R004", name, "unknown %s '%s' (strict mode)" % (role, name))
+
+
+def _not_a_mapping(role, value):
+    return RequestError("R002", None, "a request is an object of %s names to values, got %s"
+                        % (role, type(value).__name__))
+
+
+def _money(value):
+    """A money or duration value, exact: a float is read as the decimal its repr shows."""
+    return _Decimal(repr(value)) if value.__class__ is float else value
+
+
+def _set_compare(op, left, right):
+    """Label sets; None is "anywhere", the set of every label (section 3.4)."""
+    if left is None or right is None:
+        equal = left is None and right is None
+        subset, superset = right is None, left is None
+        return {"==": equal, "!=": not equal, "<=": subset, ">=": superset,
+                "<": subset and not equal, ">": superset and not equal}[op]
+    if op == "==":
+        return left == right
+    if op == "!=":
+        return left != right
+    if op == "<=":
+        return left <= right
+    if op == ">=":
+        return left >= right
+    if op == "<":
+        return left < right
+    return left > right
+
+
+def _has_label(label, labels):
+    return labels is None or label in labels
+
+
+def _not_serving(model, rule):
+    return ValueError("model %r does not serve rule %r: it is none of the rule's steps and no "
+                      "fallback of one" % (model, rule))

@@ -1,0 +1,184 @@
+"""The checked policy: what the analyses prove things about and what the back ends run.
+
+Every name here is the one the top-level file reaches it by (`lib.fast` through an alias);
+every value is evaluated (thresholds inlined, model copies merged, literals in their units).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field
+
+from .expr import Expr
+from .node import Node
+from .types import Type
+
+ERRORS = ("unavailable", "rate_limited", "timeout", "server_error", "content_filtered")
+"""The provider errors a fallback may name (section 3.6)."""
+
+
+class Signal(Node):
+    """A signal or an outcome (`role`); `default` is its runtime value, if it has one."""
+
+    kind: Literal["signal"] = "signal"
+    name: str
+    role: Literal["signal", "outcome"]
+    type: Type
+    has_default: bool = False
+    default: Any = None
+
+
+class Model(Node):
+    kind: Literal["model"] = "model"
+    name: str
+    id: str
+    tier: int
+    input_per_mtok: Decimal
+    output_per_mtok: Decimal
+    context: int
+    max_output: int
+    latency: Decimal
+    regions: frozenset[str] | None = None
+    """None: the model does not say, so it may process data anywhere."""
+    tags: frozenset[str] = frozenset()
+
+    def field_value(self, field: str) -> Any:
+        return getattr(self, field)
+
+
+MODEL_FIELDS = ("id", "tier", "input_per_mtok", "output_per_mtok", "context", "max_output",
+                "latency", "regions", "tags")
+REQUIRED_MODEL_FIELDS = MODEL_FIELDS[:7]
+
+
+class CascadeEdge(Node):
+    kind: Literal["edge"] = "edge"
+    source: str
+    target: str
+    condition: Expr
+
+
+class Cascade(Node):
+    """A ladder: `edges[i]` climbs from `steps[i]` to `steps[i + 1]`."""
+
+    kind: Literal["cascade"] = "cascade"
+    name: str
+    steps: tuple[str, ...]
+    edges: tuple[CascadeEdge, ...]
+
+
+class Fallback(Node):
+    kind: Literal["fallback"] = "fallback"
+    source: str
+    target: str
+    errors: tuple[str, ...]
+
+
+class Budget(Node):
+    kind: Literal["budget"] = "budget"
+    metric: Literal["cost", "latency"]
+    bound: Decimal
+    condition: Expr | None = None
+
+
+class Invariant(Node):
+    kind: Literal["invariant"] = "invariant"
+    name: str
+    condition: Expr | None = None
+    requirement: Expr
+
+
+class ModelTarget(Node):
+    kind: Literal["model"] = "model"
+    model: str
+
+
+class CascadeTarget(Node):
+    kind: Literal["cascade"] = "cascade"
+    cascade: str
+
+
+class RejectTarget(Node):
+    kind: Literal["reject"] = "reject"
+    reason: str
+
+
+Target = Annotated[Union[ModelTarget, CascadeTarget, RejectTarget], Field(discriminator="kind")]
+
+
+class Rule(Node):
+    """A rule, or the default (`name == "default"`, no condition). Its span is the keyword."""
+
+    kind: Literal["rule"] = "rule"
+    name: str
+    condition: Expr | None
+    target: Target
+    cap: int | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.condition is None
+
+
+class Test(Node):
+    kind: Literal["test"] = "test"
+    name: str
+    given: tuple[tuple[str, Any], ...]
+    outcomes: tuple[tuple[str, Any], ...] | None
+    expect_reject: bool
+    expect_model: str | None = None
+    expect_rule: str | None = None
+    expect_then: tuple[str, ...] = ()
+
+
+class Policy(Node):
+    kind: Literal["policy"] = "policy"
+    name: str
+    file: str
+    source_sha256: str
+    signals: tuple[Signal, ...]
+    models: tuple[Model, ...]
+    cascades: tuple[Cascade, ...] = ()
+    fallbacks: tuple[Fallback, ...] = ()
+    budgets: tuple[Budget, ...] = ()
+    invariants: tuple[Invariant, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    default: Rule | None = None
+    tests: tuple[Test, ...] = ()
+
+    def model(self, name: str) -> Model:
+        return next(m for m in self.models if m.name == name)
+
+    def cascade(self, name: str) -> Cascade:
+        return next(c for c in self.cascades if c.name == name)
+
+    @property
+    def inputs(self) -> tuple[Signal, ...]:
+        return tuple(s for s in self.signals if s.role == "signal")
+
+    @property
+    def outcomes(self) -> tuple[Signal, ...]:
+        return tuple(s for s in self.signals if s.role == "outcome")
+
+    @property
+    def route(self) -> tuple[Rule, ...]:
+        """The rules in order, then the default if there is one."""
+        return self.rules + ((self.default,) if self.default is not None else ())
+
+    def steps(self, rule: Rule) -> tuple[str, ...]:
+        target = rule.target
+        if isinstance(target, ModelTarget):
+            return (target.model,)
+        if isinstance(target, CascadeTarget):
+            return self.cascade(target.cascade).steps
+        return ()
+
+    def fallback_targets(self, model: str) -> tuple[str, ...]:
+        """The models that serve directly when `model` fails, in declaration order."""
+        seen: list[str] = []
+        for f in self.fallbacks:
+            if f.source == model and f.target not in seen:
+                seen.append(f.target)
+        return tuple(seen)

@@ -1,0 +1,371 @@
+"""Type checking of expressions: surface expressions plus bindings to typed expressions.
+
+Kinds never mix (section 4): numbers (ints and floats), money, durations, bools, enums, sets,
+strings. Arithmetic is linear. Thresholds are inlined and constants folded. Every problem is
+reported once (E101, E103, E104, E105, E110) and the offending subexpression becomes None, so
+that one mistake does not cascade into others.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ..ir import expr as e
+from ..ir import surface as s
+from ..ir.policy import MODEL_FIELDS
+from ..ir.types import BOOL, DURATION, FLOAT, INT, MONEY, SET, STRING, FloatType, kind_of, unbounded
+from .resolve import Label, Member, Symbol
+
+if TYPE_CHECKING:
+    from .imports import Unit
+    from .typecheck import Checker
+
+
+@dataclass(frozen=True)
+class Where:
+    """What an expression is part of, and so what it may use."""
+
+    what: str  # "a rule's condition", "a budget", ...
+    outcomes: bool = False
+    model_fields: bool = False
+
+
+MODEL_FIELD_TYPES = {
+    "id": STRING, "tier": INT, "input_per_mtok": MONEY, "output_per_mtok": MONEY, "context": INT,
+    "max_output": INT, "latency": DURATION, "regions": SET, "tags": SET,
+}
+assert set(MODEL_FIELD_TYPES) == set(MODEL_FIELDS)
+
+_KIND_PHRASES = {
+    "number": "a number", "money": "an amount of money", "duration": "a duration", "bool": "true or false",
+    "enum": "an enum value", "set": "a set", "string": "a string",
+}
+_ORDERING = ("<", "<=", ">", ">=")
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def phrase(t) -> str:
+    return _KIND_PHRASES[kind_of(t)]
+
+
+def is_const(x) -> bool:
+    return isinstance(x, e.Const)
+
+
+def money_factor(value: Any) -> Any:
+    """A number that multiplies money or a duration, exact: 0.1 is Decimal('0.1')."""
+    return Decimal(repr(value)) if isinstance(value, float) else value
+
+
+class ExpressionChecker:
+    """Checks one expression at a time for a `Checker` that owns the declarations."""
+
+    def __init__(self, checker: Checker) -> None:
+        self.checker = checker
+        self.res = checker.res
+
+    def error(self, code: str, message: str, node, help: str | None = None) -> None:
+        self.checker.error(code, message, node.span, help=help)
+
+    def text(self, node) -> str:
+        source = self.checker.sources[node.span.file]
+        snippet = source.text[node.span.start : node.span.end]
+        return snippet if len(snippet) <= 40 else snippet[:37] + "..."
+
+    # ---- entry points -------------------------------------------------------------------------
+
+    def condition(self, node, unit: Unit, where: Where) -> e.Expr | None:
+        """An expression that must be true or false."""
+        checked = self.check(node, unit, where)
+        if checked is not None and checked.type.kind != "bool":
+            self.error("E103", f"{where.what} must be true or false, but '{self.text(node)}' is {phrase(checked.type)}",
+                       node, help="compare it: input_tokens > 8_000")
+            return None
+        return checked
+
+    def constant(self, node, unit: Unit, where: Where) -> e.Const | None:
+        checked = self.check(node, unit, where)
+        if checked is not None and not is_const(checked):
+            self.error("E103", f"{where.what} must be a constant, but '{self.text(node)}' depends on the request", node)
+            return None
+        return checked
+
+    def check(self, node, unit: Unit, where: Where) -> e.Expr | None:
+        method = getattr(self, "_" + type(node).__name__)
+        return method(node, unit, where)
+
+    # ---- leaves -------------------------------------------------------------------------------
+
+    def _IntLit(self, node, unit, where):
+        return e.Const(span=node.span, value=node.value, type=INT)
+
+    def _FloatLit(self, node, unit, where):
+        return e.Const(span=node.span, value=node.value, type=FLOAT)
+
+    def _MoneyLit(self, node, unit, where):
+        return e.Const(span=node.span, value=node.value, type=MONEY)
+
+    def _DurationLit(self, node, unit, where):
+        return e.Const(span=node.span, value=node.value, type=DURATION)
+
+    def _BoolLit(self, node, unit, where):
+        return e.Const(span=node.span, value=node.value, type=BOOL)
+
+    def _StringLit(self, node, unit, where):
+        return e.Const(span=node.span, value=node.value, type=STRING)
+
+    def _SetLit(self, node, unit, where):
+        return e.Const(span=node.span, value=frozenset(i.text for i in node.items), type=SET)
+
+    def _NameRef(self, node, unit, where):
+        binding = self.res.binding(node.name)
+        if isinstance(binding, Member):  # only reachable where no enum operand exists
+            self.error("E103", f"'{binding.text}' reads as an enum member here, but nothing it is compared with is an enum", node)
+            return None
+        if isinstance(binding, Label):
+            return e.Const(span=node.span, value=binding.text, type=STRING)
+        if not isinstance(binding, Symbol):
+            return None  # unknown name, reported by resolution
+        if binding.kind == "threshold":
+            value = self.checker.threshold(binding)
+            return value.model_copy(update={"span": node.span}) if value is not None else None
+        if binding.kind == "outcome" and not where.outcomes:
+            self.error(
+                "E105",
+                f"outcome '{binding.name}' is known only after a model answers; {where.what} cannot use it",
+                node,
+                help="outcomes belong in a cascade's `when`",
+            )
+            return None
+        declared = self.checker.signal_type(binding)
+        if declared is None:
+            return None
+        return e.SignalRef(span=node.span, name=binding.name, role=binding.kind, type=declared)
+
+    def _ModelFieldRef(self, node, unit, where):
+        field = node.field.text
+        if not where.model_fields:
+            self.error("E101", f"'model.{field}' names the serving model; only an invariant's `require` can use it", node)
+            return None
+        if field not in MODEL_FIELD_TYPES:
+            close = difflib.get_close_matches(field, MODEL_FIELDS, n=1)
+            self.error("E110", f"models have no field '{field}'", node.field,
+                       help=f"did you mean '{close[0]}'?" if close else "fields: " + ", ".join(MODEL_FIELDS))
+            return None
+        return e.ModelAttr(span=node.span, field=field, type=MODEL_FIELD_TYPES[field])
+
+    def _Call(self, node, unit, where):
+        binding = self.res.binding(node.argument)
+        if node.function.text != "cost" or not isinstance(binding, Symbol):
+            return None  # reported by resolution
+        return e.CostOf(span=node.span, model=self.res.display[binding])
+
+    # ---- logic --------------------------------------------------------------------------------
+
+    def _bools(self, nodes, unit, where, word: str):
+        out = []
+        for node in nodes:
+            checked = self.check(node, unit, where)
+            if checked is not None and checked.type.kind != "bool":
+                self.error("E103", f"'{word}' takes true or false, but '{self.text(node)}' is {phrase(checked.type)}", node)
+                checked = None
+            out.append(checked)
+        return None if any(x is None for x in out) else out
+
+    def _Not(self, node, unit, where):
+        operands = self._bools([node.operand], unit, where, "not")
+        if operands is None:
+            return None
+        (operand,) = operands
+        if is_const(operand):
+            return e.Const(span=node.span, value=not operand.value, type=BOOL)
+        return e.Not(span=node.span, operand=operand)
+
+    def _BoolOp(self, node, unit, where):
+        operands = self._bools(node.operands, unit, where, node.op)
+        if operands is None:
+            return None
+        if all(is_const(x) for x in operands):
+            values = [x.value for x in operands]
+            return e.Const(span=node.span, value=all(values) if node.op == "and" else any(values), type=BOOL)
+        return e.BoolOp(span=node.span, op=node.op, operands=tuple(operands))
+
+    # ---- comparisons --------------------------------------------------------------------------
+
+    def _member(self, enum_side: e.Expr, name: str, node) -> e.Const | None:
+        """A bare identifier read as a member of `enum_side`'s enum: E104 if it is not one."""
+        members = enum_side.type.members
+        if name not in members:
+            close = difflib.get_close_matches(name, members, n=1, cutoff=0.5)
+            owner = f"'{enum_side.name}'" if isinstance(enum_side, e.SignalRef) else "the enum"
+            self.error(
+                "E104",
+                f"'{name}' is not a member of {owner}, an enum {{{', '.join(members)}}}",
+                node,
+                help=f"did you mean '{close[0]}'?" if close else None,
+            )
+            return None
+        return e.Const(span=node.span, value=name, type=enum_side.type)
+
+    def _is_member(self, node) -> bool:
+        return isinstance(node, s.NameRef) and isinstance(self.res.binding(node.name), Member)
+
+    def _Compare(self, node, unit, where):
+        if self._is_member(node.left) or self._is_member(node.right):
+            member_node, other = (node.left, node.right) if self._is_member(node.left) else (node.right, node.left)
+            enum_side = self.check(other, unit, where)
+            if enum_side is None:
+                return None
+            member = self._member(enum_side, member_node.name.text, member_node)
+            if member is None:
+                return None
+            left, right = (member, enum_side) if member_node is node.left else (enum_side, member)
+        else:
+            left, right = self.check(node.left, unit, where), self.check(node.right, unit, where)
+            if left is None or right is None:
+                return None
+        if not self._same_kind(left, right, node):
+            return None
+        kind = kind_of(left.type)
+        if node.op in _ORDERING and kind in ("bool", "enum", "string"):
+            self.error("E103", f"'{node.op}' does not order {phrase(left.type).split(' ', 1)[1]}s; use == or !=", node)
+            return None
+        if is_const(left) and is_const(right):
+            return e.Const(span=node.span, value=_COMPARE[node.op](left.value, right.value), type=BOOL)
+        return e.Compare(span=node.span, op=node.op, left=left, right=right)
+
+    def _same_kind(self, left: e.Expr, right: e.Expr, node) -> bool:
+        lk, rk = kind_of(left.type), kind_of(right.type)
+        if lk != rk:
+            help = None
+            if {lk, rk} == {"money", "number"}:
+                help = "write money with a dollar sign: $2"
+            elif {lk, rk} == {"duration", "number"}:
+                help = "write durations with a unit: 500ms, 2s, 1m"
+            self.error(
+                "E103",
+                f"'{self.text(left)}' is {phrase(left.type)} but '{self.text(right)}' is {phrase(right.type)}; kinds never mix",
+                right,
+                help=help,
+            )
+            return False
+        if lk == "enum" and set(left.type.members) != set(right.type.members):
+            self.error("E103", f"'{self.text(left)}' and '{self.text(right)}' are values of different enums", right)
+            return False
+        return True
+
+    def _In(self, node, unit, where):
+        if isinstance(node.container, s.Range):
+            return self._in_range(node, unit, where)
+        binding = self.res.binding(node.element.name) if isinstance(node.element, s.NameRef) else None
+        element = self.check(node.element, unit, where)
+        if element is None:
+            return None
+        if isinstance(node.container, s.SetLit) and element.type.kind == "enum":
+            members = []
+            for item in node.container.items:
+                member = self._member(element, item.text, item)
+                if member is None:
+                    return None
+                if member.value not in members:
+                    members.append(member.value)
+            return e.InSet(span=node.span, element=element, members=tuple(members), negated=node.negated)
+        container = self.check(node.container, unit, where)
+        if container is None:
+            return None
+        if container.type.kind != "set":
+            self.error("E103", f"'in' needs a set {{a, b}}, a range LO..HI or a label set such as model.regions; "
+                               f"'{self.text(container)}' is {phrase(container.type)}", container)
+            return None
+        if not (isinstance(binding, Label) or element.type.kind == "enum"):
+            self.error("E103", f"only a label or an enum value can be in a set; '{self.text(element)}' is {phrase(element.type)}",
+                       element)
+            return None
+        if is_const(element) and is_const(container):
+            inside = container.value is None or element.value in container.value
+            return e.Const(span=node.span, value=inside != node.negated, type=BOOL)
+        return e.HasLabel(span=node.span, element=element, container=container, negated=node.negated)
+
+    def _in_range(self, node, unit, where):
+        parts = [self.check(x, unit, where) for x in (node.element, node.container.low, node.container.high)]
+        if any(x is None for x in parts):
+            return None
+        element, low, high = parts
+        if kind_of(element.type) not in ("number", "money", "duration"):
+            self.error("E103", f"'in LO..HI' needs a number, money or a duration; '{self.text(element)}' is {phrase(element.type)}", element)
+            return None
+        if not (self._same_kind(element, low, node) and self._same_kind(element, high, node)):
+            return None
+        if all(is_const(x) for x in parts):
+            inside = low.value <= element.value <= high.value
+            return e.Const(span=node.span, value=inside != node.negated, type=BOOL)
+        return e.InRange(span=node.span, element=element, low=low, high=high, negated=node.negated)
+
+    # ---- arithmetic ---------------------------------------------------------------------------
+
+    def _arithmetic(self, items, node, word: str) -> bool:
+        for item in items:
+            if kind_of(item.type) not in ("number", "money", "duration"):
+                self.error("E103", f"'{word}' takes numbers, money or durations; '{self.text(item)}' is {phrase(item.type)}", item)
+                return False
+        return True
+
+    def _Sum(self, node, unit, where):
+        terms = [self.check(t, unit, where) for t in node.terms]
+        if any(t is None for t in terms) or not self._arithmetic(terms, node, "+"):
+            return None
+        for term in terms[1:]:
+            if not self._same_kind(terms[0], term, node):
+                return None
+        result_type = _arith_type([t.type for t in terms])
+        if all(is_const(t) for t in terms):
+            total = sum(sign * t.value for sign, t in zip(node.signs, terms))
+            return e.Const(span=node.span, value=total, type=result_type)
+        return e.Sum(span=node.span, terms=tuple(terms), signs=node.signs, type=result_type)
+
+    def _Product(self, node, unit, where):
+        factors = [self.check(f, unit, where) for f in node.factors]
+        if any(f is None for f in factors) or not self._arithmetic(factors, node, "*"):
+            return None
+        variable = [f for f in factors if not is_const(f)]
+        measured = [f for f in factors if kind_of(f.type) != "number"]
+        if len(variable) > 1 or len(measured) > 1:
+            self.error("E103", "arithmetic is linear: '*' needs a constant number on one side", node,
+                       help="multiply by a number: document_count * 1_000, remaining_budget * 0.5")
+            return None
+        factor: Any = 1
+        for f in factors:
+            if is_const(f) and kind_of(f.type) == "number":
+                factor = factor * f.value
+        result_type = _arith_type([f.type for f in factors])
+        if not variable:
+            value = factor if not measured else money_factor(factor) * measured[0].value
+            return e.Const(span=node.span, value=value, type=result_type)
+        (operand,) = variable
+        if kind_of(operand.type) != "number":
+            factor = money_factor(factor)
+        return e.Scale(span=node.span, factor=factor, operand=operand, type=result_type)
+
+    def _Neg(self, node, unit, where):
+        operand = self.check(node.operand, unit, where)
+        if operand is None or not self._arithmetic([operand], node, "-"):
+            return None
+        result_type = unbounded(operand.type)
+        if is_const(operand):
+            return e.Const(span=node.span, value=-operand.value, type=result_type)
+        return e.Scale(span=node.span, factor=-1, operand=operand, type=result_type)
+
+
+def _arith_type(types):
+    """Money or durations stay themselves; numbers are ints unless a float takes part."""
+    kinds = {kind_of(t) for t in types}
+    if "money" in kinds:
+        return MONEY
+    if "duration" in kinds:
+        return DURATION
+    return FLOAT if any(isinstance(t, FloatType) for t in types) else INT
+

@@ -1,0 +1,494 @@
+"""Type checking of declarations: the resolved files become one checked `Policy`.
+
+Reports E103 (kinds), E104 (enum members), E105 (outcomes outside cascades), E108 (values
+outside their domain), E109/E110 (model fields), E111 (caps), E102 (a field or enum member
+given twice), E305 (a cascade that is not one simple path) and E308 (one error, two
+fallbacks). When anything is wrong the policy is None and every finding is reported.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from ..diagnostics import Diagnostic, Related, diagnostic
+from ..ir import expr as e
+from ..ir import surface as s
+from ..ir.policy import (ERRORS, MODEL_FIELDS, REQUIRED_MODEL_FIELDS, Budget, Cascade, CascadeEdge,
+                         CascadeTarget, Fallback, Invariant, Model, ModelTarget, Policy, RejectTarget,
+                         Rule, Signal, Test)
+from ..ir.types import (BOOL, DurationType, EnumType, FloatType, IntType, MoneyType, Type, describe,
+                        format_value, kind_of)
+from ..source import Span
+from .expressions import MODEL_FIELD_TYPES, ExpressionChecker, Where, phrase
+from .resolve import Member, Resolution, Symbol
+
+WELL_KNOWN = {"input_tokens": "int"}
+
+_TYPE_CLASSES = {"int": IntType, "float": FloatType, "money": MoneyType, "duration": DurationType}
+_BOUND_KINDS = {"int": "number", "float": "number", "money": "money", "duration": "duration"}
+
+_RULE = Where("a rule's condition")
+_CONST = Where("a constant")
+
+
+def typecheck(res: Resolution) -> tuple[Policy | None, list[Diagnostic]]:
+    checker = Checker(res)
+    policy = checker.run()
+    return (policy if not checker.diagnostics else None), checker.diagnostics
+
+
+class Checker:
+    def __init__(self, res: Resolution) -> None:
+        self.res = res
+        self.sources = res.program.sources
+        self.diagnostics: list[Diagnostic] = []
+        self.exprs = ExpressionChecker(self)
+        self._thresholds: dict[Symbol, e.Const | None] = {}
+        self._types: dict[Symbol, Type | None] = {}
+        self._models: dict[Symbol, Model | None] = {}
+        self._in_progress: set[Symbol] = set()
+
+    def error(self, code: str, message: str, span: Span, *, related=(), help: str | None = None) -> None:
+        self.diagnostics.append(diagnostic(code, message, span, related=related, help=help))
+
+    # ---- the policy ---------------------------------------------------------------------------
+
+    def run(self) -> Policy:
+        res, top = self.res, self.res.program.top
+        signals = [self.signal(sym) for sym in res.signals]
+        models = [self.model(sym) for sym in res.symbols("model")]
+        cascades, fallbacks, budgets, invariants = [], [], [], []
+        route, tests = None, []
+        for unit, decl in res.active:
+            match decl:
+                case s.Threshold():
+                    self.threshold(res.declared[id(decl)])
+                case s.CascadeDecl():
+                    cascades.append(self.cascade(unit, decl))
+                case s.FallbackDecl():
+                    fallbacks.append(self.fallback(decl))
+                case s.BudgetDecl():
+                    budgets.append(self.budget(unit, decl))
+                case s.InvariantDecl():
+                    invariants.append(self.invariant(unit, decl))
+                case s.RouteDecl() if route is None:
+                    route = decl
+                case s.TestDecl():
+                    tests.append(self.test(unit, decl))
+        self._check_fallback_errors(fallbacks)
+        by_name = {c.name: c for c in cascades if c is not None}
+        rules = [self.rule(top, r, models, by_name) for r in route.rules] if route else []
+        default = self.rule(top, route.default, models, by_name) if route and route.default else None
+        if self.diagnostics:
+            return None  # type: ignore[return-value]
+        return Policy(
+            span=top.file.name.span,
+            name=top.file.name.text,
+            file=top.name,
+            source_sha256=top.source.sha256,
+            signals=tuple(signals),
+            models=tuple(models),
+            cascades=tuple(cascades),
+            fallbacks=tuple(fallbacks),
+            budgets=tuple(budgets),
+            invariants=tuple(invariants),
+            rules=tuple(rules),
+            default=default,
+            tests=tuple(tests),
+        )
+
+    # ---- constants ----------------------------------------------------------------------------
+
+    def threshold(self, symbol: Symbol) -> e.Const | None:
+        if symbol in self._thresholds:
+            return self._thresholds[symbol]
+        if symbol in self._in_progress:
+            self.error("E103", f"threshold '{symbol.name}' is defined in terms of itself", symbol.span)
+            self._thresholds[symbol] = None
+            return None
+        self._in_progress.add(symbol)
+        value = self.exprs.constant(symbol.decl.value, symbol.unit, Where(f"threshold '{symbol.name}'"))
+        self._in_progress.discard(symbol)
+        if value is not None and kind_of(value.type) not in ("number", "money", "duration", "bool"):
+            self.error("E103", f"a threshold is a number, money, a duration or a bool; this is {phrase(value.type)}",
+                       symbol.decl.value.span)
+            value = None
+        self._thresholds.setdefault(symbol, value)
+        return self._thresholds[symbol]
+
+    def _bound(self, node, unit, base: str, what: str) -> Any:
+        value = self.exprs.constant(node, unit, Where(what))
+        if value is None:
+            return None
+        if kind_of(value.type) != _BOUND_KINDS[base] or (base == "int" and value.type.kind != "int"):
+            written = {"int": "whole numbers", "float": "numbers", "money": "amounts such as $0..$100",
+                       "duration": "durations such as 0s..30s"}[base]
+            self.error("E103", f"the bounds of {base} are {written}; '{self.exprs.text(node)}' is {phrase(value.type)}", node)
+            return None
+        return float(value.value) if base == "float" else value.value
+
+    # ---- signals and outcomes -----------------------------------------------------------------
+
+    def signal_type(self, symbol: Symbol) -> Type | None:
+        if symbol in self._types:
+            return self._types[symbol]
+        decl: s.SignalDecl = symbol.decl
+        texpr = decl.type
+        result: Type | None
+        if texpr.base == "bool":
+            result = BOOL
+        elif texpr.base == "enum":
+            members: list[str] = []
+            for m in texpr.members:
+                if m.text in members:
+                    self.error("E102", f"'{m.text}' is listed twice in this enum", m.span)
+                else:
+                    members.append(m.text)
+            result = EnumType(members=tuple(members))
+        else:
+            low = high = None
+            result = _TYPE_CLASSES[texpr.base]()
+            if texpr.domain is not None:
+                what = f"the range of '{symbol.name}'"
+                low = self._bound(texpr.domain.low, symbol.unit, texpr.base, what)
+                high = self._bound(texpr.domain.high, symbol.unit, texpr.base, what)
+                if low is None or high is None:
+                    result = None
+                elif low > high:
+                    self.error("E108", f"the range {format_value(low)}..{format_value(high)} is empty", texpr.domain.span)
+                    result = None
+                else:
+                    result = _TYPE_CLASSES[texpr.base](low=low, high=high)
+        expected = WELL_KNOWN.get(symbol.name)
+        if result is not None and expected and result.kind != expected:
+            self.error("E103", f"'{symbol.name}' is a well-known signal of type {expected}; here it is {texpr.base}",
+                       texpr.span, help=f"declare it as {expected}, or import \"std/signals\"")
+        self._types[symbol] = result
+        return result
+
+    def signal(self, symbol: Symbol) -> Signal | None:
+        decl: s.SignalDecl = symbol.decl
+        t = self.signal_type(symbol)
+        has_default, default = decl.default is not None, None
+        if t is not None and decl.default is not None:
+            default = self.value(decl.default, symbol, t, f"the default of '{symbol.name}'")
+        if t is None:
+            return None
+        return Signal(span=decl.name.span, name=symbol.name, role=symbol.kind, type=t,
+                      has_default=has_default, default=default)
+
+    def value(self, node, symbol: Symbol, t: Type, what: str) -> Any:
+        """A constant given for a signal (a default, a test value): of its type, in its domain."""
+        if isinstance(t, EnumType):
+            binding = self.res.binding(node.name) if isinstance(node, s.NameRef) else None
+            if not isinstance(binding, Member):
+                self.error("E103", f"{what} is a member of {describe(t)}, written as a bare name", node.span)
+                return None
+            member = self.exprs._member(e.SignalRef(span=node.span, name=symbol.name, role=symbol.kind, type=t),
+                                        binding.text, node)
+            return member.value if member is not None else None
+        const = self.exprs.constant(node, symbol.unit, Where(what))
+        if const is None:
+            return None
+        if kind_of(const.type) != kind_of(t) or (isinstance(t, IntType) and const.type.kind != "int"):
+            self.error("E103", f"'{symbol.name}' is {describe(t)}, but {self.exprs.text(node)} is {phrase(const.type)}",
+                       node.span)
+            return None
+        value = float(const.value) if isinstance(t, FloatType) else const.value
+        low, high = getattr(t, "low", None), getattr(t, "high", None)
+        if (low is not None and value < low) or (high is not None and value > high):
+            self.error("E108", f"{format_value(value, t)} is outside the domain of '{symbol.name}', {describe(t)}", node.span)
+            return None
+        return value
+
+    # ---- models -------------------------------------------------------------------------------
+
+    def model(self, symbol: Symbol) -> Model | None:
+        if symbol in self._models:
+            return self._models[symbol]
+        if symbol in self._in_progress:
+            self.error("E101", f"model '{symbol.name}' is a copy of itself", symbol.span)
+            self._models[symbol] = None
+            return None
+        self._in_progress.add(symbol)
+        decl: s.ModelDecl = symbol.decl
+        values: dict[str, Any] = {}
+        ok = True
+        if decl.base is not None:
+            base = self.res.binding(decl.base)
+            base_model = self.model(base) if isinstance(base, Symbol) else None
+            if base_model is None:
+                ok = False
+            else:
+                values = {f: getattr(base_model, f) for f in MODEL_FIELDS}
+        given: dict[str, s.FieldAssign] = {}
+        for assign in decl.fields:
+            name = assign.name.text
+            if name not in MODEL_FIELD_TYPES:
+                close = difflib.get_close_matches(name, MODEL_FIELDS, n=1)
+                self.error("E110", f"models have no field '{name}'", assign.name.span,
+                           help=f"did you mean '{close[0]}'?" if close else "fields: " + ", ".join(MODEL_FIELDS))
+                ok = False
+                continue
+            if name in given:
+                self.error("E102", f"field '{name}' is given twice", assign.name.span,
+                           related=[Related(message="first given here", span=given[name].name.span)])
+                ok = False
+                continue
+            given[name] = assign
+            value = self._field(symbol, assign)
+            if value is _INVALID:
+                ok = False
+            else:
+                values[name] = value
+        missing = [f for f in REQUIRED_MODEL_FIELDS if f not in values]
+        if missing and decl.base is None:
+            self.error("E109", f"model '{symbol.name}' is missing {', '.join(missing)}", decl.name.span,
+                       help="a model needs id, tier, input_per_mtok, output_per_mtok, context, max_output and latency")
+            ok = False
+        self._in_progress.discard(symbol)
+        model = Model(span=decl.name.span, name=self.res.display[symbol], **values) if ok else None
+        self._models.setdefault(symbol, model)
+        return self._models[symbol]
+
+    def _field(self, symbol: Symbol, assign: s.FieldAssign) -> Any:
+        name, node = assign.name.text, assign.value
+        want = MODEL_FIELD_TYPES[name]
+        const = self.exprs.constant(node, symbol.unit, Where(f"field '{name}'"))
+        if const is None:
+            return _INVALID
+        if kind_of(const.type) != kind_of(want) or (want.kind == "int" and const.type.kind != "int"):
+            self.error("E103", f"field '{name}' is {_FIELD_WORDS[name]}; {self.exprs.text(node)} is {phrase(const.type)}",
+                       node.span)
+            return _INVALID
+        value = const.value
+        positive = name in ("context", "max_output")
+        if not isinstance(value, (frozenset, str)) and (value < 0 or (positive and value == 0)):
+            self.error("E108", f"field '{name}' must be {'greater than 0' if positive else 'at least 0'}; "
+                               f"it is {format_value(value, want)}", node.span)
+            return _INVALID
+        return value
+
+    # ---- cascades and fallbacks ---------------------------------------------------------------
+
+    def cascade(self, unit, decl: s.CascadeDecl) -> Cascade | None:
+        symbol = self.res.declared[id(decl)]
+        edges: list[CascadeEdge] = []
+        ok = True
+        for edge in decl.edges:
+            source, target = self.res.binding(edge.source), self.res.binding(edge.target)
+            condition = self.exprs.condition(edge.condition, unit, Where("an escalation's condition", outcomes=True))
+            if not (isinstance(source, Symbol) and isinstance(target, Symbol)) or condition is None:
+                ok = False
+                continue
+            edges.append(CascadeEdge(span=edge.span, source=self.res.display[source],
+                                     target=self.res.display[target], condition=condition))
+        if not ok:
+            return None
+        ordered = self._ladder(decl, edges)
+        if ordered is None:
+            return None
+        steps = (ordered[0].source,) + tuple(x.target for x in ordered)
+        return Cascade(span=decl.span, name=self.res.display[symbol], steps=steps, edges=tuple(ordered))
+
+    def _ladder(self, decl: s.CascadeDecl, edges: list[CascadeEdge]) -> list[CascadeEdge] | None:
+        """The edges as one simple path from the entry, or None after E305."""
+        def fail(message: str, help: str | None = None) -> None:
+            self.error("E305", f"cascade '{decl.name.text}' {message}", decl.span, help=help,
+                       related=[Related(message="edge", span=x.span) for x in edges[:4]])
+
+        if not edges:
+            fail("has no edges", help="a cascade climbs at least once: cheap -> strong when confidence < 0.7")
+            return None
+        outgoing: dict[str, CascadeEdge] = {}
+        incoming: dict[str, CascadeEdge] = {}
+        for edge in edges:
+            if edge.source in outgoing:
+                fail(f"forks: '{edge.source}' climbs to both '{outgoing[edge.source].target}' and '{edge.target}'",
+                     help="a cascade is one ladder; merge the conditions into one edge")
+                return None
+            if edge.target in incoming:
+                fail(f"joins: both '{incoming[edge.target].source}' and '{edge.source}' climb to '{edge.target}'")
+                return None
+            outgoing[edge.source] = incoming[edge.target] = edge
+        entries = [x.source for x in edges if x.source not in incoming]
+        if len(entries) != 1:
+            chain = " -> ".join(x.source for x in edges) + " -> " + edges[-1].target
+            fail(f"has a cycle ({chain})" if not entries else "is not one connected ladder",
+                 help="every step but the entry has exactly one edge into it")
+            return None
+        ordered, at = [], entries[0]
+        while at in outgoing:
+            ordered.append(outgoing[at])
+            at = outgoing[at].target
+            if len(ordered) > len(edges):
+                break
+        if len(ordered) != len(edges):
+            fail("has a cycle besides its ladder", help="every step but the entry has exactly one edge into it")
+            return None
+        return ordered
+
+    def fallback(self, decl: s.FallbackDecl) -> Fallback | None:
+        source, target = self.res.binding(decl.source), self.res.binding(decl.target)
+        errors: list[str] = []
+        for error in decl.errors:
+            if error.text not in ERRORS:
+                close = difflib.get_close_matches(error.text, ERRORS, n=1)
+                self.error("E101", f"unknown provider error '{error.text}'", error.span,
+                           help=f"did you mean '{close[0]}'?" if close else "errors: " + ", ".join(ERRORS))
+            elif error.text in errors:
+                self.error("E102", f"'{error.text}' is listed twice", error.span)
+            else:
+                errors.append(error.text)
+        if not (isinstance(source, Symbol) and isinstance(target, Symbol)):
+            return None
+        return Fallback(span=decl.span, source=self.res.display[source], target=self.res.display[target],
+                        errors=tuple(errors))
+
+    def _check_fallback_errors(self, fallbacks: list[Fallback | None]) -> None:
+        seen: dict[tuple[str, str], Fallback] = {}
+        for fb in fallbacks:
+            for error in fb.errors if fb else ():
+                first = seen.setdefault((fb.source, error), fb)
+                if first is not fb:
+                    self.error("E308", f"'{fb.source}' already falls back to '{first.target}' on {error}", fb.span,
+                               related=[Related(message="the first fallback for this error", span=first.span)])
+
+    # ---- budgets and invariants ---------------------------------------------------------------
+
+    def budget(self, unit, decl: s.BudgetDecl) -> Budget | None:
+        metric = decl.metric.text
+        bound = self.exprs.constant(decl.bound, unit, Where(f"a {metric} budget"))
+        condition = self.exprs.condition(decl.condition, unit, Where("a budget's condition")) if decl.condition else None
+        want = "money" if metric == "cost" else "duration"
+        if bound is not None and kind_of(bound.type) != want:
+            example = "$0.50" if metric == "cost" else "30s"
+            self.error("E103", f"a {metric} budget is {'an amount of money' if metric == 'cost' else 'a duration'}; "
+                               f"'{self.exprs.text(decl.bound)}' is {phrase(bound.type)}", decl.bound.span,
+                       help=f"budget {metric} <= {example}")
+            return None
+        if bound is None or (decl.condition is not None and condition is None):
+            return None
+        return Budget(span=decl.span, metric=metric, bound=bound.value, condition=condition)
+
+    def invariant(self, unit, decl: s.InvariantDecl) -> Invariant | None:
+        condition = self.exprs.condition(decl.condition, unit, Where("an invariant's condition")) if decl.condition else None
+        requirement = self.exprs.condition(decl.requirement, unit, Where("an invariant's requirement", model_fields=True))
+        if requirement is None or (decl.condition is not None and condition is None):
+            return None
+        return Invariant(span=decl.span, name=decl.name.text, condition=condition, requirement=requirement)
+
+    # ---- the route ----------------------------------------------------------------------------
+
+    def rule(self, unit, decl: s.RuleDecl, models: list[Model | None], cascades: dict[str, Cascade]) -> Rule | None:
+        name = decl.name.text if decl.name is not None else "default"
+        condition = self.exprs.condition(decl.condition, unit, _RULE) if decl.condition is not None else None
+        target = self._target(decl.target, cascades)
+        cap = self._cap(decl, target, models, cascades) if decl.cap is not None else None
+        if target is None or (decl.condition is not None and condition is None) or cap is _INVALID:
+            return None
+        return Rule(span=decl.span, name=name, condition=condition, target=target, cap=cap)
+
+    def _target(self, target, cascades: dict[str, Cascade]):
+        if isinstance(target, s.RejectTarget):
+            return RejectTarget(span=target.span, reason=target.reason.value)
+        symbol = self.res.binding(target.ref)
+        if not isinstance(symbol, Symbol):
+            return None
+        name = self.res.display[symbol]
+        if symbol.kind == "cascade":
+            return CascadeTarget(span=target.span, cascade=name) if name in cascades else None
+        return ModelTarget(span=target.span, model=name)
+
+    def _cap(self, decl: s.RuleDecl, target, models, cascades) -> Any:
+        cap = self.exprs.constant(decl.cap.value, self.res.program.top, Where("max_output"))
+        if cap is None:
+            return _INVALID
+        if cap.type.kind != "int":
+            self.error("E103", f"max_output is a whole number of tokens; this is {phrase(cap.type)}", decl.cap.value.span)
+            return _INVALID
+        if cap.value <= 0:
+            self.error("E108", "max_output must be greater than 0", decl.cap.value.span)
+            return _INVALID
+        if isinstance(target, RejectTarget):
+            self.error("E103", "a rejected request makes no call, so it has no max_output", decl.cap.span,
+                       help="drop `with max_output = ...` from this rule")
+            return _INVALID
+        entry = target.model if isinstance(target, ModelTarget) else None
+        if isinstance(target, CascadeTarget):
+            entry = cascades[target.cascade].steps[0]
+        model = next((m for m in models if m is not None and m.name == entry), None)
+        if model is not None and cap.value > model.max_output:
+            self.error("E111", f"max_output = {cap.value} is above the max_output of '{model.name}' ({model.max_output})",
+                       decl.cap.value.span, related=[Related(message=f"model '{model.name}'", span=model.span)],
+                       help=f"lower the cap to at most {model.max_output}")
+            return _INVALID
+        return cap.value
+
+    # ---- tests --------------------------------------------------------------------------------
+
+    def test(self, unit, decl: s.TestDecl) -> Test | None:
+        given = self._assignments(decl.given, "signal", "given")
+        outcomes = self._assignments(decl.outcomes, "outcome", "outcome") if decl.outcomes is not None else ()
+        expect = decl.expect
+        models = []
+        for ref in ((expect.model,) if expect.model else ()) + expect.then:
+            symbol = self.res.binding(ref)
+            models.append(self.res.display[symbol] if isinstance(symbol, Symbol) else None)
+        rule = expect.rule.text if expect.rule is not None else None
+        if given is None or outcomes is None or any(m is None for m in models):
+            return None
+        if rule is not None and rule != "default" and not isinstance(self.res.binding(expect.rule), Symbol):
+            return None
+        return Test(
+            span=decl.span,
+            name=decl.name.text,
+            given=given,
+            outcomes=outcomes if decl.outcomes is not None else None,
+            expect_reject=expect.reject,
+            expect_model=models[0] if models else None,
+            expect_rule=rule,
+            expect_then=tuple(models[1:]),
+        )
+
+    def _assignments(self, assignments, role: str, block: str):
+        values: list[tuple[str, Any]] = []
+        ok = True
+        for a in assignments:
+            symbol = self.res.binding(a.name)
+            if not isinstance(symbol, Symbol):
+                ok = False
+                continue
+            if symbol.kind != role:
+                if role == "signal":
+                    self.error("E105", f"'{symbol.name}' is an outcome; set it in the test's `outcome {{ ... }}` block", a.name.span)
+                else:
+                    self.error("E101", f"'{symbol.name}' is a signal; set it in `given {{ ... }}`", a.name.span)
+                ok = False
+                continue
+            if any(name == symbol.name for name, _ in values):
+                self.error("E102", f"'{symbol.name}' is given twice", a.name.span)
+                ok = False
+                continue
+            t = self.signal_type(symbol)
+            value = self.value(a.value, symbol, t, f"the value of '{symbol.name}'") if t is not None else None
+            if value is None:
+                ok = False
+                continue
+            values.append((symbol.name, value))
+        return tuple(values) if ok else None
+
+
+class _Invalid:
+    """A value that failed its check (distinct from None, which can be a real value)."""
+
+
+_INVALID = _Invalid()
+
+_FIELD_WORDS = {
+    "id": "a string", "tier": "a whole number", "input_per_mtok": "an amount of money",
+    "output_per_mtok": "an amount of money", "context": "a whole number of tokens",
+    "max_output": "a whole number of tokens", "latency": "a duration", "regions": "a set of labels",
+    "tags": "a set of labels",
+}

@@ -1,0 +1,132 @@
+"""A loaded policy for an app: decide with either engine, escalate, compile, run its tests."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any, Literal
+
+from .backends import runtime as rt
+from .backends.codegen import generate
+from .backends.interpreter import Interpreter
+from .diagnostics import Diagnostic, render_text
+from .ir.policy import Policy as PolicyIR
+from .passes import Checked, check
+from .passes.imports import decode, read_top
+from .source import Source
+
+Engine = Literal["compiled", "interpreted"]
+
+Decision = rt.Decision
+RequestError = rt.RequestError
+
+
+class PolicyError(Exception):
+    """A policy with errors: `diagnostics` holds every finding (errors and warnings)."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: Mapping[str, Source] | None = None) -> None:
+        self.diagnostics = list(diagnostics)
+        self.sources = dict(sources or {})
+        errors = [d for d in self.diagnostics if d.is_error]
+        super().__init__(f"{len(errors)} error(s) in the policy:\n" + render_text(errors, self.sources))
+
+
+class Policy:
+    """A checked policy. Build one with `policylang.load` or `policylang.loads`."""
+
+    def __init__(self, checked: Checked) -> None:
+        assert checked.policy is not None and checked.ok
+        self.ir: PolicyIR = checked.policy
+        self.diagnostics: list[Diagnostic] = checked.diagnostics
+        self.sources = checked.sources
+
+    @property
+    def name(self) -> str:
+        return self.ir.name
+
+    # ---- engines ------------------------------------------------------------------------------
+
+    @cached_property
+    def interpreter(self) -> Interpreter:
+        return Interpreter(self.ir)
+
+    @cached_property
+    def compiled(self) -> types.ModuleType:
+        """The generated module, executed in-process: the same text `policyc compile` writes."""
+        module = types.ModuleType(f"policylang_compiled_{self.ir.name}")
+        exec(compile(self.to_python(), f"<policy {self.ir.name}>", "exec"), module.__dict__)  # noqa: S102
+        Decision.register(module.Decision)
+        return module
+
+    def to_python(self) -> str:
+        """The standalone module's source: standard library only, byte-identical per policy."""
+        return self._python
+
+    @cached_property
+    def _python(self) -> str:
+        return generate(self.ir)
+
+    # ---- decisions ----------------------------------------------------------------------------
+
+    def decide(self, signals: Mapping[str, Any], *, engine: Engine = "compiled", strict: bool = False,
+               validate: bool = True) -> Decision:
+        """Which rule, model, steps and cap serve this request; raises RequestError (R001-R004)."""
+        if engine == "interpreted":
+            return self.interpreter.decide(signals, validate=validate, strict=strict)
+        module = self._engine(engine)
+        try:
+            return module.decide(signals, validate=validate, strict=strict)
+        except module.RequestError as exc:
+            raise RequestError(exc.code, exc.signal, exc.message) from None
+
+    def escalate(self, decision: Decision, current_model: str, outcomes: Mapping[str, Any], *,
+                 engine: Engine = "compiled", strict: bool = False) -> str | None:
+        """The next step of the decision's cascade under these outcomes, or None."""
+        if engine == "interpreted":
+            return self.interpreter.escalate(decision, current_model, outcomes, strict=strict)
+        module = self._engine(engine)
+        try:
+            return module.escalate(decision, current_model, outcomes, strict=strict)
+        except module.RequestError as exc:
+            raise RequestError(exc.code, exc.signal, exc.message) from None
+
+    def path(self, decision: Decision, outcomes: list[Mapping[str, Any]], *, engine: Engine = "compiled",
+             strict: bool = False) -> list[str]:
+        """The models called when the i-th outcome object is observed after step i (section 9)."""
+        if decision.model is None:
+            return []
+        called = [decision.model]
+        for observed in outcomes[: max(0, len(decision.steps) - 1)]:
+            following = self.escalate(decision, called[-1], observed, engine=engine, strict=strict)
+            if following is None:
+                break
+            called.append(following)
+        return called
+
+    def _engine(self, engine: str) -> types.ModuleType:
+        if engine != "compiled":
+            raise ValueError(f"engine must be 'compiled' or 'interpreted', not {engine!r}")
+        return self.compiled
+
+
+def _checked_policy(checked: Checked) -> Policy:
+    if not checked.ok:
+        raise PolicyError(checked.diagnostics, checked.sources)
+    return Policy(checked)
+
+
+def load(path: str, *, analyze: bool = True) -> Policy:
+    """Read, check and load a `.route` file; raises PolicyError when it has errors.
+
+    `analyze=False` skips the analyses of sections 6 and 7 (not the name and type checks).
+    """
+    source, decode_error = read_top(str(path))
+    return _checked_policy(check(source, decode_error, analyze=analyze))
+
+
+def loads(text: str | bytes, name: str = "<string>", *, analyze: bool = True) -> Policy:
+    """Like `load`, for policy text; relative imports are resolved from the working directory."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    source, decode_error = decode(name, data)
+    return _checked_policy(check(source, decode_error, analyze=analyze))

@@ -1,0 +1,416 @@
+"""Parse callbacks: each grammar rule becomes a surface node (`ir/surface.py`) as it is reduced.
+
+Lark calls these during LALR parsing, bottom-up and without recursion, so arbitrarily deep
+input cannot overflow the stack here. Problems that the grammar cannot see (a bad number,
+an unknown escape, `budget cost >= ...`) are recorded as E0xx diagnostics in the context.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from lark import Token, Transformer
+
+from ..diagnostics import Diagnostic, diagnostic
+from ..ir import surface as s
+from ..source import Source, Span
+
+
+@dataclass
+class BuildContext:
+    source: Source
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def span(self, first, last=None) -> Span:
+        start = _start(first)
+        end = _end(last if last is not None else first)
+        return self.source.span(start, end)
+
+    def error(self, code: str, message: str, at, help: str | None = None) -> None:
+        span = at if isinstance(at, Span) else self.span(at)
+        self.diagnostics.append(diagnostic(code, message, span, help=help))
+
+
+CONTEXT: ContextVar[BuildContext] = ContextVar("policylang_build_context")
+
+
+def _start(item) -> int:
+    return item.start_pos if isinstance(item, Token) else item.span.start
+
+
+def _end(item) -> int:
+    return item.end_pos if isinstance(item, Token) else item.span.end
+
+
+def _nodes(children, cls):
+    return tuple(c for c in children if isinstance(c, cls))
+
+
+_NUMBER = re.compile(r"[0-9]+(_[0-9]+)*(\.[0-9]+(_[0-9]+)*)?")
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+_UNITS = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60)}
+
+
+def _check_digits(ctx: BuildContext, token: Token, digits: str) -> str:
+    if not _NUMBER.fullmatch(digits):
+        ctx.error(
+            "E004",
+            f"bad number literal '{token}': underscores go between digits",
+            token,
+            help="write 8_000, not 8__000 or 8000_",
+        )
+    return digits.replace("_", "") or "0"
+
+
+def unescape(ctx: BuildContext, token: Token) -> str:
+    """The value of a string token; reports unknown escapes and a missing closing quote."""
+    raw = str(token)
+    closed = token.type == "STRING"
+    if not closed:
+        ctx.error("E003", "unterminated string: a string ends with '\"' on the same line", token)
+    body = raw[1:-1] if closed else raw[1:]
+    out, i = [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            esc = body[i + 1]
+            if esc in _ESCAPES:
+                out.append(_ESCAPES[esc])
+            else:
+                at = ctx.source.span(token.start_pos + 1 + i, token.start_pos + 3 + i)
+                ctx.error("E004", f"unknown escape '\\{esc}' in a string", at, help='use \\", \\\\, \\n or \\t')
+                out.append(esc)
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+class Builder(Transformer):
+    """The callbacks, one per grammar rule or alias. Tokens are kept (`keep_all_tokens`)."""
+
+    @property
+    def ctx(self) -> BuildContext:
+        return CONTEXT.get()
+
+    # ---- names --------------------------------------------------------------------------------
+
+    def name(self, c):
+        return s.Name(span=self.ctx.span(c[0]), text=str(c[0]))
+
+    def qualname(self, c):
+        parts = _nodes(c, s.Name)
+        return s.QualName(span=self.ctx.span(c[0], c[-1]), parts=parts)
+
+    # ---- literals -----------------------------------------------------------------------------
+
+    def int_lit(self, c):
+        tok = c[0]
+        return s.IntLit(span=self.ctx.span(tok), value=int(_check_digits(self.ctx, tok, str(tok))))
+
+    def float_lit(self, c):
+        tok = c[0]
+        text = _check_digits(self.ctx, tok, str(tok))
+        return s.FloatLit(span=self.ctx.span(tok), value=float(text), text=text)
+
+    def money_lit(self, c):
+        tok = c[0]
+        return s.MoneyLit(span=self.ctx.span(tok), value=Decimal(_check_digits(self.ctx, tok, str(tok)[1:])))
+
+    def duration_lit(self, c):
+        tok = c[0]
+        match = re.fullmatch(r"(.*?)(ms|s|m)", str(tok))
+        assert match is not None  # the DURATION terminal guarantees the unit
+        digits = _check_digits(self.ctx, tok, match.group(1))
+        return s.DurationLit(span=self.ctx.span(tok), value=Decimal(digits) * _UNITS[match.group(2)])
+
+    def string(self, c):
+        return s.StringLit(span=self.ctx.span(c[0]), value=unescape(self.ctx, c[0]))
+
+    def true_lit(self, c):
+        return s.BoolLit(span=self.ctx.span(c[0]), value=True)
+
+    def false_lit(self, c):
+        return s.BoolLit(span=self.ctx.span(c[0]), value=False)
+
+    def set_lit(self, c):
+        return s.SetLit(span=self.ctx.span(c[0], c[-1]), items=_nodes(c, s.Name))
+
+    # ---- expressions --------------------------------------------------------------------------
+
+    def atom(self, c):  # "(" expr ")"
+        return c[1]
+
+    def name_ref(self, c):
+        return s.NameRef(span=c[0].span, name=c[0])
+
+    def model_field(self, c):
+        return s.ModelFieldRef(span=self.ctx.span(c[0], c[-1]), field=c[2])
+
+    def call(self, c):
+        return s.Call(span=self.ctx.span(c[0], c[-1]), function=c[0], argument=c[2])
+
+    def _boolop(self, op, c):
+        operands = []
+        for item in c[::2]:  # operands sit between the keywords
+            if isinstance(item, s.BoolOp) and item.op == op:
+                operands.extend(item.operands)  # (a or b) or c is a or b or c
+            else:
+                operands.append(item)
+        return s.BoolOp(span=self.ctx.span(c[0], c[-1]), op=op, operands=tuple(operands))
+
+    def or_op(self, c):
+        return self._boolop("or", c)
+
+    def and_op(self, c):
+        return self._boolop("and", c)
+
+    def not_op(self, c):
+        return s.Not(span=self.ctx.span(c[0], c[1]), operand=c[1])
+
+    def compare(self, c):
+        return s.Compare(span=self.ctx.span(c[0], c[2]), op=str(c[1]), left=c[0], right=c[2])
+
+    def in_op(self, c):
+        return s.In(span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=False)
+
+    def not_in_op(self, c):
+        return s.In(span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=True)
+
+    def range(self, c):
+        return s.Range(span=self.ctx.span(c[0], c[2]), low=c[0], high=c[2])
+
+    def sum_op(self, c):
+        terms, signs = [c[0]], [1]
+        for op, term in zip(c[1::2], c[2::2]):
+            terms.append(term)
+            signs.append(1 if op == "+" else -1)
+        return s.Sum(span=self.ctx.span(c[0], c[-1]), terms=tuple(terms), signs=tuple(signs))
+
+    def product_op(self, c):
+        return s.Product(span=self.ctx.span(c[0], c[-1]), factors=tuple(c[::2]))
+
+    def neg_op(self, c):
+        op, operand = c
+        span = self.ctx.span(op, operand)
+        if op == "+":
+            self.ctx.error("E001", "unexpected '+': only '-' may stand before a value", op)
+            return operand
+        # -8_000 is one literal, as section 2 says; other negations stay operators
+        if isinstance(operand, (s.IntLit, s.FloatLit, s.MoneyLit, s.DurationLit)):
+            update = {"span": span, "value": -operand.value}
+            if isinstance(operand, s.FloatLit):
+                update["text"] = "-" + operand.text
+            return operand.model_copy(update=update)
+        return s.Neg(span=span, operand=operand)
+
+    # ---- types --------------------------------------------------------------------------------
+
+    def _type(self, base, c):
+        domain = c[1] if len(c) > 1 else None
+        end = domain if domain is not None else c[0]
+        return s.TypeExpr(span=self.ctx.span(c[0], end), base=base, domain=domain)
+
+    def bool_type(self, c):
+        return self._type("bool", c)
+
+    def int_type(self, c):
+        return self._type("int", c)
+
+    def float_type(self, c):
+        return self._type("float", c)
+
+    def money_type(self, c):
+        return self._type("money", c)
+
+    def duration_type(self, c):
+        return self._type("duration", c)
+
+    def enum_type(self, c):
+        return s.TypeExpr(span=self.ctx.span(c[0], c[-1]), base="enum", members=c[2])
+
+    def domain(self, c):  # "in" LO ".." HI
+        return s.Range(span=self.ctx.span(c[1], c[3]), low=c[1], high=c[3])
+
+    def member_list(self, c):
+        return _nodes(c, s.Name)
+
+    # ---- declarations -------------------------------------------------------------------------
+
+    def start(self, c):
+        header, *decls = c
+        return s.File(span=self.ctx.span(c[0], c[-1]), name=header, decls=tuple(decls))
+
+    def header(self, c):
+        return c[1]
+
+    def import_decl(self, c):
+        alias = c[3] if len(c) > 2 else None
+        return s.Import(span=self.ctx.span(c[0], c[-1]), path=c[1], alias=alias)
+
+    def threshold_decl(self, c):
+        return s.Threshold(span=self.ctx.span(c[0], c[-1]), name=c[1], value=c[3])
+
+    def _signal(self, role, c):
+        default = c[5] if len(c) > 4 else None
+        return s.SignalDecl(
+            span=self.ctx.span(c[0], c[-1]), role=role, name=c[1], type=c[3], default=default
+        )
+
+    def signal_decl(self, c):
+        return self._signal("signal", c)
+
+    def outcome_decl(self, c):
+        return self._signal("outcome", c)
+
+    def field(self, c):
+        return s.FieldAssign(span=self.ctx.span(c[0], c[2]), name=c[0], value=c[2])
+
+    def model_block(self, c):
+        return s.ModelDecl(span=self.ctx.span(c[0], c[-1]), name=c[1], fields=_nodes(c, s.FieldAssign))
+
+    def model_copy(self, c):
+        return s.ModelDecl(
+            span=self.ctx.span(c[0], c[-1]), name=c[1], base=c[3], fields=_nodes(c, s.FieldAssign)
+        )
+
+    def edge(self, c):
+        return s.Edge(span=self.ctx.span(c[0], c[-1]), source=c[0], target=c[2], condition=c[4])
+
+    def cascade_decl(self, c):
+        return s.CascadeDecl(span=self.ctx.span(c[0], c[-1]), name=c[1], edges=_nodes(c, s.Edge))
+
+    def fallback_decl(self, c):
+        return s.FallbackDecl(
+            span=self.ctx.span(c[0], c[-1]), source=c[1], target=c[3], errors=_nodes(c[5:], s.Name)
+        )
+
+    def budget_decl(self, c):
+        metric, op, bound = c[1], c[2], c[3]
+        if metric.text not in ("cost", "latency"):
+            self.ctx.error("E001", f"expected 'cost' or 'latency' after 'budget', found '{metric.text}'", metric.span)
+        if op != "<=":
+            self.ctx.error(
+                "E001",
+                f"a budget is an upper bound: expected '<=', found '{op}'",
+                op,
+                help=f"write budget {metric.text} <= ...",
+            )
+        condition = c[5] if len(c) > 4 else None
+        return s.BudgetDecl(span=self.ctx.span(c[0], c[-1]), metric=metric, bound=bound, condition=condition)
+
+    def invariant_decl(self, c):
+        condition = c[4] if len(c) == 7 else None
+        return s.InvariantDecl(
+            span=self.ctx.span(c[0], c[-1]), name=c[1], condition=condition, requirement=c[-1]
+        )
+
+    def route_decl(self, c):
+        route_kw = c[0]
+        rules, default = [], None
+        for item in _nodes(c, s.RuleDecl):
+            if item.name is None:
+                if default is not None:
+                    self.ctx.error("E007", "a route block has one 'default'", item.span)
+                default = default or item
+            elif default is not None:
+                self.ctx.error(
+                    "E007",
+                    f"rule '{item.name.text}' comes after 'default'; the default is the last entry of the route block",
+                    item.span,
+                    help="move the default to the end of the route block",
+                )
+            else:
+                rules.append(item)
+        return s.RouteDecl(span=self.ctx.span(route_kw), rules=tuple(rules), default=default)
+
+    def rule(self, c):
+        cap = c[6] if len(c) > 6 else None
+        return s.RuleDecl(span=self.ctx.span(c[0]), name=c[1], condition=c[3], target=c[5], cap=cap)
+
+    def default_rule(self, c):
+        cap = c[3] if len(c) > 3 else None
+        return s.RuleDecl(span=self.ctx.span(c[0]), name=None, condition=None, target=c[2], cap=cap)
+
+    def model_target(self, c):
+        return s.ModelTarget(span=c[0].span, ref=c[0])
+
+    def reject_target(self, c):
+        return s.RejectTarget(span=self.ctx.span(c[0], c[1]), reason=c[1])
+
+    def cap(self, c):
+        name = c[1]
+        if name.text != "max_output":
+            self.ctx.error("E001", f"expected 'max_output' after 'with', found '{name.text}'", name.span,
+                           help="a rule may cap max_output: with max_output = 1_000")
+        return s.Cap(span=self.ctx.span(c[0], c[-1]), name=name, value=c[3])
+
+    def test_decl(self, c):
+        given = next((x for x in c if isinstance(x, _Given)), None)
+        outcomes = next((x for x in c if isinstance(x, _Outcomes)), None)
+        return s.TestDecl(
+            span=self.ctx.span(c[0], c[-1]),
+            name=c[1],
+            given=given.items if given else (),
+            outcomes=outcomes.items if outcomes else None,
+            expect=next(x for x in c if isinstance(x, s.Expectation)),
+        )
+
+    def given(self, c):
+        return _Given(_nodes(c, s.Assignment))
+
+    def outcomes(self, c):
+        return _Outcomes(_nodes(c, s.Assignment))
+
+    def assignment(self, c):
+        return s.Assignment(span=self.ctx.span(c[0], c[2]), name=c[0], value=c[2])
+
+    def expect_model(self, c):
+        by = next((x for x in c if isinstance(x, _By)), None)
+        return s.Expectation(
+            span=self.ctx.span(c[0], c[-1] if not isinstance(c[-1], (_By, _Then)) else c[0]),
+            reject=False,
+            model=c[1],
+            rule=by.rule if by else None,
+            then=tuple(x.model for x in c if isinstance(x, _Then)),
+        )
+
+    def expect_reject(self, c):
+        by = next((x for x in c if isinstance(x, _By)), None)
+        return s.Expectation(span=self.ctx.span(c[0], c[1]), reject=True, rule=by.rule if by else None)
+
+    def by_rule(self, c):
+        target = c[1]
+        if isinstance(target, Token):  # `by default`
+            target = s.Name(span=self.ctx.span(target), text="default")
+        return _By(target)
+
+    def then_step(self, c):
+        return _Then(c[1])
+
+    def lexical_error(self, c):  # never reached: the parser loop intercepts these tokens
+        raise AssertionError("lexical error token reached the parser")
+
+
+@dataclass(frozen=True)
+class _Given:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class _By:
+    rule: s.Name
+
+
+@dataclass(frozen=True)
+class _Then:
+    model: s.QualName

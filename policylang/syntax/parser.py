@@ -1,0 +1,153 @@
+"""Text to surface tree, reporting every syntax error the parser can recover from.
+
+Tokens are fed to Lark's interactive LALR parser one at a time. Before each token that can
+start a declaration or a rule, the parser state is saved. On an error, the tokens up to the
+next such token are skipped and the newest saved state that accepts it is restored, so one
+broken rule costs one diagnostic and the rules after it are still checked.
+"""
+
+from __future__ import annotations
+
+from lark import Token
+from lark.exceptions import UnexpectedToken
+
+from ..diagnostics import Diagnostic, diagnostic
+from ..ir import surface as s
+from ..ir.node import depth
+from ..source import Source
+from .build import CONTEXT, BuildContext
+from .grammar import parser
+from .wording import expected_message
+
+MAX_NESTING = 1_000
+"""The deepest an expression or a run of parentheses may nest; deeper is E006."""
+
+# Tokens that start a declaration, a rule, or a part of a test: places to resume after an error.
+SYNC = {"IMPORT", "THRESHOLD", "SIGNAL", "OUTCOME", "MODEL", "CASCADE", "FALLBACK", "BUDGET",
+        "INVARIANT", "ROUTE", "TEST", "RULE", "DEFAULT", "GIVEN", "EXPECT"}
+_LEXICAL_ERRORS = {"BAD_CHAR", "BAD_NUMBER"}
+
+
+def parse(source: Source) -> tuple[s.File | None, list[Diagnostic]]:
+    """The file's surface tree, or None when it has syntax errors, and all its E0xx diagnostics."""
+    ctx = BuildContext(source)
+    reset = CONTEXT.set(ctx)
+    try:
+        tree, errors = _parse_tokens(source, ctx)
+    finally:
+        CONTEXT.reset(reset)
+    # a state restored after an error may re-run a callback: report each finding once
+    unique = {(d.code, d.span.start, d.message): d for d in errors + ctx.diagnostics}
+    diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
+    if tree is not None and not diagnostics:
+        deepest, node = depth(tree)
+        if deepest > MAX_NESTING + 20:  # the declarations around an expression add a few levels
+            diagnostics.append(_too_deep(source, node.span.start))
+    return (tree if not diagnostics else None), diagnostics
+
+
+def _too_deep(source: Source, offset: int) -> Diagnostic:
+    return diagnostic(
+        "E006",
+        f"expression nested more than {MAX_NESTING:,} levels deep",
+        source.span(offset, offset + 1),
+        help="split the condition with thresholds or simpler rules",
+    )
+
+
+def _is_sync(tokens: list[Token], i: int) -> bool:
+    token = tokens[i]
+    if token.type not in SYNC:
+        return False
+    # `model.regions` inside an invariant and `outcome { ... }` inside a test are not declarations
+    following = tokens[i + 1].type if i + 1 < len(tokens) else "$END"
+    return not (token.type == "MODEL" and following == "DOT")
+
+
+def _lex(source: Source) -> tuple[list[Token], Diagnostic | None]:
+    tokens = list(parser().lex(source.text))
+    depth_now = 0
+    for token in tokens:
+        if token.type == "LPAR":
+            depth_now += 1
+            if depth_now > MAX_NESTING:
+                return tokens, _too_deep(source, token.start_pos)
+        elif token.type == "RPAR":
+            depth_now -= 1
+    return tokens, None
+
+
+def _lexical_error(source: Source, token: Token) -> Diagnostic:
+    span = source.span(token.start_pos, token.end_pos)
+    if token.type == "BAD_NUMBER":
+        text = str(token)
+        help = "durations end in ms, s or m (250ms, 2s, 1m); numbers have no exponent" if not text.startswith("$") \
+            else "an amount is $ then a number: $0.50"
+        return diagnostic("E004", f"bad number literal '{text[:40]}'", span, help=help)
+    char = str(token)
+    shown = repr(char)[1:-1] if not char.isprintable() or char.isspace() else char
+    return diagnostic("E002", f"unexpected character '{shown}' (U+{ord(char):04X})", span)
+
+
+def _parse_tokens(source: Source, ctx: BuildContext) -> tuple[s.File | None, list[Diagnostic]]:
+    tokens, too_deep = _lex(source)
+    if too_deep is not None:
+        return None, [too_deep]
+    end = Token("$END", "", len(source.text), *source.position(len(source.text)),
+                end_pos=len(source.text))
+    tokens.append(end)
+
+    ip = parser().parse_interactive("")
+    saved: list = []  # parser states saved before sync tokens, oldest first
+    errors: list[Diagnostic] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.type in _LEXICAL_ERRORS:
+            errors.append(_lexical_error(source, token))
+        else:
+            if _is_sync(tokens, i):
+                saved.append(ip.copy(deepcopy_values=False))
+            try:
+                if token.type == "$END":
+                    return ip.feed_eof(token), errors
+                ip.feed_token(token)
+                i += 1
+                continue
+            except UnexpectedToken as exc:
+                errors.append(_unexpected(source, exc, tokens[i - 1] if i else None, ip))
+        # recover: resume at the next sync token that some saved state accepts
+        resumed = _resume(tokens, i + 1, saved)
+        if resumed is None:
+            return None, errors
+        i, ip, saved = resumed
+    return None, errors
+
+
+def _unexpected(source: Source, exc: UnexpectedToken, previous: Token | None, ip) -> Diagnostic:
+    token = exc.token
+    stack = ip.parser_state.value_stack
+    message = expected_message(set(exc.expected), token, previous, stack)
+    if token.type == "$END":
+        offset = len(source.text.rstrip())
+        return diagnostic("E005", "unexpected end of file: " + message, source.span(offset, offset))
+    span = source.span(token.start_pos, token.end_pos)
+    return diagnostic("E001", message, span)
+
+
+def _resume(tokens: list[Token], start: int, saved: list):
+    """The index to go on from, with a restored parser, or None when nothing can resume."""
+    for i in range(start, len(tokens)):
+        if not _is_sync(tokens, i):
+            continue
+        for k in range(len(saved) - 1, -1, -1):
+            trial = saved[k].copy(deepcopy_values=False)
+            try:
+                trial.feed_token(tokens[i])
+            except UnexpectedToken:
+                continue
+            # resume with the state before the sync token; the loop feeds it again
+            return i, saved[k].copy(deepcopy_values=False), saved[:k]
+    return None
+
+

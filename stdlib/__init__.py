@@ -1,0 +1,1 @@
+"""The standard library of .route files, shipped as package data."""
