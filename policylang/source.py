@@ -90,7 +90,8 @@ class Source:
 
     def excerpt(self, span: Span, label: str = "", width: int = 160) -> list[str]:
         """The span's first line with a caret underline, as rustc and Elm print it."""
-        text = self.line_text(span.line).expandtabs(1)
+        # control characters would drive the terminal: each shows as one '?', keeping columns
+        text = "".join(c if c.isprintable() else "?" for c in self.line_text(span.line).expandtabs(1))
         start = span.column - 1
         stop = span.end_column - 1 if span.end_line == span.line else len(text)
         stop = max(stop, start + 1)

@@ -26,6 +26,9 @@ from .checks import SignalCheck, checks
 from .lowering import split_deep
 from .plan import cost_terms, decision_fields, has_input_tokens, ladder, serving_models
 
+WIDE_SUM = 16
+"""Sums of more terms are written as sum((...)): same value, no deep nesting for Python's compiler."""
+
 RUNTIME_MARKER = "# -- runtime support: copied verbatim into compiled modules below this line --\n"
 
 
@@ -131,6 +134,10 @@ class _Writer:
             case e.HasLabel(element=element, container=container, negated=negated):
                 test = f"_has_label({self.expr(element, name_of)}, {self.expr(container, name_of)})"
                 return f"(not {test})" if negated else test
+            case e.Sum(terms=terms, signs=signs) if len(terms) > WIDE_SUM:
+                # a + b + ... nests one level per term in Python's parser; sum() of a tuple does not
+                parts = [self.expr(t, name_of) if sign > 0 else f"-{self.expr(t, name_of)}" for sign, t in zip(signs, terms)]
+                return "sum((" + ", ".join(parts) + "))"
             case e.Sum(terms=terms, signs=signs):
                 text = self.expr(terms[0], name_of)
                 for sign, term in zip(signs[1:], terms[1:]):
