@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field
 
 from .expr import Expr
+from ..source import Span
 from .node import Node
 from .types import Type
 
@@ -146,6 +147,8 @@ class Policy(Node):
     invariants: tuple[Invariant, ...] = ()
     rules: tuple[Rule, ...] = ()
     default: Rule | None = None
+    route_span: Span | None = None
+    """The `route` keyword, where a finding about the whole route block points."""
     tests: tuple[Test, ...] = ()
 
     def model(self, name: str) -> Model:

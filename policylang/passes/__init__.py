@@ -12,16 +12,32 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..diagnostics import Diagnostic, has_errors
+from ..analysis.facts import Facts, WitnessMismatch
+from ..analysis.solver import SolverError
+from ..diagnostics import Diagnostic, diagnostic, has_errors
 from ..ir.policy import Policy
 from ..source import Source
+from .budgets import check_budgets
+from .cascades import check_cascades
+from .context import check_context
+from .fallbacks import check_fallbacks
 from .imports import Program, load
+from .invariants import check_invariants
 from .resolve import resolve
+from .rules import check_rules
 from .typecheck import typecheck
 
-Analysis = Callable[[Policy], list[Diagnostic]]
+Analysis = Callable[[Facts], list[Diagnostic]]
 
-ANALYSES: tuple[Analysis, ...] = ()
+ANALYSES: tuple[Analysis, ...] = (
+    check_fallbacks,  # E307
+    check_cascades,  # W206, W306
+    check_rules,  # W201, W202, W203, E204, W205
+    check_context,  # E303
+    check_budgets,  # E301, E302
+    check_invariants,  # E304
+)
+"""Section 6 and 7 checks, in the order they run; each asks the shared `Facts` of the policy."""
 
 
 @dataclass
@@ -57,11 +73,25 @@ def check(source: Source, decode_error: Diagnostic | None = None, *, analyze: bo
         resolution = resolve(program)
         policy, type_errors = typecheck(resolution)
         diagnostics = program.diagnostics + resolution.diagnostics + type_errors
-        if policy is None or not analyze:
+        if policy is None or not analyze or has_errors(diagnostics):
             return _done(policy, diagnostics, program)
-        for analysis in ANALYSES:
-            diagnostics += analysis(policy)
+        diagnostics += analyze_policy(policy, program.sources)
         return _done(policy, diagnostics, program)
+
+
+def analyze_policy(policy: Policy, sources: dict[str, Source]) -> list[Diagnostic]:
+    """Every analysis of sections 6 and 7 on a policy that has no front-end error."""
+    facts = Facts(policy, sources)
+    found: list[Diagnostic] = []
+    for analysis in ANALYSES:
+        try:
+            found += analysis(facts)
+        except (WitnessMismatch, SolverError) as exc:  # a checker bug: say so, never guess
+            found.append(diagnostic(
+                "E900", f"internal checker error in {analysis.__name__}: {exc}", policy.span,
+                help="please report this with the policy; the other checks' findings stand",
+            ))
+    return found
 
 
 def _done(policy: Policy | None, diagnostics: list[Diagnostic], program: Program) -> Checked:

@@ -80,7 +80,8 @@ class Checker:
         by_name = {c.name: c for c in cascades if c is not None}
         rules = [self.rule(top, r, models, by_name) for r in route.rules] if route else []
         default = self.rule(top, route.default, models, by_name) if route and route.default else None
-        if self.diagnostics:
+        parts = [*signals, *models, *cascades, *fallbacks, *budgets, *invariants, *rules, *tests]
+        if self.diagnostics or self.res.diagnostics or any(p is None for p in parts) or (route and route.default and default is None):
             return None  # type: ignore[return-value]
         return Policy(
             span=top.file.name.span,
@@ -95,6 +96,7 @@ class Checker:
             invariants=tuple(invariants),
             rules=tuple(rules),
             default=default,
+            route_span=route.span if route else None,
             tests=tuple(tests),
         )
 

@@ -1,0 +1,196 @@
+"""What the analysis passes share about one policy: each rule's condition as a solver term and
+as a hull, where each rule fires under first-match semantics (section 6), how far each
+cascade can climb there (section 7), and the replay of witnesses through the interpreter.
+
+Every question is asked of the solver only after the hulls could not answer it, and only
+about the rules that can meet: for rule i, the earlier rules whose hull meets rule i's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import z3
+
+from ..backends.interpreter import Interpreter
+from ..backends.plan import decision_fields, fallback_closure
+from ..ir import expr as e
+from ..ir.policy import CascadeTarget, Policy, RejectTarget, Rule
+from ..ir.types import EnumType
+from ..source import Source, Span
+from .encode import Encoder, as_bool
+from .hull import Box, domain_box, hull, meet
+from .solver import Solver
+
+
+class WitnessMismatch(AssertionError):
+    """A witness that does not show what the checker claims: a checker bug, never reported as a finding."""
+
+
+@dataclass(frozen=True)
+class Climb:
+    """How far a rule's cascade can climb: `regions[k]` holds where step k is reached."""
+
+    steps: tuple[str, ...]
+    regions: tuple[tuple, ...]  # the terms that hold where the climb reaches step k
+    reachable: tuple[bool, ...]
+
+
+class Facts:
+    def __init__(self, policy: Policy, sources: dict[str, Source] | None = None) -> None:
+        self.policy = policy
+        self.sources = sources or {}
+        self.encoder = Encoder(policy)
+        self.solver = Solver(self.encoder)
+        self.interpreter = Interpreter(policy)
+        self.rules: tuple[Rule, ...] = policy.rules
+        self.domain: Box = domain_box(policy)
+        self.conditions = [as_bool(self.encoder.encode(r.condition)) for r in self.rules]
+        self.hulls = [meet(self.domain, hull(r.condition)) for r in self.rules]
+        self._index = self._build_index()
+        self._firing: dict[int, tuple] = {}
+        self._fires: dict[int, bool] = {}
+        self._climbs: dict[int, Climb] = {}
+
+    # ---- which rules can meet -----------------------------------------------------------------
+
+    def _build_index(self):
+        """Rules by the members of the enum that most rules restrict (a tenant, a task)."""
+        counts: dict[str, int] = defaultdict(int)
+        for box in self.hulls:
+            for name, constraint in (box or {}).items():
+                if isinstance(constraint, frozenset) and constraint != self.domain.get(name):
+                    if isinstance(self.encoder.signals[name].type, EnumType):
+                        counts[name] += 1
+        if not counts:
+            return None, {}, list(range(len(self.rules)))
+        key = max(counts, key=lambda n: (counts[n], n))
+        by_member: dict[str, list[int]] = defaultdict(list)
+        everywhere = []
+        for i, box in enumerate(self.hulls):
+            if box is None:
+                continue
+            members = box.get(key)
+            if members is None or members == self.domain.get(key):
+                everywhere.append(i)
+            else:
+                for m in members:
+                    by_member[m].append(i)
+        return key, by_member, everywhere
+
+    def meeting(self, i: int, candidates=None) -> list[int]:
+        """The rules (ascending) whose hull meets rule i's; `candidates` limits where to look."""
+        box = self.hulls[i]
+        if box is None:
+            return []
+        key, by_member, everywhere = self._index
+        if key is None or box.get(key) is None or box.get(key) == self.domain.get(key):
+            pool = range(len(self.rules))
+        else:
+            found = set(everywhere)
+            for m in box[key]:
+                found.update(by_member.get(m, ()))
+            pool = sorted(found)
+        allowed = set(candidates) if candidates is not None else None
+        return [j for j in pool if j != i and (allowed is None or j in allowed)
+                and meet(box, self.hulls[j]) is not None]
+
+    def earlier(self, i: int) -> list[int]:
+        return [j for j in self.meeting(i) if j < i]
+
+    def later(self, i: int) -> list[int]:
+        return [j for j in self.meeting(i) if j > i]
+
+    # ---- where rules fire (section 6) ---------------------------------------------------------
+
+    def holds(self, i: int) -> bool:
+        """Rule i's condition can hold somewhere in the domain."""
+        return self.hulls[i] is not None and self.solver.satisfiable(self.conditions[i])
+
+    def firing(self, i: int | None) -> tuple:
+        """Terms for where rule i fires (None: the default): its condition, no earlier one."""
+        if i is None:
+            return tuple(z3.Not(c) for c in self.conditions)
+        if i not in self._firing:
+            self._firing[i] = (self.conditions[i], *(z3.Not(self.conditions[j]) for j in self.earlier(i)))
+        return self._firing[i]
+
+    def fires(self, i: int | None) -> bool:
+        key = -1 if i is None else i
+        if key not in self._fires:
+            self._fires[key] = (i is None or self.hulls[i] is not None) and self.solver.satisfiable(*self.firing(i))
+        return self._fires[key]
+
+    def text(self, span: Span) -> str:
+        """The source text under a span, for messages; short."""
+        source = self.sources.get(span.file)
+        text = source.text[span.start : span.end] if source is not None else "the condition"
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def rule_index(self, rule: Rule) -> int | None:
+        return None if rule.is_default else self.rules.index(rule)
+
+    def outcome(self, rule: Rule) -> tuple:
+        """What a request gets from a rule, its name aside: model, steps, cap, rejection."""
+        return decision_fields(self.policy, rule)[1:]
+
+    # ---- climbs (section 7) -------------------------------------------------------------------
+
+    def climb(self, rule: Rule) -> Climb:
+        """Where each step of the rule's cascade is reached; outcomes are fresh at each step."""
+        key = id(rule)
+        if key in self._climbs:
+            return self._climbs[key]
+        steps = self.policy.steps(rule)
+        region = self.firing(self.rule_index(rule))
+        regions, reachable = [region], [self.fires(self.rule_index(rule))]
+        if isinstance(rule.target, CascadeTarget):
+            cascade = self.policy.cascade(rule.target.cascade)
+            for k, edge in enumerate(cascade.edges):
+                self.solver.with_outcomes(k)
+                region = (*region, as_bool(self.encoder.encode(edge.condition, step=k)))
+                regions.append(region)
+                reachable.append(reachable[-1] and self.solver.satisfiable(*region))
+        climb = Climb(steps, tuple(regions), tuple(reachable))
+        self._climbs[key] = climb
+        return climb
+
+    def serving(self, step_model: str) -> list[str]:
+        """The models that may answer for a step: its own, then every fallback reachable from it."""
+        return [step_model, *fallback_closure(self.policy, step_model)]
+
+    def routed_rules(self) -> list[Rule]:
+        """The rules (and default) that can fire and send requests to a model."""
+        return [r for r in self.policy.route if not isinstance(r.target, RejectTarget) and self.fires(self.rule_index(r))]
+
+    # ---- witnesses, replayed ------------------------------------------------------------------
+
+    def witness(self, *terms, steps: int = 0) -> dict[str, Any] | None:
+        model = self.solver.model(*terms)
+        return None if model is None else self.solver.witness(model, *terms, steps=steps)
+
+    def replay(self, witness: dict[str, Any], rule: Rule | None, steps: int = 0):
+        """Decide the witness with the interpreter: it must fire `rule` (None: no rule at all)
+        and climb through `steps` escalations; the decision and its path, else WitnessMismatch."""
+        request = {k: v for k, v in witness.items() if not k.startswith("@")}
+        try:
+            decision = self.interpreter.decide(request)
+        except Exception as exc:  # noqa: BLE001 - any failure here is a checker bug
+            raise WitnessMismatch(f"witness {witness} is not a valid request: {exc}") from exc
+        wanted = None if rule is None else rule.name
+        if decision.rule != wanted:
+            raise WitnessMismatch(f"witness {witness} fires {decision.rule!r}, not {wanted!r}")
+        path = [decision.model] if decision.model else []
+        for k, outcomes in enumerate(witness.get("@outcomes", [])[:steps]):
+            following = self.interpreter.escalate(decision, path[-1], outcomes)
+            if following is None:
+                raise WitnessMismatch(f"witness {witness} does not climb past step {k}")
+            path.append(following)
+        return decision, path
+
+    def holds_for(self, expr: e.Expr, witness: dict[str, Any], model=None) -> bool:
+        env = self.interpreter.validate({k: v for k, v in witness.items() if not k.startswith("@")}, "signal")
+        return self.interpreter.holds(expr, env, model)

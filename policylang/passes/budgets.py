@@ -1,0 +1,153 @@
+"""Section 7 budgets: each rule's worst-case cost (E301) and latency (E302) under each budget's
+`when`, over every step its cascade can reach there. The breakdown names each step's costliest
+model along its fallbacks, and the witness is replayed before it is reported.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..analysis import costs
+from ..analysis.encode import as_bool
+from ..analysis.facts import Facts, WitnessMismatch
+from ..analysis.hull import hull, meet
+from ..diagnostics import Diagnostic, Related, diagnostic
+from ..ir.policy import Budget, Rule
+
+
+def check_budgets(facts: Facts) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for budget in facts.policy.budgets:
+        when = (as_bool(facts.encoder.encode(budget.condition)),) if budget.condition is not None else ()
+        for rule in facts.routed_rules():
+            check = _cost if budget.metric == "cost" else _latency
+            finding = check(facts, rule, budget, when)
+            if finding is not None:
+                found.append(finding)
+    return found
+
+
+def _reached(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> list[int]:
+    """The steps the climb reaches somewhere the budget applies, as prefix lengths - 1."""
+    climb = facts.climb(rule)
+    index = facts.rule_index(rule)
+    box = facts.hulls[index] if index is not None else facts.domain
+    if budget.condition is not None and meet(box, hull(budget.condition)) is None:
+        return []
+    return [k for k in range(len(climb.steps))
+            if climb.reachable[k] and facts.solver.satisfiable(*climb.regions[k], *when)]
+
+
+def _where(facts: Facts, budget: Budget) -> str:
+    return f" for requests where {facts.text(budget.condition.span)}" if budget.condition is not None else ""
+
+
+def _related(budget: Budget) -> list[Related]:
+    return [Related(message="the budget", span=budget.span)]
+
+
+# ---- cost -------------------------------------------------------------------------------------
+
+
+def _cost(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic | None:
+    bound = Fraction(budget.bound)
+    policy, climb = facts.policy, facts.climb(rule)
+    tokens_declared = facts.encoder.has_input_tokens
+    worst = None  # (value or None for unbounded, k, tokens)
+    for k in _reached(facts, rule, budget, when):
+        steps = climb.steps[: k + 1]
+        region = (*climb.regions[k], *when)
+        if not tokens_declared:
+            value, _ = costs.climb_cost(policy, rule, steps, None)
+            if value > bound and (worst is None or (worst[0] is not None and value > worst[0])):
+                worst = (value, k, None)
+            continue
+        limit = costs.most_tokens_within(policy, rule, steps, bound)
+        if limit is None:
+            continue
+        tokens = facts.encoder.var("input_tokens")
+        if not facts.solver.satisfiable(*region, tokens > limit):
+            continue
+        top = facts.solver.maximum(tokens, *region)
+        if top is None:
+            worst = (None, k, None)
+            break
+        value, _ = costs.climb_cost(policy, rule, steps, int(top))
+        if worst is None or (worst[0] is not None and value > worst[0]):
+            worst = (value, k, int(top))
+    if worst is None:
+        return None
+    value, k, top = worst
+    steps = climb.steps[: k + 1]
+    region = (*climb.regions[k], *when)
+    tokens_var = facts.encoder.var("input_tokens") if tokens_declared else None
+    if value is None:  # unbounded: any request past the limit shows it
+        limit = costs.most_tokens_within(policy, rule, steps, bound)
+        witness = facts.witness(*region, tokens_var > limit, steps=k)
+    else:
+        witness = facts.witness(*region, *((tokens_var == top,) if top is not None else ()), steps=k)
+    _, path = facts.replay(witness, rule, steps=k)
+    if list(path) != list(steps):
+        raise WitnessMismatch(f"witness {witness} climbs {path}, not {list(steps)}")
+    if value is None:
+        return diagnostic(
+            "E301",
+            f"rule {rule.name} has no bounded cost: input_tokens has no upper limit where it fires"
+            f"{_where(facts, budget)}, so it may exceed the budget {costs.money(bound)}",
+            rule.span, witness=witness, related=_related(budget),
+            help="declare a range for input_tokens (int in 0..200_000), or reject long inputs with a rule above",
+        )
+    replayed, parts = costs.climb_cost(policy, rule, steps, witness.get("input_tokens", top) if tokens_declared else None)
+    if replayed != value or replayed <= bound:
+        raise WitnessMismatch(f"witness {witness} costs {replayed}, not {value}")
+    breakdown = " + ".join(f"{p.label} {costs.money(p.value)}" for p in parts)
+    at = f" at input_tokens = {top}" if top is not None else " at each model's full context window"
+    return diagnostic(
+        "E301",
+        f"rule {rule.name} may cost {costs.money(value)} ({breakdown}{at}) over the budget "
+        f"{costs.money(bound)}{_where(facts, budget)}",
+        rule.span, witness=witness, related=_related(budget), help=_cost_help(facts, rule, steps, top, bound),
+    )
+
+
+def _cost_help(facts: Facts, rule: Rule, steps, top, bound: Fraction) -> str:
+    policy = facts.policy
+    fixes = []
+    limit = costs.most_tokens_within(policy, rule, steps, bound) if top is not None else None
+    if limit is not None and limit >= 0:
+        fixes.append(f"bound input_tokens to {limit:,} with a rule above")
+    cap = costs.largest_cap_within(policy, rule, steps, top, bound)
+    if cap is not None:
+        fixes.append(f"lower this rule's max_output to {cap:,}")
+    fixes.append(f"raise the budget above {costs.money(bound)}" if not fixes else "")
+    return ", or ".join(f for f in fixes if f)
+
+
+# ---- latency ----------------------------------------------------------------------------------
+
+
+def _latency(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic | None:
+    bound = Fraction(budget.bound)
+    climb = facts.climb(rule)
+    parts = [costs.step_latency(facts.policy, step) for step in climb.steps]
+    if any(p is None for p in parts):
+        return None  # fallbacks loop: E307 says so
+    reached = _reached(facts, rule, budget, when)
+    violating = [k for k in reached if sum((p.value for p in parts[: k + 1]), Fraction(0)) > bound]
+    if not violating:
+        return None
+    k = max(violating)  # latency only grows with each step
+    taken = parts[: k + 1]
+    total = sum((p.value for p in taken), Fraction(0))
+    witness = facts.witness(*climb.regions[k], *when, steps=k)
+    _, path = facts.replay(witness, rule, steps=k)
+    if list(path) != list(climb.steps[: k + 1]):
+        raise WitnessMismatch(f"witness {witness} climbs {path}, not {list(climb.steps[: k + 1])}")
+    breakdown = " + ".join(f"{p.label} {costs.seconds(p.value)}" for p in taken)
+    return diagnostic(
+        "E302",
+        f"rule {rule.name} may take {costs.seconds(total)} ({breakdown}) over the budget "
+        f"{costs.seconds(bound)}{_where(facts, budget)}",
+        rule.span, witness=witness, related=_related(budget),
+        help="use faster models or fallbacks for these requests, climb fewer steps, or raise the budget",
+    )

@@ -1,0 +1,34 @@
+"""Section 7 cascades: an escalation to a lower tier (W306) and one that can never happen (W206),
+each at its edge. The shape of a cascade (E305) is checked with the types."""
+
+from __future__ import annotations
+
+from ..analysis.encode import as_bool
+from ..analysis.facts import Facts
+from ..diagnostics import Diagnostic, diagnostic
+
+
+def check_cascades(facts: Facts) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    policy = facts.policy
+    facts.solver.with_outcomes(0)
+    for cascade in policy.cascades:
+        for edge in cascade.edges:
+            source, target = policy.model(edge.source), policy.model(edge.target)
+            if target.tier < source.tier:
+                found.append(diagnostic(
+                    "W306",
+                    f"cascade {cascade.name} escalates from '{source.name}' (tier {source.tier}) down to "
+                    f"'{target.name}' (tier {target.tier})",
+                    edge.span,
+                    help="a cascade climbs to stronger models; swap the steps, or use a fallback for failures",
+                ))
+            if not facts.solver.satisfiable(as_bool(facts.encoder.encode(edge.condition, step=0))):
+                found.append(diagnostic(
+                    "W206",
+                    f"cascade {cascade.name} never escalates from '{source.name}' to '{target.name}': "
+                    f"`{facts.text(edge.condition.span)}` can never hold",
+                    edge.span,
+                    help="fix the condition (outcomes have the domains they are declared with), or delete the edge",
+                ))
+    return found

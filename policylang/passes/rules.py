@@ -1,0 +1,183 @@
+"""Section 6: rules that never fire (W201, W202), a default that never fires (W203), requests
+no rule takes (E204), and rules whose deletion changes nothing (W205). First-match throughout:
+rule i fires on `D and C_i and not C_1 ... and not C_(i-1)`.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import z3
+
+from ..analysis.encode import as_bool
+from ..analysis.facts import Facts
+from ..diagnostics import Diagnostic, Related, diagnostic
+from ..ir import expr as e
+from ..ir.node import walk
+from ..ir.policy import Rule
+from ..jsontext import dumps
+from ..ir.types import describe
+
+_PAIR_SEARCH_LIMIT = 24
+"""Look for a cover by two rules when at most this many rules overlap; beyond, shrink greedily."""
+
+
+def check_rules(facts: Facts) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    silent: set[int] = set()  # W201/W202 rules: not also called redundant
+    for i, rule in enumerate(facts.rules):
+        if not facts.holds(i):
+            found.append(_never_holds(facts, i, rule))
+            silent.add(i)
+        elif not facts.fires(i):
+            found.append(_covered(facts, i, rule))
+            silent.add(i)
+    found += _default(facts)
+    for i, rule in enumerate(facts.rules):
+        if i not in silent:
+            instead = _redundant(facts, i, rule)
+            if instead is not None:
+                found.append(_redundant_diagnostic(facts, rule, instead))
+    return found
+
+
+# ---- W202 -------------------------------------------------------------------------------------
+
+
+def _conjuncts(x: e.Expr) -> list[e.Expr]:
+    if isinstance(x, e.BoolOp) and x.op == "and":
+        return [part for operand in x.operands for part in _conjuncts(operand)]
+    return [x]
+
+
+def _text(facts: Facts, x: e.Expr) -> str:
+    return facts.text(x.span)
+
+
+def _never_holds(facts: Facts, i: int, rule: Rule) -> Diagnostic:
+    parts = _conjuncts(rule.condition)
+    named = {str(k): as_bool(facts.encoder.encode(p)) for k, p in enumerate(parts)}
+    core = [parts[int(k)] for k in facts.solver.core(named)] or parts
+    shown = [f"`{_text(facts, p)}`" for p in core]
+    refs = sorted({r.name for p in core for r in _refs(p)})
+    domains = "; ".join(f"{n} is {describe(facts.encoder.signals[n].type)}" for n in refs)
+    if len(core) == 1:
+        why = f"{shown[0]} is false for every request" + (f" ({domains})" if domains else "")
+    else:
+        why = f"{' and '.join(shown)} cannot both hold" if len(core) == 2 else \
+            f"{', '.join(shown[:-1])} and {shown[-1]} cannot all hold"
+        why += f" ({domains})" if domains else ""
+    return diagnostic(
+        "W202",
+        f"rule '{rule.name}' can never fire: {why}",
+        rule.span,
+        related=[Related(message="this part", span=p.span) for p in core if len(core) > 1],
+        help="fix the condition, or delete the rule",
+    )
+
+
+def _refs(x: e.Expr):
+    return [n for n in walk(x) if isinstance(n, e.SignalRef)]
+
+
+# ---- W201 -------------------------------------------------------------------------------------
+
+
+def cover(facts: Facts, i: int, among: list[int]) -> list[int]:
+    """A smallest-first minimal set of rules in `among` whose conditions cover rule i's."""
+    condition = facts.conditions[i]
+    overlapping = [j for j in among if facts.solver.satisfiable(condition, facts.conditions[j])]
+    for j in overlapping:
+        if not facts.solver.satisfiable(condition, z3.Not(facts.conditions[j])):
+            return [j]
+    if len(overlapping) <= _PAIR_SEARCH_LIMIT:
+        for a, b in itertools.combinations(overlapping, 2):
+            if not facts.solver.satisfiable(condition, z3.Not(facts.conditions[a]), z3.Not(facts.conditions[b])):
+                return [a, b]
+    kept = list(overlapping)
+    for j in reversed(overlapping):  # drop every rule the others make unnecessary
+        rest = [k for k in kept if k != j]
+        if not facts.solver.satisfiable(condition, *(z3.Not(facts.conditions[k]) for k in rest)):
+            kept = rest
+    return kept
+
+
+def _names(rules: list[Rule]) -> str:
+    quoted = [f"'{r.name}'" for r in rules]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _covered(facts: Facts, i: int, rule: Rule) -> Diagnostic:
+    covering = [facts.rules[j] for j in cover(facts, i, facts.earlier(i))]
+    if len(covering) == 1:
+        why = f"rule {_names(covering)} above takes every request it matches"
+    else:
+        why = f"rules {_names(covering)} above together take every request it matches"
+    return diagnostic(
+        "W201",
+        f"rule '{rule.name}' can never fire: {why}",
+        rule.span,
+        related=[Related(message=f"rule '{r.name}' covers it", span=r.span) for r in covering],
+        help="move the rule above the rules that cover it, narrow them, or delete it",
+    )
+
+
+# ---- W203, E204 -------------------------------------------------------------------------------
+
+
+def _default(facts: Facts) -> list[Diagnostic]:
+    policy = facts.policy
+    gap = facts.witness(*facts.firing(None))
+    if policy.default is not None:
+        if gap is None:
+            return [diagnostic("W203", "the default can never fire: the rules above take every request",
+                               policy.default.span, help="delete the default, or keep it as a guard and ignore this")]
+        return []
+    if gap is None:
+        return []
+    facts.replay(gap, None)
+    return [diagnostic(
+        "E204",
+        "some requests match no rule and there is no default, e.g. " + dumps(gap),
+        policy.route_span or policy.span,
+        witness=gap,
+        help="add `default -> MODEL` as the last entry of the route block, or a rule for these requests",
+    )]
+
+
+# ---- W205 -------------------------------------------------------------------------------------
+
+
+def _redundant(facts: Facts, i: int, rule: Rule) -> list[Rule] | None:
+    """The rules that would decide instead if rule i were deleted, when nothing would change."""
+    region = facts.firing(i)
+    same_outcome = facts.outcome(rule)
+    excluded: list = []
+    instead: list[Rule] = []
+    for j in facts.later(i):
+        other = facts.rules[j]
+        if facts.outcome(other) == same_outcome:
+            if facts.solver.satisfiable(*region, *excluded, facts.conditions[j]):
+                instead.append(other)
+            excluded.append(z3.Not(facts.conditions[j]))
+        elif facts.solver.satisfiable(*region, *excluded, facts.conditions[j]):
+            return None  # a request would go to a rule that decides differently
+    default = facts.policy.default
+    left_over = facts.solver.satisfiable(*region, *excluded)
+    if left_over:
+        if default is None or facts.outcome(default) != same_outcome:
+            return None
+        instead.append(default)
+    return instead
+
+
+def _redundant_diagnostic(facts: Facts, rule: Rule, instead: list[Rule]) -> Diagnostic:
+    target = facts.outcome(rule)
+    what = "reject with the same reason" if target[0] is None else f"send them to '{target[0]}' the same way"
+    return diagnostic(
+        "W205",
+        f"rule '{rule.name}' is redundant: without it, {_names(instead)} would {what}",
+        rule.span,
+        related=[Related(message=f"'{r.name}' would decide instead", span=r.span) for r in instead],
+        help="delete the rule, or change what it decides",
+    )
