@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -143,10 +145,22 @@ def _sarif_region(span: Span) -> dict[str, int]:
     }
 
 
+def artifact_uri(file: str) -> str:
+    """A URI code scanning can place: relative to the working directory where the file lies
+    below it (as a repository checkout is), else a file:// URI; percent-encoded either way."""
+    path = pathlib.Path(file)
+    if path.is_absolute():
+        try:
+            path = path.relative_to(pathlib.Path.cwd())
+        except ValueError:
+            return path.as_uri()
+    return urllib.parse.quote(path.as_posix(), safe="/")
+
+
 def _sarif_location(span: Span) -> dict[str, Any]:
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": span.file.replace("\\", "/")},
+            "artifactLocation": {"uri": artifact_uri(span.file)},
             "region": _sarif_region(span),
         }
     }

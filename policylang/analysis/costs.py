@@ -9,6 +9,7 @@ not declared, each model's context window bounds it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -35,13 +36,6 @@ def cap_of(rule: Rule, model: Model) -> int:
     return model.max_output if rule.cap is None else min(rule.cap, model.max_output)
 
 
-def call_cost(rule: Rule, model: Model, tokens: int | None) -> Fraction:
-    """One call's price; `tokens=None` means input_tokens is not declared: the context bounds it."""
-    tokens = model.context if tokens is None else tokens
-    return (Fraction(tokens) * Fraction(model.input_per_mtok)
-            + Fraction(cap_of(rule, model)) * Fraction(model.output_per_mtok)) / MILLION
-
-
 def chains(policy: Policy, start: str) -> dict[str, tuple[str, ...]]:
     """Every model reachable from `start` through fallbacks, with the shortest chain to it."""
     found = {start: (start,)}
@@ -55,48 +49,79 @@ def chains(policy: Policy, start: str) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def step_cost(policy: Policy, rule: Rule, step: str, tokens: int | None) -> Part:
-    best: Part | None = None
-    for name, chain in chains(policy, step).items():
-        value = call_cost(rule, policy.model(name), tokens)
-        if best is None or value > best.value:
-            best = Part(chain, value)
-    return best
+@dataclass(frozen=True)
+class Option:
+    """One model that may answer for a step: its cost is `per_token x tokens + fixed`."""
+
+    chain: tuple[str, ...]
+    per_token: Fraction
+    fixed: Fraction
+    context: int
 
 
-def climb_cost(policy: Policy, rule: Rule, steps: tuple[str, ...], tokens: int | None) -> tuple[Fraction, list[Part]]:
-    parts = [step_cost(policy, rule, step, tokens) for step in steps]
-    return sum((p.value for p in parts), Fraction(0)), parts
+class StepCosts:
+    """The cost of each step of a climb as a function of input_tokens, precomputed.
 
+    Prices are decimals, so every cost is an integer number of `1 / scale` dollars: the searches
+    below run on integers, exactly.
+    """
 
-def most_tokens_within(policy: Policy, rule: Rule, steps: tuple[str, ...], bound: Fraction) -> int | None:
-    """The most input_tokens the climb can read and still cost at most `bound` (-1: not even 0
-    tokens fit); None when no number of tokens is too many (every input price is zero)."""
-    def cost(x: int) -> Fraction:
-        return climb_cost(policy, rule, steps, x)[0]
+    def __init__(self, policy: Policy, rule: Rule, steps: tuple[str, ...]) -> None:
+        self.steps = [
+            [Option(chain, Fraction(m.input_per_mtok) / MILLION,
+                    Fraction(cap_of(rule, m)) * Fraction(m.output_per_mtok) / MILLION, m.context)
+             for name, chain in chains(policy, step).items()
+             for m in (policy.model(name),)]
+            for step in steps
+        ]
+        self.scale = 1
+        for options in self.steps:
+            for o in options:
+                self.scale = math.lcm(self.scale, o.per_token.denominator, o.fixed.denominator)
+        self._scaled = [[(int(o.per_token * self.scale), int(o.fixed * self.scale)) for o in options]
+                        for options in self.steps]
 
-    if cost(0) > bound:
-        return -1
-    if cost(1) == cost(0) and all(policy.model(m).input_per_mtok == 0
-                                  for s in steps for m in chains(policy, s)):
-        return None
-    low, high = 0, 1
-    while cost(high) <= bound:
-        low, high = high, high * 2
-    while high - low > 1:  # cost(low) <= bound < cost(high)
-        middle = (low + high) // 2
-        if cost(middle) <= bound:
-            low = middle
-        else:
-            high = middle
-    return low
+    def _scaled_total(self, tokens: int) -> int:
+        return sum(max(p * tokens + f for p, f in options) for options in self._scaled)
+
+    def parts(self, tokens: int | None) -> list[Part]:
+        """Each step's costliest option; `tokens=None`: each model's context bounds input_tokens."""
+        out = []
+        for options in self.steps:
+            best = max(options, key=lambda o: o.per_token * (o.context if tokens is None else tokens) + o.fixed)
+            x = best.context if tokens is None else tokens
+            out.append(Part(best.chain, best.per_token * x + best.fixed))
+        return out
+
+    def total(self, tokens: int | None) -> Fraction:
+        return sum((p.value for p in self.parts(tokens)), Fraction(0))
+
+    def most_tokens_within(self, bound: Fraction) -> int | None:
+        """The most input_tokens that keep the climb within `bound` (-1: not even 0 do); None
+        when no number of tokens is too many (every input price is zero)."""
+        limit = math.floor(bound * self.scale)  # an integer total fits iff it is <= floor(bound x scale)
+        within = self._scaled_total
+        if within(0) > limit:
+            return -1
+        if all(p == 0 for options in self._scaled for p, _ in options):
+            return None
+        low, high = 0, 1
+        while within(high) <= limit:
+            low, high = high, high * 2
+        while high - low > 1:  # within(low) <= limit < within(high)
+            middle = (low + high) // 2
+            if within(middle) <= limit:
+                low = middle
+            else:
+                high = middle
+        return low
 
 
 def largest_cap_within(policy: Policy, rule: Rule, steps: tuple[str, ...], tokens: int | None,
                        bound: Fraction) -> int | None:
     """The largest `with max_output` that would keep the climb within `bound`, if any."""
     def cost(cap: int) -> Fraction:
-        return climb_cost(policy, rule.model_copy(update={"cap": cap}), steps, tokens)[0]
+        return StepCosts(policy, rule.model_copy(update={"cap": cap}), steps).total(tokens)
 
     top = max(policy.model(m).max_output for s in steps for m in chains(policy, s))
     if cost(1) > bound:

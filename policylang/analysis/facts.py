@@ -22,7 +22,7 @@ from ..ir.policy import CascadeTarget, Policy, RejectTarget, Rule
 from ..ir.types import EnumType
 from ..source import Source, Span
 from .encode import Encoder, as_bool
-from .hull import Box, domain_box, hull, meet
+from .hull import Box, disjoint, domain_box, hull, meet
 from .solver import Solver
 
 
@@ -51,6 +51,8 @@ class Facts:
         self.conditions = [as_bool(self.encoder.encode(r.condition)) for r in self.rules]
         self.hulls = [meet(self.domain, hull(r.condition)) for r in self.rules]
         self._index = self._build_index()
+        self._positions = {id(rule): i for i, rule in enumerate(self.rules)}
+        self._meeting: dict[int, list[int]] = {}
         self._firing: dict[int, tuple] = {}
         self._fires: dict[int, bool] = {}
         self._climbs: dict[int, Climb] = {}
@@ -81,8 +83,14 @@ class Facts:
                     by_member[m].append(i)
         return key, by_member, everywhere
 
-    def meeting(self, i: int, candidates=None) -> list[int]:
-        """The rules (ascending) whose hull meets rule i's; `candidates` limits where to look."""
+    def meeting(self, i: int) -> list[int]:
+        """The other rules (ascending) whose hull meets rule i's."""
+        found = self._meeting.get(i)
+        if found is None:
+            found = self._meeting[i] = self._find_meeting(i)
+        return found
+
+    def _find_meeting(self, i: int) -> list[int]:
         box = self.hulls[i]
         if box is None:
             return []
@@ -94,9 +102,8 @@ class Facts:
             for m in box[key]:
                 found.update(by_member.get(m, ()))
             pool = sorted(found)
-        allowed = set(candidates) if candidates is not None else None
-        return [j for j in pool if j != i and (allowed is None or j in allowed)
-                and meet(box, self.hulls[j]) is not None]
+        hulls = self.hulls
+        return [j for j in pool if j != i and not disjoint(box, hulls[j])]
 
     def earlier(self, i: int) -> list[int]:
         return [j for j in self.meeting(i) if j < i]
@@ -131,7 +138,7 @@ class Facts:
         return text if len(text) <= 60 else text[:57] + "..."
 
     def rule_index(self, rule: Rule) -> int | None:
-        return None if rule.is_default else self.rules.index(rule)
+        return None if rule.is_default else self._positions[id(rule)]
 
     def outcome(self, rule: Rule) -> tuple:
         """What a request gets from a rule, its name aside: model, steps, cap, rejection."""
@@ -162,9 +169,18 @@ class Facts:
         """The models that may answer for a step: its own, then every fallback reachable from it."""
         return [step_model, *fallback_closure(self.policy, step_model)]
 
-    def routed_rules(self) -> list[Rule]:
+    @cached_property
+    def routed(self) -> tuple[Rule, ...]:
         """The rules (and default) that can fire and send requests to a model."""
-        return [r for r in self.policy.route if not isinstance(r.target, RejectTarget) and self.fires(self.rule_index(r))]
+        return tuple(r for r in self.policy.route
+                     if not isinstance(r.target, RejectTarget) and self.fires(self.rule_index(r)))
+
+    def tokens_bound(self, rule: Rule):
+        """An upper bound on input_tokens where the rule fires, from hulls alone (None: none known)."""
+        index = self.rule_index(rule)
+        box = self.hulls[index] if index is not None else self.domain
+        reach = (box or {}).get("input_tokens")
+        return reach.high if reach is not None else None
 
     # ---- witnesses, replayed ------------------------------------------------------------------
 

@@ -62,6 +62,24 @@ def meet(a: Box | None, b: Box | None) -> Box | None:
     return out
 
 
+def disjoint(a: Box | None, b: Box | None) -> bool:
+    """The two boxes share no request (what `meet` says, without building the meet)."""
+    if a is None or b is None:
+        return True
+    if len(b) < len(a):
+        a, b = b, a
+    for name, mine in a.items():
+        theirs = b.get(name)
+        if theirs is None:
+            continue
+        if isinstance(mine, Interval):
+            if mine.meet(theirs) is None:
+                return True
+        elif not (mine & theirs):
+            return True
+    return False
+
+
 def join(a: Box | None, b: Box | None) -> Box | None:
     if a is None:
         return b

@@ -62,8 +62,7 @@ class Solver:
                 if s.role == "outcome":
                     self.z3.add(*self.encoder.domain(s.name, step))
 
-    def model(self, *terms) -> z3.ModelRef | None:
-        """A model of the domains and `terms`, or None when they cannot all hold."""
+    def _ask(self, terms, want_model: bool):
         self.queries += 1
         self.z3.push()
         try:
@@ -71,12 +70,18 @@ class Solver:
             answer = self.z3.check()
             if answer == z3.unknown:
                 raise SolverError(self.z3.reason_unknown())
-            return self.z3.model() if answer == z3.sat else None
+            if answer != z3.sat:
+                return None
+            return self.z3.model() if want_model else True
         finally:
             self.z3.pop()
 
+    def model(self, *terms) -> z3.ModelRef | None:
+        """A model of the domains and `terms`, or None when they cannot all hold."""
+        return self._ask(terms, True)
+
     def satisfiable(self, *terms) -> bool:
-        return self.model(*terms) is not None
+        return self._ask(terms, False) is not None
 
     def maximum(self, objective, *terms) -> Fraction | None:
         """The largest value of `objective` where the domains and `terms` hold; None: unbounded.

@@ -52,8 +52,9 @@ def _runtime_source() -> str:
 
 
 def comment(text: str) -> str:
-    """Text safe inside a `#` comment: printable ASCII only, so it can never end the line."""
-    return re.sub(r"[^\x20-\x7e]", "?", str(text))
+    """Text safe inside a `#` comment or a docstring: printable ASCII without quotes or
+    backslashes, so it can neither end the line nor the string."""
+    return re.sub(r"[^\x20-\x7e]|[\"'\\]", "?", str(text))
 
 
 def _identifier(name: str, index: int) -> str:

@@ -19,7 +19,7 @@ def check_budgets(facts: Facts) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for budget in facts.policy.budgets:
         when = (as_bool(facts.encoder.encode(budget.condition)),) if budget.condition is not None else ()
-        for rule in facts.routed_rules():
+        for rule in facts.routed:
             check = _cost if budget.metric == "cost" else _latency
             finding = check(facts, rule, budget, when)
             if finding is not None:
@@ -52,40 +52,57 @@ def _related(budget: Budget) -> list[Related]:
 def _cost(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic | None:
     bound = Fraction(budget.bound)
     policy, climb = facts.policy, facts.climb(rule)
-    tokens_declared = facts.encoder.has_input_tokens
-    worst = None  # (value or None for unbounded, k, tokens)
-    for k in _reached(facts, rule, budget, when):
-        steps = climb.steps[: k + 1]
+    declared = facts.encoder.has_input_tokens
+    full = costs.StepCosts(policy, rule, climb.steps)
+    ceiling = facts.tokens_bound(rule)
+    if not declared or ceiling is not None:  # cheap first: the whole ladder at the hull's bound
+        if full.total(int(ceiling) if declared else None) <= bound:
+            return None
+    if budget.condition is not None and meet(_box(facts, rule), hull(budget.condition)) is None:
+        return None
+    tokens = facts.encoder.var("input_tokens") if declared else None
+    worst = None  # (cost or None when unbounded, k, input_tokens at the worst)
+    for k in range(len(climb.steps)):
+        if not climb.reachable[k]:
+            break
+        prefix = costs.StepCosts(policy, rule, climb.steps[: k + 1])
         region = (*climb.regions[k], *when)
-        if not tokens_declared:
-            value, _ = costs.climb_cost(policy, rule, steps, None)
-            if value > bound and (worst is None or (worst[0] is not None and value > worst[0])):
+        if not declared:
+            value = prefix.total(None)
+            if value > bound and facts.solver.satisfiable(*region) and (worst is None or value > worst[0]):
                 worst = (value, k, None)
             continue
-        limit = costs.most_tokens_within(policy, rule, steps, bound)
-        if limit is None:
-            continue
-        tokens = facts.encoder.var("input_tokens")
-        if not facts.solver.satisfiable(*region, tokens > limit):
+        limit = prefix.most_tokens_within(bound)
+        if limit is None or not facts.solver.satisfiable(*region, tokens > limit):
             continue
         top = facts.solver.maximum(tokens, *region)
         if top is None:
-            worst = (None, k, None)
+            worst = (None, k, limit)
             break
-        value, _ = costs.climb_cost(policy, rule, steps, int(top))
-        if worst is None or (worst[0] is not None and value > worst[0]):
+        value = prefix.total(int(top))
+        if worst is None or value > worst[0]:
             worst = (value, k, int(top))
     if worst is None:
         return None
-    value, k, top = worst
+    return _cost_finding(facts, rule, budget, when, bound, *worst)
+
+
+def _box(facts: Facts, rule: Rule):
+    index = facts.rule_index(rule)
+    return facts.hulls[index] if index is not None else facts.domain
+
+
+def _cost_finding(facts, rule, budget, when, bound, value, k, top) -> Diagnostic:
+    policy, climb = facts.policy, facts.climb(rule)
     steps = climb.steps[: k + 1]
+    prefix = costs.StepCosts(policy, rule, steps)
     region = (*climb.regions[k], *when)
-    tokens_var = facts.encoder.var("input_tokens") if tokens_declared else None
-    if value is None:  # unbounded: any request past the limit shows it
-        limit = costs.most_tokens_within(policy, rule, steps, bound)
-        witness = facts.witness(*region, tokens_var > limit, steps=k)
+    declared = facts.encoder.has_input_tokens
+    tokens = facts.encoder.var("input_tokens") if declared else None
+    if value is None:  # unbounded: `top` holds the limit, and any request past it shows it
+        witness = facts.witness(*region, tokens > top, steps=k)
     else:
-        witness = facts.witness(*region, *((tokens_var == top,) if top is not None else ()), steps=k)
+        witness = facts.witness(*region, *((tokens == top,) if top is not None else ()), steps=k)
     _, path = facts.replay(witness, rule, steps=k)
     if list(path) != list(steps):
         raise WitnessMismatch(f"witness {witness} climbs {path}, not {list(steps)}")
@@ -97,23 +114,24 @@ def _cost(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic |
             rule.span, witness=witness, related=_related(budget),
             help="declare a range for input_tokens (int in 0..200_000), or reject long inputs with a rule above",
         )
-    replayed, parts = costs.climb_cost(policy, rule, steps, witness.get("input_tokens", top) if tokens_declared else None)
+    replayed = prefix.total(witness["input_tokens"] if declared else None)
     if replayed != value or replayed <= bound:
         raise WitnessMismatch(f"witness {witness} costs {replayed}, not {value}")
-    breakdown = " + ".join(f"{p.label} {costs.money(p.value)}" for p in parts)
-    at = f" at input_tokens = {top}" if top is not None else " at each model's full context window"
+    breakdown = " + ".join(f"{p.label} {costs.money(p.value)}" for p in prefix.parts(top if declared else None))
+    at = f" at input_tokens = {top}" if declared else " at each model's full context window"
     return diagnostic(
         "E301",
         f"rule {rule.name} may cost {costs.money(value)} ({breakdown}{at}) over the budget "
         f"{costs.money(bound)}{_where(facts, budget)}",
-        rule.span, witness=witness, related=_related(budget), help=_cost_help(facts, rule, steps, top, bound),
+        rule.span, witness=witness, related=_related(budget),
+        help=_cost_help(facts, rule, prefix, steps, top if declared else None, bound),
     )
 
 
-def _cost_help(facts: Facts, rule: Rule, steps, top, bound: Fraction) -> str:
+def _cost_help(facts: Facts, rule: Rule, prefix, steps, top, bound: Fraction) -> str:
     policy = facts.policy
     fixes = []
-    limit = costs.most_tokens_within(policy, rule, steps, bound) if top is not None else None
+    limit = prefix.most_tokens_within(bound) if top is not None else None
     if limit is not None and limit >= 0:
         fixes.append(f"bound input_tokens to {limit:,} with a rule above")
     cap = costs.largest_cap_within(policy, rule, steps, top, bound)

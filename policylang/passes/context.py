@@ -13,7 +13,7 @@ def check_context(facts: Facts) -> list[Diagnostic]:
         return []  # each model's context bounds input_tokens by definition (section 4)
     found: list[Diagnostic] = []
     tokens = facts.encoder.var("input_tokens")
-    for rule in facts.routed_rules():
+    for rule in facts.routed:
         climb = facts.climb(rule)
         index = facts.rule_index(rule)
         box = facts.hulls[index] if index is not None else facts.domain

@@ -19,7 +19,7 @@ def check_invariants(facts: Facts) -> list[Diagnostic]:
     for invariant in facts.policy.invariants:
         when = (as_bool(facts.encoder.encode(invariant.condition)),) if invariant.condition is not None else ()
         scope = hull(invariant.condition) if invariant.condition is not None else {}
-        for rule in facts.routed_rules():
+        for rule in facts.routed:
             index = facts.rule_index(rule)
             box = facts.hulls[index] if index is not None else facts.domain
             if meet(box, scope) is None:

@@ -26,12 +26,10 @@ def check_rules(facts: Facts) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     silent: set[int] = set()  # W201/W202 rules: not also called redundant
     for i, rule in enumerate(facts.rules):
-        if not facts.holds(i):
-            found.append(_never_holds(facts, i, rule))
-            silent.add(i)
-        elif not facts.fires(i):
-            found.append(_covered(facts, i, rule))
-            silent.add(i)
+        if facts.fires(i):  # the common case, one question: it fires, so it can hold too
+            continue
+        found.append(_covered(facts, i, rule) if facts.holds(i) else _never_holds(facts, i, rule))
+        silent.add(i)
     found += _default(facts)
     for i, rule in enumerate(facts.rules):
         if i not in silent:
