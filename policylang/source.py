@@ -46,6 +46,8 @@ class Source:
     name: str
     text: str
     path: str | None = None
+    digest: str | None = None
+    """The sha256 of the file's bytes as read; by default, of the text."""
 
     @cached_property
     def line_starts(self) -> list[int]:
@@ -59,7 +61,7 @@ class Source:
 
     @cached_property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return self.digest or hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def position(self, offset: int) -> tuple[int, int]:
         """The 1-based (line, column) of a character offset."""

@@ -39,6 +39,11 @@ class SignalCheck:
     def bounded(self) -> bool:
         return self.low is not None or self.high is not None
 
+    @property
+    def spec(self) -> tuple:
+        """What runtime `_check` needs: (kind, low, high, members, expected, domain)."""
+        return (self.kind, self.low, self.high, frozenset(self.members), self.expected, self.domain)
+
 
 def signal_check(signal: Signal) -> SignalCheck:
     t = signal.type

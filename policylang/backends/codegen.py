@@ -78,7 +78,9 @@ class _Constants:
             text = "frozenset({" + ", ".join(repr(v) for v in sorted(value)) + "})" if value else "frozenset()"
         elif isinstance(value, tuple):
             items = [self.literal(v, hoist) for v in value]
-            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+            text = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+            if not hoist or all(isinstance(v, (str, int, type(None))) for v in value):
+                return text
         else:
             raise TypeError(f"cannot write {type(value).__name__} into a module")
         if not hoist:
@@ -157,27 +159,39 @@ class _Writer:
 
     # ---- the module ---------------------------------------------------------------------------
 
+    def fast_test(self, check: SignalCheck, var: str) -> str:
+        """The common case, accepted inline: the exact type, inside the domain. Anything else
+        goes to the runtime's `_check`, which gives every answer (both engines share it)."""
+        lit = self.constants.literal
+        kind = check.kind
+        if kind == "bool":
+            return f"{var}.__class__ is bool"
+        if kind == "enum":
+            return f"{var}.__class__ is str and {var} in {lit(frozenset(check.members))}"
+        exact = f"{var}.__class__ is int" if kind != "float" else \
+            f"({var}.__class__ is float or {var}.__class__ is int)"
+        tests = [exact]
+        if kind == "float" and (check.low is None or check.high is None):
+            tests.append(f"{var} - {var} == 0")  # false for NaN and infinities
+        if check.low is not None and check.high is not None:
+            tests.append(f"{lit(check.low)} <= {var} <= {lit(check.high)}")
+        elif check.low is not None:
+            tests.append(f"{var} >= {lit(check.low)}")
+        elif check.high is not None:
+            tests.append(f"{var} <= {lit(check.high)}")
+        return " and ".join(tests)
+
     def check_view(self, check: SignalCheck, index: int) -> dict[str, Any]:
         lit = self.constants.literal
         var = self.locals[check.name]
-        tests = []
-        if check.low is not None:
-            tests.append(f"{var} < {lit(check.low)}")
-        if check.high is not None:
-            tests.append(f"{var} > {lit(check.high)}")
         signal = next(s for s in self.policy.signals if s.name == check.name)
         return {
             "name": check.name,
             "var": var,
-            "cls": f"c_{index}",
-            "kind": check.kind,
             "required": check.required,
             "default_text": lit(check.default),
-            "expected": check.expected,
-            "domain": check.domain,
-            "members_var": lit(frozenset(check.members)) if check.kind == "enum" else "",
-            "bounded": check.bounded,
-            "range_test": " or ".join(tests),
+            "fast": self.fast_test(check, var),
+            "spec_var": lit(check.spec),
             "type_text": describe(signal.type),
         }
 

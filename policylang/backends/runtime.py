@@ -90,6 +90,54 @@ def _not_a_mapping(role, value):
                         % (role, type(value).__name__))
 
 
+def _request(values, role):
+    """A request (or outcome object) as a dict; anything that is no mapping is R002."""
+    if values.__class__ is dict:
+        return values
+    try:
+        return dict(values.items())
+    except (AttributeError, TypeError, ValueError):
+        raise _not_a_mapping(role, values) from None
+
+
+def _check(role, name, value, spec):
+    """One value against its declaration, every case; the fast paths of both engines only
+    take shortcuts that give the same answer. `spec` is (kind, low, high, members, expected,
+    domain). Returns the value to use: money and durations read exactly."""
+    kind, low, high, members, expected, domain = spec
+    cls = value.__class__
+    if kind == "bool":
+        if cls is not bool:
+            raise _wrong_type(role, name, expected, value)
+        return value
+    if kind == "enum":
+        if cls is not str and not isinstance(value, str):
+            raise _wrong_type(role, name, expected, value)
+        if value not in members:
+            raise _out_of_domain(role, name, domain, value)
+        return value
+    if cls is bool:
+        raise _wrong_type(role, name, expected, value)
+    if isinstance(value, float):
+        if kind == "int":
+            raise _wrong_type(role, name, expected, value)
+        if value != value or value == _INF or value == -_INF:
+            raise _out_of_domain(role, name, domain, value)
+        if kind != "float":
+            value = _money(float(value))
+    elif isinstance(value, _Decimal) and kind == "money":
+        if not value.is_finite():
+            raise _out_of_domain(role, name, domain, value)
+    elif not isinstance(value, int):
+        raise _wrong_type(role, name, expected, value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise _out_of_domain(role, name, domain, value)
+    return value
+
+
+_INF = float("inf")
+
+
 def _money(value):
     """A money or duration value, exact: a float is read as the decimal its repr shows."""
     return _Decimal(repr(value)) if value.__class__ is float else value

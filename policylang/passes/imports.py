@@ -7,6 +7,8 @@ relative to the importing file. A missing file is E106 and a cycle E107, each at
 from __future__ import annotations
 
 import difflib
+import hashlib
+import re
 import os
 import pathlib
 from dataclasses import dataclass, field
@@ -51,7 +53,9 @@ def decode(name: str, data: bytes, path: str | None = None) -> tuple[Source, Dia
     """Bytes to a Source; text that is not UTF-8 is E008 at the first bad byte."""
     try:
         text = data.decode("utf-8-sig")
-        return Source(name, text, path), None
+        if "\r" in text:  # old Mac line ends; Windows ones stay (\r is white space there)
+            text = re.sub(r"\r(?!\n)", "\n", text)
+        return Source(name, text, path, hashlib.sha256(data).hexdigest()), None
     except UnicodeDecodeError as exc:
         good = data[: exc.start].decode("utf-8", errors="replace")
         source = Source(name, good, path)

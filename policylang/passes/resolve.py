@@ -26,9 +26,9 @@ SymbolKind = Literal["threshold", "signal", "outcome", "model", "cascade", "rule
 class Symbol:
     kind: SymbolKind
     name: str
-    unit: Unit
-    decl: Node
-    span: Span
+    unit: Unit = field(repr=False)
+    decl: Node = field(repr=False)
+    span: Span = field(repr=False)
 
     @property
     def is_enum_signal(self) -> bool:
@@ -228,7 +228,9 @@ class _Resolver:
                 first = scope.get(name)
                 if first is None:
                     scope[name] = symbol
-                elif first is not symbol and report:
+                elif first is not symbol and report and not (
+                    first.kind in ("signal", "outcome") and symbol.kind in ("signal", "outcome")
+                ):  # request keys clash whatever the alias: _declare_signals reports those once
                     self.error(
                         "E102",
                         f"this import brings '{name}', which is already declared as {_KIND_WORDS[first.kind]}",
@@ -247,9 +249,9 @@ class _Resolver:
         for alias, target in self._aliases(top).items():
             for name, symbol in self._exports(target).items():
                 display.setdefault(symbol, f"{alias}.{name}")
-        for unit in self.program.units:
-            for name, symbol in self.own.get(id(unit), {}).items():
-                display.setdefault(symbol, f"{unit.file.name.text}.{name}")
+        for symbol in self.result.declared.values():  # unreachable by name, or a duplicate
+            bare = symbol.unit is top
+            display.setdefault(symbol, symbol.name if bare else f"{symbol.unit.file.name.text}.{symbol.name}")
 
     # ---- lookups ------------------------------------------------------------------------------
 
@@ -359,9 +361,11 @@ class _Resolver:
                     if key(node.name) not in self.result.bindings:
                         self.lookup(unit, node.name, ("threshold", "signal", "outcome"), "a signal or threshold")
                     continue
-                case s.Compare(op="==" | "!="):
-                    self._bind_members(unit, node.left, node.right)
-                    self._bind_members(unit, node.right, node.left)
+                case s.Compare():
+                    # the right side is read as a member first: in `task == other` (two enum
+                    # signals) `other` is a member name, as section 4 says, and never both sides
+                    if not self._bind_members(unit, node.left, node.right):
+                        self._bind_members(unit, node.right, node.left)
                 case s.In():
                     self._bind_label(unit, node.element, node.container)
                 case s.Call():
@@ -373,12 +377,14 @@ class _Resolver:
                     continue
             stack.extend(reversed(list(children(node))))
 
-    def _bind_members(self, unit: Unit, enum_side: Node, other: Node) -> None:
+    def _bind_members(self, unit: Unit, enum_side: Node, other: Node) -> bool:
         if not (isinstance(enum_side, s.NameRef) and _bare(other)):
-            return
+            return False
         symbol = self._peek(unit, enum_side.name)
         if symbol is not None and symbol.is_enum_signal:
             self.result.bindings[key(other.name)] = Member(other.name.parts[0].text)
+            return True
+        return False
 
     def _bind_label(self, unit: Unit, element: Node, container: Node) -> None:
         """`eu in model.regions`: a bare name that is no signal is a label."""

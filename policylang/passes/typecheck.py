@@ -244,7 +244,7 @@ class Checker:
                 ok = False
             else:
                 values[name] = value
-        missing = [f for f in REQUIRED_MODEL_FIELDS if f not in values]
+        missing = [f for f in REQUIRED_MODEL_FIELDS if f not in values and f not in given]
         if missing and decl.base is None:
             self.error("E109", f"model '{symbol.name}' is missing {', '.join(missing)}", decl.name.span,
                        help="a model needs id, tier, input_per_mtok, output_per_mtok, context, max_output and latency")

@@ -19,10 +19,31 @@ from ..ir import surface as s
 from ..source import Source, Span
 
 
+MAX_NESTING = 1_000
+"""The most parentheses, or unary operators, an expression may nest; more is E006."""
+
+
 @dataclass
 class BuildContext:
     source: Source
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    depths: dict[int, tuple[object, int]] = field(default_factory=dict)
+    too_deep: bool = False
+
+    def nest(self, node, children, unary: bool = False):
+        """Record how many unary operators (`not`, `-`) nest along the deepest path below
+        `node`; past MAX_NESTING, E006 (once). Binary operators cannot nest without
+        parentheses, and those the parser counts itself."""
+        below = [self.depths[id(c)][1] for c in children if id(c) in self.depths]
+        level = max(below, default=0) + unary
+        self.depths[id(node)] = (node, level)  # the node is kept alive so its id stays its own
+        if level > MAX_NESTING and not self.too_deep:
+            self.too_deep = True
+            at = self.source.span(node.span.start, node.span.start + 1)
+            self.diagnostics.append(diagnostic(
+                "E006", f"expression nested more than {MAX_NESTING:,} levels deep", at,
+                help="split the condition with thresholds or simpler rules"))
+        return node
 
     def span(self, first, last=None) -> Span:
         start = _start(first)
@@ -161,7 +182,7 @@ class Builder(Transformer):
                 operands.extend(item.operands)  # (a or b) or c is a or b or c
             else:
                 operands.append(item)
-        return s.BoolOp(span=self.ctx.span(c[0], c[-1]), op=op, operands=tuple(operands))
+        return self.ctx.nest(s.BoolOp(span=self.ctx.span(c[0], c[-1]), op=op, operands=tuple(operands)), c)
 
     def or_op(self, c):
         return self._boolop("or", c)
@@ -170,29 +191,29 @@ class Builder(Transformer):
         return self._boolop("and", c)
 
     def not_op(self, c):
-        return s.Not(span=self.ctx.span(c[0], c[1]), operand=c[1])
+        return self.ctx.nest(s.Not(span=self.ctx.span(c[0], c[1]), operand=c[1]), c, unary=True)
 
     def compare(self, c):
-        return s.Compare(span=self.ctx.span(c[0], c[2]), op=str(c[1]), left=c[0], right=c[2])
+        return self.ctx.nest(s.Compare(span=self.ctx.span(c[0], c[2]), op=str(c[1]), left=c[0], right=c[2]), c)
 
     def in_op(self, c):
-        return s.In(span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=False)
+        return self.ctx.nest(s.In(span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=False), c)
 
     def not_in_op(self, c):
-        return s.In(span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=True)
+        return self.ctx.nest(s.In(span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=True), c)
 
     def range(self, c):
-        return s.Range(span=self.ctx.span(c[0], c[2]), low=c[0], high=c[2])
+        return self.ctx.nest(s.Range(span=self.ctx.span(c[0], c[2]), low=c[0], high=c[2]), c)
 
     def sum_op(self, c):
         terms, signs = [c[0]], [1]
         for op, term in zip(c[1::2], c[2::2]):
             terms.append(term)
             signs.append(1 if op == "+" else -1)
-        return s.Sum(span=self.ctx.span(c[0], c[-1]), terms=tuple(terms), signs=tuple(signs))
+        return self.ctx.nest(s.Sum(span=self.ctx.span(c[0], c[-1]), terms=tuple(terms), signs=tuple(signs)), c)
 
     def product_op(self, c):
-        return s.Product(span=self.ctx.span(c[0], c[-1]), factors=tuple(c[::2]))
+        return self.ctx.nest(s.Product(span=self.ctx.span(c[0], c[-1]), factors=tuple(c[::2])), c)
 
     def neg_op(self, c):
         op, operand = c
@@ -206,7 +227,7 @@ class Builder(Transformer):
             if isinstance(operand, s.FloatLit):
                 update["text"] = "-" + operand.text
             return operand.model_copy(update=update)
-        return s.Neg(span=span, operand=operand)
+        return self.ctx.nest(s.Neg(span=span, operand=operand), c, unary=True)
 
     # ---- types --------------------------------------------------------------------------------
 

@@ -13,14 +13,10 @@ from lark.exceptions import UnexpectedToken
 
 from ..diagnostics import Diagnostic, diagnostic
 from ..ir import surface as s
-from ..ir.node import depth
 from ..source import Source
-from .build import CONTEXT, BuildContext
+from .build import CONTEXT, MAX_NESTING, BuildContext
 from .grammar import parser
 from .wording import expected_message
-
-MAX_NESTING = 1_000
-"""The deepest an expression or a run of parentheses may nest; deeper is E006."""
 
 # Tokens that start a declaration, a rule, or a part of a test: places to resume after an error.
 SYNC = {"IMPORT", "THRESHOLD", "SIGNAL", "OUTCOME", "MODEL", "CASCADE", "FALLBACK", "BUDGET",
@@ -39,10 +35,6 @@ def parse(source: Source) -> tuple[s.File | None, list[Diagnostic]]:
     # a state restored after an error may re-run a callback: report each finding once
     unique = {(d.code, d.span.start, d.message): d for d in errors + ctx.diagnostics}
     diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
-    if tree is not None and not diagnostics:
-        deepest, node = depth(tree)
-        if deepest > MAX_NESTING + 20:  # the declarations around an expression add a few levels
-            diagnostics.append(_too_deep(source, node.span.start))
     return (tree if not diagnostics else None), diagnostics
 
 
