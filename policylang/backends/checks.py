@@ -7,6 +7,7 @@ R002/R003 messages, so that the interpreter and the compiled module say the same
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from ..ir.policy import Policy, Signal
@@ -56,12 +57,15 @@ def signal_check(signal: Signal) -> SignalCheck:
         domain = f"in {shown[0]}..{shown[1]}"
     else:
         domain = "finite"
+    default = signal.default
+    if t.kind in ("money", "duration") and isinstance(default, Decimal) and default == default.to_integral_value():
+        default = int(default)  # the same value, and the exact type the fast path takes
     return SignalCheck(
         name=signal.name,
         role=signal.role,
         kind=t.kind,
         required=not signal.has_default,
-        default=signal.default,
+        default=default,
         low=low,
         high=high,
         members=members,

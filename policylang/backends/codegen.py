@@ -24,10 +24,11 @@ from ..ir.policy import Policy
 from ..ir.types import describe
 from .checks import SignalCheck, checks
 from .lowering import split_deep
-from .plan import cost_terms, decision_fields, has_input_tokens, ladder, serving_models
+from .plan import cost_terms, decision_fields, has_input_tokens, ladder, serving_models, signals_read
 
 WIDE_SUM = 16
-"""Sums of more terms are written as sum((...)): same value, no deep nesting for Python's compiler."""
+"""Sums of more terms call the runtime's `_number_sum`: the same value, and no deep nesting for
+Python's compiler."""
 
 RUNTIME_MARKER = "# -- runtime support: copied verbatim into compiled modules below this line --\n"
 
@@ -97,6 +98,9 @@ class _Writer:
         self.input_tokens = has_input_tokens(policy)
         self.models = {m.name: m for m in policy.models}
         self.locals = {s.name: _identifier(s.name, i) for i, s in enumerate(policy.signals)}
+        self.used = {name for rule in policy.route if rule.condition is not None for name in signals_read(rule.condition)}
+        for rule in policy.route:  # what escalation conditions read travels with the decision
+            self.used.update(r.name for x in ladder(policy, rule).edges for r in _signal_refs(x))
 
     # ---- expressions --------------------------------------------------------------------------
 
@@ -117,9 +121,9 @@ class _Writer:
             case e.CostOf(model=model):
                 terms = cost_terms(self.models[model])
                 if not self.input_tokens:
-                    return lit(self.models[model].context * terms.per_input_token + terms.fixed)
+                    return lit(terms.at(self.models[model].context))
                 tokens = name_of("input_tokens", "signal")
-                return f"({tokens} * {lit(terms.per_input_token)} + {lit(terms.fixed)})"
+                return f"_EXACT.add(_EXACT.multiply({tokens}, {lit(terms.per_input_token)}), {lit(terms.fixed)})"
             case e.Not(operand=operand):
                 return f"(not {self.expr(operand, name_of)})"
             case e.BoolOp(op=op, operands=operands):
@@ -130,22 +134,25 @@ class _Writer:
                     return f"_set_compare({op!r}, {l}, {r})"
                 return f"({l} {op} {r})"
             case e.InSet(element=element, members=members, negated=negated):
-                return f"({self.expr(element, name_of)} {'not in' if negated else 'in'} {lit(frozenset(members))})"
+                return f"({self.expr(element, name_of)} {'not in' if negated else 'in'} {_set_display(members)})"
             case e.InRange(element=element, low=low, high=high, negated=negated):
                 test = f"{self.expr(low, name_of)} <= {self.expr(element, name_of)} <= {self.expr(high, name_of)}"
                 return f"(not ({test}))" if negated else f"({test})"
             case e.HasLabel(element=element, container=container, negated=negated):
                 test = f"_has_label({self.expr(element, name_of)}, {self.expr(container, name_of)})"
                 return f"(not {test})" if negated else test
-            case e.Sum(terms=terms, signs=signs) if len(terms) > WIDE_SUM:
-                # a + b + ... nests one level per term in Python's parser; sum() of a tuple does not
-                parts = [self.expr(t, name_of) if sign > 0 else f"-{self.expr(t, name_of)}" for sign, t in zip(signs, terms)]
-                return "sum((" + ", ".join(parts) + "))"
+            case e.Sum(terms=terms, signs=signs) if x.type.kind in ("money", "duration") or len(terms) > WIDE_SUM:
+                # money adds exactly; a long `a + b + ...` would nest a level per term in Python's parser
+                helper = "_exact_sum" if x.type.kind in ("money", "duration") else "_number_sum"
+                parts = ", ".join(self.expr(t, name_of) for t in terms)
+                return f"{helper}(({parts},), {signs!r})"
             case e.Sum(terms=terms, signs=signs):
                 text = self.expr(terms[0], name_of)
                 for sign, term in zip(signs[1:], terms[1:]):
                     text += f" {'+' if sign > 0 else '-'} {self.expr(term, name_of)}"
                 return f"({text})"
+            case e.Scale(factor=factor, operand=operand) if x.type.kind in ("money", "duration"):
+                return f"_EXACT.multiply({lit(factor)}, {self.expr(operand, name_of)})"
             case e.Scale(factor=factor, operand=operand):
                 return f"({lit(factor)} * {self.expr(operand, name_of)})"
         raise AssertionError(f"{x.kind} cannot be compiled")
@@ -167,10 +174,11 @@ class _Writer:
         if kind == "bool":
             return f"{var}.__class__ is bool"
         if kind == "enum":
-            return f"{var}.__class__ is str and {var} in {lit(frozenset(check.members))}"
+            return f"{var}.__class__ is str and {var} in {_set_display(check.members)}"
         exact = f"{var}.__class__ is int" if kind != "float" else \
             f"({var}.__class__ is float or {var}.__class__ is int)"
         tests = [exact]
+        lit = self.bound_literal
         if kind == "float" and (check.low is None or check.high is None):
             tests.append(f"{var} - {var} == 0")  # false for NaN and infinities
         if check.low is not None and check.high is not None:
@@ -181,6 +189,12 @@ class _Writer:
             tests.append(f"{var} <= {lit(check.high)}")
         return " and ".join(tests)
 
+    def bound_literal(self, value: Any) -> str:
+        """A bound as a literal where one is exact: a whole decimal compares like an int."""
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            return repr(int(value))
+        return self.constants.literal(value)
+
     def check_view(self, check: SignalCheck, index: int) -> dict[str, Any]:
         lit = self.constants.literal
         var = self.locals[check.name]
@@ -188,6 +202,7 @@ class _Writer:
         return {
             "name": check.name,
             "var": var,
+            "used": check.name in self.used,
             "required": check.required,
             "default_text": lit(check.default),
             "fast": self.fast_test(check, var),
@@ -254,6 +269,12 @@ class _Writer:
             edges=edges,
             ladders=ladders,
         )
+
+
+def _set_display(members) -> str:
+    """`{'a', 'b'}`: after `in`, Python folds a set display of constants into one frozenset
+    constant, cheaper than a global name; sorted, so the text is deterministic."""
+    return "{" + ", ".join(repr(m) for m in sorted(set(members))) + "}" if members else "frozenset()"
 
 
 def _signal_refs(expr: e.Expr):

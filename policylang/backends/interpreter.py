@@ -33,10 +33,13 @@ class Interpreter:
         self.policy = policy
         self.signal_checks = checks(policy, "signal")
         self.outcome_checks = checks(policy, "outcome")
-        self._validators = {
-            "signal": [(c.name, c.required, c.default, validator(c)) for c in self.signal_checks],
-            "outcome": [(c.name, c.required, c.default, validator(c)) for c in self.outcome_checks],
-        }
+        self._plans = {"signal": [_plan_entry(c) for c in self.signal_checks],
+                       "outcome": [_plan_entry(c) for c in self.outcome_checks]}
+        self._by_name = {role: {entry[0]: entry for entry in plan} for role, plan in self._plans.items()}
+        self._defaults = {role: {c.name: c.default for c in found if not c.required}
+                          for role, found in (("signal", self.signal_checks), ("outcome", self.outcome_checks))}
+        self._required = {role: tuple(c.name for c in found if c.required)
+                          for role, found in (("signal", self.signal_checks), ("outcome", self.outcome_checks))}
         self._signal_names = frozenset(c.name for c in self.signal_checks)
         self._outcome_names = frozenset(c.name for c in self.outcome_checks)
         self._input_tokens = has_input_tokens(policy)
@@ -82,18 +85,42 @@ class Interpreter:
     # ---- validation ---------------------------------------------------------------------------
 
     def validate(self, values: Any, role: str, strict: bool = False) -> Env:
-        """The request's values checked against their declarations, defaults filled (section 5)."""
-        values = rt._request(values, role)
+        """The request's values checked against their declarations, defaults filled (section 5).
+
+        The common case costs what the request holds, not what the policy declares: defaults
+        are valid, so only the values given are looked at. Anything unusual (a fault, a missing
+        required signal, a key that names no signal) takes `_validate_in_order`, which finds the
+        first fault in declaration order exactly as section 5 says.
+        """
+        if values.__class__ is not dict:
+            values = rt._request(values, role)
+        plan = self._by_name[role]
+        env = self._defaults[role].copy()
+        for name, value in values.items():
+            entry = plan.get(name)
+            if entry is None:
+                if strict:
+                    return self._validate_in_order(values, role, strict)
+                continue  # not a signal: ignored outside strict mode
+            if not _fits(entry, value):
+                return self._validate_in_order(values, role, strict)
+            env[name] = value
+        for name in self._required[role]:
+            if name not in env:
+                return self._validate_in_order(values, role, strict)
+        return env
+
+    def _validate_in_order(self, values: dict, role: str, strict: bool) -> Env:
         get = values.get
         env: Env = {}
-        for name, required, default, check in self._validators[role]:
-            value = get(name, _MISSING)
-            if value is _MISSING:
-                if required:
+        for entry in self._plans[role]:
+            name, _, start, _, _, _, spec = entry
+            value = get(name, start)  # an absent optional signal is its default, which is valid
+            if not _fits(entry, value):
+                if value is _MISSING:
                     raise rt._missing(role, name)
-                env[name] = default
-            else:
-                env[name] = check(value)
+                value = rt._check(role, name, value, spec)
+            env[name] = value
         if strict:
             known = self._signal_names if role == "signal" else self._outcome_names
             for name in values:
@@ -143,14 +170,30 @@ class Interpreter:
                 return lambda env, model: getattr(model, field)
             case e.CostOf(model=name):
                 terms = cost_terms(self._models[name])
-                per, fixed = terms.per_input_token, terms.fixed
                 if not self._input_tokens:  # bounded by the model's context (section 4)
-                    worst = self._models[name].context * per + fixed
+                    worst = terms.at(self._models[name].context)
                     return lambda env, model: worst
-                return lambda env, model: env["input_tokens"] * per + fixed
+                return lambda env, model: terms.at(env["input_tokens"])
+            case e.Compare(op=op, left=e.SignalRef(name=name), right=e.Const(value=value)) \
+                    if left_is_plain(x):
+                test = _ORDER[op]
+                return lambda env, model: test(env[name], value)
+            case e.InSet(element=e.SignalRef(name=name), members=members, negated=negated):
+                allowed = frozenset(members)
+                if negated:
+                    return lambda env, model: env[name] not in allowed
+                return lambda env, model: env[name] in allowed
+            case e.Not(operand=e.SignalRef(name=name)):
+                return lambda env, model: not env[name]
             case e.Not(operand=operand):
                 inner = self._closure(operand)
                 return lambda env, model: not inner(env, model)
+            case e.BoolOp(op="and", operands=(first, second)):
+                a, b = self._closure(first), self._closure(second)
+                return lambda env, model: a(env, model) and b(env, model)
+            case e.BoolOp(op="or", operands=(first, second)):
+                a, b = self._closure(first), self._closure(second)
+                return lambda env, model: a(env, model) or b(env, model)
             case e.BoolOp(op="and", operands=operands):
                 parts = [self._closure(o) for o in operands]
 
@@ -187,44 +230,48 @@ class Interpreter:
                 inner, labels = self._closure(element), self._closure(container)
                 return lambda env, model: rt._has_label(inner(env, model), labels(env, model)) != negated
             case e.Sum(terms=terms, signs=signs):
-                parts = [(sign, self._closure(t)) for sign, t in zip(signs, terms)]
-
-                def total(env, model):
-                    value = 0
-                    for sign, part in parts:
-                        value = value + part(env, model) if sign > 0 else value - part(env, model)
-                    return value
-
-                return total
+                parts = [self._closure(t) for t in terms]
+                add = rt._exact_sum if x.type.kind in ("money", "duration") else rt._number_sum
+                return lambda env, model: add([part(env, model) for part in parts], signs)
+            case e.Scale(factor=factor, operand=operand) if x.type.kind in ("money", "duration"):
+                inner = self._closure(operand)
+                return lambda env, model: rt._EXACT.multiply(factor, inner(env, model))
             case e.Scale(factor=factor, operand=operand):
                 inner = self._closure(operand)
                 return lambda env, model: factor * inner(env, model)
         raise AssertionError(f"no closure for {x.kind}")
 
 
+def left_is_plain(x: e.Compare) -> bool:
+    """A comparison of a signal with a constant that Python's operators decide directly."""
+    return x.left.type.kind != "set"
+
+
 def _local(index: int) -> str:
     return f"@local{index}"  # '@' cannot start a signal name, so these keys never collide
 
 
-def validator(check: SignalCheck) -> Callable[[Any], Any]:
-    """A closure validating one signal: the exact type inside the domain passes at once;
-    everything else goes to the runtime's `_check`, as in compiled modules."""
-    role, name, spec, kind = check.role, check.name, check.spec, check.kind
-    low, high = check.low, check.high
 
-    def slow(value):
-        return rt._check(role, name, value, spec)
+_BOOL, _ENUM, _FLOAT, _NUMBER = "bool", "enum", "float", "number"
 
-    if kind == "bool":
-        return lambda v: v if v.__class__ is bool else slow(v)
-    if kind == "enum":
-        members = frozenset(check.members)
-        return lambda v: v if v.__class__ is str and v in members else slow(v)
-    exact = (float, int) if kind == "float" else (int,)
 
-    def numeric(v):
-        if v.__class__ in exact and (low is None or v >= low) and (high is None or v <= high) and v - v == 0:
-            return v
-        return slow(v)
+def _fits(entry: tuple, value: Any) -> bool:
+    """The fast path: the exact type, inside the domain (what compiled modules test inline)."""
+    _, kind, _, low, high, members, _ = entry
+    cls = value.__class__
+    if kind is _BOOL:
+        return cls is bool
+    if kind is _ENUM:
+        return cls is str and value in members
+    if kind is _FLOAT:
+        return (cls is float or cls is int) and value - value == 0 and \
+            (low is None or value >= low) and (high is None or value <= high)
+    return cls is int and (low is None or value >= low) and (high is None or value <= high)
 
-    return numeric
+
+def _plan_entry(check: SignalCheck) -> tuple:
+    """(name, fast-path kind, value when absent, low, high, members, spec) for `validate`: the
+    same fast paths compiled modules take (backends/codegen.py), the rest to runtime `_check`."""
+    kind = {"bool": _BOOL, "enum": _ENUM, "float": _FLOAT}.get(check.kind, _NUMBER)
+    start = _MISSING if check.required else check.default
+    return (check.name, kind, start, check.low, check.high, frozenset(check.members), check.spec)

@@ -8,8 +8,8 @@ from decimal import Decimal
 from ..ir import expr as e
 from ..ir.node import walk
 from ..ir.policy import CascadeTarget, Model, Policy, RejectTarget, Rule
+from .runtime import _EXACT
 
-MILLION = Decimal(1_000_000)
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,14 @@ class CostTerms:
     per_input_token: Decimal
     fixed: Decimal
 
+    def at(self, tokens: int) -> Decimal:
+        return _EXACT.add(_EXACT.multiply(tokens, self.per_input_token), self.fixed)
+
 
 def cost_terms(model: Model) -> CostTerms:
     return CostTerms(
-        per_input_token=model.input_per_mtok / MILLION,
-        fixed=model.max_output * model.output_per_mtok / MILLION,
+        per_input_token=model.input_per_mtok.scaleb(-6),
+        fixed=_EXACT.multiply(model.max_output, model.output_per_mtok).scaleb(-6),
     )
 
 

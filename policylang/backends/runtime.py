@@ -7,7 +7,14 @@ with the same messages.
 
 # -- runtime support: copied verbatim into compiled modules below this line --
 from abc import ABCMeta as _ABCMeta
+from decimal import MAX_EMAX as _MAX_EMAX
+from decimal import MAX_PREC as _MAX_PREC
+from decimal import MIN_EMIN as _MIN_EMIN
+from decimal import Context as _Context
 from decimal import Decimal as _Decimal
+
+_EXACT = _Context(prec=_MAX_PREC, Emax=_MAX_EMAX, Emin=_MIN_EMIN)
+"""Money and durations add and multiply without rounding, whatever the app's decimal context."""
 
 
 class RequestError(ValueError):
@@ -141,6 +148,22 @@ _INF = float("inf")
 def _money(value):
     """A money or duration value, exact: a float is read as the decimal its repr shows."""
     return _Decimal(repr(value)) if value.__class__ is float else value
+
+
+def _exact_sum(terms, signs):
+    """Money or durations, left to right, exactly."""
+    total = terms[0]
+    for term, sign in zip(terms[1:], signs[1:]):
+        total = _EXACT.add(total, term) if sign > 0 else _EXACT.subtract(total, term)
+    return total
+
+
+def _number_sum(terms, signs):
+    """A long sum of numbers, left to right, as `a + b - c` adds (sum() may compensate floats)."""
+    total = terms[0]
+    for term, sign in zip(terms[1:], signs[1:]):
+        total = total + term if sign > 0 else total - term
+    return total
 
 
 def _set_compare(op, left, right):

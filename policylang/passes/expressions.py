@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ..backends.runtime import _EXACT, _exact_sum, _number_sum
 from ..ir import expr as e
 from ..ir import surface as s
 from ..ir.policy import MODEL_FIELDS
@@ -323,7 +324,8 @@ class ExpressionChecker:
                 return None
         result_type = _arith_type([t.type for t in terms])
         if all(is_const(t) for t in terms):
-            total = sum(sign * t.value for sign, t in zip(node.signs, terms))
+            add = _exact_sum if kind_of(result_type) in ("money", "duration") else _number_sum
+            total = add([t.value for t in terms], node.signs)
             return e.Const(span=node.span, value=total, type=result_type)
         return e.Sum(span=node.span, terms=tuple(terms), signs=node.signs, type=result_type)
 
@@ -343,7 +345,7 @@ class ExpressionChecker:
                 factor = factor * f.value
         result_type = _arith_type([f.type for f in factors])
         if not variable:
-            value = factor if not measured else money_factor(factor) * measured[0].value
+            value = factor if not measured else _EXACT.multiply(money_factor(factor), measured[0].value)
             return e.Const(span=node.span, value=value, type=result_type)
         (operand,) = variable
         if kind_of(operand.type) != "number":

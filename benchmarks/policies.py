@@ -1,0 +1,76 @@
+"""Generated policies for the benchmarks: tenant-keyed rule lists like large deployments write.
+
+`tenant_policy(n)` has two global rules, then `n` rules over a 200-member `tenant` enum plus
+numeric thresholds on `input_tokens` and `tool_count` (five per tenant, cycling through the
+tenants as often as `n` needs), then a default. It lints clean. `tenant_rules(n)` gives the
+same rules as data, for the hand-written baselines in `tenant_baselines.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TENANTS = 200
+THRESHOLDS = (2_000, 8_000, 32_000, 64_000, 128_000)
+
+HEADER = """policy tenants
+
+import "std/signals"
+
+signal tenant: enum {{{members}}}
+
+model small  {{ id = "vendor/small",  tier = 1, input_per_mtok = $0.1, output_per_mtok = $0.4, context = 1_000_000, max_output = 4_000, latency = 2s }}
+model medium {{ id = "vendor/medium", tier = 2, input_per_mtok = $1,   output_per_mtok = $4,   context = 1_000_000, max_output = 4_000, latency = 4s }}
+model large  {{ id = "vendor/large",  tier = 3, input_per_mtok = $3,   output_per_mtok = $15,  context = 1_000_000, max_output = 4_000, latency = 8s }}
+
+budget cost <= $4
+
+route {{
+  rule too_long   when input_tokens > 900_000                -> reject "input too long"
+  rule pii_large  when pii and input_tokens > 200_000        -> reject "PII input too large"
+"""
+
+
+@dataclass(frozen=True)
+class TenantRule:
+    name: str
+    tenant: str
+    test: str  # "tokens", "tools", "tier"
+    value: object  # the threshold, or the user_tier member
+    target: str
+    cap: int | None
+
+    def route_text(self) -> str:
+        if self.test == "tokens":
+            condition = f"input_tokens > {self.value:_}"
+        elif self.test == "tools":
+            condition = f"tool_count > {self.value}"
+        else:
+            condition = f"user_tier == {self.value}"
+        cap = f" with max_output = {self.cap:_}" if self.cap else ""
+        return f"  rule {self.name} when tenant == {self.tenant} and {condition} -> {self.target}{cap}"
+
+
+def tenant_rules(n: int) -> list[TenantRule]:
+    rules = []
+    for i in range(n):
+        t, k = divmod(i, 5)
+        tenant = f"t{t % TENANTS:03d}"
+        round_ = t // TENANTS  # past 200 tenants, later rules get other thresholds
+        long_at = THRESHOLDS[(t + round_) % len(THRESHOLDS)]
+        name = f"{tenant}_{round_}_{k}"
+        rules.append([
+            TenantRule(f"{name}_long", tenant, "tokens", long_at, "large", None),
+            TenantRule(f"{name}_tools", tenant, "tools", 3 + round_, "medium", None),
+            TenantRule(f"{name}_ent", tenant, "tier", "enterprise", "large", 2_000),
+            TenantRule(f"{name}_mid", tenant, "tokens", long_at // 4, "medium", None),
+            TenantRule(f"{name}_rest", tenant, "tier", "pro", "medium", 1_000),
+        ][k])
+    return rules
+
+
+def tenant_policy(n: int) -> str:
+    """A policy of `n` tenant rules after two global ones, and a default."""
+    members = ", ".join(f"t{i:03d}" for i in range(TENANTS))
+    body = "\n".join(r.route_text() for r in tenant_rules(n))
+    return HEADER.format(members=members) + body + "\n  default -> small\n}\n"

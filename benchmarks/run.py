@@ -1,0 +1,254 @@
+"""The benchmark suite: `python -m benchmarks.run [--write] [--quick] [SUITE...]`.
+
+Suites (all by default):
+  decide   the support desk of section 1, one seeded request mix: hand-written if-chains with
+           and without validation, the compiled module with and without, the interpreter,
+           json-logic and cel-python (when installed: pip install -e '.[bench]')
+  scale    tenant policies of 10, 100 and 1,000 rules: compiled against hand-written flat
+           and tenant-indexed code, validating and not, and the interpreter
+  startup  policyc compile of the 1,000-rule policy, importing its module
+  lint     policyc's checks on 10, 100 and 1,000 rules, all analyses on
+
+Every candidate of a suite runs over the same requests; rounds interleave candidates and
+each figure is the median of its rounds. `--write` records the tables in RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import random
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import policylang
+
+from . import alternatives, handwritten, tenant_baselines
+from .harness import git_revision, machine, time_calls, time_once
+from .policies import TENANTS, tenant_policy
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+SUPPORT_DESK = ROOT / "examples" / "support_desk.route"
+TASKS = sorted(handwritten.TASKS)
+
+
+def support_requests(n: int = 2_000, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    requests = []
+    for _ in range(n):
+        r = {"task": rng.choice(TASKS), "input_tokens": int(10 ** rng.uniform(1, 5.5))}
+        if rng.random() < 0.05:
+            r["pii"] = True
+        if rng.random() < 0.3:
+            r["tool_count"] = rng.randint(0, 8)
+        if rng.random() < 0.3:
+            r["user_tier"] = rng.choice(["free", "pro", "enterprise"])
+        if rng.random() < 0.2:
+            r["sync"] = rng.random() < 0.5
+        requests.append(r)
+    return requests
+
+
+def tenant_requests(n: int = 2_000, seed: int = 11, tenants: int = TENANTS) -> list[dict]:
+    rng = random.Random(seed)
+    return [{"tenant": f"t{rng.randrange(tenants):03d}", "input_tokens": int(10 ** rng.uniform(1, 6)),
+             "tool_count": rng.randint(0, 6), "user_tier": rng.choice(["free", "pro", "enterprise"]),
+             "pii": rng.random() < 0.05} for _ in range(n)]
+
+
+def _fields(d) -> tuple:
+    if isinstance(d, tuple) and not hasattr(d, "rule"):
+        return (d[0], d[1], tuple(d[2]), d[3], d[4])
+    return (d.rule, d.model, tuple(d.steps), d.max_output, d.reject)
+
+
+def _agree(candidates: dict, requests: list[dict]) -> None:
+    """Every candidate decides every request the same way, or the comparison means nothing."""
+    reference_name, (reference, _) = next(iter(candidates.items()))
+    for r in requests:
+        want = _fields(reference(r))
+        for name, (fn, call) in candidates.items():
+            got = _fields(fn(r, validate=False) if "validate=False" in call else fn(r))
+            if got != want:
+                raise SystemExit(f"{name} decides {r} as {got}, {reference_name} as {want}")
+
+
+def _table(results, baseline: str, extra: dict[str, str] | None = None) -> list[str]:
+    base = results[baseline].ns_per_call
+    lines = ["| candidate | ns per decision | × " + baseline + " | spread |", "|---|---:|---:|---:|"]
+    for name, r in results.items():
+        lines.append(f"| {name} | {r.ns_per_call:,.0f} | {r.ns_per_call / base:.2f} | {r.spread:.0%} |")
+    for name, note in (extra or {}).items():
+        lines.append(f"| {name} | {note} | | |")
+    return lines
+
+
+def suite_decide(quick: bool) -> list[str]:
+    policy = policylang.load(str(SUPPORT_DESK))
+    module, interpreter = policy.compiled, policy.interpreter
+    requests = support_requests(500 if quick else 2_000)
+    candidates = {
+        "hand-written, no validation": (handwritten.decide_unchecked, "f(r)"),
+        "hand-written, validating": (handwritten.decide, "f(r)"),
+        "compiled, validate=False": (module.decide, "f(r, validate=False)"),
+        "compiled, validating": (module.decide, "f(r)"),
+        "interpreter, validating": (interpreter.decide, "f(r)"),
+    }
+    missing = {}
+    for name, fn in alternatives.available().items():
+        if fn is None:
+            missing[name] = "not installed: pip install -e '.[bench]'"
+        else:
+            candidates[name] = (fn, "f(r)")
+    _agree(candidates, requests)
+    slow = {n for n in candidates if "json-logic" in n or "cel" in n}
+    fast = {n: c for n, c in candidates.items() if n not in slow}
+    results = time_calls(fast, requests, rounds=7 if quick else 21)
+    if slow:  # orders of magnitude slower: fewer requests and rounds, same mix
+        results.update(time_calls({n: candidates[n] for n in slow}, requests[:200], rounds=5))
+    lines = ["### decide: the support desk (8 rules, 16 signals), one request mix", ""]
+    lines += _table(results, "hand-written, validating", missing)
+    unchecked = results["compiled, validate=False"].ns_per_call / results["hand-written, no validation"].ns_per_call
+    checked = results["compiled, validating"].ns_per_call / results["hand-written, validating"].ns_per_call
+    interp = results["interpreter, validating"].ns_per_call / results["hand-written, validating"].ns_per_call
+    lines += ["", f"compiled / hand-written: {checked:.2f} validating, {unchecked:.2f} without validation; "
+                  f"interpreter / hand-written validating: {interp:.2f}", ""]
+    return lines
+
+
+def suite_scale(quick: bool) -> list[str]:
+    lines = ["### scale: tenant policies (rules keyed on a 200-member enum plus thresholds)", "",
+             "| rules | hand flat | hand indexed | compiled | compiled / indexed | hand flat, no validation | "
+             "hand indexed, no validation | compiled, validate=False | compiled / indexed, no validation | "
+             "interpreter |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    requests = tenant_requests(500 if quick else 2_000)
+    growth = {}
+    for n in (10, 100, 1_000):
+        policy = policylang.loads(tenant_policy(n), name=f"tenants_{n}.route", analyze=False)
+        module = policy.compiled
+        candidates = {
+            "flat": (tenant_baselines.load(tenant_baselines.flat(n, True)), "f(r)"),
+            "indexed": (tenant_baselines.load(tenant_baselines.indexed(n, True)), "f(r)"),
+            "compiled": (module.decide, "f(r)"),
+            "flat0": (tenant_baselines.load(tenant_baselines.flat(n, False)), "f(r)"),
+            "indexed0": (tenant_baselines.load(tenant_baselines.indexed(n, False)), "f(r)"),
+            "compiled0": (module.decide, "f(r, validate=False)"),
+            "interpreter": (policy.interpreter.decide, "f(r)"),
+        }
+        _agree(candidates, requests)
+        r = time_calls(candidates, requests, rounds=5 if quick else 11)
+        ns = {k: v.ns_per_call for k, v in r.items()}
+        growth[n] = ns
+        lines.append(f"| {n:,} | {ns['flat']:,.0f} | {ns['indexed']:,.0f} | {ns['compiled']:,.0f} | "
+                     f"{ns['compiled'] / ns['indexed']:.2f} | {ns['flat0']:,.0f} | {ns['indexed0']:,.0f} | "
+                     f"{ns['compiled0']:,.0f} | {ns['compiled0'] / ns['indexed0']:.2f} | {ns['interpreter']:,.0f} |")
+    lines += ["", "growth from 10 to 1,000 rules: " + ", ".join(
+        f"{k} ×{growth[1_000][k] / growth[10][k]:.2f}" for k in ("indexed", "compiled", "indexed0", "compiled0",
+                                                                   "flat", "interpreter")), ""]
+    return lines
+
+
+def _policyc() -> str:
+    return str(pathlib.Path(sys.executable).parent / "policyc")
+
+
+def suite_startup(quick: bool) -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        source = tmp / "tenants_1000.route"
+        source.write_text(tenant_policy(1_000))
+        out = tmp / "tenants_1000.py"
+        compile_s = time_once(lambda: subprocess.run([_policyc(), "compile", str(source), "-o", str(out)],
+                                                     check=True, capture_output=True), repeat=3 if quick else 5)
+        probe = textwrap.dedent(f"""
+            import importlib, sys, time
+            sys.path.insert(0, {str(tmp)!r})
+            start = time.perf_counter()
+            importlib.import_module("tenants_1000")
+            print(time.perf_counter() - start)
+        """)
+
+        def import_seconds(fresh: bool) -> float:
+            if fresh:
+                for cached in tmp.glob("__pycache__/*"):
+                    cached.unlink()
+            run = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+            return float(run.stdout)
+
+        import_seconds(False)  # writes the bytecode cache
+        cold = sorted(import_seconds(True) for _ in range(5))[2]
+        warm = sorted(import_seconds(False) for _ in range(5))[2]
+        size = out.stat().st_size
+    return ["### startup: the 1,000-rule tenant policy", "",
+            "| what | seconds |", "|---|---:|",
+            f"| policyc compile (a new process: start, every check, write {size:,} bytes) | {compile_s:.2f} |",
+            f"| import the module, no bytecode cache | {cold:.3f} |",
+            f"| import the module, bytecode cached | {warm:.3f} |", ""]
+
+
+def suite_lint(quick: bool) -> list[str]:
+    from policylang.passes import check
+    from policylang.passes.imports import decode
+
+    lines = ["### lint: every check and analysis (in-process, and policyc lint as a new process)", "",
+             "| rules | check() seconds | solver questions | policyc lint seconds |", "|---:|---:|---:|---:|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (10, 100, 1_000):
+            text = tenant_policy(n)
+            source, _ = decode(f"tenants_{n}.route", text.encode())
+            seconds = time_once(lambda: check(source), repeat=3 if quick else 5)
+            path = pathlib.Path(tmp) / f"tenants_{n}.route"
+            path.write_text(text)
+            process = time_once(lambda: subprocess.run([_policyc(), "lint", str(path)], check=True,
+                                                       capture_output=True), repeat=3)
+            from policylang.analysis.facts import Facts
+
+            facts = Facts(check(source, analyze=False).policy)
+            from policylang.passes import ANALYSES
+
+            for analysis in ANALYSES:
+                analysis(facts)
+            lines.append(f"| {n:,} | {seconds:.2f} | {facts.solver.queries:,} | {process:.2f} |")
+    return lines + [""]
+
+
+SUITES = {"decide": suite_decide, "scale": suite_scale, "startup": suite_startup, "lint": suite_lint}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suites", nargs="*", metavar="SUITE", help=f"any of {', '.join(SUITES)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="fewer requests and rounds")
+    parser.add_argument("--write", action="store_true", help="record the results in benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.suites if s not in SUITES]
+    if unknown:
+        parser.error(f"unknown suite {unknown[0]!r}; the suites are {', '.join(SUITES)}")
+    args.suites = args.suites or list(SUITES)
+    header = [f"## Run of {time.strftime('%Y-%m-%d %H:%M')} (commit {git_revision()})", "",
+              f"Machine: {machine()}", ""]
+    body = []
+    for name in args.suites:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        section = SUITES[name](args.quick)
+        print("\n".join(section), flush=True)
+        body += section
+    if args.write:
+        results = HERE / "RESULTS.md"
+        intro = results.read_text().split("\n## Run of", 1)[0].rstrip() + "\n\n" if results.exists() else \
+            "# Benchmark results\n\nRecorded by `python -m benchmarks.run --write`; newest run first.\n\n"
+        previous = ("## Run of" + results.read_text().split("\n## Run of", 1)[1]) if results.exists() and \
+            "\n## Run of" in results.read_text() else ""
+        results.write_text(intro + "\n".join(header + body) + "\n\n" + previous)
+        print(f"wrote {results}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
