@@ -177,7 +177,8 @@ def suite_startup(quick: bool) -> list[str]:
             if fresh:
                 for cached in tmp.glob("__pycache__/*"):
                     cached.unlink()
-            run = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+            run = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, env=env)
             return float(run.stdout)
 
         import_seconds(False)  # writes the bytecode cache

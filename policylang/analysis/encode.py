@@ -24,16 +24,20 @@ from ..ir.types import EnumType
 Term = Any  # a z3 expression, or a Python value for what is concrete (model fields, sets, strings)
 
 
-def rational(value: Any) -> Fraction:
-    """The exact rational a runtime number denotes; a float means the decimal its repr shows."""
+def rational(value: Any) -> Fraction | int:
+    """The exact rational a runtime number denotes; a float means the decimal its repr shows.
+    Whole numbers stay ints: they compare exactly with fractions, and much faster."""
     if isinstance(value, float):
-        return Fraction(Decimal(repr(value)))
-    if isinstance(value, Decimal):
-        return Fraction(value)
-    return Fraction(value)
+        value = Fraction(Decimal(repr(value)))
+    elif isinstance(value, Decimal):
+        value = Fraction(value)
+    elif isinstance(value, int):
+        return value
+    return int(value) if value.denominator == 1 else value
 
 
-def _real(value: Fraction):
+def _real(value: Fraction | int):
+    value = Fraction(value)
     return z3.RealVal(f"{value.numerator}/{value.denominator}")
 
 

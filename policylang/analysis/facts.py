@@ -9,8 +9,8 @@ about the rules that can meet: for rule i, the earlier rules whose hull meets ru
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from functools import cached_property
+from fractions import Fraction
 from typing import Any
 
 import z3
@@ -22,6 +22,7 @@ from ..ir.policy import CascadeTarget, Policy, RejectTarget, Rule
 from ..ir.types import EnumType
 from ..source import Source, Span
 from .encode import Encoder, as_bool
+from .boxes import Space, TooLarge
 from .hull import Box, disjoint, domain_box, hull, meet
 from .solver import Solver
 
@@ -30,13 +31,31 @@ class WitnessMismatch(AssertionError):
     """A witness that does not show what the checker claims: a checker bug, never reported as a finding."""
 
 
-@dataclass(frozen=True)
 class Climb:
-    """How far a rule's cascade can climb: `regions[k]` holds where step k is reached."""
+    """How far a rule's cascade can climb: `regions[k]`, the solver terms that hold where the
+    climb reaches step k, are built only when some question needs them."""
 
-    steps: tuple[str, ...]
-    regions: tuple[tuple, ...]  # the terms that hold where the climb reaches step k
-    reachable: tuple[bool, ...]
+    def __init__(self, facts: Facts, rule: Rule) -> None:
+        self.steps = facts.policy.steps(rule)
+        self._facts, self._rule = facts, rule
+        index = facts.rule_index(rule)
+        reachable = [facts.fires(index)]
+        if isinstance(rule.target, CascadeTarget):
+            for k in range(1, len(self.steps)):
+                reachable.append(reachable[-1] and facts.solver.satisfiable(*self.regions[k]))
+        self.reachable = tuple(reachable)
+
+    @cached_property
+    def regions(self) -> tuple[tuple, ...]:
+        facts, rule = self._facts, self._rule
+        region = facts.firing(facts.rule_index(rule))
+        regions = [region]
+        if isinstance(rule.target, CascadeTarget):
+            for k, edge in enumerate(facts.policy.cascade(rule.target.cascade).edges):
+                facts.solver.with_outcomes(k)
+                region = (*region, as_bool(facts.encoder.encode(edge.condition, step=k)))
+                regions.append(region)
+        return tuple(regions)
 
 
 class Facts:
@@ -45,17 +64,31 @@ class Facts:
         self.sources = sources or {}
         self.encoder = Encoder(policy)
         self.solver = Solver(self.encoder)
-        self.interpreter = Interpreter(policy)
         self.rules: tuple[Rule, ...] = policy.rules
         self.domain: Box = domain_box(policy)
-        self.conditions = [as_bool(self.encoder.encode(r.condition)) for r in self.rules]
         self.hulls = [meet(self.domain, hull(r.condition)) for r in self.rules]
+        self.space = Space(policy)
+        self.exact = [self.space.region_of(r.condition) for r in self.rules]
+        """Each condition as exact boxes (analysis/boxes.py), or None where only the solver can say."""
+        self._firing_boxes: dict[int, list | None] = {}
         self._index = self._build_index()
         self._positions = {id(rule): i for i, rule in enumerate(self.rules)}
         self._meeting: dict[int, list[int]] = {}
         self._firing: dict[int, tuple] = {}
         self._fires: dict[int, bool] = {}
         self._climbs: dict[int, Climb] = {}
+        self.memo: dict = {}
+        """What passes compute once per policy and share (keyed by the pass)."""
+
+    @cached_property
+    def interpreter(self) -> Interpreter:
+        """The engine every witness is replayed through, built the first time one is."""
+        return Interpreter(self.policy)
+
+    @cached_property
+    def conditions(self) -> list:
+        """Each rule's condition as a solver term, built the first time the solver is asked."""
+        return [as_bool(self.encoder.encode(r.condition)) for r in self.rules]
 
     # ---- which rules can meet -----------------------------------------------------------------
 
@@ -115,7 +148,73 @@ class Facts:
 
     def holds(self, i: int) -> bool:
         """Rule i's condition can hold somewhere in the domain."""
+        if self.exact[i] is not None:
+            return bool(self.exact[i])
         return self.hulls[i] is not None and self.solver.satisfiable(self.conditions[i])
+
+    def firing_boxes(self, i: int) -> list | None:
+        """Where rule i fires, as exact boxes; None when boxes cannot say (then ask `firing`)."""
+        if i not in self._firing_boxes:
+            region = self.exact[i]
+            try:
+                for j in self.earlier(i) if region else ():
+                    if self.exact[j] is None:
+                        region = None
+                        break
+                    region = self.space.subtract(region, self.exact[j])
+                    if not region:
+                        break
+            except TooLarge:
+                region = None
+            self._firing_boxes[i] = region
+        return self._firing_boxes[i]
+
+    @cached_property
+    def gap_boxes(self) -> list | None:
+        """The requests no rule takes, as exact boxes; None when boxes cannot say.
+
+        Split by the values of the index key (a tenant, a task): each value meets only its own
+        rules and the ones that test no key, so 1,000 rules over 200 tenants are 200 small
+        differences, not one large one."""
+        if any(region is None for region in self.exact):
+            return None
+        key, by_member, everywhere = self._index
+        if key is None:
+            slices = [({}, range(len(self.rules)))]
+        else:
+            slices = [({key: frozenset({m})}, sorted({*everywhere, *by_member.get(m, ())}))
+                      for m in sorted(self.space.full[key])]
+        left_over = []
+        try:
+            for start, rules in slices:
+                left = [start]
+                for j in rules:
+                    left = self.space.subtract(left, self.exact[j])
+                    if not left:
+                        break
+                left_over += left
+        except TooLarge:
+            return None
+        return left_over
+
+    def tokens_upper(self, rule: Rule, when=None):
+        """(known, upper) for input_tokens where the rule fires and `when` holds (its first
+        step): known is False when boxes cannot say; upper is None when unbounded or no request."""
+        index = self.rule_index(rule)
+        region = self.firing_boxes(index) if index is not None else self.gap_boxes
+        if region is None or "input_tokens" not in self.space.full:
+            return False, None
+        if when is not None:
+            condition = self.space.region_of(when)
+            if condition is None:
+                return False, None
+            try:
+                region = self.space.intersect(region, condition)
+            except TooLarge:
+                return False, None
+        if not region:
+            return True, Fraction(-1)  # no request: every bound holds
+        return True, self.space.upper(region, "input_tokens")
 
     def firing(self, i: int | None) -> tuple:
         """Terms for where rule i fires (None: the default): its condition, no earlier one."""
@@ -128,7 +227,11 @@ class Facts:
     def fires(self, i: int | None) -> bool:
         key = -1 if i is None else i
         if key not in self._fires:
-            self._fires[key] = (i is None or self.hulls[i] is not None) and self.solver.satisfiable(*self.firing(i))
+            boxes = self.firing_boxes(i) if i is not None else self.gap_boxes
+            if boxes is not None:
+                self._fires[key] = bool(boxes)
+            else:
+                self._fires[key] = (i is None or self.hulls[i] is not None) and self.solver.satisfiable(*self.firing(i))
         return self._fires[key]
 
     def text(self, span: Span) -> str:
@@ -149,21 +252,9 @@ class Facts:
     def climb(self, rule: Rule) -> Climb:
         """Where each step of the rule's cascade is reached; outcomes are fresh at each step."""
         key = id(rule)
-        if key in self._climbs:
-            return self._climbs[key]
-        steps = self.policy.steps(rule)
-        region = self.firing(self.rule_index(rule))
-        regions, reachable = [region], [self.fires(self.rule_index(rule))]
-        if isinstance(rule.target, CascadeTarget):
-            cascade = self.policy.cascade(rule.target.cascade)
-            for k, edge in enumerate(cascade.edges):
-                self.solver.with_outcomes(k)
-                region = (*region, as_bool(self.encoder.encode(edge.condition, step=k)))
-                regions.append(region)
-                reachable.append(reachable[-1] and self.solver.satisfiable(*region))
-        climb = Climb(steps, tuple(regions), tuple(reachable))
-        self._climbs[key] = climb
-        return climb
+        if key not in self._climbs:
+            self._climbs[key] = Climb(self, rule)
+        return self._climbs[key]
 
     def serving(self, step_model: str) -> list[str]:
         """The models that may answer for a step: its own, then every fallback reachable from it."""

@@ -72,10 +72,11 @@ def disjoint(a: Box | None, b: Box | None) -> bool:
         theirs = b.get(name)
         if theirs is None:
             continue
-        if isinstance(mine, Interval):
-            if mine.meet(theirs) is None:
+        if mine.__class__ is Interval:
+            if (mine.low is not None and theirs.high is not None and mine.low > theirs.high) or \
+                    (mine.high is not None and theirs.low is not None and mine.high < theirs.low):
                 return True
-        elif not (mine & theirs):
+        elif mine.isdisjoint(theirs):
             return True
     return False
 

@@ -24,6 +24,7 @@ from ..ir.policy import Policy
 from ..ir.types import describe
 from .checks import SignalCheck, checks
 from .lowering import split_deep
+from .index import plan_dispatch
 from .plan import cost_terms, decision_fields, has_input_tokens, ladder, serving_models, signals_read
 
 WIDE_SUM = 16
@@ -210,25 +211,64 @@ class _Writer:
             "type_text": describe(signal.type),
         }
 
+    def rule_view(self, i: int, rule, condition) -> dict[str, Any]:
+        """One rule as the template writes it: its test (maybe specialized) and its decision."""
+        fields = decision_fields(self.policy, rule)
+        result = f"_D{i}"
+        plan = ladder(self.policy, rule)
+        if plan.reads_signals:  # the decision carries what its escalations will read
+            names = sorted({r.name for x in plan.edges for r in _signal_refs(x)})
+            captured = "{" + ", ".join(f"{n!r}: {self.locals[n]}" for n in names) + "}"
+            result = f"Decision({', '.join(self.constants.literal(f, hoist=False) for f in fields)}, {captured})"
+        prelude, test = ([], None)
+        if condition is not None:
+            prelude, test = self.condition(condition, self.local_name)
+        return {"name": comment(rule.name), "line": rule.span.line, "prelude": prelude, "condition": test,
+                "result": result}
+
+    def route_view(self) -> dict[str, Any]:
+        """The rules in order; with a dispatch (backends/index.py), the rules before it, one
+        function per chain of rules, and the rules after it (or, with none after, the chains
+        end in the default themselves)."""
+        policy = self.policy
+        dispatch = plan_dispatch(policy)
+        default = [self.rule_view(len(policy.rules), policy.default, None)] if policy.default else []
+        if dispatch is None:
+            return {"before": [self.rule_view(i, r, r.condition) for i, r in enumerate(policy.rules)] + default,
+                    "dispatch": None}
+        reads: set[str] = set()
+        for chain in (*dispatch.chains, dispatch.other):
+            for i, condition in chain.rules:
+                reads.update(signals_read(condition) if condition is not None else ())
+                for x in ladder(policy, policy.rules[i]).edges:
+                    reads.update(r.name for r in _signal_refs(x))
+        args = ", ".join(self.locals[n] for n in self.locals if n in reads)
+        after = [self.rule_view(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.after]
+        ending = None if after else (default[0]["result"] if default else "_NO_RULE")
+
+        def chain_view(function: str, chain, label: str) -> dict[str, Any]:
+            return {"function": function, "members": comment(label), "ending": ending,
+                    "rules": [self.rule_view(i, policy.rules[i], cond) for i, cond in chain.rules]}
+
+        chains = [chain_view(f"_chain_{k}", c, ", ".join(c.members[:8]) + (", ..." if len(c.members) > 8 else ""))
+                  for k, c in enumerate(dispatch.chains)]
+        chains.append(chain_view("_chain_other", dispatch.other, "a value that is no member (unvalidated requests)"))
+        table = "{" + ", ".join(f"{m!r}: _chain_{k}" for k, c in enumerate(dispatch.chains) for m in c.members) + "}"
+        return {
+            "before": [self.rule_view(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.before],
+            "dispatch": {"key": self.locals[dispatch.key], "name": comment(dispatch.key), "args": args,
+                         "chains": chains, "table": table, "ends": ending is not None},
+            "after": after + default,
+        }
+
     def render(self) -> str:
         policy, lit = self.policy, self.constants.literal
-        decisions, rules, ladders = [], [], []
+        decisions, ladders = [], []
         for i, rule in enumerate(policy.route):
             fields = decision_fields(policy, rule)
-            plan = ladder(policy, rule)
-            var = f"_D{i}"
-            decisions.append({"var": var, "fields": ", ".join(lit(f, hoist=False) for f in fields),
+            decisions.append({"var": f"_D{i}", "fields": ", ".join(lit(f, hoist=False) for f in fields),
                               "comment": comment(f"rule {rule.name}, line {rule.span.line}")})
-            result = var
-            if plan.reads_signals:
-                names = sorted({r.name for x in plan.edges for r in _signal_refs(x)})
-                captured = "{" + ", ".join(f"{n!r}: {self.locals[n]}" for n in names) + "}"
-                result = f"Decision({', '.join(lit(f, hoist=False) for f in fields)}, {captured})"
-            prelude, condition = ([], None)
-            if rule.condition is not None:
-                prelude, condition = self.condition(rule.condition, self.local_name)
-            rules.append({"name": comment(rule.name), "line": rule.span.line, "prelude": prelude,
-                          "condition": condition, "result": result})
+        route = self.route_view()
         edges, edge_functions = [], {}
         for ci, cascade in enumerate(policy.cascades):
             for ei, edge in enumerate(cascade.edges):
@@ -264,7 +304,7 @@ class _Writer:
             fallbacks=list(fallbacks.items()),
             constants=[(name, text) for text, name in self.constants.names.items()],
             decisions=decisions,
-            rules=rules,
+            route=route,
             has_default=policy.default is not None,
             edges=edges,
             ladders=ladders,

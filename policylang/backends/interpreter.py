@@ -15,6 +15,7 @@ from ..ir import expr as e
 from ..ir.policy import Model, Policy
 from . import runtime as rt
 from .checks import SignalCheck, checks
+from .index import plan_dispatch
 from .lowering import split_deep
 from .plan import Ladder, cost_terms, decision_fields, has_input_tokens, ladder
 
@@ -44,27 +45,44 @@ class Interpreter:
         self._outcome_names = frozenset(c.name for c in self.outcome_checks)
         self._input_tokens = has_input_tokens(policy)
         self._models = {m.name: m for m in policy.models}
-        self._rules = []
         self._ladders: dict[str, Ladder] = {}
         self._edges: dict[str, tuple[Closure, ...]] = {}
         for rule in policy.route:
-            test = self.compile(rule.condition) if rule.condition is not None else None
             plan = ladder(policy, rule)
             self._ladders[rule.name] = plan
             self._edges[rule.name] = tuple(self.compile(x) for x in plan.edges)
-            self._rules.append((test, rt.Decision(*decision_fields(policy, rule)), plan.reads_signals))
+        route = policy.route
+        dispatch = plan_dispatch(policy)
+        self._key = dispatch.key if dispatch else None
+        if dispatch is None:
+            self._before, self._after, self._chains, self._other = self._steps(range(len(route))), [], {}, []
+        else:  # see backends/index.py: each value of the key meets only the rules it can fire
+            self._before = self._steps(dispatch.before)
+            self._after = self._steps([*dispatch.after, *range(len(policy.rules), len(route))])
+            self._other = [self._step(route[i], condition) for i, condition in dispatch.other.rules]
+            self._chains = {}
+            for chain in dispatch.chains:
+                steps = [self._step(route[i], condition) for i, condition in chain.rules]
+                self._chains.update((member, steps) for member in chain.members)
 
     # ---- decisions ----------------------------------------------------------------------------
 
+    def _step(self, rule, condition):
+        test = self.compile(condition) if condition is not None else None
+        return test, rt.Decision(*decision_fields(self.policy, rule)), self._ladders[rule.name].reads_signals
+
+    def _steps(self, positions) -> list:
+        route = self.policy.route
+        return [self._step(route[i], route[i].condition) for i in positions]
+
     def decide(self, signals: Mapping[str, Any], *, validate: bool = True, strict: bool = False) -> rt.Decision:
         env = self.validate(signals, "signal", strict) if validate else self._fill(signals, self.signal_checks)
-        for test, decision, reads_signals in self._rules:
-            if test is None or test(env, None):
-                if reads_signals:
-                    return rt.Decision(decision.rule, decision.model, decision.steps, decision.max_output,
-                                       decision.reject, env)
-                return decision
-        return NO_RULE
+        found = _first(self._before, env)
+        if found is None and self._key is not None:
+            found = _first(self._chains.get(env[self._key], self._other), env)
+            if found is None:
+                found = _first(self._after, env)
+        return NO_RULE if found is None else found
 
     def escalate(self, decision, current_model: str, outcomes: Mapping[str, Any], *,
                  validate: bool = True, strict: bool = False) -> str | None:
@@ -240,6 +258,17 @@ class Interpreter:
                 inner = self._closure(operand)
                 return lambda env, model: factor * inner(env, model)
         raise AssertionError(f"no closure for {x.kind}")
+
+
+def _first(steps: list, env: Env) -> rt.Decision | None:
+    """The decision of the first rule among `steps` that holds, first-match."""
+    for test, decision, reads_signals in steps:
+        if test is None or test(env, None):
+            if reads_signals:  # the decision carries what its escalations will read
+                return rt.Decision(decision.rule, decision.model, decision.steps, decision.max_output,
+                                   decision.reject, env)
+            return decision
+    return None
 
 
 def left_is_plain(x: e.Compare) -> bool:

@@ -27,6 +27,17 @@ def check_budgets(facts: Facts) -> list[Diagnostic]:
     return found
 
 
+def _costs(facts: Facts, rule: Rule, steps: tuple[str, ...], bound: Fraction):
+    """(the climb's costs, the most input_tokens within `bound`), shared by rules that send
+    requests the same way (a thousand tenant rules use a handful of models and caps)."""
+    key = ("costs", steps, rule.cap, bound)
+    found = facts.memo.get(key)
+    if found is None:
+        prefix = costs.StepCosts(facts.policy, rule, steps)
+        found = facts.memo[key] = (prefix, prefix.most_tokens_within(bound))
+    return found
+
+
 def _reached(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> list[int]:
     """The steps the climb reaches somewhere the budget applies, as prefix lengths - 1."""
     climb = facts.climb(rule)
@@ -53,7 +64,7 @@ def _cost(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic |
     bound = Fraction(budget.bound)
     policy, climb = facts.policy, facts.climb(rule)
     declared = facts.encoder.has_input_tokens
-    full = costs.StepCosts(policy, rule, climb.steps)
+    full, _ = _costs(facts, rule, climb.steps, bound)
     ceiling = facts.tokens_bound(rule)
     if not declared or ceiling is not None:  # cheap first: the whole ladder at the hull's bound
         if full.total(int(ceiling) if declared else None) <= bound:
@@ -65,15 +76,21 @@ def _cost(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic |
     for k in range(len(climb.steps)):
         if not climb.reachable[k]:
             break
-        prefix = costs.StepCosts(policy, rule, climb.steps[: k + 1])
-        region = (*climb.regions[k], *when)
+        prefix, limit = _costs(facts, rule, climb.steps[: k + 1], bound)
         if not declared:
             value = prefix.total(None)
+            region = (*climb.regions[k], *when)
             if value > bound and facts.solver.satisfiable(*region) and (worst is None or value > worst[0]):
                 worst = (value, k, None)
             continue
-        limit = prefix.most_tokens_within(bound)
-        if limit is None or not facts.solver.satisfiable(*region, tokens > limit):
+        if limit is None:
+            continue
+        if k == 0:
+            known, upper = facts.tokens_upper(rule, budget.condition)
+            if known and upper is not None and upper <= limit:
+                continue  # exact boxes: no request this rule takes is that long
+        region = (*climb.regions[k], *when)
+        if not facts.solver.satisfiable(*region, tokens > limit):
             continue
         top = facts.solver.maximum(tokens, *region)
         if top is None:

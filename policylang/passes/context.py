@@ -19,6 +19,7 @@ def check_context(facts: Facts) -> list[Diagnostic]:
         box = facts.hulls[index] if index is not None else facts.domain
         reach = box.get("input_tokens") if box else None
         reported: set[str] = set()
+        known, upper = facts.tokens_upper(rule)
         for k, step in enumerate(climb.steps):
             if not climb.reachable[k]:
                 continue
@@ -26,6 +27,8 @@ def check_context(facts: Facts) -> list[Diagnostic]:
                 model = facts.policy.model(name)
                 if name in reported or (reach is not None and reach.high is not None and reach.high <= model.context):
                     continue
+                if k == 0 and known and upper is not None and upper <= model.context:
+                    continue  # exact boxes: nothing this rule takes exceeds the window
                 region = (*climb.regions[k], tokens > model.context)
                 if not facts.solver.satisfiable(*region):
                     continue

@@ -10,7 +10,8 @@ import itertools
 import z3
 
 from ..analysis.encode import as_bool
-from ..analysis.facts import Facts
+from ..analysis.boxes import TooLarge
+from ..analysis.facts import Facts, WitnessMismatch
 from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir import expr as e
 from ..ir.node import walk
@@ -125,14 +126,16 @@ def _covered(facts: Facts, i: int, rule: Rule) -> Diagnostic:
 
 def _default(facts: Facts) -> list[Diagnostic]:
     policy = facts.policy
-    gap = facts.witness(*facts.firing(None))
     if policy.default is not None:
-        if gap is None:
+        if not facts.fires(None):
             return [diagnostic("W203", "the default can never fire: the rules above take every request",
                                policy.default.span, help="delete the default, or keep it as a guard and ignore this")]
         return []
-    if gap is None:
+    if not facts.fires(None):
         return []
+    gap = facts.witness(*facts.firing(None))
+    if gap is None:
+        raise WitnessMismatch("the boxes found a request no rule takes, the solver none")
     facts.replay(gap, None)
     return [diagnostic(
         "E204",
@@ -148,6 +151,13 @@ def _default(facts: Facts) -> list[Diagnostic]:
 
 def _redundant(facts: Facts, i: int, rule: Rule) -> list[Rule] | None:
     """The rules that would decide instead if rule i were deleted, when nothing would change."""
+    boxes = facts.firing_boxes(i)
+    later = facts.later(i)
+    if boxes is not None and all(facts.exact[j] is not None for j in later):
+        try:
+            return _redundant_by_boxes(facts, rule, boxes, later)
+        except TooLarge:
+            pass
     region = facts.firing(i)
     same_outcome = facts.outcome(rule)
     excluded: list = []
@@ -167,6 +177,26 @@ def _redundant(facts: Facts, i: int, rule: Rule) -> list[Rule] | None:
             return None
         instead.append(default)
     return instead
+
+
+def _redundant_by_boxes(facts: Facts, rule: Rule, left: list, later: list[int]) -> list[Rule] | None:
+    """`_redundant` on exact boxes: `left` is what rule i takes that no later rule has taken yet."""
+    space, same_outcome = facts.space, facts.outcome(rule)
+    instead: list[Rule] = []
+    for j in later:
+        other = facts.rules[j]
+        if not space.intersect(left, facts.exact[j]):
+            continue
+        if facts.outcome(other) != same_outcome:
+            return None
+        instead.append(other)
+        left = space.subtract(left, facts.exact[j])
+        if not left:
+            return instead
+    default = facts.policy.default
+    if default is None or facts.outcome(default) != same_outcome:
+        return None
+    return instead + [default]
 
 
 def _redundant_diagnostic(facts: Facts, rule: Rule, instead: list[Rule]) -> Diagnostic:

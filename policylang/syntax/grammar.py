@@ -24,6 +24,7 @@ def parser() -> Lark:
         keep_all_tokens=True,
         maybe_placeholders=False,
         transformer=Builder(),
+        cache=True,  # the LALR tables, in the temp folder keyed by the grammar's hash
     )
 
 

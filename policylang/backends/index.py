@@ -1,0 +1,169 @@
+"""Indexing a long route on an enum signal: a dispatch from each value to its own rules.
+
+When many rules test one enum signal (a `tenant`, a `task`), first-match still tries every
+rule in order; `plan_dispatch` finds that signal and, for each of its values, the chain of
+rules that can still fire for it, in the original order, with the rules that do not test it
+merged in at their positions and each condition specialized to the value (`tenant == t7`
+folds to true or false). Leading rules that do not test the signal run before the dispatch,
+trailing ones after it. A rule joins a chain when its hull admits the value (analysis/hull.py,
+an over-approximation), so no rule that could fire is ever left out: first-match semantics
+are unchanged, which the engines-agree property tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..analysis.hull import hull
+from ..ir import expr as e
+from ..ir.node import Node, children, depth, walk
+from ..ir.policy import Policy, Rule
+from ..ir.types import BOOL, EnumType
+
+SPECIALIZE_DEPTH = 64
+"""Conditions deeper than this are not specialized (the rewrite recurses)."""
+
+MIN_KEYED_RULES = 8
+"""Fewer rules on one signal than this, and a plain chain is as fast as a dispatch."""
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The rules one value of the key can reach: (position in the route, specialized condition,
+    None for always); `members` are the values that share it."""
+
+    members: tuple[str, ...]
+    rules: tuple[tuple[int, e.Expr | None], ...]
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    key: str
+    before: tuple[int, ...]  # positions tried first, in order
+    chains: tuple[Chain, ...]
+    other: Chain  # for a value that is no member (possible only without validation)
+    after: tuple[int, ...]  # positions tried when a chain takes nothing, then the default
+    region: range  # the positions the chains stand for
+
+    def reads_key(self, policy: Policy) -> bool:
+        """Some specialized condition still reads the key (an enum compared with another)."""
+        return any(
+            isinstance(n, e.SignalRef) and n.name == self.key
+            for chain in (*self.chains, self.other) for _, cond in chain.rules if cond is not None
+            for n in walk(cond))
+
+
+def _admits(rule: Rule, key: str, members: tuple[str, ...]) -> frozenset[str]:
+    box = hull(rule.condition)
+    if box is None:
+        return frozenset()
+    return frozenset(box.get(key, members))
+
+
+def plan_dispatch(policy: Policy) -> Dispatch | None:
+    """The dispatch for this route, or None when no enum signal keys enough rules."""
+    keys = [s for s in policy.signals if s.role == "signal" and isinstance(s.type, EnumType)]
+    best, best_count = None, 0
+    for signal in keys:
+        members = signal.type.members
+        count = sum(1 for r in policy.rules if len(_admits(r, signal.name, members)) < len(members))
+        if count > best_count:
+            best, best_count = signal, count
+    if best is None or best_count < MIN_KEYED_RULES:
+        return None
+    key, members = best.name, best.type.members
+    admits = [_admits(r, key, members) for r in policy.rules]
+    keyed = [i for i, a in enumerate(admits) if len(a) < len(members)]
+    first, last = keyed[0], keyed[-1]
+    before = tuple(range(first))
+    after = tuple(range(last + 1, len(policy.rules)))
+    region = range(first, last + 1)
+
+    def chain_for(member: str | None) -> tuple:
+        rules = []
+        for i in region:
+            if member is not None and member not in admits[i]:
+                continue
+            condition = specialize(policy.rules[i].condition, key, member, best.type)
+            if isinstance(condition, e.Const):
+                if condition.value is False:
+                    continue
+                rules.append((i, None))
+                break  # it always fires here: nothing after it in this chain can
+            rules.append((i, condition))
+        return tuple(rules)
+
+    chains: dict[tuple, list[str]] = {}
+    for member in members:
+        chains.setdefault(chain_for(member), []).append(member)
+    return Dispatch(key, before, tuple(Chain(tuple(ms), rules) for rules, ms in chains.items()),
+                    Chain((), chain_for(None)), after, region)
+
+
+def specialize(x: e.Expr, key: str, member: str | None, t: EnumType) -> e.Expr:
+    """`x` where the enum signal `key` is known to be `member` (None: a value that is no
+    member, as only an unvalidated request can hold), folded where that decides. Deep
+    conditions are left whole: they are still exact, only not specialized."""
+    if depth(x)[0] > SPECIALIZE_DEPTH:
+        return x
+    value = e.Const(span=x.span, value=member, type=t)
+    return _fold(_substitute(x, key, value))
+
+
+def _substitute(node: Node, key: str, value: e.Const) -> Node:
+    if isinstance(node, e.SignalRef) and node.name == key and node.role == "signal":
+        return value.model_copy(update={"span": node.span})
+    update = {}
+    for name in type(node).model_fields:
+        current = getattr(node, name)
+        if isinstance(current, Node):
+            new = _substitute(current, key, value)
+            if new is not current:
+                update[name] = new
+        elif isinstance(current, tuple) and current and isinstance(current[0], Node):
+            new_items = tuple(_substitute(c, key, value) for c in current)
+            if any(a is not b for a, b in zip(new_items, current)):
+                update[name] = new_items
+    return node.model_copy(update=update) if update else node
+
+
+def _true(x) -> bool:
+    return isinstance(x, e.Const) and x.value is True
+
+
+def _false(x) -> bool:
+    return isinstance(x, e.Const) and x.value is False
+
+
+def _const(x: e.Expr, value: bool) -> e.Const:
+    return e.Const(span=x.span, value=value, type=BOOL)
+
+
+def _fold(x: e.Expr) -> e.Expr:
+    """Fold what the substitution decided: comparisons of constants, and the logic above them."""
+    if not any(isinstance(c, e.Const) for c in children(x)) and not isinstance(x, (e.Not, e.BoolOp)):
+        return x
+    match x:
+        case e.Compare(op=op, left=e.Const(value=a), right=e.Const(value=b)) if x.left.type.kind in ("enum", "bool"):
+            return _const(x, (a == b) == (op == "=="))
+        case e.InSet(element=e.Const(value=v), members=members, negated=negated):
+            return _const(x, (v in members) != negated)
+        case e.HasLabel(element=e.Const(value=v), container=e.Const(value=labels), negated=negated):
+            return _const(x, (labels is None or v in labels) != negated)
+        case e.Not(operand=operand):
+            inner = _fold(operand)
+            if isinstance(inner, e.Const):
+                return _const(x, not inner.value)
+            return x.model_copy(update={"operand": inner}) if inner is not operand else x
+        case e.BoolOp(op=op, operands=operands):
+            folded = [_fold(o) for o in operands]
+            decisive, neutral = (_false, _true) if op == "and" else (_true, _false)
+            if any(decisive(f) for f in folded):
+                return _const(x, op == "or")
+            kept = [f for f in folded if not neutral(f)]
+            if not kept:
+                return _const(x, op == "and")
+            if len(kept) == 1:
+                return kept[0]
+            return x.model_copy(update={"operands": tuple(kept)})
+    return x
