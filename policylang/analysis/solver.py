@@ -16,6 +16,12 @@ from ..ir.types import EnumType
 from .encode import Encoder, as_bool
 
 
+def _short(value: Fraction) -> bool:
+    """A rational that a double carries exactly as its repr: a decimal of at most 15 digits."""
+    d = decimal_of(value)
+    return d is not None and len(d.normalize().as_tuple().digits) <= 15 and abs(d) < Decimal("1e300")
+
+
 class SolverError(RuntimeError):
     """z3 could not decide a question (it answered `unknown`): never guessed around."""
 
@@ -172,26 +178,39 @@ class Solver:
                 yield self.encoder.var(s.name, step)
 
     def _pin_floats(self, model, terms, steps):
-        pins = []
-        for var in self._float_vars(steps):
+        """A model whose floats are all short decimals, which doubles hold exactly as their repr
+        shows: first on a grid of 10^-k for growing k (then every float is such a decimal at
+        once), else one at a time; None if no pin was needed."""
+        floats = list(self._float_vars(steps))
+        if not floats or all(_short(_fraction(model.eval(v, model_completion=True))) for v in floats):
+            return None
+        for digits in (0, 1, 2, 3, 6, 9, 12):
+            scale = z3.RealVal(10**digits)
+            found = self.model(*terms, *[z3.IsInt(v * scale) for v in floats])
+            if found is not None and all(_short(_fraction(found.eval(v, model_completion=True))) for v in floats):
+                return found
+        return self._pin_each(model, terms, steps)
+
+    def _pin_each(self, model, terms, steps):
+        """A model whose floats are all doubles (the decimal a double's repr shows), pinned one
+        at a time so that the others can still move to meet the constraints; None if no pin
+        was needed. A variable no double can satisfy stays as it was (its replay then shows)."""
+        pins: list = []
+        changed = False
+        for var in list(self._float_vars(steps)):
             value = _fraction(model.eval(var, model_completion=True))
             double = float(value)
-            exact = Fraction(Decimal(repr(double)))
-            if exact != value:
-                pins.append((var, double))
-        if not pins:
-            return None
-        for nudge in (0, 1, -1):
-            constraints = []
-            for var, double in pins:
-                moved = double
-                for _ in range(abs(nudge)):
-                    moved = math.nextafter(moved, math.inf if nudge > 0 else -math.inf)
-                constraints.append(var == z3.RealVal(str(Decimal(repr(moved)))))
-            found = self.model(*terms, *constraints)
-            if found is not None:
-                return found
-        return None
+            if Fraction(Decimal(repr(double))) == value:
+                pins.append(var == z3.RealVal(repr(double)))
+                continue
+            for candidate in (double, math.nextafter(double, math.inf), math.nextafter(double, -math.inf)):
+                pin = var == z3.RealVal(str(Decimal(repr(candidate))))
+                found = self.model(*terms, *pins, pin)
+                if found is not None:
+                    model, changed = found, True
+                    pins.append(pin)
+                    break
+        return model if changed else None
 
     def _values(self, model, step, role: str) -> dict[str, Any]:
         values: dict[str, Any] = {}

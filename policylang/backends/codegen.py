@@ -25,7 +25,8 @@ from ..ir.types import describe
 from .checks import SignalCheck, checks
 from .lowering import split_deep
 from .index import plan_dispatch
-from .plan import cost_terms, decision_fields, has_input_tokens, ladder, serving_models, signals_read
+from .runtime import _dec
+from .plan import cost_terms, decision_fields, has_input_tokens, exact_arithmetic, ladder, serving_models, signals_read
 
 WIDE_SUM = 16
 """Sums of more terms call the runtime's `_number_sum`: the same value, and no deep nesting for
@@ -133,30 +134,47 @@ class _Writer:
                 l, r = self.expr(left, name_of), self.expr(right, name_of)
                 if left.type.kind == "set":
                     return f"_set_compare({op!r}, {l}, {r})"
+                if exact_arithmetic(left) or exact_arithmetic(right):
+                    l, r = self.exact(left, l), self.exact(right, r)
                 return f"({l} {op} {r})"
             case e.InSet(element=element, members=members, negated=negated):
                 return f"({self.expr(element, name_of)} {'not in' if negated else 'in'} {_set_display(members)})"
             case e.InRange(element=element, low=low, high=high, negated=negated):
-                test = f"{self.expr(low, name_of)} <= {self.expr(element, name_of)} <= {self.expr(high, name_of)}"
+                parts = [self.expr(p, name_of) for p in (low, element, high)]
+                if any(exact_arithmetic(p) for p in (low, element, high)):
+                    parts = [self.exact(p, text) for p, text in zip((low, element, high), parts)]
+                test = " <= ".join(parts)
                 return f"(not ({test}))" if negated else f"({test})"
             case e.HasLabel(element=element, container=container, negated=negated):
                 test = f"_has_label({self.expr(element, name_of)}, {self.expr(container, name_of)})"
                 return f"(not {test})" if negated else test
-            case e.Sum(terms=terms, signs=signs) if x.type.kind in ("money", "duration") or len(terms) > WIDE_SUM:
-                # money adds exactly; a long `a + b + ...` would nest a level per term in Python's parser
-                helper = "_exact_sum" if x.type.kind in ("money", "duration") else "_number_sum"
+            case e.Sum(terms=terms, signs=signs) if x.type.kind in ("money", "duration", "float"):
+                # money, durations and float arithmetic add exactly (float terms read by their repr)
+                parts = ", ".join(self.exact(t, self.expr(t, name_of)) for t in terms)
+                return f"_exact_sum(({parts},), {signs!r})"
+            case e.Sum(terms=terms, signs=signs) if len(terms) > WIDE_SUM:
+                # a long `a + b + ...` would nest a level per term in Python's parser
                 parts = ", ".join(self.expr(t, name_of) for t in terms)
-                return f"{helper}(({parts},), {signs!r})"
+                return f"_number_sum(({parts},), {signs!r})"
             case e.Sum(terms=terms, signs=signs):
                 text = self.expr(terms[0], name_of)
                 for sign, term in zip(signs[1:], terms[1:]):
                     text += f" {'+' if sign > 0 else '-'} {self.expr(term, name_of)}"
                 return f"({text})"
-            case e.Scale(factor=factor, operand=operand) if x.type.kind in ("money", "duration"):
-                return f"_EXACT.multiply({lit(factor)}, {self.expr(operand, name_of)})"
+            case e.Scale(factor=factor, operand=operand) if x.type.kind in ("money", "duration", "float"):
+                exact_factor = _dec(factor)
+                return f"_EXACT.multiply({lit(exact_factor)}, {self.exact(operand, self.expr(operand, name_of))})"
             case e.Scale(factor=factor, operand=operand):
                 return f"({lit(factor)} * {self.expr(operand, name_of)})"
         raise AssertionError(f"{x.kind} cannot be compiled")
+
+    def exact(self, x: e.Expr, text: str) -> str:
+        """`text` (the code for `x`) as an exact decimal where `x` may be a float."""
+        if x.type.kind != "float" or exact_arithmetic(x):
+            return text  # ints, money, durations and exact sums are exact already
+        if isinstance(x, e.Const):
+            return self.constants.literal(_dec(x.value))
+        return f"_dec({text})"
 
     def local_name(self, name: str, role: str) -> str:
         return self.locals[name]

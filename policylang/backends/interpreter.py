@@ -17,7 +17,7 @@ from . import runtime as rt
 from .checks import SignalCheck, checks
 from .index import plan_dispatch
 from .lowering import split_deep
-from .plan import Ladder, cost_terms, decision_fields, has_input_tokens, ladder
+from .plan import Ladder, cost_terms, decision_fields, exact_arithmetic, has_input_tokens, ladder
 
 Env = dict[str, Any]
 Closure = Callable[[Env, Model | None], Any]
@@ -237,23 +237,33 @@ class Interpreter:
                 if left.type.kind == "set":
                     return lambda env, model: rt._set_compare(op, lf(env, model), rf(env, model))
                 test = _ORDER[op]
+                if exact_arithmetic(left) or exact_arithmetic(right):  # exact decimals, as the checker
+                    dec = rt._dec
+                    return lambda env, model: test(dec(lf(env, model)), dec(rf(env, model)))
                 return lambda env, model: test(lf(env, model), rf(env, model))
             case e.InSet(element=element, members=members, negated=negated):
                 inner, allowed = self._closure(element), frozenset(members)
                 return lambda env, model: (inner(env, model) in allowed) != negated
             case e.InRange(element=element, low=low, high=high, negated=negated):
                 inner, lo, hi = self._closure(element), self._closure(low), self._closure(high)
+                if any(exact_arithmetic(p) for p in (element, low, high)):
+                    dec = rt._dec
+                    return lambda env, model: (dec(lo(env, model)) <= dec(inner(env, model))
+                                               <= dec(hi(env, model))) != negated
                 return lambda env, model: (lo(env, model) <= inner(env, model) <= hi(env, model)) != negated
             case e.HasLabel(element=element, container=container, negated=negated):
                 inner, labels = self._closure(element), self._closure(container)
                 return lambda env, model: rt._has_label(inner(env, model), labels(env, model)) != negated
+            case e.Sum(terms=terms, signs=signs) if x.type.kind in ("money", "duration", "float"):
+                parts = [self._closure(t) for t in terms]  # exact: float terms read by their repr
+                dec, add = rt._dec, rt._exact_sum
+                return lambda env, model: add([dec(part(env, model)) for part in parts], signs)
             case e.Sum(terms=terms, signs=signs):
                 parts = [self._closure(t) for t in terms]
-                add = rt._exact_sum if x.type.kind in ("money", "duration") else rt._number_sum
-                return lambda env, model: add([part(env, model) for part in parts], signs)
-            case e.Scale(factor=factor, operand=operand) if x.type.kind in ("money", "duration"):
-                inner = self._closure(operand)
-                return lambda env, model: rt._EXACT.multiply(factor, inner(env, model))
+                return lambda env, model: rt._number_sum([part(env, model) for part in parts], signs)
+            case e.Scale(factor=factor, operand=operand) if x.type.kind in ("money", "duration", "float"):
+                inner, exact_factor, dec = self._closure(operand), rt._dec(factor), rt._dec
+                return lambda env, model: rt._EXACT.multiply(exact_factor, dec(inner(env, model)))
             case e.Scale(factor=factor, operand=operand):
                 inner = self._closure(operand)
                 return lambda env, model: factor * inner(env, model)

@@ -70,6 +70,12 @@ def serving_models(policy: Policy) -> list[str]:
     return found
 
 
+def exact_arithmetic(x: e.Expr) -> bool:
+    """Float arithmetic, which both engines compute in exact decimals (each float read by its
+    repr), so that `0.1 + 0.2 > 0.3` is false at runtime as it is in the checker."""
+    return isinstance(x, (e.Sum, e.Scale)) and x.type.kind == "float"
+
+
 def reads_signals(expr: e.Expr) -> bool:
     return any(isinstance(x, e.SignalRef) and x.role == "signal" for x in walk(expr))
 

@@ -158,6 +158,12 @@ def _exact_sum(terms, signs):
     return total
 
 
+def _dec(value):
+    """A number as the exact decimal it shows: a float by its repr (0.1 is 1/10), as the
+    checker reads it; ints and decimals as they are."""
+    return _Decimal(float.__repr__(value)) if isinstance(value, float) else value
+
+
 def _number_sum(terms, signs):
     """A long sum of numbers, left to right, as `a + b - c` adds (sum() may compensate floats)."""
     total = terms[0]

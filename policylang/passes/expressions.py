@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..backends.runtime import _EXACT, _exact_sum, _number_sum
+from ..backends.runtime import _EXACT, _dec, _exact_sum
 from ..ir import expr as e
 from ..ir import surface as s
 from ..ir.policy import MODEL_FIELDS
@@ -324,8 +324,11 @@ class ExpressionChecker:
                 return None
         result_type = _arith_type([t.type for t in terms])
         if all(is_const(t) for t in terms):
-            add = _exact_sum if kind_of(result_type) in ("money", "duration") else _number_sum
-            total = add([t.value for t in terms], node.signs)
+            total = _exact_sum([_dec(t.value) for t in terms], node.signs)  # exact, as at runtime
+            if result_type.kind == "float":
+                total = float(total)
+            elif result_type.kind == "int":
+                total = int(total)
             return e.Const(span=node.span, value=total, type=result_type)
         return e.Sum(span=node.span, terms=tuple(terms), signs=node.signs, type=result_type)
 
@@ -342,7 +345,11 @@ class ExpressionChecker:
         factor: Any = 1
         for f in factors:
             if is_const(f) and kind_of(f.type) == "number":
-                factor = factor * f.value
+                factor = _EXACT.multiply(_dec(factor), _dec(f.value))  # exact: 0.1 * 3 is 0.3
+        if all(not (is_const(f) and f.type.kind == "float") for f in factors):
+            factor = int(factor)
+        else:
+            factor = float(factor)
         result_type = _arith_type([f.type for f in factors])
         if not variable:
             value = factor if not measured else _EXACT.multiply(money_factor(factor), measured[0].value)
