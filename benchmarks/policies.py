@@ -74,3 +74,27 @@ def tenant_policy(n: int) -> str:
     members = ", ".join(f"t{i:03d}" for i in range(TENANTS))
     body = "\n".join(r.route_text() for r in tenant_rules(n))
     return HEADER.format(members=members) + body + "\n  default -> small\n}\n"
+
+
+def arithmetic_policy(n: int, signals: int) -> str:
+    """`n` rules over `signals` int signals, one in three comparing a sum of two signals (which
+    only the solver decides; the rest are one-signal tests the exact boxes decide)."""
+    names = [f"s{i:02d}" for i in range(signals)]
+    lines = ["policy arithmetic", ""]
+    lines += [f"signal {name}: int in 0..1_000" for name in names]
+    lines += ["signal input_tokens: int in 0..100_000", "",
+              'model small { id = "vendor/small", tier = 1, input_per_mtok = $0.1, output_per_mtok = $0.4, '
+              "context = 1_000_000, max_output = 1_000, latency = 1s }",
+              'model large { id = "vendor/large", tier = 2, input_per_mtok = $3, output_per_mtok = $15, '
+              "context = 1_000_000, max_output = 1_000, latency = 4s }", "", "budget cost <= $1", "", "route {"]
+    for i in range(n):
+        a, b = names[i % signals], names[(i * 7 + 3) % signals]
+        threshold = 100 + (i * 37) % 800
+        target = "large" if i % 2 else "small"
+        if i % 3 == 0 and a != b:
+            condition = f"{a} + {b} > {threshold * 2} and input_tokens > {i * 97 % 90_000}"
+        else:
+            condition = f"{a} > {threshold} and {b} <= {1_000 - threshold // 2}"
+        lines.append(f"  rule r{i:04d} when {condition} -> {target}")
+    lines += ["  default -> small", "}", ""]
+    return "\n".join(lines)

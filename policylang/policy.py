@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Mapping
 from functools import cached_property
@@ -126,7 +127,9 @@ def load(path: str, *, analyze: bool = True) -> Policy:
 
 
 def loads(text: str | bytes, name: str = "<string>", *, analyze: bool = True) -> Policy:
-    """Like `load`, for policy text; relative imports are resolved from the working directory."""
+    """Like `load`, for policy text. Relative imports are resolved next to `name` when it is a
+    file's path, else from the working directory."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    source, decode_error = decode(name, data)
+    path = os.path.realpath(name) if not name.startswith("<") else None
+    source, decode_error = decode(name, data, path)
     return _checked_policy(check(source, decode_error, analyze=analyze))

@@ -78,6 +78,8 @@ class Facts:
         self._fires: dict[int, bool] = {}
         self._climbs: dict[int, Climb] = {}
         self.memo: dict = {}
+        self._excluded: dict[int, Any] = {}
+        self._included: dict[int, Any] = {}
         """What passes compute once per policy and share (keyed by the pass)."""
 
     @cached_property
@@ -89,6 +91,22 @@ class Facts:
     def conditions(self) -> list:
         """Each rule's condition as a solver term, built the first time the solver is asked."""
         return [as_bool(self.encoder.encode(r.condition)) for r in self.rules]
+
+    def included(self, i: int):
+        """A Boolean constant that means `C_i`, asserted once, for assumption questions."""
+        literal = self._included.get(i)
+        if literal is None:
+            literal = self._included[i] = z3.Bool(f"@rule_{i}")
+            self.solver.z3.add(literal == self.conditions[i])
+        return literal
+
+    def excluded(self, j: int):
+        """A Boolean constant that means `not C_j`, asserted once, for assumption questions."""
+        literal = self._excluded.get(j)
+        if literal is None:
+            literal = self._excluded[j] = z3.Bool(f"@not_rule_{j}")
+            self.solver.z3.add(literal == z3.Not(self.conditions[j]))
+        return literal
 
     # ---- which rules can meet -----------------------------------------------------------------
 
@@ -230,8 +248,12 @@ class Facts:
             boxes = self.firing_boxes(i) if i is not None else self.gap_boxes
             if boxes is not None:
                 self._fires[key] = bool(boxes)
-            else:
-                self._fires[key] = (i is None or self.hulls[i] is not None) and self.solver.satisfiable(*self.firing(i))
+            elif i is not None and self.hulls[i] is None:
+                self._fires[key] = False
+            else:  # assumptions over literals asserted once: the solver keeps what it learned
+                literals = [self.included(i)] if i is not None else []
+                literals += [self.excluded(j) for j in (self.earlier(i) if i is not None else range(len(self.rules)))]
+                self._fires[key] = self.solver.holds_under(literals)
         return self._fires[key]
 
     def text(self, span: Span) -> str:
@@ -244,8 +266,9 @@ class Facts:
         return None if rule.is_default else self._positions[id(rule)]
 
     def outcome(self, rule: Rule) -> tuple:
-        """What a request gets from a rule, its name aside: model, steps, cap, rejection."""
-        return decision_fields(self.policy, rule)[1:]
+        """What a request gets from a rule, its name aside: model, steps, cap, rejection, and
+        for a cascade which one (two cascades over the same models may climb differently)."""
+        return (*decision_fields(self.policy, rule)[1:], getattr(rule.target, "cascade", None))
 
     # ---- climbs (section 7) -------------------------------------------------------------------
 

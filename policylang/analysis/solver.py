@@ -82,6 +82,14 @@ class Solver:
         finally:
             self.z3.pop()
 
+    def holds_under(self, literals: list) -> bool:
+        """Whether the domains and these Boolean constants can all hold (assumptions)."""
+        self.queries += 1
+        answer = self.z3.check(*literals)
+        if answer == z3.unknown:
+            raise SolverError(self.z3.reason_unknown())
+        return answer == z3.sat
+
     def model(self, *terms) -> z3.ModelRef | None:
         """A model of the domains and `terms`, or None when they cannot all hold."""
         return self._ask(terms, True)
@@ -106,11 +114,32 @@ class Solver:
             return None  # oo, or oo - epsilon: no largest value
         return _fraction(upper)
 
-    def core(self, named: dict[str, Any]) -> list[str]:
-        """A minimal set of the named conditions that cannot hold together (with the domains)."""
+    def core_of_literals(self, literals: dict[Any, Any], fixed: tuple = ()) -> list[Any]:
+        """A minimal set of the keys whose literals (Boolean constants asserted elsewhere to
+        mean something) cannot hold together with the domains and `fixed`; every key when
+        they can. Asked of this solver, with assumptions: nothing is copied."""
+        keys = list(literals)
+        self.z3.push()
+        try:
+            self.z3.add(*[as_bool(t) for t in fixed])
+            if self.z3.check(*literals.values()) != z3.unsat:
+                return keys
+            in_core = {c.get_id() for c in self.z3.unsat_core()}
+            core = [k for k in keys if literals[k].get_id() in in_core]
+            for k in list(core):  # deletion: keep only what is needed
+                if self.z3.check(*[literals[m] for m in core if m != k]) == z3.unsat:
+                    core.remove(k)
+            return core
+        finally:
+            self.z3.pop()
+
+    def core(self, named: dict[str, Any], fixed: tuple = ()) -> list[str]:
+        """A minimal set of the named conditions that cannot hold together with the domains
+        and the `fixed` terms (all of them, if they can)."""
         names = list(named)
         probe = z3.Solver()
         probe.add(*self.z3.assertions())
+        probe.add(*[as_bool(t) for t in fixed])
         flags = {n: z3.Bool(f"@core:{n}") for n in names}
         for n in names:
             probe.add(z3.Implies(flags[n], as_bool(named[n])))
@@ -163,10 +192,10 @@ class Solver:
                 answer = self.z3.check(*flags)
                 if answer == z3.sat:
                     return self.z3.model()
-                core = {str(c) for c in self.z3.unsat_core()}
+                core = {c.get_id() for c in self.z3.unsat_core()}
                 if answer != z3.unsat or not core:
                     return None
-                flags = [f for f in flags if str(f) not in core]
+                flags = [f for f in flags if f.get_id() not in core]
         finally:
             self.z3.pop()
 

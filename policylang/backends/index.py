@@ -78,13 +78,21 @@ def plan_dispatch(policy: Policy) -> Dispatch | None:
     before = tuple(range(first))
     after = tuple(range(last + 1, len(policy.rules)))
     region = range(first, last + 1)
+    shallow = {i: depth(policy.rules[i].condition)[0] <= SPECIALIZE_DEPTH for i in region}
+    everywhere = [i for i in region if len(admits[i]) == len(members)]
+    by_member: dict[str, list[int]] = {m: [] for m in members}
+    for i in region:
+        if len(admits[i]) < len(members):
+            for m in admits[i]:
+                by_member[m].append(i)
 
     def chain_for(member: str | None) -> tuple:
         rules = []
-        for i in region:
-            if member is not None and member not in admits[i]:
-                continue
-            condition = specialize(policy.rules[i].condition, key, member, best.type)
+        reach = region if member is None else sorted([*everywhere, *by_member[member]])
+        for i in reach:
+            condition = policy.rules[i].condition
+            if shallow[i]:
+                condition = specialize(condition, key, member, best.type)
             if isinstance(condition, e.Const):
                 if condition.value is False:
                     continue
@@ -102,10 +110,8 @@ def plan_dispatch(policy: Policy) -> Dispatch | None:
 
 def specialize(x: e.Expr, key: str, member: str | None, t: EnumType) -> e.Expr:
     """`x` where the enum signal `key` is known to be `member` (None: a value that is no
-    member, as only an unvalidated request can hold), folded where that decides. Deep
-    conditions are left whole: they are still exact, only not specialized."""
-    if depth(x)[0] > SPECIALIZE_DEPTH:
-        return x
+    member, as only an unvalidated request can hold), folded where that decides. The caller
+    leaves deep conditions whole (the rewrite recurses): still exact, only not specialized."""
     value = e.Const(span=x.span, value=member, type=t)
     return _fold(_substitute(x, key, value))
 

@@ -83,20 +83,45 @@ def _refs(x: e.Expr):
 
 
 def cover(facts: Facts, i: int, among: list[int]) -> list[int]:
-    """A smallest-first minimal set of rules in `among` whose conditions cover rule i's."""
+    """A minimal set of rules in `among` whose conditions cover rule i's (none can be dropped),
+    one rule where one suffices among those that matter. Exact boxes answer where they can;
+    else one solver question gives an unsat core, which is then shrunk."""
+    if facts.exact[i] is not None and all(facts.exact[j] is not None for j in among):
+        try:
+            return _cover_by_boxes(facts, i, among)
+        except TooLarge:
+            pass
     condition = facts.conditions[i]
-    overlapping = [j for j in among if facts.solver.satisfiable(condition, facts.conditions[j])]
-    for j in overlapping:
+    needed = facts.solver.core_of_literals({j: facts.excluded(j) for j in among}, fixed=(condition,))
+    for j in needed:  # a single rule of the core may cover alone
         if not facts.solver.satisfiable(condition, z3.Not(facts.conditions[j])):
+            return [j]
+    if len(needed) <= _PAIR_SEARCH_LIMIT:
+        for a, b in itertools.combinations(needed, 2):
+            if not facts.solver.satisfiable(condition, z3.Not(facts.conditions[a]), z3.Not(facts.conditions[b])):
+                return [a, b]
+    return needed
+
+
+def _cover_by_boxes(facts: Facts, i: int, among: list[int]) -> list[int]:
+    space, region = facts.space, facts.exact[i]
+    overlapping = [j for j in among if space.intersect(region, facts.exact[j])]
+    for j in overlapping:
+        if not space.subtract(region, facts.exact[j]):
             return [j]
     if len(overlapping) <= _PAIR_SEARCH_LIMIT:
         for a, b in itertools.combinations(overlapping, 2):
-            if not facts.solver.satisfiable(condition, z3.Not(facts.conditions[a]), z3.Not(facts.conditions[b])):
+            if not space.subtract(space.subtract(region, facts.exact[a]), facts.exact[b]):
                 return [a, b]
     kept = list(overlapping)
     for j in reversed(overlapping):  # drop every rule the others make unnecessary
         rest = [k for k in kept if k != j]
-        if not facts.solver.satisfiable(condition, *(z3.Not(facts.conditions[k]) for k in rest)):
+        left = region
+        for k in rest:
+            left = space.subtract(left, facts.exact[k])
+            if not left:
+                break
+        if not left:
             kept = rest
     return kept
 
@@ -158,20 +183,21 @@ def _redundant(facts: Facts, i: int, rule: Rule) -> list[Rule] | None:
             return _redundant_by_boxes(facts, rule, boxes, later)
         except TooLarge:
             pass
-    region = facts.firing(i)
+    # the solver, asked with assumptions over literals that mean each rule's condition
+    region = [facts.included(i), *(facts.excluded(j) for j in facts.earlier(i))]
     same_outcome = facts.outcome(rule)
     excluded: list = []
     instead: list[Rule] = []
-    for j in facts.later(i):
+    for j in later:
         other = facts.rules[j]
         if facts.outcome(other) == same_outcome:
-            if facts.solver.satisfiable(*region, *excluded, facts.conditions[j]):
+            if facts.solver.holds_under([*region, *excluded, facts.included(j)]):
                 instead.append(other)
-            excluded.append(z3.Not(facts.conditions[j]))
-        elif facts.solver.satisfiable(*region, *excluded, facts.conditions[j]):
+            excluded.append(facts.excluded(j))
+        elif facts.solver.holds_under([*region, *excluded, facts.included(j)]):
             return None  # a request would go to a rule that decides differently
     default = facts.policy.default
-    left_over = facts.solver.satisfiable(*region, *excluded)
+    left_over = facts.solver.holds_under([*region, *excluded])
     if left_over:
         if default is None or facts.outcome(default) != same_outcome:
             return None

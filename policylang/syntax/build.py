@@ -163,8 +163,12 @@ class Builder(Transformer):
 
     # ---- expressions --------------------------------------------------------------------------
 
-    def atom(self, c):  # "(" expr ")"
-        return c[1]
+    def atom(self, c):  # "(" expr ")": the node, its span now taking in the parentheses
+        inner = c[1]
+        wrapped = inner.model_copy(update={"span": self.ctx.span(c[0], c[2])})
+        if id(inner) in self.ctx.depths:
+            self.ctx.depths[id(wrapped)] = (wrapped, self.ctx.depths[id(inner)][1])
+        return wrapped
 
     def name_ref(self, c):
         return s.NameRef(span=c[0].span, name=c[0])
