@@ -108,10 +108,19 @@ class _Writer:
 
     def condition(self, expr: e.Expr, name_of) -> tuple[list[str], str]:
         pieces, rest = split_deep(expr)
-        prelude = [f"t{index} = {self.expr(piece, name_of)}" for index, piece in pieces]
-        return prelude, self.expr(rest, name_of)
+        prelude = [f"t{index} = {self.expr(piece, name_of, top=True)}" for index, piece in pieces]
+        return prelude, self.expr(rest, name_of, top=True)
 
-    def expr(self, x: e.Expr, name_of) -> str:
+    def expr(self, x: e.Expr, name_of, top: bool = False) -> str:
+        """Python code for `x`; `top`: a whole condition, which needs no outer parentheses."""
+        text = self._expr(x, name_of)
+        wrapped = isinstance(x, (e.Not, e.BoolOp, e.Compare, e.InSet, e.InRange, e.Scale)) or (
+            isinstance(x, e.Sum) and x.type.kind not in ("money", "duration", "float") and len(x.terms) <= WIDE_SUM)
+        if top and wrapped and text.startswith("(") and text.endswith(")"):
+            return text[1:-1]  # these cases are written as one parenthesized group
+        return text
+
+    def _expr(self, x: e.Expr, name_of) -> str:
         lit = self.constants.literal
         match x:
             case e.Const(value=value):
@@ -232,7 +241,7 @@ class _Writer:
     def rule_view(self, i: int, rule, condition) -> dict[str, Any]:
         """One rule as the template writes it: its test (maybe specialized) and its decision."""
         fields = decision_fields(self.policy, rule)
-        result = f"_D{i}"
+        result = f"_D[{i}]"
         plan = ladder(self.policy, rule)
         if plan.reads_signals:  # the decision carries what its escalations will read
             names = sorted({r.name for x in plan.edges for r in _signal_refs(x)})
@@ -281,11 +290,12 @@ class _Writer:
 
     def render(self) -> str:
         policy, lit = self.policy, self.constants.literal
-        decisions, ladders = [], []
-        for i, rule in enumerate(policy.route):
+        sends: dict[str, int] = {}  # what rules decide, their names aside, each written once
+        rule_table = []
+        for rule in policy.route:
             fields = decision_fields(policy, rule)
-            decisions.append({"var": f"_D{i}", "fields": ", ".join(lit(f, hoist=False) for f in fields),
-                              "comment": comment(f"rule {rule.name}, line {rule.span.line}")})
+            text = "(" + ", ".join(lit(f, hoist=False) for f in fields[1:]) + ")"
+            rule_table.append({"name": fields[0], "sends": sends.setdefault(text, len(sends))})
         route = self.route_view()
         edges, edge_functions = [], {}
         for ci, cascade in enumerate(policy.cascades):
@@ -296,12 +306,13 @@ class _Writer:
                 edges.append({"function": function, "cascade": comment(cascade.name), "source": comment(edge.source),
                               "target": comment(edge.target), "line": edge.span.line, "prelude": prelude,
                               "condition": condition})
-        for rule in policy.route:
+        climbs: dict[str, int] = {}  # rules that climb the same way share one ladder
+        for row, rule in zip(rule_table, policy.route):
             plan = ladder(policy, rule)
             cascade = getattr(rule.target, "cascade", None)
             names = [edge_functions[(cascade, i)] for i in range(len(plan.edges))]
-            ladders.append({"rule": rule.name, "steps": lit(plan.steps, hoist=False), "index": repr(plan.index),
-                            "edges": "".join(n + ", " for n in names)})
+            text = f"({lit(plan.steps, hoist=False)}, {plan.index!r}, ({''.join(n + ', ' for n in names)}))"
+            row["climbs"] = climbs.setdefault(text, len(climbs))
         signal_checks = [self.check_view(c, i) for i, c in enumerate(checks(policy, "signal"))]
         outcome_checks = [self.check_view(c, i + len(signal_checks)) for i, c in enumerate(checks(policy, "outcome"))]
         models = [_model_view(policy.model(name), self.constants) for name in serving_models(policy)]
@@ -309,7 +320,7 @@ class _Writer:
         for fb in policy.fallbacks:
             for error in fb.errors:
                 fallbacks.setdefault(fb.source, []).append((error, fb.target))
-        return _template().render(
+        text = _template().render(
             version=__version__,
             file=comment(policy.file.replace("\\", "/").rsplit("/", 1)[-1]),
             policy_name=comment(policy.name),
@@ -321,12 +332,25 @@ class _Writer:
             models=models,
             fallbacks=list(fallbacks.items()),
             constants=[(name, text) for text, name in self.constants.names.items()],
-            decisions=decisions,
+            sends=list(sends),
+            rule_table=rule_table,
             route=route,
             has_default=policy.default is not None,
             edges=edges,
-            ladders=ladders,
+            climbs=list(climbs),
         )
+        return _tidy(text)
+
+
+def _tidy(text: str) -> str:
+    """No trailing blanks, at most two blank lines in a row: what the template's loops leave."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and len(out) >= 2 and not out[-1] and not out[-2]:
+            continue
+        out.append(line)
+    return "\n".join(out).rstrip() + "\n"
 
 
 def _set_display(members) -> str:

@@ -129,6 +129,3 @@ Expr = Annotated[
     Union[Const, SignalRef, ModelAttr, CostOf, Not, BoolOp, Compare, InSet, InRange, HasLabel, Sum, Scale, Local],
     Field(discriminator="kind"),
 ]
-
-for _model in (Not, BoolOp, Compare, InSet, InRange, HasLabel, Sum, Scale):
-    _model.model_rebuild()

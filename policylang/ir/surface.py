@@ -308,8 +308,3 @@ class File(Node):
     kind: Literal["file"] = "file"
     name: Name
     decls: tuple[Decl, ...]
-
-
-for _model in list(globals().values()):
-    if isinstance(_model, type) and issubclass(_model, Node) and _model is not Node:
-        _model.model_rebuild()
