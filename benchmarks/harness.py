@@ -1,6 +1,7 @@
 """Timing that a shared, noisy machine can live with: every candidate runs over the same
-requests, rounds interleave the candidates, and each result is the median of its rounds.
-Compare candidates as ratios measured side by side in one run, never across runs."""
+requests, rounds interleave the candidates, and each result is the fastest of many short rounds
+(another process can only slow a round down, as timeit's documentation says), with the median
+beside it. Compare candidates as ratios measured side by side in one run, never across runs."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from datetime import date
 @dataclass
 class Result:
     name: str
-    ns_per_call: float  # the median over rounds
-    spread: float  # (max - min) / median over rounds, a sanity check on noise
+    ns_per_call: float  # the fastest round: interference on a shared machine only adds time
+    median: float  # the median round
+    spread: float  # (median - fastest) / fastest: how much the machine's noise moved things
 
 
 def _loop(call: str) -> Callable:
@@ -32,8 +34,8 @@ def _loop(call: str) -> Callable:
     return namespace["run"]
 
 
-def time_calls(candidates: dict[str, tuple[Callable, str]], requests: Sequence, rounds: int = 15,
-               min_seconds: float = 0.02) -> dict[str, Result]:
+def time_calls(candidates: dict[str, tuple[Callable, str]], requests: Sequence, rounds: int = 41,
+               min_seconds: float = 0.005) -> dict[str, Result]:
     """Median nanoseconds per call of each candidate `(function, call)` over `requests`, with
     rounds interleaving the candidates."""
     loops = {name: _loop(call) for name, (_, call) in candidates.items()}
@@ -62,8 +64,8 @@ def time_calls(candidates: dict[str, tuple[Callable, str]], requests: Sequence, 
             samples[name].append(elapsed / (passes[name] * len(requests)))
     out = {}
     for name, values in samples.items():
-        median = statistics.median(values)
-        out[name] = Result(name, median, (max(values) - min(values)) / median)
+        fastest, median = min(values), statistics.median(values)
+        out[name] = Result(name, fastest, median, (median - fastest) / fastest)
     return out
 
 

@@ -225,7 +225,8 @@ class _Writer:
 
     def check_view(self, check: SignalCheck, index: int) -> dict[str, Any]:
         lit = self.constants.literal
-        var = self.locals[check.name]
+        # a signal no rule reads is validated into one scratch name: fewer locals, a cheaper call
+        var = self.locals[check.name] if check.name in self.used or check.role == "outcome" else "_v"
         signal = next(s for s in self.policy.signals if s.name == check.name)
         return {
             "name": check.name,
@@ -241,7 +242,7 @@ class _Writer:
     def rule_view(self, i: int, rule, condition) -> dict[str, Any]:
         """One rule as the template writes it: its test (maybe specialized) and its decision."""
         fields = decision_fields(self.policy, rule)
-        result = f"_D[{i}]"
+        result = f"_D{i}"
         plan = ladder(self.policy, rule)
         if plan.reads_signals:  # the decision carries what its escalations will read
             names = sorted({r.name for x in plan.edges for r in _signal_refs(x)})
@@ -333,6 +334,7 @@ class _Writer:
             fallbacks=list(fallbacks.items()),
             constants=[(name, text) for text, name in self.constants.names.items()],
             sends=list(sends),
+            decision_names=", ".join(f"_D{i}" for i in range(len(rule_table))),
             rule_table=rule_table,
             route=route,
             has_default=policy.default is not None,
