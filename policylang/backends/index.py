@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..analysis.hull import hull
 from ..ir import expr as e
-from ..ir.node import Node, children, depth, walk
+from ..ir.node import children, depth, walk
 from ..ir.policy import Policy, Rule
 from ..ir.types import BOOL, EnumType
 
@@ -116,21 +116,35 @@ def specialize(x: e.Expr, key: str, member: str | None, t: EnumType) -> e.Expr:
     return _fold(_substitute(x, key, value))
 
 
-def _substitute(node: Node, key: str, value: e.Const) -> Node:
-    if isinstance(node, e.SignalRef) and node.name == key and node.role == "signal":
-        return value.model_copy(update={"span": node.span})
-    update = {}
-    for name in type(node).model_fields:
-        current = getattr(node, name)
-        if isinstance(current, Node):
-            new = _substitute(current, key, value)
-            if new is not current:
-                update[name] = new
-        elif isinstance(current, tuple) and current and isinstance(current[0], Node):
-            new_items = tuple(_substitute(c, key, value) for c in current)
-            if any(a is not b for a, b in zip(new_items, current)):
-                update[name] = new_items
-    return node.model_copy(update=update) if update else node
+def _substitute(x: e.Expr, key: str, value: e.Const) -> e.Expr:
+    """`x` with the key signal replaced by `value`; untouched subtrees are returned as they are."""
+    match x:
+        case e.SignalRef(name=name, role="signal") if name == key:
+            return value.model_copy(update={"span": x.span})
+        case e.Not(operand=operand):
+            new = _substitute(operand, key, value)
+            return x if new is operand else x.model_copy(update={"operand": new})
+        case e.BoolOp(operands=operands) | e.Sum(terms=operands):
+            new_items = tuple(_substitute(o, key, value) for o in operands)
+            if all(a is b for a, b in zip(new_items, operands)):
+                return x
+            return x.model_copy(update={"operands" if isinstance(x, e.BoolOp) else "terms": new_items})
+        case e.Compare(left=left, right=right):
+            a, b = _substitute(left, key, value), _substitute(right, key, value)
+            return x if (a is left and b is right) else x.model_copy(update={"left": a, "right": b})
+        case e.InSet(element=element) | e.Scale(operand=element):
+            new = _substitute(element, key, value)
+            field = "element" if isinstance(x, e.InSet) else "operand"
+            return x if new is element else x.model_copy(update={field: new})
+        case e.InRange(element=element, low=low, high=high):
+            parts = [_substitute(p, key, value) for p in (element, low, high)]
+            if all(a is b for a, b in zip(parts, (element, low, high))):
+                return x
+            return x.model_copy(update=dict(zip(("element", "low", "high"), parts)))
+        case e.HasLabel(element=element, container=container):
+            a, b = _substitute(element, key, value), _substitute(container, key, value)
+            return x if (a is element and b is container) else x.model_copy(update={"element": a, "container": b})
+    return x  # constants, other signals, model fields, cost(): nothing to replace
 
 
 def _true(x) -> bool:
