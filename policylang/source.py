@@ -72,7 +72,7 @@ class Source:
     def span(self, start: int, end: int) -> Span:
         line, column = self.position(start)
         end_line, end_column = self.position(max(start, end))
-        return Span.model_construct(  # every field is an int or this file's name: nothing to check
+        return Span(
             file=self.name,
             start=start,
             end=max(start, end),

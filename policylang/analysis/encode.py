@@ -158,10 +158,8 @@ class Encoder:
                 parts = [self.encode(t, step, model) for t in terms]
                 if any(not _is_int(p) for p in parts):
                     parts = [_to_real(p) for p in parts]
-                total = parts[0]
-                for sign, part in zip(signs[1:], parts[1:]):
-                    total = total + part if sign > 0 else total - part
-                return total
+                signed = [part if sign > 0 else -part for sign, part in zip(signs, parts)]
+                return signed[0] if len(signed) == 1 else z3.Sum(*signed)  # one n-ary term, however long
             case e.Scale(factor=factor, operand=operand):
                 inner = self.encode(operand, step, model)
                 f = rational(factor)
