@@ -23,18 +23,6 @@ class Span(BaseModel):
     end_line: int
     end_column: int
 
-    def to(self, other: Span) -> Span:
-        """The span from the start of this one to the end of `other`."""
-        return Span(
-            file=self.file,
-            start=self.start,
-            end=other.end,
-            line=self.line,
-            column=self.column,
-            end_line=other.end_line,
-            end_column=other.end_column,
-        )
-
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 

@@ -99,9 +99,6 @@ class Encoder:
     def member_index(self, t: EnumType, member: str) -> int:
         return t.members.index(member)
 
-    def variables(self) -> dict[str, Any]:
-        return dict(self._vars)
-
     # ---- expressions --------------------------------------------------------------------------
 
     def encode(self, x: e.Expr, step: int | None = None, model: Model | None = None) -> Term:

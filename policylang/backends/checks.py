@@ -37,10 +37,6 @@ class SignalCheck:
     domain: str  # R003: "signal 'x' must be <domain>, got ..."
 
     @property
-    def bounded(self) -> bool:
-        return self.low is not None or self.high is not None
-
-    @property
     def spec(self) -> tuple:
         """What runtime `_check` needs: (kind, low, high, members, expected, domain)."""
         return (self.kind, self.low, self.high, frozenset(self.members), self.expected, self.domain)

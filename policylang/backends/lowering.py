@@ -10,7 +10,7 @@ short-circuiting would have skipped changes no result.
 from __future__ import annotations
 
 from ..ir import expr as e
-from ..ir.node import Node, children, depth
+from ..ir.node import Node, children
 
 MAX_DEPTH = 48
 
@@ -48,7 +48,3 @@ def _replace_children(node: Node, rebuilt: dict[int, Node]) -> Node:
         elif isinstance(value, tuple) and value and isinstance(value[0], Node):
             update[name] = tuple(rebuilt.get(id(v), v) for v in value)
     return node.model_copy(update=update) if update else node
-
-
-def is_deep(expr: e.Expr) -> bool:
-    return depth(expr)[0] >= MAX_DEPTH
