@@ -196,12 +196,14 @@ def suite_startup(quick: bool) -> list[str]:
 
 def _lint_row(text: str, name: str, tmp: str, quick: bool) -> tuple[float, int, float]:
     from policylang.analysis.facts import Facts
-    from policylang.passes import ANALYSES, check
-    from policylang.passes.imports import decode
+    from policylang.backends.python.interpreter import Interpreter
+    from policylang.passes import check
+    from policylang.passes.analyses import ANALYSES
+    from policylang.syntax.loader import decode
 
     source, _ = decode(name, text.encode())
     seconds = time_once(lambda: check(source), repeat=1 if quick else 3)
-    facts = Facts(check(source, analyze=False).policy)
+    facts = Facts(check(source, analyze=False).policy, None, Interpreter)
     for analysis in ANALYSES:
         analysis(facts)
     path = pathlib.Path(tmp) / name

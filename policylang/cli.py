@@ -15,7 +15,7 @@ import click
 from . import __version__
 from .diagnostics import Diagnostic, render_json, render_sarif, render_text, summary_line
 from .passes import check
-from .passes.imports import SourceError, read_top
+from .syntax.loader import SourceError, read_top
 from .policy import Policy, PolicyError, load
 from .requests import evaluate_line
 

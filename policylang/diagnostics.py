@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ._version import __version__
-from .codes import CODES, Severity
+from .codes import CODES, Code, Severity
 from .jsontext import decimal_text, dumps
 from .source import Source, Span
 
@@ -42,12 +42,18 @@ class Diagnostic(BaseModel):
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[str, int, str, str]:
         return (self.span.file, self.span.start, self.code, self.message)
+
+    @property
+    def identity(self) -> tuple[str, str, int, str]:
+        """What makes two diagnostics the same finding: a file imported by two policies, or a
+        parser state restored after an error, reports it once."""
+        return (self.code, self.span.file, self.span.start, self.message)
 
 
 def diagnostic(
-    code: str,
+    code: Code,
     message: str,
     span: Span,
     *,
@@ -57,8 +63,8 @@ def diagnostic(
 ) -> Diagnostic:
     """A diagnostic with its code's default severity from the registry."""
     return Diagnostic(
-        code=code,
-        severity=CODES[code].severity,
+        code=code.code,
+        severity=code.severity,
         message=message,
         span=span,
         related=tuple(related),

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
-from .backends import runtime as rt
-from .backends.codegen import generate
-from .backends.interpreter import Interpreter
+from .backends.python import support as rt
+from .backends.python.codegen import generate
+from .backends.python.interpreter import Interpreter
 from .diagnostics import Diagnostic, render_text
 from .ir.policy import Policy as PolicyIR
 from .passes import Checked, check
-from .passes.imports import decode, read_top
+from .syntax.loader import decode, read_top
 from .source import Source
 
 Engine = Literal["compiled", "interpreted"]

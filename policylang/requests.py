@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .backends.runtime import RequestError
+from .backends.python.support import RequestError
 from .policy import Engine, Policy
 
 OUTCOMES_KEY = "@outcomes"

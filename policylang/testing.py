@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.runtime import RequestError
+from .backends.python.support import RequestError
 from .ir.policy import Test
 from .policy import Engine, Policy
 from .source import Span

@@ -38,7 +38,7 @@ import pytest
 import policylang
 from conftest import FIXTURES
 from policylang.passes import Checked, check
-from policylang.passes.imports import read_top
+from policylang.syntax.loader import read_top
 
 ANALYSIS = FIXTURES / "analysis"
 FIXTURE_FILES = sorted(ANALYSIS.glob("*.route"))  # not lib/: those are only imported

@@ -34,7 +34,7 @@ import policylang
 import policygen as gen
 from policylang import Decision, Diagnostic, Policy
 from policylang.passes import check
-from policylang.passes.imports import decode
+from policylang.syntax.loader import decode
 
 MANY = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -34,8 +34,9 @@ from hypothesis import strategies as st
 import policygen as gen
 import policygen_keyed as keyed
 import policylang
-from policylang.analysis.boxes import Interval
+from policylang.ir.boxes import Interval
 from policylang.analysis.facts import Facts
+from policylang.backends.python.interpreter import Interpreter
 from policylang.ir.types import EnumType
 from policylang.passes import rules as rule_pass
 
@@ -53,7 +54,7 @@ POLICIES = st.one_of(
 
 
 def facts_of(text: str) -> Facts:
-    return Facts(policylang.loads(text, "gen.route", analyze=False).ir)
+    return Facts(policylang.loads(text, "gen.route", analyze=False).ir, None, Interpreter)
 
 
 def solver_only(text: str) -> Facts:

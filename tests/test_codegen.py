@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import policylang
-from policylang.backends.codegen import generate
+from policylang.backends.python.codegen import generate
 
 POLICYC = Path(sys.executable).parent / "policyc"
 

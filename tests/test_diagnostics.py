@@ -32,7 +32,7 @@ from conftest import FIXTURES
 from policylang.cli import main as policyc
 from policylang.codes import CODES
 from policylang.passes import Checked, check
-from policylang.passes.imports import read_top
+from policylang.syntax.loader import read_top
 
 DIAGNOSTICS = FIXTURES / "diagnostics"
 FIXTURE_FILES = sorted(DIAGNOSTICS.glob("*.route"))  # not lib/: those are only imported
@@ -121,7 +121,7 @@ def test_fixture_reports_exactly_what_it_expects(fixture: pathlib.Path) -> None:
 
 
 def test_every_syntax_name_and_type_code_has_a_fixture() -> None:
-    codes = {code for code in CODES if _FRONT_END.match(code)}
+    codes = {code for code in CODES if _FRONT_END.match(code)} - {"E009"}  # E009: a file that cannot be read, tested in test_cli.py
     covered = {code for fixture in FIXTURE_FILES for code, _, _ in expectations(fixture).found}
     assert codes - covered == set()
     assert codes >= {f"E00{i}" for i in range(1, 9)} | {f"E1{i:02d}" for i in range(1, 13)}

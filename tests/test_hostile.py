@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from policylang.passes import check
-from policylang.passes.imports import read_top
+from policylang.syntax.loader import read_top
 
 POLICYC = pathlib.Path(sys.executable).parent / "policyc"
 ENGINES = ("compiled", "interpreted")

@@ -33,9 +33,8 @@ import policygen_keyed as keyed
 import policylang
 import strategies as requests_gen
 from policylang import Policy, RequestError
-from policylang.backends.codegen import generate
-from policylang.backends.index import plan_dispatch
-from policylang.backends.plan import decision_fields
+from policylang.backends.python.codegen import generate
+from policylang.backends.python.index import plan_dispatch
 
 SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -92,12 +91,12 @@ def reference(policy: Policy, request: Any, *, validate: bool = True, strict: bo
                for c in interp.signal_checks}
     for rule, test in zip(policy.ir.rules, _rule_tests(policy)):
         if test(env, None):
-            fields = decision_fields(policy.ir, rule)
+            fields = policy.ir.decision_of(rule)
             return ("decision", (*fields[:2], tuple(fields[2]), *fields[3:]))
     default = policy.ir.default
     if default is None:
         return NO_RULE
-    fields = decision_fields(policy.ir, default)
+    fields = policy.ir.decision_of(default)
     return ("decision", (*fields[:2], tuple(fields[2]), *fields[3:]))
 
 

@@ -7,7 +7,7 @@ import re
 import policylang
 from policylang.passes import check
 from policylang.testing import run_tests
-from policylang.passes.imports import decode
+from policylang.syntax.loader import decode
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

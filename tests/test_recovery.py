@@ -10,7 +10,7 @@ import pytest
 
 from policylang import PolicyError, loads
 from policylang.passes import Checked, check
-from policylang.passes.imports import read_top
+from policylang.syntax.loader import read_top
 
 MODEL = ('model m { id = "vendor/m", tier = 1, input_per_mtok = $1, output_per_mtok = $1, '
          "context = 10_000, max_output = 100, latency = 1s }")

@@ -15,7 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from ..ir.policy import Model, Policy, Rule
-from .solver import decimal_of
+from ..ir.values import decimal_of
 
 MILLION = 1_000_000
 

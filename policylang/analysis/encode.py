@@ -10,30 +10,17 @@ its own copy, named `confidence@2` for the edge that leaves step 2.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import z3
 
-from ..backends.runtime import _set_compare
+from ..ir.values import compare_sets, rational
 from ..ir import expr as e
 from ..ir.policy import Model, Policy, Signal
 from ..ir.types import EnumType
 
 Term = Any  # a z3 expression, or a Python value for what is concrete (model fields, sets, strings)
-
-
-def rational(value: Any) -> Fraction | int:
-    """The exact rational a runtime number denotes; a float means the decimal its repr shows.
-    Whole numbers stay ints: they compare exactly with fractions, and much faster."""
-    if isinstance(value, float):
-        value = Fraction(Decimal(repr(value)))
-    elif isinstance(value, Decimal):
-        value = Fraction(value)
-    elif isinstance(value, int):
-        return value
-    return int(value) if value.denominator == 1 else value
 
 
 def _real(value: Fraction | int):
@@ -181,7 +168,7 @@ class Encoder:
         kind = left.type.kind
         l, r = self.encode(left, step, model), self.encode(right, step, model)
         if kind in ("set", "string"):
-            result = _set_compare(op, l, r) if kind == "set" else (l == r) == (op == "==")
+            result = compare_sets(op, l, r) if kind == "set" else (l == r) == (op == "==")
             return bool(result)
         if kind == "enum" and left.type.members != right.type.members:
             pairs = [z3.And(l == self.member_index(left.type, m), r == self.member_index(right.type, m))

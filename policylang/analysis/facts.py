@@ -9,22 +9,32 @@ about the rules that can meet: for rule i, the earlier rules whose hull meets ru
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import z3
 
-from ..backends.interpreter import Interpreter
-from ..backends.plan import decision_fields, fallback_closure
 from ..ir import expr as e
-from ..ir.policy import CascadeTarget, Policy, RejectTarget, Rule
-from ..ir.types import EnumType
+from ..ir.boxes import Box, Space, TooLarge, disjoint, domain_box, hull, key_signal, meet
+from ..ir.policy import CascadeTarget, Model, Policy, RejectTarget, Rule
 from ..source import Source, Span
 from .encode import Encoder, as_bool
-from .boxes import Space, TooLarge
-from .hull import Box, disjoint, domain_box, hull, meet
 from .solver import Solver
+
+
+class Engine(Protocol):
+    """What the checker replays witnesses through: an engine of section 5 that runs a policy
+    even when it has errors (the interpreter, handed in by the pipeline)."""
+
+    def decide(self, signals: Mapping[str, Any]) -> Any: ...
+
+    def escalate(self, decision: Any, step: int | str, outcomes: Mapping[str, Any]) -> str | None: ...
+
+    def validate(self, values: Any, role: str, strict: bool = False) -> dict[str, Any]: ...
+
+    def holds(self, expr: e.Expr, env: dict[str, Any], model: Model | None = None) -> bool: ...
 
 
 class WitnessMismatch(AssertionError):
@@ -59,9 +69,15 @@ class Climb:
 
 
 class Facts:
-    def __init__(self, policy: Policy, sources: dict[str, Source] | None = None) -> None:
+    """What the analyses of one policy share; `engine` builds the replay engine on first use."""
+
+    def __init__(self, policy: Policy, sources: dict[str, Source] | None,
+                 engine: Callable[[Policy], Engine], *, warnings: bool = True) -> None:
         self.policy = policy
+        self.warnings = warnings
+        """Whether the passes should look for warnings too, or only for errors."""
         self.sources = sources or {}
+        self._make_engine = engine
         self.encoder = Encoder(policy)
         self.solver = Solver(self.encoder)
         self.rules: tuple[Rule, ...] = policy.rules
@@ -83,9 +99,9 @@ class Facts:
         """What passes compute once per policy and share (keyed by the pass)."""
 
     @cached_property
-    def interpreter(self) -> Interpreter:
+    def interpreter(self) -> Engine:
         """The engine every witness is replayed through, built the first time one is."""
-        return Interpreter(self.policy)
+        return self._make_engine(self.policy)
 
     @cached_property
     def conditions(self) -> list:
@@ -110,17 +126,11 @@ class Facts:
 
     # ---- which rules can meet -----------------------------------------------------------------
 
-    def _build_index(self):
+    def _build_index(self) -> tuple[str | None, dict[str, list[int]], list[int]]:
         """Rules by the members of the enum that most rules restrict (a tenant, a task)."""
-        counts: dict[str, int] = defaultdict(int)
-        for box in self.hulls:
-            for name, constraint in (box or {}).items():
-                if isinstance(constraint, frozenset) and constraint != self.domain.get(name):
-                    if isinstance(self.encoder.signals[name].type, EnumType):
-                        counts[name] += 1
-        if not counts:
+        key, _ = key_signal(self.policy, self.hulls)
+        if key is None:
             return None, {}, list(range(len(self.rules)))
-        key = max(counts, key=lambda n: (counts[n], n))
         by_member: dict[str, list[int]] = defaultdict(list)
         everywhere = []
         for i, box in enumerate(self.hulls):
@@ -268,7 +278,7 @@ class Facts:
     def outcome(self, rule: Rule) -> tuple:
         """What a request gets from a rule, its name aside: model, steps, cap, rejection, and
         for a cascade which one (two cascades over the same models may climb differently)."""
-        return (*decision_fields(self.policy, rule)[1:], getattr(rule.target, "cascade", None))
+        return (*self.policy.decision_of(rule)[1:], getattr(rule.target, "cascade", None))
 
     # ---- climbs (section 7) -------------------------------------------------------------------
 
@@ -281,7 +291,7 @@ class Facts:
 
     def serving(self, step_model: str) -> list[str]:
         """The models that may answer for a step: its own, then every fallback reachable from it."""
-        return [step_model, *fallback_closure(self.policy, step_model)]
+        return [step_model, *self.policy.fallback_closure(step_model)]
 
     @cached_property
     def routed(self) -> tuple[Rule, ...]:

@@ -13,6 +13,7 @@ from typing import Any
 import z3
 
 from ..ir.types import EnumType
+from ..ir.values import decimal_of
 from .encode import Encoder, as_bool
 
 
@@ -34,20 +35,6 @@ def _fraction(value) -> Fraction:
     if z3.is_algebraic_value(value):  # not reachable with linear constraints; be exact anyway
         return Fraction(Decimal(value.approx(30).as_decimal(30).rstrip("?")))
     raise SolverError(f"no numeric value: {value}")
-
-
-def decimal_of(value: Fraction) -> Decimal | None:
-    """A rational as an exact decimal, or None when its expansion never ends."""
-    d = value.denominator
-    for p in (2, 5):
-        while d % p == 0:
-            d //= p
-    if d != 1:
-        return None
-    digits = 0
-    while (value * 10**digits).denominator != 1:
-        digits += 1
-    return Decimal(value.numerator * 10**digits // value.denominator).scaleb(-digits)
 
 
 class Solver:

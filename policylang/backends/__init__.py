@@ -1,1 +1,1 @@
-"""backends"""
+"""The back ends: `python/` (interpreter and compiled module); each reads only the typed IR."""

@@ -178,6 +178,27 @@ class Policy(Node):
             return self.cascade(target.cascade).steps
         return ()
 
+    def decision_of(self, rule: Rule) -> tuple[str, str | None, tuple[str, ...], int | None, str | None]:
+        """(rule, model, steps, max_output, reject) of every request `rule` decides (section 5)."""
+        if isinstance(rule.target, RejectTarget):
+            return (rule.name, None, (), None, rule.target.reason)
+        steps = self.steps(rule)
+        first = self.model(steps[0])
+        cap = first.max_output if rule.cap is None else min(rule.cap, first.max_output)
+        return (rule.name, steps[0], steps, cap, None)
+
+    def fallback_closure(self, model: str) -> list[str]:
+        """Every model that can serve when `model` fails, through chains of fallbacks, nearest
+        first (breadth first, each model once, `model` itself never)."""
+        seen: list[str] = []
+        queue = list(self.fallback_targets(model))
+        while queue:
+            current = queue.pop(0)
+            if current != model and current not in seen:
+                seen.append(current)
+                queue.extend(self.fallback_targets(current))
+        return seen
+
     def fallback_targets(self, model: str) -> tuple[str, ...]:
         """The models that serve directly when `model` fails, in declaration order."""
         seen: list[str] = []

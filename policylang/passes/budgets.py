@@ -10,7 +10,8 @@ from fractions import Fraction
 from ..analysis import costs
 from ..analysis.encode import as_bool
 from ..analysis.facts import Facts, WitnessMismatch
-from ..analysis.hull import hull, meet
+from ..ir.boxes import hull, meet
+from ..codes import E301, E302
 from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir.policy import Budget, Rule
 
@@ -123,7 +124,7 @@ def _cost_finding(facts, rule, budget, when, bound, value, k, top) -> Diagnostic
     facts.replay(witness, rule, steps=k)
     if value is None:
         return diagnostic(
-            "E301",
+            E301,
             f"rule {rule.name} has no bounded cost: input_tokens has no upper limit where it fires"
             f"{_where(facts, budget)}, so it may exceed the budget {costs.money(bound)}",
             rule.span, witness=witness, related=_related(budget),
@@ -135,7 +136,7 @@ def _cost_finding(facts, rule, budget, when, bound, value, k, top) -> Diagnostic
     breakdown = " + ".join(f"{p.label} {costs.money(p.value)}" for p in prefix.parts(top if declared else None))
     at = f" at input_tokens = {top}" if declared else " at each model's full context window"
     return diagnostic(
-        "E301",
+        E301,
         f"rule {rule.name} may cost {costs.money(value)} ({breakdown}{at}) over the budget "
         f"{costs.money(bound)}{_where(facts, budget)}",
         rule.span, witness=witness, related=_related(budget),
@@ -176,7 +177,7 @@ def _latency(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnosti
     facts.replay(witness, rule, steps=k)
     breakdown = " + ".join(f"{p.label} {costs.seconds(p.value)}" for p in taken)
     return diagnostic(
-        "E302",
+        E302,
         f"rule {rule.name} may take {costs.seconds(total)} ({breakdown}) over the budget "
         f"{costs.seconds(bound)}{_where(facts, budget)}",
         rule.span, witness=witness, related=_related(budget),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..analysis.encode import as_bool
 from ..analysis.facts import Facts
+from ..codes import W206, W306
 from ..diagnostics import Diagnostic, diagnostic
 
 
@@ -17,7 +18,7 @@ def check_cascades(facts: Facts) -> list[Diagnostic]:
             source, target = policy.model(edge.source), policy.model(edge.target)
             if target.tier < source.tier:
                 found.append(diagnostic(
-                    "W306",
+                    W306,
                     f"cascade {cascade.name} escalates from '{source.name}' (tier {source.tier}) down to "
                     f"'{target.name}' (tier {target.tier})",
                     edge.span,
@@ -25,7 +26,7 @@ def check_cascades(facts: Facts) -> list[Diagnostic]:
                 ))
             if not facts.solver.satisfiable(as_bool(facts.encoder.encode(edge.condition, step=0))):
                 found.append(diagnostic(
-                    "W206",
+                    W206,
                     f"cascade {cascade.name} never escalates from '{source.name}' to '{target.name}': "
                     f"`{facts.text(edge.condition.span)}` can never hold",
                     edge.span,

@@ -5,6 +5,7 @@ cascade, or a fallback of those) whose input_tokens can exceed its context windo
 from __future__ import annotations
 
 from ..analysis.facts import Facts, WitnessMismatch
+from ..codes import E303
 from ..diagnostics import Diagnostic, Related, diagnostic
 
 
@@ -57,5 +58,5 @@ def _finding(rule, step, model, witness, top) -> Diagnostic:
         help = f"send inputs over {model.context:,} tokens elsewhere with a rule above"
         if model.name != step:
             help += f", or give '{step}' a fallback with a larger context window"
-    return diagnostic("E303", what, rule.span, witness=witness,
+    return diagnostic(E303, what, rule.span, witness=witness,
                       related=[Related(message=f"model '{model.name}'", span=model.span)], help=help)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..backends.runtime import _EXACT, _dec, _exact_sum
+from ..ir.values import EXACT, exact, exact_sum
+from ..codes import E101, E103, E104, E105, E110, Code
 from ..ir import expr as e
 from ..ir import surface as s
 from ..ir.policy import MODEL_FIELDS
@@ -22,7 +23,7 @@ from ..ir.types import BOOL, DURATION, FLOAT, INT, MONEY, SET, STRING, FloatType
 from .resolve import Label, Member, Symbol
 
 if TYPE_CHECKING:
-    from .imports import Unit
+    from ..syntax.loader import Unit
     from .typecheck import Checker
 
 
@@ -69,7 +70,7 @@ class ExpressionChecker:
         self.checker = checker
         self.res = checker.res
 
-    def error(self, code: str, message: str, node, help: str | None = None) -> None:
+    def error(self, code: Code, message: str, node, help: str | None = None) -> None:
         self.checker.error(code, message, node.span, help=help)
 
     def text(self, node) -> str:
@@ -83,7 +84,7 @@ class ExpressionChecker:
         """An expression that must be true or false."""
         checked = self.check(node, unit, where)
         if checked is not None and checked.type.kind != "bool":
-            self.error("E103", f"{where.what} must be true or false, but '{self.text(node)}' is {phrase(checked.type)}",
+            self.error(E103, f"{where.what} must be true or false, but '{self.text(node)}' is {phrase(checked.type)}",
                        node, help="compare it: input_tokens > 8_000")
             return None
         return checked
@@ -91,7 +92,7 @@ class ExpressionChecker:
     def constant(self, node, unit: Unit, where: Where) -> e.Const | None:
         checked = self.check(node, unit, where)
         if checked is not None and not is_const(checked):
-            self.error("E103", f"{where.what} must be a constant, but '{self.text(node)}' depends on the request", node)
+            self.error(E103, f"{where.what} must be a constant, but '{self.text(node)}' depends on the request", node)
             return None
         return checked
 
@@ -125,7 +126,7 @@ class ExpressionChecker:
     def _NameRef(self, node, unit, where):
         binding = self.res.binding(node.name)
         if isinstance(binding, Member):  # only reachable where no enum operand exists
-            self.error("E103", f"'{binding.text}' reads as an enum member here, but nothing it is compared with is an enum", node)
+            self.error(E103, f"'{binding.text}' reads as an enum member here, but nothing it is compared with is an enum", node)
             return None
         if isinstance(binding, Label):
             return e.Const(span=node.span, value=binding.text, type=STRING)
@@ -136,7 +137,7 @@ class ExpressionChecker:
             return value.model_copy(update={"span": node.span}) if value is not None else None
         if binding.kind == "outcome" and not where.outcomes:
             self.error(
-                "E105",
+                E105,
                 f"outcome '{binding.name}' is known only after a model answers; {where.what} cannot use it",
                 node,
                 help="outcomes belong in a cascade's `when`",
@@ -150,11 +151,11 @@ class ExpressionChecker:
     def _ModelFieldRef(self, node, unit, where):
         field = node.field.text
         if not where.model_fields:
-            self.error("E101", f"'model.{field}' names the serving model; only an invariant's `require` can use it", node)
+            self.error(E101, f"'model.{field}' names the serving model; only an invariant's `require` can use it", node)
             return None
         if field not in MODEL_FIELD_TYPES:
             close = difflib.get_close_matches(field, MODEL_FIELDS, n=1)
-            self.error("E110", f"models have no field '{field}'", node.field,
+            self.error(E110, f"models have no field '{field}'", node.field,
                        help=f"did you mean '{close[0]}'?" if close else "fields: " + ", ".join(MODEL_FIELDS))
             return None
         return e.ModelAttr(span=node.span, field=field, type=MODEL_FIELD_TYPES[field])
@@ -172,7 +173,7 @@ class ExpressionChecker:
         for node in nodes:
             checked = self.check(node, unit, where)
             if checked is not None and checked.type.kind != "bool":
-                self.error("E103", f"'{word}' takes true or false, but '{self.text(node)}' is {phrase(checked.type)}", node)
+                self.error(E103, f"'{word}' takes true or false, but '{self.text(node)}' is {phrase(checked.type)}", node)
                 checked = None
             out.append(checked)
         return None if any(x is None for x in out) else out
@@ -204,7 +205,7 @@ class ExpressionChecker:
             close = difflib.get_close_matches(name, members, n=1, cutoff=0.5)
             owner = f"'{enum_side.name}'" if isinstance(enum_side, e.SignalRef) else "the enum"
             self.error(
-                "E104",
+                E104,
                 f"'{name}' is not a member of {owner}, an enum {{{', '.join(members)}}}",
                 node,
                 help=f"did you mean '{close[0]}'?" if close else None,
@@ -233,7 +234,7 @@ class ExpressionChecker:
             return None
         kind = kind_of(left.type)
         if node.op in _ORDERING and kind in ("bool", "enum", "string"):
-            self.error("E103", f"'{node.op}' does not order {phrase(left.type).split(' ', 1)[1]}s; use == or !=", node)
+            self.error(E103, f"'{node.op}' does not order {phrase(left.type).split(' ', 1)[1]}s; use == or !=", node)
             return None
         if is_const(left) and is_const(right):
             return e.Const(span=node.span, value=_COMPARE[node.op](left.value, right.value), type=BOOL)
@@ -248,14 +249,14 @@ class ExpressionChecker:
             elif {lk, rk} == {"duration", "number"}:
                 help = "write durations with a unit: 500ms, 2s, 1m"
             self.error(
-                "E103",
+                E103,
                 f"'{self.text(left)}' is {phrase(left.type)} but '{self.text(right)}' is {phrase(right.type)}; kinds never mix",
                 right,
                 help=help,
             )
             return False
         if lk == "enum" and set(left.type.members) != set(right.type.members):
-            self.error("E103", f"'{self.text(left)}' and '{self.text(right)}' are values of different enums", right)
+            self.error(E103, f"'{self.text(left)}' and '{self.text(right)}' are values of different enums", right)
             return False
         return True
 
@@ -279,11 +280,11 @@ class ExpressionChecker:
         if container is None:
             return None
         if container.type.kind != "set":
-            self.error("E103", f"'in' needs a set {{a, b}}, a range LO..HI or a label set such as model.regions; "
+            self.error(E103, f"'in' needs a set {{a, b}}, a range LO..HI or a label set such as model.regions; "
                                f"'{self.text(container)}' is {phrase(container.type)}", container)
             return None
         if not (isinstance(binding, Label) or element.type.kind == "enum"):
-            self.error("E103", f"only a label or an enum value can be in a set; '{self.text(element)}' is {phrase(element.type)}",
+            self.error(E103, f"only a label or an enum value can be in a set; '{self.text(element)}' is {phrase(element.type)}",
                        element)
             return None
         if is_const(element) and is_const(container):
@@ -297,7 +298,7 @@ class ExpressionChecker:
             return None
         element, low, high = parts
         if kind_of(element.type) not in ("number", "money", "duration"):
-            self.error("E103", f"'in LO..HI' needs a number, money or a duration; '{self.text(element)}' is {phrase(element.type)}", element)
+            self.error(E103, f"'in LO..HI' needs a number, money or a duration; '{self.text(element)}' is {phrase(element.type)}", element)
             return None
         if not (self._same_kind(element, low, node) and self._same_kind(element, high, node)):
             return None
@@ -311,7 +312,7 @@ class ExpressionChecker:
     def _arithmetic(self, items, node, word: str) -> bool:
         for item in items:
             if kind_of(item.type) not in ("number", "money", "duration"):
-                self.error("E103", f"'{word}' takes numbers, money or durations; '{self.text(item)}' is {phrase(item.type)}", item)
+                self.error(E103, f"'{word}' takes numbers, money or durations; '{self.text(item)}' is {phrase(item.type)}", item)
                 return False
         return True
 
@@ -324,7 +325,7 @@ class ExpressionChecker:
                 return None
         result_type = _arith_type([t.type for t in terms])
         if all(is_const(t) for t in terms):
-            total = _exact_sum([_dec(t.value) for t in terms], node.signs)  # exact, as at runtime
+            total = exact_sum([exact(t.value) for t in terms], node.signs)  # exact, as at runtime
             if result_type.kind == "float":
                 total = float(total)
             elif result_type.kind == "int":
@@ -339,20 +340,20 @@ class ExpressionChecker:
         variable = [f for f in factors if not is_const(f)]
         measured = [f for f in factors if kind_of(f.type) != "number"]
         if len(variable) > 1 or len(measured) > 1:
-            self.error("E103", "arithmetic is linear: '*' needs a constant number on one side", node,
+            self.error(E103, "arithmetic is linear: '*' needs a constant number on one side", node,
                        help="multiply by a number: document_count * 1_000, remaining_budget * 0.5")
             return None
         factor: Any = 1
         for f in factors:
             if is_const(f) and kind_of(f.type) == "number":
-                factor = _EXACT.multiply(_dec(factor), _dec(f.value))  # exact: 0.1 * 3 is 0.3
+                factor = EXACT.multiply(exact(factor), exact(f.value))  # exact: 0.1 * 3 is 0.3
         if all(not (is_const(f) and f.type.kind == "float") for f in factors):
             factor = int(factor)
         else:
             factor = float(factor)
         result_type = _arith_type([f.type for f in factors])
         if not variable:
-            value = factor if not measured else _EXACT.multiply(money_factor(factor), measured[0].value)
+            value = factor if not measured else EXACT.multiply(money_factor(factor), measured[0].value)
             return e.Const(span=node.span, value=value, type=result_type)
         (operand,) = variable
         if kind_of(operand.type) != "number":

@@ -4,6 +4,7 @@ Two fallbacks for one error (E308) are checked with the types."""
 from __future__ import annotations
 
 from ..analysis.facts import Facts
+from ..codes import E307
 from ..diagnostics import Diagnostic, Related, diagnostic
 
 
@@ -18,7 +19,7 @@ def check_fallbacks(facts: Facts) -> list[Diagnostic]:
         edges = [fb for fb in policy.fallbacks if fb.source in members and fb.target in members]
         first = edges[0]
         found.append(diagnostic(
-            "E307",
+            E307,
             "fallbacks loop: " + " -> ".join(loop + [loop[0]]) + "; a failing request could go round forever",
             first.span,
             related=[Related(message="part of the loop", span=fb.span) for fb in edges[1:]],

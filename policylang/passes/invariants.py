@@ -9,7 +9,8 @@ import z3
 
 from ..analysis.encode import as_bool
 from ..analysis.facts import Facts, WitnessMismatch
-from ..analysis.hull import hull, meet
+from ..ir.boxes import hull, meet
+from ..codes import E304
 from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir.policy import Invariant
 
@@ -53,7 +54,7 @@ def check_invariants(facts: Facts) -> list[Diagnostic]:
 def _finding(facts: Facts, invariant: Invariant, rule, step, model, witness) -> Diagnostic:
     role = f"'{model.name}'" if model.name == step else f"'{model.name}' (a fallback of '{step}')"
     return diagnostic(
-        "E304",
+        E304,
         f"invariant {invariant.name} fails: rule {rule.name} may send requests to {role}, for which "
         f"`{facts.text(invariant.requirement.span)}` is false",
         rule.span,

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..codes import E101, E102, E112, Code
 from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir import surface as s
 from ..ir.node import Node, children
 from ..source import Span
-from .imports import Program, Unit
+from ..syntax.loader import Program, Unit
 
 SymbolKind = Literal["threshold", "signal", "outcome", "model", "cascade", "rule", "invariant", "test"]
 
@@ -101,7 +102,7 @@ class _Resolver:
         self._scope_cache: dict[int, dict[str, Symbol]] = {}
         self.global_signals: dict[str, Symbol] = {}
 
-    def error(self, code: str, message: str, span: Span, *, related=(), help=None) -> None:
+    def error(self, code: Code, message: str, span: Span, *, related=(), help=None) -> None:
         self.result.diagnostics.append(diagnostic(code, message, span, related=related, help=help))
 
     # ---- declarations -------------------------------------------------------------------------
@@ -166,7 +167,7 @@ class _Resolver:
             first = table.get(name.text)
             if first is not None:
                 self.error(
-                    "E102",
+                    E102,
                     f"'{name.text}' is already declared as {_KIND_WORDS[first.kind]}; every name in a file is declared once",
                     name.span,
                     related=[Related(message=f"'{name.text}' first declared here", span=first.span)],
@@ -178,10 +179,10 @@ class _Resolver:
     def _check_route_count(self, top: Unit) -> None:
         routes = [d for d in top.file.decls if isinstance(d, s.RouteDecl)]
         if not routes:
-            self.error("E112", "the policy has no route block", top.file.name.span,
+            self.error(E112, "the policy has no route block", top.file.name.span,
                        help="add route { rule NAME when COND -> MODEL ... default -> MODEL }")
         for extra in routes[1:]:
-            self.error("E112", "a policy has exactly one route block; this is another", extra.span,
+            self.error(E112, "a policy has exactly one route block; this is another", extra.span,
                        related=[Related(message="the first route block", span=routes[0].span)])
 
     def _declare_signals(self) -> None:
@@ -196,7 +197,7 @@ class _Resolver:
                 self.result.signals.append(symbol)
             elif first.unit is not unit:  # a duplicate inside one file is reported already
                 self.error(
-                    "E102",
+                    E102,
                     f"{symbol.kind} '{symbol.name}' is already declared in {first.unit.name}; "
                     "signal and outcome names are request keys, one namespace across all imports",
                     symbol.span,
@@ -232,7 +233,7 @@ class _Resolver:
                     first.kind in ("signal", "outcome") and symbol.kind in ("signal", "outcome")
                 ):  # request keys clash whatever the alias: _declare_signals reports those once
                     self.error(
-                        "E102",
+                        E102,
                         f"this import brings '{name}', which is already declared as {_KIND_WORDS[first.kind]}",
                         decl.path.span,
                         related=[Related(message=f"'{name}' declared here", span=first.span),
@@ -263,7 +264,7 @@ class _Resolver:
             aliases = self._aliases(unit)
             target = aliases.get(parts[0].text)
             if target is None:
-                self.error("E101", f"unknown import alias '{parts[0].text}'", parts[0].span,
+                self.error(E101, f"unknown import alias '{parts[0].text}'", parts[0].span,
                            help=_suggest(parts[0].text, list(aliases)))
                 return None
             symbol = self._exports(target).get(parts[1].text)
@@ -278,7 +279,7 @@ class _Resolver:
             message = f"'{name.text}' is {_KIND_WORDS[symbol.kind]}, not {what}"
         else:
             message = f"unknown {what.split(' ', 1)[1] if what.startswith(('a ', 'an ')) else what} '{name.text}'"
-        self.error("E101", message, name.span, help=_suggest(name.text, self._candidates(unit, kinds)))
+        self.error(E101, message, name.span, help=_suggest(name.text, self._candidates(unit, kinds)))
         return None
 
     def _candidates(self, unit: Unit, kinds: tuple[SymbolKind, ...]) -> list[str]:
@@ -370,7 +371,7 @@ class _Resolver:
                     self._bind_label(unit, node.element, node.container)
                 case s.Call():
                     if node.function.text != "cost":
-                        self.error("E101", f"unknown function '{node.function.text}'", node.function.span,
+                        self.error(E101, f"unknown function '{node.function.text}'", node.function.span,
                                    help="the one function is cost(MODEL)")
                     else:
                         self.lookup(unit, node.argument, ("model",), "a model")

@@ -10,8 +10,9 @@ import itertools
 import z3
 
 from ..analysis.encode import as_bool
-from ..analysis.boxes import TooLarge
+from ..ir.boxes import TooLarge
 from ..analysis.facts import Facts, WitnessMismatch
+from ..codes import E204, W201, W202, W203, W205
 from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir import expr as e
 from ..ir.node import walk
@@ -67,7 +68,7 @@ def _never_holds(facts: Facts, i: int, rule: Rule) -> Diagnostic:
             f"{', '.join(shown[:-1])} and {shown[-1]} cannot all hold"
         why += f" ({domains})" if domains else ""
     return diagnostic(
-        "W202",
+        W202,
         f"rule '{rule.name}' can never fire: {why}",
         rule.span,
         related=[Related(message="this part", span=p.span) for p in core if len(core) > 1],
@@ -138,7 +139,7 @@ def _covered(facts: Facts, i: int, rule: Rule) -> Diagnostic:
     else:
         why = f"rules {_names(covering)} above together take every request it matches"
     return diagnostic(
-        "W201",
+        W201,
         f"rule '{rule.name}' can never fire: {why}",
         rule.span,
         related=[Related(message=f"rule '{r.name}' covers it", span=r.span) for r in covering],
@@ -153,7 +154,7 @@ def _default(facts: Facts) -> list[Diagnostic]:
     policy = facts.policy
     if policy.default is not None:
         if not facts.fires(None):
-            return [diagnostic("W203", "the default can never fire: the rules above take every request",
+            return [diagnostic(W203, "the default can never fire: the rules above take every request",
                                policy.default.span, help="delete the default, or keep it as a guard and ignore this")]
         return []
     if not facts.fires(None):
@@ -163,7 +164,7 @@ def _default(facts: Facts) -> list[Diagnostic]:
         raise WitnessMismatch("the boxes found a request no rule takes, the solver none")
     facts.replay(gap, None)
     return [diagnostic(
-        "E204",
+        E204,
         "some requests match no rule and there is no default, e.g. " + dumps(gap),
         policy.route_span or policy.span,
         witness=gap,
@@ -229,7 +230,7 @@ def _redundant_diagnostic(facts: Facts, rule: Rule, instead: list[Rule]) -> Diag
     target = facts.outcome(rule)
     what = "reject with the same reason" if target[0] is None else f"send them to '{target[0]}' the same way"
     return diagnostic(
-        "W205",
+        W205,
         f"rule '{rule.name}' is redundant: without it, {_names(instead)} would {what}",
         rule.span,
         related=[Related(message=f"'{r.name}' would decide instead", span=r.span) for r in instead],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from ..codes import E101, E102, E103, E105, E108, E109, E110, E111, E305, E308, Code
 from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir import expr as e
 from ..ir import surface as s
@@ -49,7 +50,7 @@ class Checker:
         self._models: dict[Symbol, Model | None] = {}
         self._in_progress: set[Symbol] = set()
 
-    def error(self, code: str, message: str, span: Span, *, related=(), help: str | None = None) -> None:
+    def error(self, code: Code, message: str, span: Span, *, related=(), help: str | None = None) -> None:
         self.diagnostics.append(diagnostic(code, message, span, related=related, help=help))
 
     # ---- the policy ---------------------------------------------------------------------------
@@ -106,14 +107,14 @@ class Checker:
         if symbol in self._thresholds:
             return self._thresholds[symbol]
         if symbol in self._in_progress:
-            self.error("E103", f"threshold '{symbol.name}' is defined in terms of itself", symbol.span)
+            self.error(E103, f"threshold '{symbol.name}' is defined in terms of itself", symbol.span)
             self._thresholds[symbol] = None
             return None
         self._in_progress.add(symbol)
         value = self.exprs.constant(symbol.decl.value, symbol.unit, Where(f"threshold '{symbol.name}'"))
         self._in_progress.discard(symbol)
         if value is not None and kind_of(value.type) not in ("number", "money", "duration", "bool"):
-            self.error("E103", f"a threshold is a number, money, a duration or a bool; this is {phrase(value.type)}",
+            self.error(E103, f"a threshold is a number, money, a duration or a bool; this is {phrase(value.type)}",
                        symbol.decl.value.span)
             value = None
         self._thresholds.setdefault(symbol, value)
@@ -126,7 +127,7 @@ class Checker:
         if kind_of(value.type) != _BOUND_KINDS[base] or (base == "int" and value.type.kind != "int"):
             written = {"int": "whole numbers", "float": "numbers", "money": "amounts such as $0..$100",
                        "duration": "durations such as 0s..30s"}[base]
-            self.error("E103", f"the bounds of {base} are {written}; '{self.exprs.text(node)}' is {phrase(value.type)}", node)
+            self.error(E103, f"the bounds of {base} are {written}; '{self.exprs.text(node)}' is {phrase(value.type)}", node)
             return None
         return float(value.value) if base == "float" else value.value
 
@@ -144,7 +145,7 @@ class Checker:
             members: list[str] = []
             for m in texpr.members:
                 if m.text in members:
-                    self.error("E102", f"'{m.text}' is listed twice in this enum", m.span)
+                    self.error(E102, f"'{m.text}' is listed twice in this enum", m.span)
                 else:
                     members.append(m.text)
             result = EnumType(members=tuple(members))
@@ -158,13 +159,13 @@ class Checker:
                 if low is None or high is None:
                     result = None
                 elif low > high:
-                    self.error("E108", f"the range {format_value(low)}..{format_value(high)} is empty", texpr.domain.span)
+                    self.error(E108, f"the range {format_value(low)}..{format_value(high)} is empty", texpr.domain.span)
                     result = None
                 else:
                     result = _TYPE_CLASSES[texpr.base](low=low, high=high)
         expected = WELL_KNOWN.get(symbol.name)
         if result is not None and expected and result.kind != expected:
-            self.error("E103", f"'{symbol.name}' is a well-known signal of type {expected}; here it is {texpr.base}",
+            self.error(E103, f"'{symbol.name}' is a well-known signal of type {expected}; here it is {texpr.base}",
                        texpr.span, help=f"declare it as {expected}, or import \"std/signals\"")
         self._types[symbol] = result
         return result
@@ -185,7 +186,7 @@ class Checker:
         if isinstance(t, EnumType):
             binding = self.res.binding(node.name) if isinstance(node, s.NameRef) else None
             if not isinstance(binding, Member):
-                self.error("E103", f"{what} is a member of {describe(t)}, written as a bare name", node.span)
+                self.error(E103, f"{what} is a member of {describe(t)}, written as a bare name", node.span)
                 return None
             member = self.exprs._member(e.SignalRef(span=node.span, name=symbol.name, role=symbol.kind, type=t),
                                         binding.text, node)
@@ -194,13 +195,13 @@ class Checker:
         if const is None:
             return None
         if kind_of(const.type) != kind_of(t) or (isinstance(t, IntType) and const.type.kind != "int"):
-            self.error("E103", f"'{symbol.name}' is {describe(t)}, but {self.exprs.text(node)} is {phrase(const.type)}",
+            self.error(E103, f"'{symbol.name}' is {describe(t)}, but {self.exprs.text(node)} is {phrase(const.type)}",
                        node.span)
             return None
         value = float(const.value) if isinstance(t, FloatType) else const.value
         low, high = getattr(t, "low", None), getattr(t, "high", None)
         if (low is not None and value < low) or (high is not None and value > high):
-            self.error("E108", f"{format_value(value, t)} is outside the domain of '{symbol.name}', {describe(t)}", node.span)
+            self.error(E108, f"{format_value(value, t)} is outside the domain of '{symbol.name}', {describe(t)}", node.span)
             return None
         return value
 
@@ -210,7 +211,7 @@ class Checker:
         if symbol in self._models:
             return self._models[symbol]
         if symbol in self._in_progress:
-            self.error("E101", f"model '{symbol.name}' is a copy of itself", symbol.span)
+            self.error(E101, f"model '{symbol.name}' is a copy of itself", symbol.span)
             self._models[symbol] = None
             return None
         self._in_progress.add(symbol)
@@ -229,12 +230,12 @@ class Checker:
             name = assign.name.text
             if name not in MODEL_FIELD_TYPES:
                 close = difflib.get_close_matches(name, MODEL_FIELDS, n=1)
-                self.error("E110", f"models have no field '{name}'", assign.name.span,
+                self.error(E110, f"models have no field '{name}'", assign.name.span,
                            help=f"did you mean '{close[0]}'?" if close else "fields: " + ", ".join(MODEL_FIELDS))
                 ok = False
                 continue
             if name in given:
-                self.error("E102", f"field '{name}' is given twice", assign.name.span,
+                self.error(E102, f"field '{name}' is given twice", assign.name.span,
                            related=[Related(message="first given here", span=given[name].name.span)])
                 ok = False
                 continue
@@ -246,7 +247,7 @@ class Checker:
                 values[name] = value
         missing = [f for f in REQUIRED_MODEL_FIELDS if f not in values and f not in given]
         if missing and decl.base is None:
-            self.error("E109", f"model '{symbol.name}' is missing {', '.join(missing)}", decl.name.span,
+            self.error(E109, f"model '{symbol.name}' is missing {', '.join(missing)}", decl.name.span,
                        help="a model needs id, tier, input_per_mtok, output_per_mtok, context, max_output and latency")
             ok = False
         self._in_progress.discard(symbol)
@@ -261,13 +262,13 @@ class Checker:
         if const is None:
             return _INVALID
         if kind_of(const.type) != kind_of(want) or (want.kind == "int" and const.type.kind != "int"):
-            self.error("E103", f"field '{name}' is {_FIELD_WORDS[name]}; {self.exprs.text(node)} is {phrase(const.type)}",
+            self.error(E103, f"field '{name}' is {_FIELD_WORDS[name]}; {self.exprs.text(node)} is {phrase(const.type)}",
                        node.span)
             return _INVALID
         value = const.value
         positive = name in ("context", "max_output")
         if not isinstance(value, (frozenset, str)) and (value < 0 or (positive and value == 0)):
-            self.error("E108", f"field '{name}' must be {'greater than 0' if positive else 'at least 0'}; "
+            self.error(E108, f"field '{name}' must be {'greater than 0' if positive else 'at least 0'}; "
                                f"it is {format_value(value, want)}", node.span)
             return _INVALID
         return value
@@ -297,7 +298,7 @@ class Checker:
     def _ladder(self, decl: s.CascadeDecl, edges: list[CascadeEdge]) -> list[CascadeEdge] | None:
         """The edges as one simple path from the entry, or None after E305."""
         def fail(message: str, help: str | None = None) -> None:
-            self.error("E305", f"cascade '{decl.name.text}' {message}", decl.span, help=help,
+            self.error(E305, f"cascade '{decl.name.text}' {message}", decl.span, help=help,
                        related=[Related(message="edge", span=x.span) for x in edges[:4]])
 
         if not edges:
@@ -337,10 +338,10 @@ class Checker:
         for error in decl.errors:
             if error.text not in ERRORS:
                 close = difflib.get_close_matches(error.text, ERRORS, n=1)
-                self.error("E101", f"unknown provider error '{error.text}'", error.span,
+                self.error(E101, f"unknown provider error '{error.text}'", error.span,
                            help=f"did you mean '{close[0]}'?" if close else "errors: " + ", ".join(ERRORS))
             elif error.text in errors:
-                self.error("E102", f"'{error.text}' is listed twice", error.span)
+                self.error(E102, f"'{error.text}' is listed twice", error.span)
             else:
                 errors.append(error.text)
         if not (isinstance(source, Symbol) and isinstance(target, Symbol)):
@@ -354,7 +355,7 @@ class Checker:
             for error in fb.errors if fb else ():
                 first = seen.setdefault((fb.source, error), fb)
                 if first is not fb:
-                    self.error("E308", f"'{fb.source}' already falls back to '{first.target}' on {error}", fb.span,
+                    self.error(E308, f"'{fb.source}' already falls back to '{first.target}' on {error}", fb.span,
                                related=[Related(message="the first fallback for this error", span=first.span)])
 
     # ---- budgets and invariants ---------------------------------------------------------------
@@ -366,7 +367,7 @@ class Checker:
         want = "money" if metric == "cost" else "duration"
         if bound is not None and kind_of(bound.type) != want:
             example = "$0.50" if metric == "cost" else "30s"
-            self.error("E103", f"a {metric} budget is {'an amount of money' if metric == 'cost' else 'a duration'}; "
+            self.error(E103, f"a {metric} budget is {'an amount of money' if metric == 'cost' else 'a duration'}; "
                                f"'{self.exprs.text(decl.bound)}' is {phrase(bound.type)}", decl.bound.span,
                        help=f"budget {metric} <= {example}")
             return None
@@ -408,13 +409,13 @@ class Checker:
         if cap is None:
             return _INVALID
         if cap.type.kind != "int":
-            self.error("E103", f"max_output is a whole number of tokens; this is {phrase(cap.type)}", decl.cap.value.span)
+            self.error(E103, f"max_output is a whole number of tokens; this is {phrase(cap.type)}", decl.cap.value.span)
             return _INVALID
         if cap.value <= 0:
-            self.error("E108", "max_output must be greater than 0", decl.cap.value.span)
+            self.error(E108, "max_output must be greater than 0", decl.cap.value.span)
             return _INVALID
         if isinstance(target, RejectTarget):
-            self.error("E103", "a rejected request makes no call, so it has no max_output", decl.cap.span,
+            self.error(E103, "a rejected request makes no call, so it has no max_output", decl.cap.span,
                        help="drop `with max_output = ...` from this rule")
             return _INVALID
         entry = target.model if isinstance(target, ModelTarget) else None
@@ -422,7 +423,7 @@ class Checker:
             entry = cascades[target.cascade].steps[0]
         model = next((m for m in models if m is not None and m.name == entry), None)
         if model is not None and cap.value > model.max_output:
-            self.error("E111", f"max_output = {cap.value} is above the max_output of '{model.name}' ({model.max_output})",
+            self.error(E111, f"max_output = {cap.value} is above the max_output of '{model.name}' ({model.max_output})",
                        decl.cap.value.span, related=[Related(message=f"model '{model.name}'", span=model.span)],
                        help=f"lower the cap to at most {model.max_output}")
             return _INVALID
@@ -464,13 +465,13 @@ class Checker:
                 continue
             if symbol.kind != role:
                 if role == "signal":
-                    self.error("E105", f"'{symbol.name}' is an outcome; set it in the test's `outcome {{ ... }}` block", a.name.span)
+                    self.error(E105, f"'{symbol.name}' is an outcome; set it in the test's `outcome {{ ... }}` block", a.name.span)
                 else:
-                    self.error("E101", f"'{symbol.name}' is a signal; set it in `given {{ ... }}`", a.name.span)
+                    self.error(E101, f"'{symbol.name}' is a signal; set it in `given {{ ... }}`", a.name.span)
                 ok = False
                 continue
             if any(name == symbol.name for name, _ in values):
-                self.error("E102", f"'{symbol.name}' is given twice", a.name.span)
+                self.error(E102, f"'{symbol.name}' is given twice", a.name.span)
                 ok = False
                 continue
             t = self.signal_type(symbol)

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from lark import Token, Transformer
 
+from ..codes import E001, E003, E004, E006, E007, Code
 from ..diagnostics import Diagnostic, diagnostic
 from ..ir import surface as s
 from ..source import Source, Span
@@ -41,7 +42,7 @@ class BuildContext:
             self.too_deep = True
             at = self.source.span(node.span.start, node.span.start + 1)
             self.diagnostics.append(diagnostic(
-                "E006", f"expression nested more than {MAX_NESTING:,} levels deep", at,
+                E006, f"expression nested more than {MAX_NESTING:,} levels deep", at,
                 help="split the condition with thresholds or simpler rules"))
         return node
 
@@ -50,7 +51,7 @@ class BuildContext:
         end = _end(last if last is not None else first)
         return self.source.span(start, end)
 
-    def error(self, code: str, message: str, at, help: str | None = None) -> None:
+    def error(self, code: Code, message: str, at, help: str | None = None) -> None:
         span = at if isinstance(at, Span) else self.span(at)
         self.diagnostics.append(diagnostic(code, message, span, help=help))
 
@@ -78,7 +79,7 @@ _UNITS = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60)}
 def _check_digits(ctx: BuildContext, token: Token, digits: str) -> str:
     if not _NUMBER.fullmatch(digits):
         ctx.error(
-            "E004",
+            E004,
             f"bad number literal '{token}': underscores go between digits",
             token,
             help="write 8_000, not 8__000 or 8000_",
@@ -91,7 +92,7 @@ def unescape(ctx: BuildContext, token: Token) -> str:
     raw = str(token)
     closed = token.type == "STRING"
     if not closed:
-        ctx.error("E003", "unterminated string: a string ends with '\"' on the same line", token)
+        ctx.error(E003, "unterminated string: a string ends with '\"' on the same line", token)
     body = raw[1:-1] if closed else raw[1:]
     out, i = [], 0
     while i < len(body):
@@ -102,7 +103,7 @@ def unescape(ctx: BuildContext, token: Token) -> str:
                 out.append(_ESCAPES[esc])
             else:
                 at = ctx.source.span(token.start_pos + 1 + i, token.start_pos + 3 + i)
-                ctx.error("E004", f"unknown escape '\\{esc}' in a string", at, help='use \\", \\\\, \\n or \\t')
+                ctx.error(E004, f"unknown escape '\\{esc}' in a string", at, help='use \\", \\\\, \\n or \\t')
                 out.append(esc)
             i += 2
         else:
@@ -223,7 +224,7 @@ class Builder(Transformer):
         op, operand = c
         span = self.ctx.span(op, operand)
         if op == "+":
-            self.ctx.error("E001", "unexpected '+': only '-' may stand before a value", op)
+            self.ctx.error(E001, "unexpected '+': only '-' may stand before a value", op)
             return operand
         # -8_000 is one literal, as section 2 says; other negations stay operators
         if isinstance(operand, (s.IntLit, s.FloatLit, s.MoneyLit, s.DurationLit)):
@@ -317,10 +318,10 @@ class Builder(Transformer):
     def budget_decl(self, c):
         metric, op, bound = c[1], c[2], c[3]
         if metric.text not in ("cost", "latency"):
-            self.ctx.error("E001", f"expected 'cost' or 'latency' after 'budget', found '{metric.text}'", metric.span)
+            self.ctx.error(E001, f"expected 'cost' or 'latency' after 'budget', found '{metric.text}'", metric.span)
         if op != "<=":
             self.ctx.error(
-                "E001",
+                E001,
                 f"a budget is an upper bound: expected '<=', found '{op}'",
                 op,
                 help=f"write budget {metric.text} <= ...",
@@ -340,11 +341,11 @@ class Builder(Transformer):
         for item in _nodes(c, s.RuleDecl):
             if item.name is None:
                 if default is not None:
-                    self.ctx.error("E007", "a route block has one 'default'", item.span)
+                    self.ctx.error(E007, "a route block has one 'default'", item.span)
                 default = default or item
             elif default is not None:
                 self.ctx.error(
-                    "E007",
+                    E007,
                     f"rule '{item.name.text}' comes after 'default'; the default is the last entry of the route block",
                     item.span,
                     help="move the default to the end of the route block",
@@ -370,7 +371,7 @@ class Builder(Transformer):
     def cap(self, c):
         name = c[1]
         if name.text != "max_output":
-            self.ctx.error("E001", f"expected 'max_output' after 'with', found '{name.text}'", name.span,
+            self.ctx.error(E001, f"expected 'max_output' after 'with', found '{name.text}'", name.span,
                            help="a rule may cap max_output: with max_output = 1_000")
         return s.Cap(span=self.ctx.span(c[0], c[-1]), name=name, value=c[3])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from lark import Token
 from lark.exceptions import UnexpectedToken
 
+from ..codes import E001, E002, E004, E005, E006
 from ..diagnostics import Diagnostic, diagnostic
 from ..ir import surface as s
 from ..source import Source
@@ -33,14 +34,14 @@ def parse(source: Source) -> tuple[s.File | None, list[Diagnostic]]:
     finally:
         CONTEXT.reset(reset)
     # a state restored after an error may re-run a callback: report each finding once
-    unique = {(d.code, d.span.start, d.message): d for d in errors + ctx.diagnostics}
+    unique = {d.identity: d for d in errors + ctx.diagnostics}
     diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
     return (tree if not diagnostics else None), diagnostics
 
 
 def _too_deep(source: Source, offset: int) -> Diagnostic:
     return diagnostic(
-        "E006",
+        E006,
         f"expression nested more than {MAX_NESTING:,} levels deep",
         source.span(offset, offset + 1),
         help="split the condition with thresholds or simpler rules",
@@ -75,10 +76,10 @@ def _lexical_error(source: Source, token: Token) -> Diagnostic:
         text = str(token)
         help = "durations end in ms, s or m (250ms, 2s, 1m); numbers have no exponent" if not text.startswith("$") \
             else "an amount is $ then a number: $0.50"
-        return diagnostic("E004", f"bad number literal '{text[:40]}'", span, help=help)
+        return diagnostic(E004, f"bad number literal '{text[:40]}'", span, help=help)
     char = str(token)
     shown = repr(char)[1:-1] if not char.isprintable() or char.isspace() else char
-    return diagnostic("E002", f"unexpected character '{shown}' (U+{ord(char):04X})", span)
+    return diagnostic(E002, f"unexpected character '{shown}' (U+{ord(char):04X})", span)
 
 
 def _parse_tokens(source: Source, ctx: BuildContext) -> tuple[s.File | None, list[Diagnostic]]:
@@ -122,9 +123,9 @@ def _unexpected(source: Source, exc: UnexpectedToken, previous: Token | None, ip
     message = expected_message(set(exc.expected), token, previous, stack)
     if token.type == "$END":
         offset = len(source.text.rstrip())
-        return diagnostic("E005", "unexpected end of file: " + message, source.span(offset, offset))
+        return diagnostic(E005, "unexpected end of file: " + message, source.span(offset, offset))
     span = source.span(token.start_pos, token.end_pos)
-    return diagnostic("E001", message, span)
+    return diagnostic(E001, message, span)
 
 
 def _resume(tokens: list[Token], start: int, saved: list):

@@ -17,27 +17,29 @@ from typing import Any
 
 import jinja2
 
-from .._version import __version__
-from ..ir import expr as e
-from ..ir.node import walk
-from ..ir.policy import Policy
-from ..ir.types import describe
+from ..._version import __version__
+from ...ir import expr as e
+from ...ir.node import walk
+from ...ir.policy import Policy
+from ...ir.types import describe
 from .checks import SignalCheck, checks
 from .lowering import split_deep
 from .index import plan_dispatch
-from .runtime import _dec
-from .plan import cost_terms, decision_fields, has_input_tokens, exact_arithmetic, ladder, serving_models, signals_read
+from ...ir.values import exact
+from .plan import cost_terms, has_input_tokens, exact_arithmetic, ladder, serving_models, signals_read
 
 WIDE_SUM = 16
 """Sums of more terms call the runtime's `_number_sum`: the same value, and no deep nesting for
 Python's compiler."""
 
-RUNTIME_MARKER = "# -- runtime support: copied verbatim into compiled modules below this line --\n"
+VALUES_START = "# -- value semantics: copied verbatim into compiled modules from here --\n"
+VALUES_END = "# -- end of the value semantics copied into compiled modules --\n"
+SUPPORT_START = "# -- runtime support: copied verbatim into compiled modules below this line --\n"
 
 
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
-    text = (files("policylang.backends") / "templates" / "module.py.jinja").read_text(encoding="utf-8")
+    text = (files("policylang.backends.python") / "templates" / "module.py.jinja").read_text(encoding="utf-8")
     env = jinja2.Environment(
         autoescape=False,  # Python source, not HTML: every value goes through `pyrepr`
         keep_trailing_newline=True,
@@ -50,8 +52,11 @@ def _template() -> jinja2.Template:
 
 @lru_cache(maxsize=1)
 def _runtime_source() -> str:
-    text = (files("policylang.backends") / "runtime.py").read_text(encoding="utf-8")
-    return text.split(RUNTIME_MARKER, 1)[1].strip()
+    """The value semantics (ir/values.py), then validation and decisions (support.py)."""
+    values = (files("policylang.ir") / "values.py").read_text(encoding="utf-8")
+    support = (files("policylang.backends.python") / "support.py").read_text(encoding="utf-8")
+    copied = values.split(VALUES_START, 1)[1].split(VALUES_END, 1)[0]
+    return copied.strip() + "\n\n\n" + support.split(SUPPORT_START, 1)[1].strip()
 
 
 def comment(text: str) -> str:
@@ -171,7 +176,7 @@ class _Writer:
                     text += f" {'+' if sign > 0 else '-'} {self.expr(term, name_of)}"
                 return f"({text})"
             case e.Scale(factor=factor, operand=operand) if x.type.kind in ("money", "duration", "float"):
-                exact_factor = _dec(factor)
+                exact_factor = exact(factor)
                 return f"_EXACT.multiply({lit(exact_factor)}, {self.exact(operand, self.expr(operand, name_of))})"
             case e.Scale(factor=factor, operand=operand):
                 return f"({lit(factor)} * {self.expr(operand, name_of)})"
@@ -182,7 +187,7 @@ class _Writer:
         if x.type.kind != "float" or exact_arithmetic(x):
             return text  # ints, money, durations and exact sums are exact already
         if isinstance(x, e.Const):
-            return self.constants.literal(_dec(x.value))
+            return self.constants.literal(exact(x.value))
         return f"_dec({text})"
 
     def local_name(self, name: str, role: str) -> str:
@@ -241,7 +246,7 @@ class _Writer:
 
     def rule_view(self, i: int, rule, condition) -> dict[str, Any]:
         """One rule as the template writes it: its test (maybe specialized) and its decision."""
-        fields = decision_fields(self.policy, rule)
+        fields = self.policy.decision_of(rule)
         result = f"_D{i}"
         plan = ladder(self.policy, rule)
         if plan.reads_signals:  # the decision carries what its escalations will read
@@ -294,7 +299,7 @@ class _Writer:
         sends: dict[str, int] = {}  # what rules decide, their names aside, each written once
         rule_table = []
         for rule in policy.route:
-            fields = decision_fields(policy, rule)
+            fields = policy.decision_of(rule)
             text = "(" + ", ".join(lit(f, hoist=False) for f in fields[1:]) + ")"
             rule_table.append({"name": fields[0], "sends": sends.setdefault(text, len(sends))})
         route = self.route_view()

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..ir.policy import Policy, Signal
-from ..ir.types import format_value
+from ...ir.policy import Policy, Signal
+from ...ir.types import format_value
 
 _EXPECTED = {
     "bool": "true or false",

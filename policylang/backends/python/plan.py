@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..ir import expr as e
-from ..ir.node import walk
-from ..ir.policy import CascadeTarget, Model, Policy, RejectTarget, Rule
-from .runtime import _EXACT
+from ...ir import expr as e
+from ...ir.node import walk
+from ...ir.policy import CascadeTarget, Model, Policy, Rule
+from ...ir.values import EXACT
 
 
 
@@ -24,16 +24,6 @@ class Ladder:
     reads_signals: bool
 
 
-def decision_fields(policy: Policy, rule: Rule) -> tuple:
-    """(rule, model, steps, max_output, reject) of every request this rule decides."""
-    if isinstance(rule.target, RejectTarget):
-        return (rule.name, None, (), None, rule.target.reason)
-    steps = policy.steps(rule)
-    first = policy.model(steps[0])
-    cap = first.max_output if rule.cap is None else min(rule.cap, first.max_output)
-    return (rule.name, steps[0], steps, cap, None)
-
-
 def ladder(policy: Policy, rule: Rule) -> Ladder:
     steps = policy.steps(rule)
     edges: tuple[e.Expr, ...] = ()
@@ -43,20 +33,9 @@ def ladder(policy: Policy, rule: Rule) -> Ladder:
     for at, model in enumerate(steps):
         index.setdefault(model, at)
     for at, model in enumerate(steps):
-        for reachable in fallback_closure(policy, model):
+        for reachable in policy.fallback_closure(model):
             index.setdefault(reachable, at)
     return Ladder(steps, edges, index, any(reads_signals(x) for x in edges))
-
-
-def fallback_closure(policy: Policy, model: str) -> list[str]:
-    """Every model that can serve when `model` fails, through chains of fallbacks, nearest first."""
-    seen, queue = [], list(policy.fallback_targets(model))
-    while queue:
-        current = queue.pop(0)
-        if current != model and current not in seen:
-            seen.append(current)
-            queue.extend(policy.fallback_targets(current))
-    return seen
 
 
 def serving_models(policy: Policy) -> list[str]:
@@ -64,7 +43,7 @@ def serving_models(policy: Policy) -> list[str]:
     found: list[str] = []
     for rule in policy.route:
         for step in policy.steps(rule):
-            for model in [step, *fallback_closure(policy, step)]:
+            for model in [step, *policy.fallback_closure(step)]:
                 if model not in found:
                     found.append(model)
     return found
@@ -98,13 +77,13 @@ class CostTerms:
     fixed: Decimal
 
     def at(self, tokens: int) -> Decimal:
-        return _EXACT.add(_EXACT.multiply(tokens, self.per_input_token), self.fixed)
+        return EXACT.add(EXACT.multiply(tokens, self.per_input_token), self.fixed)
 
 
 def cost_terms(model: Model) -> CostTerms:
     return CostTerms(
         per_input_token=model.input_per_mtok.scaleb(-6),
-        fixed=_EXACT.multiply(model.max_output, model.output_per_mtok).scaleb(-6),
+        fixed=EXACT.multiply(model.max_output, model.output_per_mtok).scaleb(-6),
     )
 
 

@@ -1,13 +1,20 @@
-"""Exact boxes: the fast path for conditions built from one-signal tests.
+"""Boxes: sets of requests with one constraint per signal, and the one algebra over them.
 
-Most routing conditions compare one signal with a constant (`tenant == t7`, `input_tokens >
-8_000`, `pii`, `task in {a, b}`) and combine such tests with and, or and not. Those conditions
-are exactly a union of boxes, one constraint per signal: a set of enum members or bools, or an
-interval of numbers with open or closed ends (ints kept as closed integer bounds, so `n > 3 and
-n < 4` is empty). Over boxes, first-match regions are differences of unions, computed without
-the solver. `region_of` says None for anything else (two signals in one test, arithmetic,
-cost()), and callers ask the solver instead; both answer the same (a property test holds them
-to it). A region that grows past `LIMIT` boxes also defers to the solver.
+A box maps a signal to a set of enum members or bools, or to an interval of numbers with open
+or closed ends (ints always closed, at whole numbers, so `n > 3 and n < 4` is empty); a signal
+that a box does not name may take any value of its domain. Two uses, one algebra:
+
+- `hull(expr)` is a box every request satisfying `expr` lies in, never smaller than the truth:
+  two conditions whose hulls do not meet cannot hold together, and an interval's upper end
+  bounds `input_tokens` wherever a condition holds. The analyses ask the solver only where
+  hulls meet; the Python back end dispatches on an enum by what each rule's hull admits.
+- `Space.region_of(expr)` is exact: most routing conditions compare one signal with a constant
+  (`tenant == t7`, `input_tokens > 8_000`, `pii`, `task in {a, b}`) and combine such tests with
+  and, or and not, and those are exactly unions of boxes, where first-match regions are
+  differences of unions computed without a solver. It says None for anything else (two signals
+  in one test, arithmetic, cost()); a region past `LIMIT` boxes raises `TooLarge`.
+
+No solver here: the back ends use this module, and only the analyses load z3.
 """
 
 from __future__ import annotations
@@ -16,10 +23,10 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..ir import expr as e
-from ..ir.policy import Policy
-from ..ir.types import EnumType
-from .encode import rational
+from . import expr as e
+from .policy import Policy
+from .types import EnumType
+from .values import rational
 
 LIMIT = 4_096
 """More boxes than this in one region and the solver is asked instead."""
@@ -56,6 +63,22 @@ class Interval:
         high, high_open = _tighter_high(self, other)
         return Interval(low, high, low_open, high_open).normal(integral)
 
+    def join(self, other: Interval) -> Interval:
+        """The smallest interval around both."""
+        if self.low is None or other.low is None:
+            low, low_open = None, False
+        elif self.low != other.low:
+            low, low_open = (self.low, self.low_open) if self.low < other.low else (other.low, other.low_open)
+        else:
+            low, low_open = self.low, self.low_open and other.low_open
+        if self.high is None or other.high is None:
+            high, high_open = None, False
+        elif self.high != other.high:
+            high, high_open = (self.high, self.high_open) if self.high > other.high else (other.high, other.high_open)
+        else:
+            high, high_open = self.high, self.high_open and other.high_open
+        return Interval(low, high, low_open, high_open)
+
     def minus(self, other: Interval, integral: bool) -> list[Interval]:
         """The parts of this interval outside `other`: at most two."""
         parts = []
@@ -91,27 +114,165 @@ def _tighter_high(a: Interval, b: Interval):
 
 
 Box = dict  # signal -> frozenset (enum members, bools) or Interval; absent: its whole domain
+TOP: Box = {}
+"""The box of every request: it constrains nothing."""
+
+
+def meet(a: Box | None, b: Box | None) -> Box | None:
+    """The box both lie in; None when they share no request (or either is None)."""
+    if a is None or b is None:
+        return None
+    out = dict(a)
+    for name, constraint in b.items():
+        mine = out.get(name)
+        if mine is None:
+            out[name] = constraint
+            continue
+        both = mine.meet(constraint, False) if mine.__class__ is Interval else mine & constraint
+        if not both:
+            return None
+        out[name] = both
+    return out
+
+
+def disjoint(a: Box | None, b: Box | None) -> bool:
+    """The two boxes share no request (what `meet` says, without building the meet)."""
+    if a is None or b is None:
+        return True
+    if len(b) < len(a):
+        a, b = b, a
+    for name, mine in a.items():
+        theirs = b.get(name)
+        if theirs is None:
+            continue
+        if mine.__class__ is Interval:
+            if _apart(mine, theirs) or _apart(theirs, mine):
+                return True
+        elif mine.isdisjoint(theirs):
+            return True
+    return False
+
+
+def _apart(lower: Interval, upper: Interval) -> bool:
+    """`upper` starts above where `lower` ends."""
+    if lower.high is None or upper.low is None:
+        return False
+    return upper.low > lower.high or (upper.low == lower.high and (upper.low_open or lower.high_open))
+
+
+def join(a: Box | None, b: Box | None) -> Box | None:
+    """The smallest box around both (None is the empty box)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    out = {}
+    for name in a.keys() & b.keys():
+        x, y = a[name], b[name]
+        out[name] = x.join(y) if isinstance(x, Interval) else x | y
+    return out
+
+
+def domain_box(policy: Policy) -> Box:
+    """The box of every valid request: each signal's declared domain."""
+    box: Box = {}
+    for s in policy.signals:
+        if s.role != "signal":
+            continue
+        t = s.type
+        if isinstance(t, EnumType):
+            box[s.name] = frozenset(t.members)
+        elif t.kind == "bool":
+            box[s.name] = frozenset({True, False})
+        else:
+            low, high = getattr(t, "low", None), getattr(t, "high", None)
+            box[s.name] = Interval(rational(low) if low is not None else None,
+                                   rational(high) if high is not None else None)
+    return box
+
+
+def hull(x: e.Expr | None, negated: bool = False) -> Box | None:
+    """A box around the requests where `x` (or, negated, `not x`) holds; None if none can.
+    `x = None` (a default, or no `when`) holds everywhere."""
+    if x is None:
+        return TOP if not negated else None
+    match x:
+        case e.Const(value=value) if isinstance(value, bool):
+            return TOP if value != negated else None
+        case e.SignalRef(role="signal") if x.type.kind == "bool":
+            return {x.name: frozenset({not negated})}
+        case e.Not(operand=operand):
+            return hull(operand, not negated)
+        case e.BoolOp(op=op, operands=operands):
+            combine_all = (op == "and") != negated
+            boxes = [hull(o, negated) for o in operands]
+            result = boxes[0]
+            for box in boxes[1:]:
+                result = meet(result, box) if combine_all else join(result, box)
+            return result
+        case e.Compare(op=op, left=left, right=right):
+            if negated:
+                op = _NEGATE[op]
+            if _signal(left) and isinstance(right, e.Const):
+                return _hull_atom(left, op, right.value)
+            if _signal(right) and isinstance(left, e.Const):
+                return _hull_atom(right, _FLIP[op], left.value)
+            return TOP
+        case e.InSet(element=element, members=members, negated=inner_negated):
+            if not _signal(element):
+                return TOP
+            allowed = frozenset(members)
+            if inner_negated != negated:
+                allowed = frozenset(element.type.members) - allowed
+            return {element.name: allowed} if allowed else None
+        case e.InRange(element=element, low=low, high=high, negated=inner_negated):
+            if not _signal(element) or inner_negated != negated or \
+                    not (isinstance(low, e.Const) and isinstance(high, e.Const)):
+                return TOP
+            interval = Interval(rational(low.value), rational(high.value)).normal(element.type.kind == "int")
+            return {element.name: interval} if interval is not None else None
+    return TOP
+
+
+def _hull_atom(ref: e.SignalRef, op: str, value) -> Box | None:
+    t = ref.type
+    if isinstance(t, EnumType) or t.kind == "bool":
+        if op not in ("==", "!="):
+            return TOP
+        full = frozenset(t.members) if isinstance(t, EnumType) else frozenset({True, False})
+        chosen = frozenset({value}) if op == "==" else full - {value}
+        return {ref.name: chosen} if chosen else None
+    if op == "!=":
+        return TOP
+    v = rational(value)
+    shape = {"<": Interval(None, v, False, True), "<=": Interval(None, v), ">": Interval(v, None, True, False),
+             ">=": Interval(v, None), "==": Interval(v, v)}[op]
+    interval = shape.normal(t.kind == "int")
+    return {ref.name: interval} if interval is not None else None
+
+
+def key_signal(policy: Policy, hulls: list[Box | None]) -> tuple[str | None, int]:
+    """The enum signal that the most rules restrict (a tenant, a task), and how many do; ties go
+    to the signal declared first. (None, 0) when no rule restricts an enum."""
+    best, best_count = None, 0
+    for s in policy.signals:
+        if s.role != "signal" or not isinstance(s.type, EnumType):
+            continue
+        members = frozenset(s.type.members)
+        count = sum(1 for box in hulls if box is not None and box.get(s.name, members) != members)
+        if count > best_count:
+            best, best_count = s.name, count
+    return best, best_count
 
 
 class Space:
     """The signal domains of one policy, and box algebra within them."""
 
     def __init__(self, policy: Policy) -> None:
-        self.integral: dict[str, bool] = {}
-        self.full: dict[str, frozenset | Interval] = {}
-        for s in policy.signals:
-            if s.role != "signal":
-                continue
-            t = s.type
-            if isinstance(t, EnumType):
-                self.full[s.name] = frozenset(t.members)
-            elif t.kind == "bool":
-                self.full[s.name] = frozenset({True, False})
-            else:
-                self.integral[s.name] = t.kind == "int"
-                low, high = getattr(t, "low", None), getattr(t, "high", None)
-                self.full[s.name] = Interval(rational(low) if low is not None else None,
-                                             rational(high) if high is not None else None)
+        self.full: Box = domain_box(policy)
+        """Each signal's whole domain."""
+        self.integral: dict[str, bool] = {s.name: s.type.kind == "int" for s in policy.signals
+                                          if s.role == "signal" and isinstance(self.full[s.name], Interval)}
 
     # ---- boxes --------------------------------------------------------------------------------
 

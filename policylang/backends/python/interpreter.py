@@ -11,13 +11,14 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..ir import expr as e
-from ..ir.policy import Model, Policy
-from . import runtime as rt
+from ...ir import expr as e
+from ...ir.policy import Model, Policy
+from ...ir import values
+from . import support as rt
 from .checks import SignalCheck, checks
 from .index import plan_dispatch
 from .lowering import split_deep
-from .plan import Ladder, cost_terms, decision_fields, exact_arithmetic, has_input_tokens, ladder
+from .plan import Ladder, cost_terms, exact_arithmetic, has_input_tokens, ladder
 
 Env = dict[str, Any]
 Closure = Callable[[Env, Model | None], Any]
@@ -69,7 +70,7 @@ class Interpreter:
 
     def _step(self, rule, condition):
         test = self.compile(condition) if condition is not None else None
-        return test, rt.Decision(*decision_fields(self.policy, rule)), self._ladders[rule.name].reads_signals
+        return test, rt.Decision(*self.policy.decision_of(rule)), self._ladders[rule.name].reads_signals
 
     def _steps(self, positions) -> list:
         route = self.policy.route
@@ -235,10 +236,10 @@ class Interpreter:
             case e.Compare(op=op, left=left, right=right):
                 lf, rf = self._closure(left), self._closure(right)
                 if left.type.kind == "set":
-                    return lambda env, model: rt._set_compare(op, lf(env, model), rf(env, model))
+                    return lambda env, model: values.compare_sets(op, lf(env, model), rf(env, model))
                 test = _ORDER[op]
                 if exact_arithmetic(left) or exact_arithmetic(right):  # exact decimals, as the checker
-                    dec = rt._dec
+                    dec = values.exact
                     return lambda env, model: test(dec(lf(env, model)), dec(rf(env, model)))
                 return lambda env, model: test(lf(env, model), rf(env, model))
             case e.InSet(element=element, members=members, negated=negated):
@@ -247,23 +248,23 @@ class Interpreter:
             case e.InRange(element=element, low=low, high=high, negated=negated):
                 inner, lo, hi = self._closure(element), self._closure(low), self._closure(high)
                 if any(exact_arithmetic(p) for p in (element, low, high)):
-                    dec = rt._dec
+                    dec = values.exact
                     return lambda env, model: (dec(lo(env, model)) <= dec(inner(env, model))
                                                <= dec(hi(env, model))) != negated
                 return lambda env, model: (lo(env, model) <= inner(env, model) <= hi(env, model)) != negated
             case e.HasLabel(element=element, container=container, negated=negated):
                 inner, labels = self._closure(element), self._closure(container)
-                return lambda env, model: rt._has_label(inner(env, model), labels(env, model)) != negated
+                return lambda env, model: values.has_label(inner(env, model), labels(env, model)) != negated
             case e.Sum(terms=terms, signs=signs) if x.type.kind in ("money", "duration", "float"):
                 parts = [self._closure(t) for t in terms]  # exact: float terms read by their repr
-                dec, add = rt._dec, rt._exact_sum
+                dec, add = values.exact, values.exact_sum
                 return lambda env, model: add([dec(part(env, model)) for part in parts], signs)
             case e.Sum(terms=terms, signs=signs):
                 parts = [self._closure(t) for t in terms]
-                return lambda env, model: rt._number_sum([part(env, model) for part in parts], signs)
+                return lambda env, model: values.number_sum([part(env, model) for part in parts], signs)
             case e.Scale(factor=factor, operand=operand) if x.type.kind in ("money", "duration", "float"):
-                inner, exact_factor, dec = self._closure(operand), rt._dec(factor), rt._dec
-                return lambda env, model: rt._EXACT.multiply(exact_factor, dec(inner(env, model)))
+                inner, exact_factor, dec = self._closure(operand), values.exact(factor), values.exact
+                return lambda env, model: values.EXACT.multiply(exact_factor, dec(inner(env, model)))
             case e.Scale(factor=factor, operand=operand):
                 inner = self._closure(operand)
                 return lambda env, model: factor * inner(env, model)

@@ -14,6 +14,7 @@ import pathlib
 from dataclasses import dataclass, field
 from importlib.resources import files
 
+from ..codes import E008, E106, E107
 from ..diagnostics import Diagnostic, diagnostic
 from ..ir import surface as s
 from ..source import Source
@@ -61,7 +62,7 @@ def decode(name: str, data: bytes, path: str | None = None) -> tuple[Source, Dia
         source = Source(name, good, path)
         at = len(good)
         return source, diagnostic(
-            "E008",
+            E008,
             f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}",
             source.span(at, at),
             help="a .route file is UTF-8 text; is this the right file?",
@@ -126,7 +127,7 @@ class _Loader:
             chain = [u.name for u in self.in_progress[next(i for i, u in enumerate(self.in_progress) if u.key == key):]]
             self.diagnostics.append(
                 diagnostic(
-                    "E107",
+                    E107,
                     "import cycle: " + " -> ".join(chain + [name]),
                     decl.path.span,
                     help="move what both files need into a third file that both import",
@@ -138,7 +139,7 @@ class _Loader:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            self.diagnostics.append(diagnostic("E106", f"cannot read imported file {name}: {exc.strerror or exc}", decl.path.span))
+            self.diagnostics.append(diagnostic(E106, f"cannot read imported file {name}: {exc.strerror or exc}", decl.path.span))
             return None
         source, error = decode(name, data, key if not key.startswith("std:") else None)
         unit = self.unit_for(key, source, error)
@@ -156,7 +157,7 @@ class _Loader:
             known = std_modules()
             close = difflib.get_close_matches(module, known, n=1)
             hint = f"did you mean \"std/{close[0]}\"?" if close else "the standard library has " + ", ".join(f'"std/{m}"' for m in known)
-            self.diagnostics.append(diagnostic("E106", f'no standard library module "{text}"', decl.path.span, help=hint))
+            self.diagnostics.append(diagnostic(E106, f'no standard library module "{text}"', decl.path.span, help=hint))
             return None
         base_dir = os.path.dirname(importer.source.path) if importer.source.path else os.getcwd()
         target = os.path.realpath(os.path.join(base_dir, text))
@@ -164,7 +165,7 @@ class _Loader:
         if not os.path.isfile(target):
             self.diagnostics.append(
                 diagnostic(
-                    "E106",
+                    E106,
                     f'imported file "{text}" not found (looked for {shown})',
                     decl.path.span,
                     help="paths are relative to the importing file; the standard library is \"std/NAME\"",

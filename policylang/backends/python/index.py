@@ -5,7 +5,7 @@ rule in order; `plan_dispatch` finds that signal and, for each of its values, th
 rules that can still fire for it, in the original order, with the rules that do not test it
 merged in at their positions and each condition specialized to the value (`tenant == t7`
 folds to true or false). Leading rules that do not test the signal run before the dispatch,
-trailing ones after it. A rule joins a chain when its hull admits the value (analysis/hull.py,
+trailing ones after it. A rule joins a chain when its hull admits the value (ir/boxes.py,
 an over-approximation), so no rule that could fire is ever left out: first-match semantics
 are unchanged, which the engines-agree property tests.
 """
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..analysis.hull import hull
-from ..ir import expr as e
-from ..ir.node import children, depth, walk
-from ..ir.policy import Policy, Rule
-from ..ir.types import BOOL, EnumType
+from ...ir.boxes import hull, key_signal
+from ...ir import expr as e
+from ...ir.node import children, depth, walk
+from ...ir.policy import Policy, Rule
+from ...ir.types import BOOL, EnumType
 
 SPECIALIZE_DEPTH = 64
 """Conditions deeper than this are not specialized (the rewrite recurses)."""
@@ -53,8 +53,8 @@ class Dispatch:
             for n in walk(cond))
 
 
-def _admits(rule: Rule, key: str, members: tuple[str, ...]) -> frozenset[str]:
-    box = hull(rule.condition)
+def _admits(box, key: str, members: tuple[str, ...]) -> frozenset[str]:
+    """The values of the key a rule's hull admits."""
     if box is None:
         return frozenset()
     return frozenset(box.get(key, members))
@@ -62,17 +62,13 @@ def _admits(rule: Rule, key: str, members: tuple[str, ...]) -> frozenset[str]:
 
 def plan_dispatch(policy: Policy) -> Dispatch | None:
     """The dispatch for this route, or None when no enum signal keys enough rules."""
-    keys = [s for s in policy.signals if s.role == "signal" and isinstance(s.type, EnumType)]
-    best, best_count = None, 0
-    for signal in keys:
-        members = signal.type.members
-        count = sum(1 for r in policy.rules if len(_admits(r, signal.name, members)) < len(members))
-        if count > best_count:
-            best, best_count = signal, count
-    if best is None or best_count < MIN_KEYED_RULES:
+    hulls = [hull(r.condition) for r in policy.rules]
+    key, count = key_signal(policy, hulls)
+    if key is None or count < MIN_KEYED_RULES:
         return None
-    key, members = best.name, best.type.members
-    admits = [_admits(r, key, members) for r in policy.rules]
+    best = next(s for s in policy.signals if s.name == key)
+    members = best.type.members
+    admits = [_admits(box, key, members) for box in hulls]
     keyed = [i for i, a in enumerate(admits) if len(a) < len(members)]
     first, last = keyed[0], keyed[-1]
     before = tuple(range(first))

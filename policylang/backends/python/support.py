@@ -1,20 +1,14 @@
-"""Runtime support shared by the interpreter and every compiled module.
+"""Validation, decisions and request errors (section 5), shared by both Python engines.
 
 Standard library only: codegen copies this file's code, below the marker, into each generated
-module, so that both engines build the same `Decision`s and raise the same `RequestError`s
-with the same messages.
+module after the value semantics of `ir/values.py`, so that both engines build the same
+`Decision`s and raise the same `RequestError`s with the same messages.
 """
+
+from ...ir.values import _INF, _Decimal, _money  # in a compiled module, copied just above
 
 # -- runtime support: copied verbatim into compiled modules below this line --
 from abc import ABCMeta as _ABCMeta
-from decimal import MAX_EMAX as _MAX_EMAX
-from decimal import MAX_PREC as _MAX_PREC
-from decimal import MIN_EMIN as _MIN_EMIN
-from decimal import Context as _Context
-from decimal import Decimal as _Decimal
-
-_EXACT = _Context(prec=_MAX_PREC, Emax=_MAX_EMAX, Emin=_MIN_EMIN)
-"""Money and durations add and multiply without rounding, whatever the app's decimal context."""
 
 
 class RequestError(ValueError):
@@ -142,58 +136,17 @@ def _check(role, name, value, spec):
     return value
 
 
-_INF = float("inf")
 
 
-def _money(value):
-    """A money or duration value, exact: a float is read as the decimal its repr shows."""
-    return _Decimal(repr(value)) if value.__class__ is float else value
 
 
-def _exact_sum(terms, signs):
-    """Money or durations, left to right, exactly."""
-    total = terms[0]
-    for term, sign in zip(terms[1:], signs[1:]):
-        total = _EXACT.add(total, term) if sign > 0 else _EXACT.subtract(total, term)
-    return total
 
 
-def _dec(value):
-    """A number as the exact decimal it shows: a float by its repr (0.1 is 1/10), as the
-    checker reads it; ints and decimals as they are."""
-    return _Decimal(float.__repr__(value)) if isinstance(value, float) else value
 
 
-def _number_sum(terms, signs):
-    """A long sum of numbers, left to right, as `a + b - c` adds (sum() may compensate floats)."""
-    total = terms[0]
-    for term, sign in zip(terms[1:], signs[1:]):
-        total = total + term if sign > 0 else total - term
-    return total
 
 
-def _set_compare(op, left, right):
-    """Label sets; None is "anywhere", the set of every label (section 3.4)."""
-    if left is None or right is None:
-        equal = left is None and right is None
-        subset, superset = right is None, left is None
-        return {"==": equal, "!=": not equal, "<=": subset, ">=": superset,
-                "<": subset and not equal, ">": superset and not equal}[op]
-    if op == "==":
-        return left == right
-    if op == "!=":
-        return left != right
-    if op == "<=":
-        return left <= right
-    if op == ">=":
-        return left >= right
-    if op == "<":
-        return left < right
-    return left > right
 
-
-def _has_label(label, labels):
-    return labels is None or label in labels
 
 
 def _not_serving(model, rule):

@@ -9,8 +9,8 @@ short-circuiting would have skipped changes no result.
 
 from __future__ import annotations
 
-from ..ir import expr as e
-from ..ir.node import Node, children
+from ...ir import expr as e
+from ...ir.node import Node, children
 
 MAX_DEPTH = 48
 

@@ -1,0 +1,51 @@
+"""The analyses of sections 6 and 7, in the order they run: a new check is one module and one
+line in `ANALYSES`. Each is `Facts -> list[Diagnostic]` and asks the policy's shared `Facts`.
+
+Importing this module loads the solver (z3); the pipeline imports it only to analyse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..analysis.facts import Facts, WitnessMismatch
+from ..analysis.solver import SolverError
+from ..backends.python.interpreter import Interpreter
+from ..codes import E900
+from ..diagnostics import Diagnostic, diagnostic
+from ..ir.policy import Policy
+from ..source import Source
+from .budgets import check_budgets
+from .cascades import check_cascades
+from .context import check_context
+from .fallbacks import check_fallbacks
+from .invariants import check_invariants
+from .rules import check_rules
+
+Analysis = Callable[[Facts], list[Diagnostic]]
+
+ANALYSES: tuple[Analysis, ...] = (
+    check_fallbacks,  # E307, E308
+    check_cascades,  # W206, W306
+    check_rules,  # W201, W202, W203, E204, W205
+    check_context,  # E303
+    check_budgets,  # E301, E302
+    check_invariants,  # E304
+)
+
+
+def run_analyses(policy: Policy, sources: dict[str, Source], *, warnings: bool = True) -> list[Diagnostic]:
+    """Every finding of `ANALYSES` (only errors with `warnings=False`); witnesses are replayed
+    through the interpreter, which works on a policy with errors too. A checker bug is E900,
+    and the other checks' findings stand."""
+    facts = Facts(policy, sources, Interpreter, warnings=warnings)
+    found: list[Diagnostic] = []
+    for analysis in ANALYSES:
+        try:
+            found += analysis(facts)
+        except (WitnessMismatch, SolverError) as exc:  # a checker bug: say so, never guess
+            found.append(diagnostic(
+                E900, f"internal checker error in {analysis.__name__}: {exc}", policy.span,
+                help="please report this with the policy; the other checks' findings stand",
+            ))
+    return found if warnings else [d for d in found if d.is_error]
