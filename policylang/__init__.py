@@ -12,16 +12,19 @@ through cascades, compile to a standalone module.
 
 from ._version import __version__
 from .diagnostics import Diagnostic, Related
+from .linting import LintResult, lint
 from .policy import Decision, Policy, PolicyError, RequestError, load, loads
 
 __all__ = [
     "__version__",
     "Decision",
     "Diagnostic",
+    "LintResult",
     "Policy",
     "PolicyError",
     "Related",
     "RequestError",
+    "lint",
     "load",
     "loads",
 ]

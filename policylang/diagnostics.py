@@ -134,7 +134,13 @@ def as_json_object(d: Diagnostic) -> dict[str, Any]:
 
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    """`{"diagnostics": [...]}` with the fields of section 8, decimals exact."""
     return dumps({"diagnostics": [as_json_object(d) for d in diagnostics]}, indent=2)
+
+
+def render_json_result(diagnostics: Iterable[Diagnostic], notes: Iterable[str]) -> str:
+    """`policyc lint --format json`: the diagnostics, and notes on checks that could not run."""
+    return dumps({"diagnostics": [as_json_object(d) for d in diagnostics], "notes": list(notes)}, indent=2)
 
 
 # ---- SARIF 2.1.0 -------------------------------------------------------------------------------

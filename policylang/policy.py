@@ -37,7 +37,7 @@ class Policy:
     """A checked policy. Build one with `policylang.load` or `policylang.loads`."""
 
     def __init__(self, checked: Checked) -> None:
-        assert checked.policy is not None and checked.ok
+        assert checked.policy is not None, "a policy with front-end errors has no IR"
         self.ir: PolicyIR = checked.policy
         self.diagnostics: list[Diagnostic] = checked.diagnostics
         self.sources = checked.sources
@@ -117,19 +117,27 @@ def _checked_policy(checked: Checked) -> Policy:
     return Policy(checked)
 
 
-def load(path: str, *, analyze: bool = True) -> Policy:
-    """Read, check and load a `.route` file; raises PolicyError when it has errors.
+def load(path: str, *, analyze: bool = True, warnings: bool = True) -> Policy:
+    """Read, check and load a `.route` file; raises PolicyError when it has errors, or when it
+    cannot be read (an E009 diagnostic), never OSError.
 
-    `analyze=False` skips the analyses of sections 6 and 7 (not the name and type checks).
+    `analyze=False` skips the analyses of sections 6 and 7 (not the name and type checks);
+    `warnings=False` runs only the analyses that can find errors. `Policy.diagnostics` holds
+    every finding that was looked for.
     """
     source, decode_error = read_top(str(path))
-    return _checked_policy(check(source, decode_error, analyze=analyze))
+    return _checked_policy(check(source, decode_error, analyze=analyze, warnings=warnings))
 
 
-def loads(text: str | bytes, name: str = "<string>", *, analyze: bool = True) -> Policy:
+def loads(text: str | bytes, name: str = "<string>", *, analyze: bool = True, warnings: bool = True) -> Policy:
     """Like `load`, for policy text. Relative imports are resolved next to `name` when it is a
     file's path, else from the working directory."""
+    return _checked_policy(check_text(text, name, analyze=analyze, warnings=warnings))
+
+
+def check_text(text: str | bytes, name: str = "<string>", *, analyze: bool = True, warnings: bool = True) -> Checked:
+    """Every check on policy text, as `loads` runs them, without raising."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     path = os.path.realpath(name) if not name.startswith("<") else None
     source, decode_error = decode(name, data, path)
-    return _checked_policy(check(source, decode_error, analyze=analyze))
+    return check(source, decode_error, analyze=analyze, warnings=warnings)

@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backends.python.support import RequestError
+from .codes import E009
+from .diagnostics import Diagnostic
 from .ir.policy import Test
+from .passes import check
 from .policy import Engine, Policy
-from .source import Span
+from .source import Source, Span
+from .syntax.loader import read_top
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,31 @@ class TestResult:
 
 
 def run_tests(policy: Policy) -> list[TestResult]:
+    """Every test block of the policy, in order, each run with both engines."""
     return [run_test(policy, test) for test in policy.ir.tests]
+
+
+@dataclass(frozen=True)
+class FileTests:
+    """`policyc test` on one file: its error-level findings, and its test results (None when
+    the policy could not be built); `unreadable` is the message when the file cannot be read."""
+
+    diagnostics: list[Diagnostic]
+    sources: dict[str, Source]
+    results: list[TestResult] | None
+    unreadable: str | None = None
+
+
+def test_file(path: str) -> FileTests:
+    """Check a file for errors (as `lint` does, warnings aside), then run its tests if the
+    policy could be built, whether or not it has analysis errors."""
+    source, problem = read_top(path)
+    if problem is not None and problem.code == E009.code:
+        return FileTests([problem], {}, None, problem.message)
+    checked = check(source, problem, warnings=False)
+    if checked.policy is None:
+        return FileTests(checked.diagnostics, checked.sources, None)
+    return FileTests(checked.diagnostics, checked.sources, run_tests(Policy(checked)))
 
 
 def _as_request(policy: Policy, pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 import policylang
 from policylang.cli import main
+from policylang.passes.pipeline import ANALYSES_WAIT
 
 POLICYC = Path(sys.executable).parent / "policyc"
 
@@ -230,7 +231,8 @@ def test_lint_json_shape_and_fields(write_route, tmp_path, monkeypatch):
     result = run(["lint", "--format", "json", "bad.route"])
     assert result.exit_code == 1
     document = json.loads(result.stdout)  # stdout is the JSON document and nothing else
-    assert list(document) == ["diagnostics"]
+    assert list(document) == ["diagnostics", "notes"]
+    assert document["notes"] == ["bad.route: " + ANALYSES_WAIT]  # why no W2xx/E3xx was looked for
     (d,) = document["diagnostics"]
     assert set(d) == {"code", "severity", "message", "file", "line", "column", "end_line", "end_column",
                       "related", "witness", "help"}
@@ -261,7 +263,7 @@ def test_lint_json_related_locations_have_their_own_fields(write_route):
 def test_lint_json_of_a_clean_file_is_an_empty_list(write_route):
     result = run(["lint", "--format", "json", write_route(CLEAN)])
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"diagnostics": []}
+    assert json.loads(result.stdout) == {"diagnostics": [], "notes": []}
 
 
 def test_lint_text_shows_location_source_line_caret_and_help(write_route, tmp_path, monkeypatch):
@@ -715,4 +717,4 @@ def test_script_runs_outside_the_repository(tmp_path):
     (tmp_path / "clean.route").write_text(CLEAN, encoding="utf-8")
     result = run_script(["lint", "--format", "json", "clean.route"], tmp_path)
     assert result.returncode == 0
-    assert json.loads(result.stdout) == {"diagnostics": []}
+    assert json.loads(result.stdout) == {"diagnostics": [], "notes": []}

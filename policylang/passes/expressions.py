@@ -12,7 +12,7 @@ import difflib
 import operator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, assert_never
 
 from ..ir.values import EXACT, exact, exact_sum
 from ..codes import E101, E103, E104, E105, E110, Code
@@ -20,11 +20,27 @@ from ..ir import expr as e
 from ..ir import surface as s
 from ..ir.policy import MODEL_FIELDS
 from ..ir.types import BOOL, DURATION, FLOAT, INT, MONEY, SET, STRING, FloatType, kind_of, unbounded
-from .resolve import Label, Member, Symbol
+from ..ir.types import Type
+from ..source import Source, Span
+from .resolve import Label, Member, Resolution, Symbol
 
 if TYPE_CHECKING:
     from ..syntax.loader import Unit
-    from .typecheck import Checker
+
+
+class Declarations(Protocol):
+    """What checking an expression needs from the pass that owns the declarations: the
+    bindings, the texts, a threshold's value and a signal's type (each checked once), and
+    where to report."""
+
+    res: Resolution
+    sources: dict[str, Source]
+
+    def error(self, code: Code, message: str, span: Span, *, related: Any = (), help: str | None = None) -> None: ...
+
+    def threshold(self, symbol: Symbol) -> e.Const | None: ...
+
+    def signal_type(self, symbol: Symbol) -> Type | None: ...
 
 
 @dataclass(frozen=True)
@@ -64,9 +80,9 @@ def money_factor(value: Any) -> Any:
 
 
 class ExpressionChecker:
-    """Checks one expression at a time for a `Checker` that owns the declarations."""
+    """Checks one expression at a time for the pass that owns the declarations."""
 
-    def __init__(self, checker: Checker) -> None:
+    def __init__(self, checker: Declarations) -> None:
         self.checker = checker
         self.res = checker.res
 
@@ -96,34 +112,47 @@ class ExpressionChecker:
             return None
         return checked
 
-    def check(self, node, unit: Unit, where: Where) -> e.Expr | None:
-        method = getattr(self, "_" + type(node).__name__)
-        return method(node, unit, where)
+    def check(self, node: s.Expr, unit: Unit, where: Where) -> e.Expr | None:
+        """The typed expression, or None after reporting why it has none."""
+        match node:
+            case s.IntLit():
+                return e.Const(span=node.span, value=node.value, type=INT)
+            case s.FloatLit():
+                return e.Const(span=node.span, value=node.value, type=FLOAT)
+            case s.MoneyLit():
+                return e.Const(span=node.span, value=node.value, type=MONEY)
+            case s.DurationLit():
+                return e.Const(span=node.span, value=node.value, type=DURATION)
+            case s.BoolLit():
+                return e.Const(span=node.span, value=node.value, type=BOOL)
+            case s.StringLit():
+                return e.Const(span=node.span, value=node.value, type=STRING)
+            case s.SetLit():
+                return e.Const(span=node.span, value=frozenset(i.text for i in node.items), type=SET)
+            case s.NameRef():
+                return self._name_ref(node, unit, where)
+            case s.ModelFieldRef():
+                return self._model_field(node, unit, where)
+            case s.Call():
+                return self._call(node, unit, where)
+            case s.Not():
+                return self._not(node, unit, where)
+            case s.BoolOp():
+                return self._boolop(node, unit, where)
+            case s.Compare():
+                return self._compare(node, unit, where)
+            case s.In():
+                return self._in(node, unit, where)
+            case s.Sum():
+                return self._sum(node, unit, where)
+            case s.Product():
+                return self._product(node, unit, where)
+            case s.Neg():
+                return self._neg(node, unit, where)
+            case _:
+                assert_never(node)
 
-    # ---- leaves -------------------------------------------------------------------------------
-
-    def _IntLit(self, node, unit, where):
-        return e.Const(span=node.span, value=node.value, type=INT)
-
-    def _FloatLit(self, node, unit, where):
-        return e.Const(span=node.span, value=node.value, type=FLOAT)
-
-    def _MoneyLit(self, node, unit, where):
-        return e.Const(span=node.span, value=node.value, type=MONEY)
-
-    def _DurationLit(self, node, unit, where):
-        return e.Const(span=node.span, value=node.value, type=DURATION)
-
-    def _BoolLit(self, node, unit, where):
-        return e.Const(span=node.span, value=node.value, type=BOOL)
-
-    def _StringLit(self, node, unit, where):
-        return e.Const(span=node.span, value=node.value, type=STRING)
-
-    def _SetLit(self, node, unit, where):
-        return e.Const(span=node.span, value=frozenset(i.text for i in node.items), type=SET)
-
-    def _NameRef(self, node, unit, where):
+    def _name_ref(self, node: s.NameRef, unit: Unit, where: Where) -> e.Expr | None:
         binding = self.res.binding(node.name)
         if isinstance(binding, Member):  # only reachable where no enum operand exists
             self.error(E103, f"'{binding.text}' reads as an enum member here, but nothing it is compared with is an enum", node)
@@ -148,7 +177,7 @@ class ExpressionChecker:
             return None
         return e.SignalRef(span=node.span, name=binding.name, role=binding.kind, type=declared)
 
-    def _ModelFieldRef(self, node, unit, where):
+    def _model_field(self, node: s.ModelFieldRef, unit: Unit, where: Where) -> e.Expr | None:
         field = node.field.text
         if not where.model_fields:
             self.error(E101, f"'model.{field}' names the serving model; only an invariant's `require` can use it", node)
@@ -160,7 +189,7 @@ class ExpressionChecker:
             return None
         return e.ModelAttr(span=node.span, field=field, type=MODEL_FIELD_TYPES[field])
 
-    def _Call(self, node, unit, where):
+    def _call(self, node: s.Call, unit: Unit, where: Where) -> e.Expr | None:
         binding = self.res.binding(node.argument)
         if node.function.text != "cost" or not isinstance(binding, Symbol):
             return None  # reported by resolution
@@ -178,7 +207,7 @@ class ExpressionChecker:
             out.append(checked)
         return None if any(x is None for x in out) else out
 
-    def _Not(self, node, unit, where):
+    def _not(self, node: s.Not, unit: Unit, where: Where) -> e.Expr | None:
         operands = self._bools([node.operand], unit, where, "not")
         if operands is None:
             return None
@@ -187,7 +216,7 @@ class ExpressionChecker:
             return e.Const(span=node.span, value=not operand.value, type=BOOL)
         return e.Not(span=node.span, operand=operand)
 
-    def _BoolOp(self, node, unit, where):
+    def _boolop(self, node: s.BoolOp, unit: Unit, where: Where) -> e.Expr | None:
         operands = self._bools(node.operands, unit, where, node.op)
         if operands is None:
             return None
@@ -198,7 +227,7 @@ class ExpressionChecker:
 
     # ---- comparisons --------------------------------------------------------------------------
 
-    def _member(self, enum_side: e.Expr, name: str, node) -> e.Const | None:
+    def member(self, enum_side: e.Expr, name: str, node) -> e.Const | None:
         """A bare identifier read as a member of `enum_side`'s enum: E104 if it is not one."""
         members = enum_side.type.members
         if name not in members:
@@ -216,13 +245,13 @@ class ExpressionChecker:
     def _is_member(self, node) -> bool:
         return isinstance(node, s.NameRef) and isinstance(self.res.binding(node.name), Member)
 
-    def _Compare(self, node, unit, where):
+    def _compare(self, node: s.Compare, unit: Unit, where: Where) -> e.Expr | None:
         if self._is_member(node.left) or self._is_member(node.right):
             member_node, other = (node.left, node.right) if self._is_member(node.left) else (node.right, node.left)
             enum_side = self.check(other, unit, where)
             if enum_side is None:
                 return None
-            member = self._member(enum_side, member_node.name.text, member_node)
+            member = self.member(enum_side, member_node.name.text, member_node)
             if member is None:
                 return None
             left, right = (member, enum_side) if member_node is node.left else (enum_side, member)
@@ -260,7 +289,7 @@ class ExpressionChecker:
             return False
         return True
 
-    def _In(self, node, unit, where):
+    def _in(self, node: s.In, unit: Unit, where: Where) -> e.Expr | None:
         if isinstance(node.container, s.Range):
             return self._in_range(node, unit, where)
         binding = self.res.binding(node.element.name) if isinstance(node.element, s.NameRef) else None
@@ -270,7 +299,7 @@ class ExpressionChecker:
         if isinstance(node.container, s.SetLit) and element.type.kind == "enum":
             members = []
             for item in node.container.items:
-                member = self._member(element, item.text, item)
+                member = self.member(element, item.text, item)
                 if member is None:
                     return None
                 if member.value not in members:
@@ -316,7 +345,7 @@ class ExpressionChecker:
                 return False
         return True
 
-    def _Sum(self, node, unit, where):
+    def _sum(self, node: s.Sum, unit: Unit, where: Where) -> e.Expr | None:
         terms = [self.check(t, unit, where) for t in node.terms]
         if any(t is None for t in terms) or not self._arithmetic(terms, node, "+"):
             return None
@@ -333,7 +362,7 @@ class ExpressionChecker:
             return e.Const(span=node.span, value=total, type=result_type)
         return e.Sum(span=node.span, terms=tuple(terms), signs=node.signs, type=result_type)
 
-    def _Product(self, node, unit, where):
+    def _product(self, node: s.Product, unit: Unit, where: Where) -> e.Expr | None:
         factors = [self.check(f, unit, where) for f in node.factors]
         if any(f is None for f in factors) or not self._arithmetic(factors, node, "*"):
             return None
@@ -360,7 +389,7 @@ class ExpressionChecker:
             factor = money_factor(factor)
         return e.Scale(span=node.span, factor=factor, operand=operand, type=result_type)
 
-    def _Neg(self, node, unit, where):
+    def _neg(self, node: s.Neg, unit: Unit, where: Where) -> e.Expr | None:
         operand = self.check(node.operand, unit, where)
         if operand is None or not self._arithmetic([operand], node, "-"):
             return None

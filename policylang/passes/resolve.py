@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, assert_never
 
 from ..codes import E101, E102, E112, Code
 from ..diagnostics import Diagnostic, Related, diagnostic
@@ -64,7 +64,7 @@ class Resolution:
     signals: list[Symbol] = field(default_factory=list)
     """Signals and outcomes of the whole policy, in declaration order with imports in place."""
     display: dict[Symbol, str] = field(default_factory=dict)
-    active: list[tuple[Unit, Node]] = field(default_factory=list)
+    active: list[tuple[Unit, s.Decl]] = field(default_factory=list)
     """Every declaration that takes part, in order; imported route and test blocks do not."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     declared: dict[int, Symbol] = field(default_factory=dict)
@@ -292,7 +292,7 @@ class _Resolver:
 
     # ---- binding ------------------------------------------------------------------------------
 
-    def _bind_decl(self, unit: Unit, decl: Node) -> None:
+    def _bind_decl(self, unit: Unit, decl: s.Decl) -> None:
         match decl:
             case s.Threshold():
                 self._bind_expr(unit, decl.value)
@@ -343,8 +343,10 @@ class _Resolver:
                     self.lookup(unit, model, ("model",), "a model")
                 if expect.rule is not None and expect.rule.text != "default":
                     self.lookup(unit, _qual(expect.rule), ("rule",), "a rule")
+            case s.Import():
+                pass  # the loader followed it; its declarations stand in its place
             case _:
-                pass
+                assert_never(decl)
 
     def _bind_value(self, unit: Unit, value: Node, target: Symbol | None) -> None:
         """A default or a test value: a bare name assigned to an enum signal is a member."""

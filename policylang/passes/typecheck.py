@@ -9,7 +9,7 @@ fallbacks). When anything is wrong the policy is None and every finding is repor
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, assert_never
 
 from ..codes import E101, E102, E103, E105, E108, E109, E110, E111, E305, E308, Code
 from ..diagnostics import Diagnostic, Related, diagnostic
@@ -77,6 +77,10 @@ class Checker:
                     route = decl
                 case s.TestDecl():
                     tests.append(self.test(unit, decl))
+                case s.SignalDecl() | s.ModelDecl() | s.RouteDecl() | s.Import():
+                    pass  # signals and models above, in their own order; a second route is E112
+                case _:
+                    assert_never(decl)
         self._check_fallback_errors(fallbacks)
         by_name = {c.name: c for c in cascades if c is not None}
         rules = [self.rule(top, r, models, by_name) for r in route.rules] if route else []
@@ -188,7 +192,7 @@ class Checker:
             if not isinstance(binding, Member):
                 self.error(E103, f"{what} is a member of {describe(t)}, written as a bare name", node.span)
                 return None
-            member = self.exprs._member(e.SignalRef(span=node.span, name=symbol.name, role=symbol.kind, type=t),
+            member = self.exprs.member(e.SignalRef(span=node.span, name=symbol.name, role=symbol.kind, type=t),
                                         binding.text, node)
             return member.value if member is not None else None
         const = self.exprs.constant(node, symbol.unit, Where(what))

@@ -14,17 +14,13 @@ import pathlib
 from dataclasses import dataclass, field
 from importlib.resources import files
 
-from ..codes import E008, E106, E107
+from ..codes import E008, E009, E106, E107
 from ..diagnostics import Diagnostic, diagnostic
 from ..ir import surface as s
 from ..source import Source
 from ..syntax.parser import parse
 
 STD_PREFIX = "std/"
-
-
-class SourceError(OSError):
-    """The top-level file cannot be read: a usage or I/O problem, not a finding."""
 
 
 @dataclass(eq=False)
@@ -74,11 +70,16 @@ def std_modules() -> list[str]:
 
 
 def read_top(path: str) -> tuple[Source, Diagnostic | None]:
+    """The file's text, and the diagnostic that stops it from being checked: E009 when it
+    cannot be read (missing, a folder, no permission), E008 when it is not UTF-8."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+        source = Source(path, "", None)
+        why = exc.strerror or str(exc)
+        return source, diagnostic(E009, f"cannot read {path}: {why}", source.span(0, 0),
+                                  help="check the path; policyc reads .route files as UTF-8 text")
     return decode(path, data, os.path.realpath(path))
 
 

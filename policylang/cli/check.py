@@ -1,8 +1,4 @@
-"""`policyc`, the command line: a thin click group over the library.
-
-Exit status (section 9): 0 fine; 1 the policy or a request failed (errors, warnings under
---deny-warnings, failing tests, a stale module, a bad request); 2 usage or I/O error.
-"""
+"""`policyc lint`, `compile`, `eval` and `test`."""
 
 from __future__ import annotations
 
@@ -12,38 +8,10 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .diagnostics import Diagnostic, render_json, render_sarif, render_text, summary_line
-from .passes import check
-from .syntax.loader import SourceError, read_top
-from .policy import Policy, PolicyError, load
-from .requests import evaluate_line
-
-FINE, FAILED, USAGE = 0, 1, 2
-
-
-def _fail_usage(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(USAGE)
-
-
-def _load(path: str, *, analyze: bool = True) -> Policy:
-    """The policy, or exit 1 with its diagnostics (2 when the file cannot be read)."""
-    try:
-        return load(path, analyze=analyze)
-    except SourceError as exc:
-        _fail_usage(str(exc))
-    except PolicyError as exc:
-        click.echo(render_text(exc.diagnostics, exc.sources), err=True)
-        click.echo(summary_line(exc.diagnostics), err=True)
-        sys.exit(FAILED)
-    raise AssertionError("unreachable")
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="policyc")
-def main() -> None:
-    """Check, test and compile .route routing policies."""
+from ..diagnostics import render_json_result, render_sarif, render_text, summary_line
+from ..linting import lint as lint_files
+from ..requests import evaluate_line
+from .common import FAILED, FINE, USAGE, fail_usage, load_or_exit, main, plural
 
 
 @main.command()
@@ -53,34 +21,23 @@ def main() -> None:
 @click.option("--deny-warnings", is_flag=True, help="exit 1 on warnings too")
 def lint(files: tuple[str, ...], fmt: str, deny_warnings: bool) -> None:
     """Run every check on FILES and report what they find."""
-    found: dict[tuple, Diagnostic] = {}
-    sources = {}
-    unreadable = False
-    for path in files:
-        try:
-            source, decode_error = read_top(path)
-        except SourceError as exc:
-            click.echo(f"error: {exc}", err=True)
-            unreadable = True
-            continue
-        checked = check(source, decode_error)
-        sources.update(checked.sources)
-        for d in checked.diagnostics:  # an imported file shared by two policies reports once
-            found.setdefault((d.code, d.span.file, d.span.start, d.message), d)
-    diagnostics = list(found.values())
+    result = lint_files(files)
+    for message in result.unreadable.values():
+        click.echo(f"error: {message}", err=True)
     if fmt == "json":
-        click.echo(render_json(diagnostics))
+        click.echo(render_json_result(result.diagnostics, result.notes))
     elif fmt == "sarif":
-        click.echo(render_sarif(diagnostics))
+        click.echo(render_sarif(result.diagnostics))
     else:
-        if diagnostics:
-            click.echo(render_text(diagnostics, sources))
+        if result.diagnostics:
+            click.echo(render_text(result.diagnostics, result.sources))
             click.echo()
-        click.echo(summary_line(diagnostics) + f" in {len(files)} file{'s' * (len(files) != 1)}")
-    if unreadable:
+        for note in result.notes:
+            click.echo(f"note: {note}")
+        click.echo(summary_line(result.diagnostics) + f" in {plural(len(files), 'file')}")
+    if result.unreadable:
         sys.exit(USAGE)
-    failed = any(d.is_error for d in diagnostics) or (deny_warnings and diagnostics)
-    sys.exit(FAILED if failed else FINE)
+    sys.exit(FAILED if result.failed(deny_warnings) else FINE)
 
 
 @main.command("compile")
@@ -88,17 +45,21 @@ def lint(files: tuple[str, ...], fmt: str, deny_warnings: bool) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="the module to write (default: standard output)")
 @click.option("--check", "check_only", is_flag=True, help="exit 1 if OUTPUT is not what FILE compiles to now")
 def compile_(file: str, output: str | None, check_only: bool) -> None:
-    """Compile FILE to a standalone Python module (standard library only)."""
+    """Compile FILE to a standalone Python module (standard library only).
+
+    Only the checks that can make it refuse run here (errors); warnings are `policyc lint`'s.
+    """
     if check_only and not output:
-        _fail_usage("--check needs -o OUTPUT, the module to compare")
-    source = _load(file).to_python()
+        fail_usage("--check needs -o OUTPUT, the module to compare")
+    source = load_or_exit(file).to_python()
     if check_only:
+        assert output is not None
         try:
-            current = Path(output).read_text(encoding="utf-8")
+            current: str | None = Path(output).read_text(encoding="utf-8")
         except FileNotFoundError:
             current = None
         except OSError as exc:
-            _fail_usage(f"cannot read {output}: {exc.strerror or exc}")
+            fail_usage(f"cannot read {output}: {exc.strerror or exc}")
         if current != source:
             why = "does not exist" if current is None else "is stale"
             click.echo(f"{output} {why}: run policyc compile {file} -o {output}", err=True)
@@ -111,7 +72,7 @@ def compile_(file: str, output: str | None, check_only: bool) -> None:
     try:
         Path(output).write_text(source, encoding="utf-8")
     except OSError as exc:
-        _fail_usage(f"cannot write {output}: {exc.strerror or exc}")
+        fail_usage(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"wrote {output}", err=True)
 
 
@@ -125,20 +86,21 @@ def compile_(file: str, output: str | None, check_only: bool) -> None:
 def eval_(file: str, request: str | None, requests_file: str | None, engine: str, strict: bool) -> None:
     """Decide requests: one JSON line out per request in, with the path when @outcomes is given."""
     if (request is None) == (requests_file is None):
-        _fail_usage("give exactly one of --request JSON or --requests FILE.jsonl")
+        fail_usage("give exactly one of --request JSON or --requests FILE.jsonl")
     if request is not None:
         lines = [request]
     else:
+        assert requests_file is not None
         try:
             stream = sys.stdin if requests_file == "-" else open(requests_file, encoding="utf-8")
             with stream:
                 lines = [line for line in stream.read().splitlines() if line.strip()]
         except (OSError, UnicodeDecodeError) as exc:
-            _fail_usage(f"cannot read {requests_file}: {getattr(exc, 'strerror', None) or exc}")
-    policy = _load(file)
+            fail_usage(f"cannot read {requests_file}: {getattr(exc, 'strerror', None) or exc}")
+    policy = load_or_exit(file)
     failed = False
     for number, line in enumerate(lines, start=1):
-        result = evaluate_line(policy, line, engine=engine, strict=strict, line_number=number)
+        result = evaluate_line(policy, line, engine=engine, strict=strict, line_number=number)  # type: ignore[arg-type]
         failed = failed or "error" in result
         click.echo(json.dumps(result))
     sys.exit(FAILED if failed else FINE)
@@ -147,25 +109,31 @@ def eval_(file: str, request: str | None, requests_file: str | None, engine: str
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def test(files: tuple[str, ...]) -> None:
-    """Run the test blocks of FILES with both engines."""
-    from .testing import run_tests
+    """Run the test blocks of FILES with both engines.
+
+    A file whose checks find errors fails the run, as `lint` would; its tests still run when
+    the policy could be built (an over-budget policy can still route).
+    """
+    from ..testing import test_file
 
     passed = failed = 0
     broken = unreadable = False
     for path in files:
-        try:
-            policy = load(path, analyze=False)
-        except SourceError as exc:
-            click.echo(f"error: {exc}", err=True)
+        outcome = test_file(path)
+        if outcome.unreadable is not None:
+            click.echo(f"error: {outcome.unreadable}", err=True)
             unreadable = True
             continue
-        except PolicyError as exc:
-            click.echo(render_text(exc.diagnostics, exc.sources), err=True)
-            click.echo(f"error: {path} has errors; its tests did not run", err=True)
+        errors = [d for d in outcome.diagnostics if d.is_error]
+        if errors:
             broken = True
-            continue
-        results = run_tests(policy)
-        click.echo(f"{path}: {len(results)} test{'s' * (len(results) != 1)}")
+            click.echo(render_text(errors, outcome.sources), err=True)
+            if outcome.results is None:
+                click.echo(f"error: {path} has {plural(len(errors), 'error')}; its tests did not run", err=True)
+                continue
+            click.echo(f"error: {path} has {plural(len(errors), 'error')}; its tests ran, but the run fails", err=True)
+        results = outcome.results or []
+        click.echo(f"{path}: {plural(len(results), 'test')}")
         for result in results:
             if result.passed:
                 passed += 1

@@ -1,0 +1,13 @@
+"""`policyc`, the command line: one click group over the library; each command module adds its
+commands to `main` and calls one library function per command.
+
+Exit status (section 9): 0 fine; 1 the policy or a request failed (errors, warnings under
+--deny-warnings, failing tests, a stale module, a bad request); 2 usage or I/O error.
+"""
+
+from __future__ import annotations
+
+from .common import main
+from . import check as _check  # noqa: F401  (registers lint, compile, eval, test)
+
+__all__ = ["main"]
