@@ -72,6 +72,10 @@ class Signal:
             return "enum {" + ", ".join(self.members) + "}"
         if self.low is None:
             return self.kind
+        if self.kind == "money":
+            return f"money in ${format(Decimal(self.low).normalize(), 'f')}..${format(Decimal(self.high).normalize(), 'f')}"
+        if self.kind == "duration":
+            return f"duration in {format(Decimal(self.low).normalize(), 'f')}s..{format(Decimal(self.high).normalize(), 'f')}s"
         return f"{self.kind} in {number(self.low, self.kind)}..{number(self.high, self.kind)}"
 
     @property

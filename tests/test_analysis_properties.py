@@ -32,6 +32,8 @@ from hypothesis import strategies as st
 
 import policylang
 import policygen as gen
+import policygen_measured as measured
+import strategies
 from policylang import Decision, Diagnostic, Policy
 from policylang.passes import check
 from policylang.syntax.loader import decode
@@ -41,6 +43,9 @@ MANY = settings(max_examples=200, deadline=None,
 """Two hundred random policies per property: 10-15 s each, about a minute for the module."""
 
 ENGINES = ("compiled", "interpreted")
+WITH_EXTRAS = st.one_of(gen.any_policies(extras=True), measured.measured_policies(extras=True))
+"""Every generator with section 7's budgets, fallbacks and invariants: ints, floats, enums,
+bools, money, durations, and ints scaled by money and duration literals."""
 RULE_CODES = frozenset({"W201", "W202", "W203", "E204", "W205"})
 GAP = "no rule"
 """What a request that no rule takes gets: different from every decision (section 6, W205)."""
@@ -229,7 +234,7 @@ def request_of(witness: dict[str, Any]) -> dict[str, Any]:
 # double leaves the plane, and the rounded witness fires r1, so the checker reports E900.
 @example(gen.example_policy("f g h", [("3 * f + 5 * g + h != 0", "m0")]))
 @MANY
-@given(gen.any_policies(extras=True))
+@given(WITH_EXTRAS)
 def test_every_witness_replays(generated: gen.GeneratedPolicy) -> None:
     """A witness fires the rule its diagnostic points at (no rule for E204) and climbs one step
     per `@outcomes` object; the checker's own replay never fails (E900)."""
@@ -273,11 +278,29 @@ def test_never_firing_warnings_are_sound_with_floats(case) -> None:
         assert decision.rule not in silent, f"rule {decision.rule} fires on {request}" + show(c)
 
 
+def with_typed_requests(generated: gen.GeneratedPolicy):
+    ir = load(generated).ir
+    return st.tuples(st.just(generated), st.lists(strategies.for_policy(ir).valid_requests, min_size=1, max_size=40))
+
+
+@MANY
+@given(measured.measured_policies().flatmap(with_typed_requests))
+def test_never_firing_warnings_are_sound_with_money_and_durations(case) -> None:
+    """W201/W202 rules never fire, and a W203 default is never reached, on drawn requests of
+    policies over money, durations and ints scaled by unit literals (`n * 0.5s`)."""
+    generated, requests = case
+    c = checked(generated)
+    silent = c.rules_with("W201", "W202", "W203")
+    for request in requests if silent else ():
+        decision = c.policy.decide(request, engine="interpreted")
+        assert decision.rule not in silent, f"rule {decision.rule} fires on {request}" + show(c)
+
+
 # ---- (e) witnesses are valid requests ----------------------------------------------------------
 
 
 @MANY
-@given(gen.any_policies(extras=True))
+@given(WITH_EXTRAS)
 def test_witnesses_are_valid_requests_in_both_engines(generated: gen.GeneratedPolicy) -> None:
     """Every witness (E204's too) passes strict validation in both engines, which agree on it;
     its outcome objects pass as outcomes along the climb."""

@@ -313,3 +313,28 @@ def test_money_sums_agree_past_the_decimal_context(digits, step, nudge):
     credit = gen.exact_decimal(nudge, digits + 1)
     request = {"input_tokens": 0, "ratio": 0.0, "plan": "pro", "spend": spend, "credit": credit}
     assert_decide_agrees(_policy("traps"), request)
+
+
+# ---- random policies: every kind, and ints scaled by money and duration literals ----------------
+
+import policygen  # noqa: E402
+import policygen_measured  # noqa: E402
+
+RANDOM_POLICIES = st.one_of(policygen.finite_policies(), policygen.float_policies(),
+                            policygen_measured.measured_policies(), policygen_measured.measured_policies())
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(generated=RANDOM_POLICIES, data=st.data(), strict=st.booleans())
+def test_decide_agrees_on_random_policies(generated, data, strict):
+    """Random policies over ints, floats, money and durations (`n * 0.5s >= 30s`,
+    `spend + n * $0.25 >= $1.5`), with valid, faulty and trusted requests."""
+    policy = policylang.loads(generated.text, "gen.route", analyze=False)
+    drawn = gen.for_policy(policy.ir)
+    for request in data.draw(st.lists(drawn.valid_requests, min_size=1, max_size=8), label="valid"):
+        assert_decide_agrees(policy, request, strict=strict)
+        checked = decided(policy, request, "compiled")
+        for engine in ENGINES:
+            assert decided(policy, gen.typed(policy.ir, request), engine, validate=False) == checked, engine
+    for request in data.draw(st.lists(drawn.faulty_requests, min_size=1, max_size=4), label="faulty"):
+        assert_decide_agrees(policy, request, strict=strict)

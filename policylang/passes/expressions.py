@@ -385,7 +385,9 @@ class ExpressionChecker:
             value = factor if not measured else EXACT.multiply(money_factor(factor), measured[0].value)
             return e.Const(span=node.span, value=value, type=result_type)
         (operand,) = variable
-        if kind_of(operand.type) != "number":
+        if measured and is_const(measured[0]):  # n * 0.5s: the literal's unit and amount scale n
+            factor = EXACT.multiply(money_factor(factor), measured[0].value)
+        elif kind_of(operand.type) != "number":
             factor = money_factor(factor)
         return e.Scale(span=node.span, factor=factor, operand=operand, type=result_type)
 
