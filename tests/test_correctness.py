@@ -73,3 +73,42 @@ route {
     assert findings(text.replace("<= 5s", "< 5s")) == [("W202", at(text, "rule r"))]
     # paid fires only at n = 60, which slow takes first: covered, as the engines agree
     assert ("W201", at(UNITS, "rule paid")) in findings(UNITS)
+
+
+# ---- 2. findings over floats and money hold for requests that can be sent -----------------------
+
+ONE_FLOAT = "policy third\nsignal f: float in 0.0..1.0\nsignal credit: money in $0..$10 = $0\n" + TWO_MODELS
+
+
+def test_a_gap_no_float_can_reach_is_no_gap_and_no_internal_error() -> None:
+    """f * 3 != 1 misses only f = 1/3, which no request carries: no E204, no E900."""
+    assert findings(ONE_FLOAT + "route {\n  rule r1 when f * 3 != 1 -> m0\n}\n") == []
+
+
+def test_a_gap_a_float_reaches_is_reported_with_that_float() -> None:
+    found = check_text(ONE_FLOAT + "route {\n  rule r1 when f * 2 != 1 -> m0\n}\n", "half.route").diagnostics
+    assert [(d.code, d.witness) for d in found] == [("E204", {"f": 0.5})]
+
+
+def test_a_condition_only_a_third_meets_never_holds() -> None:
+    text = ONE_FLOAT + "route {\n  rule r1 when f * 3 == 1 -> m0\n  default -> m1\n}\n"
+    assert findings(text) == [("W202", at(text, "rule r1"))]
+
+
+def test_money_no_decimal_reaches_is_no_gap() -> None:
+    """A third of a dollar is no amount a request can give either."""
+    assert findings(ONE_FLOAT + "route {\n  rule r1 when credit * 3 != $1 -> m0\n}\n") == []
+    found = check_text(ONE_FLOAT + "route {\n  rule r1 when credit * 4 != $1 -> m0\n}\n", "q.route").diagnostics
+    assert [(d.code, d.witness) for d in found] == [("E204", {"f": 0.0, "credit": Decimal("0.25")})]
+
+
+def test_an_invariant_broken_only_at_a_third_holds_and_one_broken_at_a_half_fails() -> None:
+    text = ONE_FLOAT + """invariant strong: require model.tier >= 1
+route {
+  rule r1 when f - 1 == -f * 2 -> m0
+  default -> m1
+}
+"""
+    assert "E304" not in {code for code, _ in findings(text)}
+    found = check_text(text.replace("f - 1 == -f * 2", "f - 1 == -f"), "half.route").diagnostics
+    assert [(d.code, d.witness) for d in found if d.code == "E304"] == [("E304", {"f": 0.5})]

@@ -60,6 +60,14 @@ class Encoder:
             self._vars[key] = found
         return found
 
+    def variables(self) -> list[tuple[str, Any]]:
+        """Every variable made so far, with its key (`confidence@2` for an outcome's copy)."""
+        return list(self._vars.items())
+
+    def kind(self, key: str) -> str:
+        """The type kind of the signal or outcome a variable's key belongs to."""
+        return self.signals[key.split("@", 1)[0]].type.kind
+
     def domain(self, name: str, step: int | None = None) -> list:
         """The constraints that say a variable holds a value its declaration allows."""
         signal = self.signals[name]

@@ -1,11 +1,20 @@
 """The questions the passes ask: can these conditions hold together, give me a request
 where they do, how large can input_tokens get there. One z3 solver per policy, with every
 domain asserted once; each question pushes, asks and pops.
+
+What a request can carry decides every answer. Ints are integers. Floats, money and durations
+are decimals: a request holds a float as the decimal its repr shows, an amount as a Decimal,
+and the engines compute in those decimals. So `3 * f == 1` holds for no request (f = 1/3 is
+no decimal), and no finding is claimed for it. Each question is asked over the reals first;
+where z3's answer needs a value that no decimal is, it is asked again with every such variable
+on the grid of 10^-324 (`GRID`): a decimal every double's repr and every cent lies on, so that
+"no request" is proven, not guessed. Witnesses then pin floats and durations to doubles.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -13,21 +22,26 @@ from typing import Any
 import z3
 
 from ..ir.types import EnumType
-from ..ir.values import decimal_of
+from ..ir.values import EXACT, decimal_of
 from .encode import Encoder, as_bool
 
+GRID_DIGITS = 324
+"""Every double's shortest repr has its last digit at 10^-324 or above (5e-324 is the least)."""
 
-def _short(value: Fraction) -> bool:
-    """A rational that a double carries exactly as its repr: a decimal of at most 15 digits."""
-    d = decimal_of(value)
-    return d is not None and len(d.normalize().as_tuple().digits) <= 15 and abs(d) < Decimal("1e300")
+_DECIMAL_KINDS = ("float", "money", "duration")
+_DOUBLE_KINDS = ("float", "duration")  # a request carries these as Python floats (or ints)
 
 
 class SolverError(RuntimeError):
     """z3 could not decide a question (it answered `unknown`): never guessed around."""
 
 
-def _fraction(value) -> Fraction:
+class NoDouble(Exception):
+    """The region holds decimals but no double: it is narrower than the gap between two
+    neighbouring doubles, so no request with a float shows it. The finding is not reported."""
+
+
+def _fraction(value: Any) -> Fraction:
     if z3.is_int_value(value):
         return Fraction(value.as_long())
     if z3.is_rational_value(value):
@@ -37,10 +51,32 @@ def _fraction(value) -> Fraction:
     raise SolverError(f"no numeric value: {value}")
 
 
+def _short(value: Fraction) -> bool:
+    """A decimal of at most 15 significant digits, none past the 15th decimal place: a double
+    holds it exactly as its repr, and a witness reads well."""
+    d = decimal_of(value)
+    if d is None:
+        return False
+    shape = d.normalize(EXACT).as_tuple()
+    return len(shape.digits) <= 15 and int(shape.exponent) >= -15
+
+
+def is_double(value: Fraction) -> bool:
+    """A value a float signal can carry: an int (Python takes those as they are), or the
+    decimal that some double's shortest repr shows."""
+    if value.denominator == 1:
+        return True
+    double = float(value)
+    return math.isfinite(double) and Fraction(Decimal(repr(double))) == value
+
+
 class Solver:
     def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
         self.z3 = z3.Solver()
+        self.decimals = z3.Bool("@decimals")
+        """Assumed where a question needs it: every float, money and duration is on the grid."""
+        self._gridded: set[str] = set()
         self._steps: set[int] = set()
         for s in encoder.policy.signals:
             if s.role == "signal":
@@ -55,43 +91,76 @@ class Solver:
                 if s.role == "outcome":
                     self.z3.add(*self.encoder.domain(s.name, step))
 
-    def _ask(self, terms, want_model: bool):
+    # ---- decimal semantics --------------------------------------------------------------------
+
+    def _decimal_vars(self) -> list[Any]:
+        """Every float, money and duration variable made so far, each put on the grid (under
+        the `decimals` assumption) the first time it is seen."""
+        found = []
+        for key, var in self.encoder.variables():
+            if self.encoder.kind(key) not in _DECIMAL_KINDS:
+                continue
+            if key not in self._gridded:
+                self._gridded.add(key)
+                self.z3.add(z3.Implies(self.decimals, z3.IsInt(var * z3.RealVal(10**GRID_DIGITS))))
+            found.append(var)
+        return found
+
+    def _all_decimal(self, model: z3.ModelRef, variables: list[Any]) -> bool:
+        return all(decimal_of(_fraction(model.eval(v, model_completion=True))) is not None for v in variables)
+
+    def _decide(self, solver: z3.Solver, assumptions: list[Any]) -> Any:
+        """sat or unsat for a request: over the reals, and again on the grid where the reals'
+        model needs a value that no decimal is."""
+        variables = self._decimal_vars()
+        answer = solver.check(*assumptions)
+        if answer == z3.sat and variables and not self._all_decimal(solver.model(), variables):
+            answer = solver.check(*assumptions, self.decimals)
+        if answer == z3.unknown:
+            raise SolverError(solver.reason_unknown())
+        return answer
+
+    # ---- questions ----------------------------------------------------------------------------
+
+    def _ask(self, terms: tuple[Any, ...], want_model: bool) -> Any:
         self.queries += 1
         self.z3.push()
         try:
             self.z3.add(*[as_bool(t) for t in terms])
-            answer = self.z3.check()
-            if answer == z3.unknown:
-                raise SolverError(self.z3.reason_unknown())
-            if answer != z3.sat:
+            if self._decide(self.z3, []) != z3.sat:
                 return None
             return self.z3.model() if want_model else True
         finally:
             self.z3.pop()
 
-    def holds_under(self, literals: list) -> bool:
+    def holds_under(self, literals: list[Any]) -> bool:
         """Whether the domains and these Boolean constants can all hold (assumptions)."""
         self.queries += 1
-        answer = self.z3.check(*literals)
-        if answer == z3.unknown:
-            raise SolverError(self.z3.reason_unknown())
-        return answer == z3.sat
+        return bool(self._decide(self.z3, literals) == z3.sat)
 
-    def model(self, *terms) -> z3.ModelRef | None:
-        """A model of the domains and `terms`, or None when they cannot all hold."""
-        return self._ask(terms, True)
+    def model(self, *terms: Any) -> z3.ModelRef | None:
+        """A model of the domains and `terms` that a request can carry, or None when none."""
+        found: z3.ModelRef | None = self._ask(terms, True)
+        return found
 
-    def satisfiable(self, *terms) -> bool:
+    def satisfiable(self, *terms: Any) -> bool:
         return self._ask(terms, False) is not None
 
-    def maximum(self, objective, *terms) -> Fraction | None:
-        """The largest value of `objective` where the domains and `terms` hold; None: unbounded.
+    def maximum(self, objective: Any, *terms: Any) -> Fraction | None:
+        """The largest value of `objective` where the domains and `terms` hold for a request;
+        None: unbounded. Only asked of terms known to be satisfiable."""
+        upper = self._optimum(objective, terms, on_grid=False)
+        if upper is not None and not self.satisfiable(*terms, objective == _value(upper)):
+            upper = self._optimum(objective, terms, on_grid=True)  # the reals' best is no request
+        return upper
 
-        Only asked of terms known to be satisfiable.
-        """
+    def _optimum(self, objective: Any, terms: tuple[Any, ...], on_grid: bool) -> Fraction | None:
+        self._decimal_vars()
         opt = z3.Optimize()
         opt.add(*self.z3.assertions())
         opt.add(*[as_bool(t) for t in terms])
+        if on_grid:
+            opt.add(self.decimals)
         handle = opt.maximize(objective)
         answer = opt.check()
         if answer != z3.sat:
@@ -101,7 +170,7 @@ class Solver:
             return None  # oo, or oo - epsilon: no largest value
         return _fraction(upper)
 
-    def core_of_literals(self, literals: dict[Any, Any], fixed: tuple = ()) -> list[Any]:
+    def core_of_literals(self, literals: dict[Any, Any], fixed: tuple[Any, ...] = ()) -> list[Any]:
         """A minimal set of the keys whose literals (Boolean constants asserted elsewhere to
         mean something) cannot hold together with the domains and `fixed`; every key when
         they can. Asked of this solver, with assumptions: nothing is copied."""
@@ -109,55 +178,55 @@ class Solver:
         self.z3.push()
         try:
             self.z3.add(*[as_bool(t) for t in fixed])
-            if self.z3.check(*literals.values()) != z3.unsat:
-                return keys
-            in_core = {c.get_id() for c in self.z3.unsat_core()}
-            core = [k for k in keys if literals[k].get_id() in in_core]
-            for k in list(core):  # deletion: keep only what is needed
-                if self.z3.check(*[literals[m] for m in core if m != k]) == z3.unsat:
-                    core.remove(k)
-            return core
+            return self._core(self.z3, literals)
         finally:
             self.z3.pop()
 
-    def core(self, named: dict[str, Any], fixed: tuple = ()) -> list[str]:
+    def core(self, named: dict[str, Any], fixed: tuple[Any, ...] = ()) -> list[str]:
         """A minimal set of the named conditions that cannot hold together with the domains
         and the `fixed` terms (all of them, if they can)."""
-        names = list(named)
+        self._decimal_vars()
         probe = z3.Solver()
         probe.add(*self.z3.assertions())
         probe.add(*[as_bool(t) for t in fixed])
-        flags = {n: z3.Bool(f"@core:{n}") for n in names}
-        for n in names:
+        flags = {n: z3.Bool(f"@core:{n}") for n in named}
+        for n in named:
             probe.add(z3.Implies(flags[n], as_bool(named[n])))
-        if probe.check(*flags.values()) != z3.unsat:
-            return names
-        core = [n for n in names if any(z3.eq(c, flags[n]) for c in probe.unsat_core())]
-        for n in list(core):  # deletion: keep only what is needed
-            rest = [flags[m] for m in core if m != n]
-            if probe.check(*rest) == z3.unsat:
-                core.remove(n)
+        found: list[str] = self._core(probe, flags)
+        return found
+
+    def _core(self, solver: z3.Solver, literals: dict[Any, Any]) -> list[Any]:
+        keys = list(literals)
+        if self._decide(solver, list(literals.values())) != z3.unsat:
+            return keys
+        in_core = {c.get_id() for c in solver.unsat_core()}
+        core = [k for k in keys if literals[k].get_id() in in_core]
+        for k in list(core):  # deletion: keep only what is needed
+            if self._decide(solver, [literals[m] for m in core if m != k]) == z3.unsat:
+                core.remove(k)
         return core
 
     # ---- witnesses ----------------------------------------------------------------------------
 
-    def witness(self, model: z3.ModelRef, *terms, steps: int = 0) -> dict[str, Any]:
-        """A request that the model describes, as JSON-ready values, floats as real doubles.
-
-        A float's value must be a double at runtime: where the model's value is not one, the
-        nearest double is pinned and the question asked again, so the request really lies in
-        the region. `steps` outcome objects (one per escalation edge) go under "@outcomes".
+    def witness(self, model: z3.ModelRef, *terms: Any, steps: int = 0) -> dict[str, Any]:
+        """A request that the model's region holds, as JSON-ready values: money as exact
+        decimals, floats and durations as doubles (or ints), short where the region allows.
+        `steps` outcome objects (one per escalation edge) go under "@outcomes". Raises
+        NoDouble when the region holds decimals but no double.
         """
         model = self._prefer_defaults(terms, steps) or model
-        pinned = self._pin_floats(model, terms, steps)
-        if pinned is not None:
+        model = self._pin_short(model, terms, steps) or model
+        if not all(is_double(_fraction(model.eval(v, model_completion=True))) for v in self._vars(steps, _DOUBLE_KINDS)):
+            pinned = self._pin_each(model, terms, steps)
+            if pinned is None:
+                raise NoDouble(f"no double meets {terms}")
             model = pinned
         request = self._values(model, None, "signal")
         if steps:
             request["@outcomes"] = [self._values(model, step, "outcome") for step in range(steps)]
         return request
 
-    def _prefer_defaults(self, terms, steps: int) -> z3.ModelRef | None:
+    def _prefer_defaults(self, terms: tuple[Any, ...], steps: int) -> z3.ModelRef | None:
         """A model where every signal the finding does not need keeps its default, so that the
         witness names only what matters."""
         preferences = {}
@@ -176,59 +245,62 @@ class Solver:
                 self.z3.add(z3.Implies(flag, preference))
             flags = list(preferences)
             while True:
-                answer = self.z3.check(*flags)
+                answer = self._decide(self.z3, flags)
                 if answer == z3.sat:
-                    return self.z3.model()
+                    found: z3.ModelRef = self.z3.model()
+                    return found
                 core = {c.get_id() for c in self.z3.unsat_core()}
-                if answer != z3.unsat or not core:
+                flags_left = [f for f in flags if f.get_id() not in core]
+                if not core or len(flags_left) == len(flags):
                     return None
-                flags = [f for f in flags if f.get_id() not in core]
+                flags = flags_left
         finally:
             self.z3.pop()
 
-    def _float_vars(self, steps: int):
+    def _vars(self, steps: int, kinds: tuple[str, ...]) -> Iterator[Any]:
         for s in self.encoder.policy.signals:
-            if s.type.kind != "float":
+            if s.type.kind not in kinds:
                 continue
             for step in ([None] if s.role == "signal" else range(steps)):
                 yield self.encoder.var(s.name, step)
 
-    def _pin_floats(self, model, terms, steps):
-        """A model whose floats are all short decimals, which doubles hold exactly as their repr
-        shows: first on a grid of 10^-k for growing k (then every float is such a decimal at
-        once), else one at a time; None if no pin was needed."""
-        floats = list(self._float_vars(steps))
-        if not floats or all(_short(_fraction(model.eval(v, model_completion=True))) for v in floats):
+    def _pin_short(self, model: z3.ModelRef, terms: tuple[Any, ...], steps: int) -> z3.ModelRef | None:
+        """A model whose floats, amounts and durations are all short decimals (a double holds
+        each exactly as its repr shows; an amount reads well), on a grid of 10^-k for growing
+        k; None when the model's are short already or no grid up to 10^-15 meets the region."""
+        variables = list(self._vars(steps, _DECIMAL_KINDS))
+        if all(_short(_fraction(model.eval(v, model_completion=True))) for v in variables):
             return None
-        for digits in (0, 1, 2, 3, 6, 9, 12):
+        for digits in (0, 1, 2, 3, 6, 9, 12, 15):
             scale = z3.RealVal(10**digits)
-            found = self.model(*terms, *[z3.IsInt(v * scale) for v in floats])
-            if found is not None and all(_short(_fraction(found.eval(v, model_completion=True))) for v in floats):
+            found = self.model(*terms, *[z3.IsInt(v * scale) for v in variables])
+            if found is not None and all(_short(_fraction(found.eval(v, model_completion=True))) for v in variables):
                 return found
-        return self._pin_each(model, terms, steps)
+        return None
 
-    def _pin_each(self, model, terms, steps):
-        """A model whose floats are all doubles (the decimal a double's repr shows), pinned one
-        at a time so that the others can still move to meet the constraints; None if no pin
-        was needed. A variable no double can satisfy stays as it was (its replay then shows)."""
-        pins: list = []
-        changed = False
-        for var in list(self._float_vars(steps)):
+    def _pin_each(self, model: z3.ModelRef, terms: tuple[Any, ...], steps: int) -> z3.ModelRef | None:
+        """A model whose floats and durations are all doubles (as their repr shows), pinned
+        one at a time to the nearest doubles so that the others can still move to meet the
+        constraints; None when some variable meets no double."""
+        pins: list[Any] = []
+        for var in list(self._vars(steps, _DOUBLE_KINDS)):
             value = _fraction(model.eval(var, model_completion=True))
-            double = float(value)
-            if Fraction(Decimal(repr(double))) == value:
-                pins.append(var == z3.RealVal(repr(double)))
+            if is_double(value):
+                pins.append(var == _value(value))
                 continue
+            double = float(value)
             for candidate in (double, math.nextafter(double, math.inf), math.nextafter(double, -math.inf)):
                 pin = var == z3.RealVal(str(Decimal(repr(candidate))))
                 found = self.model(*terms, *pins, pin)
                 if found is not None:
-                    model, changed = found, True
+                    model = found
                     pins.append(pin)
                     break
-        return model if changed else None
+            else:
+                return None
+        return model
 
-    def _values(self, model, step, role: str) -> dict[str, Any]:
+    def _values(self, model: z3.ModelRef, step: int | None, role: str) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for s in self.encoder.policy.signals:
             if s.role != role:
@@ -243,15 +315,17 @@ class Solver:
                 value = raw.as_long()
             else:
                 exact = _fraction(raw)
-                if t.kind == "float":
-                    value = float(exact)
+                if t.kind == "money":
+                    value = decimal_of(exact)  # a decimal: the grid guarantees it
+                elif exact.denominator == 1 and (t.kind == "duration" or abs(exact) > 2**53):
+                    value = int(exact)  # whole seconds; a float signal takes a large int as it is
                 else:
-                    value = decimal_of(exact)
-                    if value is None:  # 1/3 of a dollar: keep 28 digits, the witness is replayed
-                        value = Decimal(exact.numerator) / Decimal(exact.denominator)
-                    if t.kind == "duration":
-                        value = int(value) if value == value.to_integral_value() else float(value)
+                    value = float(exact)
             if s.has_default and value == s.default and type(value) is type(s.default):
                 continue  # a default is what an absent key means: keep witnesses short
             values[s.name] = value
         return values
+
+
+def _value(value: Fraction) -> Any:
+    return z3.RealVal(f"{value.numerator}/{value.denominator}") if value.denominator != 1 else z3.IntVal(value.numerator)

@@ -120,4 +120,4 @@ def decimal_of(value: Fraction) -> _Decimal | None:
     digits = 0
     while (value * 10**digits).denominator != 1:
         digits += 1
-    return _Decimal(value.numerator * 10**digits // value.denominator).scaleb(-digits)
+    return _Decimal(value.numerator * 10**digits // value.denominator).scaleb(-digits, _EXACT)

@@ -10,6 +10,7 @@ from fractions import Fraction
 from ..analysis import costs
 from ..analysis.encode import as_bool
 from ..analysis.facts import Facts, WitnessMismatch
+from ..analysis.solver import NoDouble
 from ..ir.boxes import hull, meet
 from ..codes import E301, E302
 from ..diagnostics import Diagnostic, Related, diagnostic
@@ -102,7 +103,10 @@ def _cost(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic |
             worst = (value, k, int(top))
     if worst is None:
         return None
-    return _cost_finding(facts, rule, budget, when, bound, *worst)
+    try:
+        return _cost_finding(facts, rule, budget, when, bound, *worst)
+    except NoDouble:
+        return None  # only a float no request can carry costs that much
 
 
 def _box(facts: Facts, rule: Rule):
@@ -173,7 +177,10 @@ def _latency(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnosti
     k = max(violating)  # latency only grows with each step
     taken = parts[: k + 1]
     total = sum((p.value for p in taken), Fraction(0))
-    witness = facts.witness(*climb.regions[k], *when, steps=k)
+    try:
+        witness = facts.witness(*climb.regions[k], *when, steps=k)
+    except NoDouble:
+        return None  # only a float no request can carry climbs that far
     facts.replay(witness, rule, steps=k)
     breakdown = " + ".join(f"{p.label} {costs.seconds(p.value)}" for p in taken)
     return diagnostic(

@@ -9,6 +9,7 @@ import z3
 
 from ..analysis.encode import as_bool
 from ..analysis.facts import Facts, WitnessMismatch
+from ..analysis.solver import NoDouble
 from ..ir.boxes import hull, meet
 from ..codes import E304
 from ..diagnostics import Diagnostic, Related, diagnostic
@@ -39,7 +40,10 @@ def check_invariants(facts: Facts) -> list[Diagnostic]:
                         continue
                     broken = z3.Not(requirement) if not isinstance(requirement, bool) else z3.BoolVal(True)
                     region = (*climb.regions[k], *when, broken)
-                    witness = facts.witness(*region, steps=k)
+                    try:
+                        witness = facts.witness(*region, steps=k)
+                    except NoDouble:
+                        continue  # only a float no request can carry breaks it
                     if witness is None:
                         continue
                     _, path = facts.replay(witness, rule, steps=k)
