@@ -6,7 +6,8 @@ through cascades, compile to a standalone module.
     import policylang
     policy = policylang.load("support_desk.route")      # raises PolicyError with diagnostics
     decision = policy.decide({"task": "classify", "input_tokens": 300})
-    policy.escalate(decision, "fast", {"confidence": 0.4})   # -> "mid"
+    policy.escalate(decision, 0, {"confidence": 0.4})   # step 0 answered -> "mid"
+    policy.fallback("fast", "unavailable")               # -> "backup", or None
     source = policy.to_python()
 """
 

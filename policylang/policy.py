@@ -81,25 +81,37 @@ class Policy:
         except module.RequestError as exc:
             raise RequestError(exc.code, exc.signal, exc.message) from None
 
-    def escalate(self, decision: Decision, current_model: str, outcomes: Mapping[str, Any], *,
-                 engine: Engine = "compiled", strict: bool = False) -> str | None:
-        """The next step of the decision's cascade under these outcomes, or None."""
+    def escalate(self, decision: Decision, step: int | str, outcomes: Mapping[str, Any], *,
+                 engine: Engine = "compiled") -> str | None:
+        """The next step of the decision's cascade when the answer of step `step` (its index in
+        `decision.steps`, whether its model or a fallback answered; or a model's name where it
+        means one step) calls for it under these outcomes; else None. Raises RequestError for
+        bad outcomes (an unknown key is R004 always), ValueError for a step the decision lacks."""
         if engine == "interpreted":
-            return self.interpreter.escalate(decision, current_model, outcomes, strict=strict)
+            return self.interpreter.escalate(decision, step, outcomes)
         module = self._engine(engine)
         try:
-            return module.escalate(decision, current_model, outcomes, strict=strict)
+            return module.escalate(decision, step, outcomes)
         except module.RequestError as exc:
             raise RequestError(exc.code, exc.signal, exc.message) from None
 
-    def path(self, decision: Decision, outcomes: list[Mapping[str, Any]], *, engine: Engine = "compiled",
-             strict: bool = False) -> list[str]:
-        """The models called when the i-th outcome object is observed after step i (section 9)."""
+    def fallback(self, model: str, error: str, *, engine: Engine = "compiled") -> str | None:
+        """The model declared to serve when `model` fails with `error` (an error of section
+        3.6), or None. One link per call: a caller walks the chain and stops at a model it has
+        already tried. ValueError for an unknown error or a model that serves nothing."""
+        if engine == "interpreted":
+            return self.interpreter.fallback(model, error)
+        answer: str | None = self._engine(engine).fallback(model, error)
+        return answer
+
+    def path(self, decision: Decision, outcomes: list[Mapping[str, Any]], *, engine: Engine = "compiled") -> list[str]:
+        """The models called when the i-th outcome object is observed after step i (section 9):
+        the climb stops at the first step with no outcome listed, or whose edge does not hold."""
         if decision.model is None:
             return []
         called = [decision.model]
-        for observed in outcomes[: max(0, len(decision.steps) - 1)]:
-            following = self.escalate(decision, called[-1], observed, engine=engine, strict=strict)
+        for at, observed in enumerate(outcomes[: max(0, len(decision.steps) - 1)]):
+            following = self.escalate(decision, at, observed, engine=engine)
             if following is None:
                 break
             called.append(following)

@@ -42,7 +42,7 @@ def evaluate_request(policy: Policy, request: Any, *, engine: Engine = "compiled
         decision = policy.decide(signals, engine=engine, strict=strict)
         result = decision.as_dict()
         if outcomes is not None:
-            result["path"] = policy.path(decision, outcomes, engine=engine, strict=strict)
+            result["path"] = policy.path(decision, outcomes, engine=engine)
     except RequestError as exc:
         return {"error": exc.as_dict()}
     return result

@@ -385,17 +385,18 @@ def test_eval_one_request(write_route):
     result = run(["eval", write_route(CLEAN), "--request", '{"n": 50}'])
     assert result.exit_code == 0, result.output
     assert json_lines(result.stdout) == [
-        {"rule": "default", "model": "small", "steps": ["small"], "max_output": 100, "reject": None}
+        {"rule": "default", "model": "small", "steps": ["small"], "max_output": 100, "caps": [100], "reject": None}
     ]
 
 
 def test_eval_rejection_and_cascade(write_route):
     path = write_route(CLEAN)
     rejected = json_lines(run(["eval", path, "--request", '{"n": 95}']).stdout)
-    assert rejected == [{"rule": "too_big", "model": None, "steps": [], "max_output": None, "reject": "too big"}]
+    assert rejected == [{"rule": "too_big", "model": None, "steps": [], "max_output": None, "caps": [],
+                         "reject": "too big"}]
     cascade = json_lines(run(["eval", path, "--request", '{"n": 5}']).stdout)
     assert cascade == [{"rule": "cheap", "model": "small", "steps": ["small", "big", "huge"], "max_output": 100,
-                        "reject": None}]
+                        "caps": [100, 200, 300], "reject": None}]
 
 
 REQUESTS = [

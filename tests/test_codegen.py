@@ -150,9 +150,9 @@ for request in json.loads(sys.argv[2]):
     except module.RequestError as exc:
         out.append({"error": exc.as_dict()})
 escalations = []
-for rule_request, model, outcomes in json.loads(sys.argv[3]):
+for rule_request, step, outcomes in json.loads(sys.argv[3]):
     decision = module.decide(rule_request)
-    escalations.append(module.escalate(decision, model, outcomes))
+    escalations.append(module.escalate(decision, step, outcomes))
 loaded = sorted(m.split(".")[0] for m, v in sys.modules.items() if v is not None)
 print(json.dumps({"decisions": out, "escalations": escalations, "modules": loaded}))
 """
@@ -232,10 +232,10 @@ def test_module_is_standalone(tmp_path):
     module_path.parent.mkdir()
     module_path.write_text(policy.to_python(), encoding="utf-8")
     climbs = [
-        [{"input_tokens": 50, "task": "extract"}, "small", {"confidence": 0.1}],
-        [{"input_tokens": 50, "task": "extract"}, "big", {"confidence": 0.1}],   # input_tokens <= 100
-        [{"input_tokens": 500, "task": "extract"}, "big", {"confidence": 0.1}],
-        [{"input_tokens": 50, "task": "extract"}, "small", {"confidence": 0.9}],
+        [{"input_tokens": 50, "task": "extract"}, 0, {"confidence": 0.1}],
+        [{"input_tokens": 50, "task": "extract"}, 1, {"confidence": 0.1}],   # input_tokens <= 100
+        [{"input_tokens": 500, "task": "extract"}, 1, {"confidence": 0.1}],
+        [{"input_tokens": 50, "task": "extract"}, 0, {"confidence": 0.9}],
     ]
     got = run_standalone(module_path, RICH_REQUESTS, climbs)
     assert got["decisions"] == expected_lines(policy, RICH_REQUESTS)

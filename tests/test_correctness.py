@@ -112,3 +112,120 @@ route {
     assert "E304" not in {code for code, _ in findings(text)}
     found = check_text(text.replace("f - 1 == -f * 2", "f - 1 == -f"), "half.route").diagnostics
     assert [(d.code, d.witness) for d in found if d.code == "E304"] == [("E304", {"f": 0.5})]
+
+
+# ---- 3. a rule that changes a later step's cap is not redundant ---------------------------------
+
+CAPS = """policy caps
+signal n: int in 0..100
+outcome confidence: float in 0.0..1.0 = 1.0
+model small { id = "v/small", tier = 1, input_per_mtok = $1, output_per_mtok = $10, context = 1_000, max_output = 500, latency = 1s }
+model big   { id = "v/big",   tier = 2, input_per_mtok = $1, output_per_mtok = $10, context = 1_000, max_output = 8_000, latency = 1s }
+cascade c { small -> big when confidence < 0.5 }
+route {
+  rule capped when n > 50 -> c with max_output = 500
+  default -> c
+}
+"""
+
+
+def test_decisions_carry_each_steps_cap_in_both_engines() -> None:
+    policy = policylang.loads(CAPS, "caps.route")
+    for engine in ENGINES:
+        capped = policy.decide({"n": 60}, engine=engine)
+        plain = policy.decide({"n": 10}, engine=engine)
+        assert (capped.max_output, tuple(capped.caps)) == (500, (500, 500))
+        assert (plain.max_output, tuple(plain.caps)) == (500, (500, 8000))
+        assert capped.as_dict()["caps"] == [500, 500]
+        assert capped != policy.decide({"n": 60}, engine=engine).__class__(
+            "capped", "small", ("small", "big"), 500, (500, 8000), None)
+
+
+def test_a_rule_that_caps_a_later_step_is_not_redundant() -> None:
+    assert findings(CAPS) == []
+    same_caps = CAPS.replace("with max_output = 500", "with max_output = 8_000").replace(
+        "max_output = 500, latency", "max_output = 8_000, latency")
+    assert findings(same_caps) == [("W205", at(same_caps, "rule capped"))]
+
+
+# ---- 4. escalate knows which step answered; fallback is an API ---------------------------------
+
+LADDER = """policy ladder
+signal n: int in 0..100
+outcome confidence: float in 0.0..1.0 = 1.0
+model small  { id = "v/small",  tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 10, latency = 1s }
+model mid    { id = "v/mid",    tier = 2, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 10, latency = 1s }
+model large  { id = "v/large",  tier = 3, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 10, latency = 1s }
+model backup { id = "v/backup", tier = 2, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 10, latency = 1s }
+cascade up {
+  small -> mid   when confidence < 0.5
+  mid   -> large when confidence < 0.5
+}
+fallback small -> backup on unavailable
+fallback mid   -> backup on unavailable, timeout
+route {
+  default -> up
+}
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_escalate_climbs_from_the_answered_step(engine: str) -> None:
+    policy = policylang.loads(LADDER, "ladder.route")
+    decision = policy.decide({"n": 1}, engine=engine)
+    unsure = {"confidence": 0.1}
+    assert policy.escalate(decision, 0, unsure, engine=engine) == "mid"
+    assert policy.escalate(decision, 1, unsure, engine=engine) == "large"  # backup answered for mid
+    assert policy.escalate(decision, 2, unsure, engine=engine) is None
+    assert policy.escalate(decision, "small", unsure, engine=engine) == "mid"  # a name that means one step
+    with pytest.raises(ValueError, match=r"'backup' may answer step 0 \(small\) or 1 \(mid\)"):
+        policy.escalate(decision, "backup", unsure, engine=engine)
+    with pytest.raises(ValueError, match="does not serve"):
+        policy.escalate(decision, "nobody", unsure, engine=engine)
+    with pytest.raises(ValueError, match="step 3 is not a step"):
+        policy.escalate(decision, 3, unsure, engine=engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_unknown_outcome_key_is_r004_without_strict_mode(engine: str) -> None:
+    policy = policylang.loads(LADDER, "ladder.route")
+    decision = policy.decide({"n": 1}, engine=engine)
+    with pytest.raises(policylang.RequestError) as caught:
+        policy.escalate(decision, 0, {"confidense": 0.1}, engine=engine)
+    assert (caught.value.code, caught.value.signal) == ("R004", "confidense")
+    assert "did you mean 'confidence'?" in caught.value.message
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fallback_answers_one_link_at_a_time(engine: str) -> None:
+    policy = policylang.loads(LADDER, "ladder.route")
+    assert policy.fallback("small", "unavailable", engine=engine) == "backup"
+    assert policy.fallback("mid", "timeout", engine=engine) == "backup"
+    assert policy.fallback("small", "timeout", engine=engine) is None
+    assert policy.fallback("backup", "unavailable", engine=engine) is None
+    with pytest.raises(ValueError, match="no provider error"):
+        policy.fallback("small", "exploded", engine=engine)
+    with pytest.raises(ValueError, match="serves no request"):
+        policy.fallback("nobody", "timeout", engine=engine)
+
+
+def test_a_plain_request_loop_ends() -> None:
+    """The loop an app writes: call the step's model, take fallbacks on errors (never a model
+    already tried), climb while the answer is poor. With both small and mid failing over to
+    backup, it used to climb from the wrong step and never end."""
+    policy = policylang.loads(LADDER, "ladder.route")
+    down = {"small", "mid"}
+    decision = policy.decide({"n": 1})
+    calls, step = [], 0
+    while step is not None and len(calls) < 20:
+        model, tried = decision.steps[step], set()
+        while model in down:
+            tried.add(model)
+            calls.append((model, "unavailable"))
+            following = policy.fallback(model, "unavailable")
+            model = following if following not in tried else None
+        calls.append((model, "answered"))
+        following = policy.escalate(decision, step, {"confidence": 0.1})
+        step = step + 1 if following is not None else None
+    assert calls == [("small", "unavailable"), ("backup", "answered"), ("mid", "unavailable"),
+                     ("backup", "answered"), ("large", "answered")]

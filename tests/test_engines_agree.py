@@ -133,20 +133,27 @@ def decided(policy: Policy, request: Any, engine: str, **options: Any) -> tuple:
         return _error(exc)
 
 
-def escalated(policy: Policy, decision: Any, model: str, outcomes: Any, engine: str, strict: bool) -> tuple:
-    """The next model, or the error: a RequestError for bad outcomes, a ValueError for a model
-    that does not serve the decision."""
+def escalated(policy: Policy, decision: Any, step: Any, outcomes: Any, engine: str) -> tuple:
+    """The next model, or the error: a RequestError for bad outcomes, a ValueError for a step
+    the decision does not have (an index out of range, a model that serves none or several)."""
     try:
-        return ("model", policy.escalate(decision, model, outcomes, engine=engine, strict=strict))
-    except ValueError as exc:  # RequestError is a ValueError too
+        return ("model", policy.escalate(decision, step, outcomes, engine=engine))
+    except (ValueError, TypeError) as exc:  # RequestError is a ValueError too
         return _error(exc)
 
 
 def walked(policy: Policy, request: Any, outcomes: list[Any], engine: str, strict: bool) -> tuple:
     try:
         decision = policy.decide(request, engine=engine, strict=strict)
-        return ("path", policy.path(decision, outcomes, engine=engine, strict=strict))
+        return ("path", policy.path(decision, outcomes, engine=engine))
     except RequestError as exc:
+        return _error(exc)
+
+
+def fell_back(policy: Policy, model: str, error: str, engine: str) -> tuple:
+    try:
+        return ("model", policy.fallback(model, error, engine=engine))
+    except ValueError as exc:
         return _error(exc)
 
 
@@ -194,11 +201,11 @@ def test_decide_and_escalate_agree_on_objects_with_only_items(policy, data, stri
     assert_decide_agrees(policy, gen.ItemsOnly(request), strict=strict)
     outcomes = data.draw(gen.for_policy(policy.ir).items_only_outcomes, label="outcomes")
     decisions = {engine: policy.decide(request, engine=engine) for engine in ENGINES}
-    for model in decisions["compiled"].steps:
+    for step in range(len(decisions["compiled"].steps)):
         compiled, interpreted = (
-            escalated(policy, decisions[engine], model, outcomes, engine, strict) for engine in ENGINES
+            escalated(policy, decisions[engine], step, outcomes, engine) for engine in ENGINES
         )
-        assert compiled == interpreted, f"outcomes {outcomes!r} from {model!r}: compiled {compiled}, interpreted {interpreted}"
+        assert compiled == interpreted, f"outcomes {outcomes!r} from step {step}: compiled {compiled}, interpreted {interpreted}"
 
 
 @AGREE
@@ -211,19 +218,29 @@ def test_path_agrees(policy, data, strict):
 
 
 @AGREE
-@given(data=st.data(), strict=st.booleans())
-def test_escalate_agrees_for_every_model(policy, data, strict):
-    """Each engine escalates its own decision from every model the policy names (steps, their
-    fallbacks, models that serve other rules) and from one that names nothing."""
+@given(data=st.data())
+def test_escalate_agrees_for_every_step_and_model(policy, data):
+    """Each engine escalates its own decision from every step index (and one past the end, a
+    negative one, a bool), and from every model the policy names (steps, their fallbacks,
+    models that serve other rules, one that names nothing): the same next model or error."""
     request = data.draw(gen.for_policy(policy.ir).valid_requests, label="request")
     outcomes = data.draw(gen.for_policy(policy.ir).outcome_objects, label="outcomes")
     decisions = {engine: policy.decide(request, engine=engine) for engine in ENGINES}
+    steps = [*range(len(decisions["compiled"].steps) + 1), -1, True]
     models = [m.name for m in policy.ir.models] + ["no_such_model"]
-    for model in models:
+    for step in steps + models:
         compiled, interpreted = (
-            escalated(policy, decisions[engine], model, outcomes, engine, strict) for engine in ENGINES
+            escalated(policy, decisions[engine], step, outcomes, engine) for engine in ENGINES
         )
-        assert compiled == interpreted, f"from {model!r}, decision {decisions['compiled']!r}: compiled {compiled}, interpreted {interpreted}"
+        assert compiled == interpreted, f"from {step!r}, decision {decisions['compiled']!r}: compiled {compiled}, interpreted {interpreted}"
+
+
+def test_fallback_agrees_for_every_model_and_error(policy):
+    errors = ("unavailable", "rate_limited", "timeout", "server_error", "content_filtered", "no_such_error")
+    for model in [m.name for m in policy.ir.models] + ["no_such_model"]:
+        for error in errors:
+            compiled, interpreted = (fell_back(policy, model, error, engine) for engine in ENGINES)
+            assert compiled == interpreted, f"{model} on {error}: compiled {compiled}, interpreted {interpreted}"
 
 
 @AGREE
@@ -246,7 +263,8 @@ def test_valid_requests_get_well_formed_decisions(policy, data):
         # A route without a default that misses a request (E204) decides nothing; the checker
         # should have refused such a policy, so only a policy without a default may get here.
         assert policy.ir.default is None, decision
-        assert decision.as_dict() == {"rule": None, "model": None, "steps": [], "max_output": None, "reject": None}
+        assert decision.as_dict() == {"rule": None, "model": None, "steps": [], "max_output": None, "caps": [],
+                                      "reject": None}
         return
     assert decision.rule in rules
     assert (decision.reject is None) == (decision.model is not None), decision
@@ -290,12 +308,12 @@ def test_planted_values_agree(policy, kind, value, strict):
             assert_decide_agrees(policy, {**base, signal.name: value}, strict=strict)
             continue
         outcomes = {**gen.plain_values(policy.ir.outcomes), signal.name: value}
-        for model in plain_decision.steps:
+        for step in range(len(plain_decision.steps)):
             compiled, interpreted = (
-                escalated(policy, policy.decide(base, engine=engine), model, outcomes, engine, strict)
+                escalated(policy, policy.decide(base, engine=engine), step, outcomes, engine)
                 for engine in ENGINES
             )
-            assert compiled == interpreted, f"outcomes {outcomes!r} from {model!r}: compiled {compiled}, interpreted {interpreted}"
+            assert compiled == interpreted, f"outcomes {outcomes!r} from step {step}: compiled {compiled}, interpreted {interpreted}"
 
 
 @AGREE

@@ -97,10 +97,9 @@ def test_compiled_module_decides_like_the_interpreter(path: pathlib.Path):
             continue
         # The climb under the test's outcomes, step by step, in both engines.
         observed = _request(policy, test.outcomes)
-        here_compiled = here_interpreted = compiled.model
-        for _ in compiled.steps[1:]:
-            here_compiled = module.escalate(compiled, here_compiled, observed)
-            here_interpreted = interpreter.escalate(interpreted, here_interpreted, observed)
+        for step in range(len(compiled.steps) - 1):
+            here_compiled = module.escalate(compiled, step, observed)
+            here_interpreted = interpreter.escalate(interpreted, step, observed)
             assert here_compiled == here_interpreted, test.name
             if here_compiled is None:
                 break

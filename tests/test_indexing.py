@@ -39,7 +39,7 @@ from policylang.backends.python.index import plan_dispatch
 SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
-NO_RULE = ("decision", (None, None, (), None, None))
+NO_RULE = ("decision", (None, None, (), None, (), None))
 
 POLICIES = st.one_of(
     keyed.keyed_policies().map(lambda p: replace(p, name="keyed")),
@@ -65,7 +65,7 @@ def engine(policy: Policy, request: Any, which: str, **options: Any) -> tuple:
         d = policy.decide(request, engine=which, **options)
     except RequestError as exc:
         return _error(exc)
-    return ("decision", (d.rule, d.model, tuple(d.steps), d.max_output, d.reject))
+    return ("decision", (d.rule, d.model, tuple(d.steps), d.max_output, tuple(d.caps), d.reject))
 
 
 _tests: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

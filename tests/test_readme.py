@@ -38,7 +38,8 @@ def test_the_tour_decisions_and_escalation() -> None:
     policy = policylang.loads(FIXED, "desk.route")
     decision = policy.decide({"task": "draft", "input_tokens": 900})
     assert (decision.model, tuple(decision.steps), decision.max_output) == ("fast", ("fast", "frontier"), 4000)
-    assert policy.escalate(decision, "fast", {"confidence": 0.3}) == "frontier"
+    assert policy.escalate(decision, 0, {"confidence": 0.3}) == "frontier"
+    assert policy.escalate(decision, "fast", {"confidence": 0.3}) == "frontier"  # a name that means one step
     assert policy.path(decision, [{"confidence": 0.3}]) == ["fast", "frontier"]
     assert [t.name for t in policy.ir.tests] == ["legal_goes_to_frontier", "drafts_escalate_when_unsure"]
     assert all(r.passed for r in run_tests(policy))

@@ -326,7 +326,7 @@ class Facts:
             raise WitnessMismatch(f"witness {witness} fires {decision.rule!r}, not {wanted!r}")
         path = [decision.model] if decision.model else []
         for k, outcomes in enumerate(witness.get("@outcomes", [])[:steps]):
-            following = self.interpreter.escalate(decision, path[-1], outcomes)
+            following = self.interpreter.escalate(decision, k, outcomes)
             if following is None:
                 raise WitnessMismatch(f"witness {witness} does not climb past step {k}")
             path.append(following)

@@ -178,14 +178,20 @@ class Policy(Node):
             return self.cascade(target.cascade).steps
         return ()
 
-    def decision_of(self, rule: Rule) -> tuple[str, str | None, tuple[str, ...], int | None, str | None]:
-        """(rule, model, steps, max_output, reject) of every request `rule` decides (section 5)."""
+    def decision_of(self, rule: Rule) -> tuple[str, str | None, tuple[str, ...], int | None, tuple[int, ...], str | None]:
+        """(rule, model, steps, max_output, caps, reject) of every request `rule` decides
+        (section 5): each step's cap is min(rule cap, that step's max_output)."""
         if isinstance(rule.target, RejectTarget):
-            return (rule.name, None, (), None, rule.target.reason)
+            return (rule.name, None, (), None, (), rule.target.reason)
         steps = self.steps(rule)
-        first = self.model(steps[0])
-        cap = first.max_output if rule.cap is None else min(rule.cap, first.max_output)
-        return (rule.name, steps[0], steps, cap, None)
+        caps = tuple(self.model(s).max_output if rule.cap is None else min(rule.cap, self.model(s).max_output)
+                     for s in steps)
+        return (rule.name, steps[0], steps, caps[0], caps, None)
+
+    def fallback_of(self, model: str, error: str) -> str | None:
+        """The model declared to serve when `model` fails with `error`; the first such
+        fallback where two are declared (E308)."""
+        return next((f.target for f in self.fallbacks if f.source == model and error in f.errors), None)
 
     def fallback_closure(self, model: str) -> list[str]:
         """Every model that can serve when `model` fails, through chains of fallbacks, nearest

@@ -26,7 +26,7 @@ from .checks import SignalCheck, checks
 from .lowering import split_deep
 from .index import plan_dispatch
 from ...ir.values import exact
-from .plan import cost_terms, has_input_tokens, exact_arithmetic, ladder, serving_models, signals_read
+from .plan import cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, serving_models, signals_read
 
 WIDE_SUM = 16
 """Sums of more terms call the runtime's `_number_sum`: the same value, and no deep nesting for
@@ -317,15 +317,13 @@ class _Writer:
             plan = ladder(policy, rule)
             cascade = getattr(rule.target, "cascade", None)
             names = [edge_functions[(cascade, i)] for i in range(len(plan.edges))]
-            text = f"({lit(plan.steps, hoist=False)}, {plan.index!r}, ({''.join(n + ', ' for n in names)}))"
+            serves = "{" + ", ".join(f"{m!r}: {lit(at, hoist=False)}" for m, at in sorted(plan.serves.items())) + "}"
+            text = f"({lit(plan.steps, hoist=False)}, {serves}, ({''.join(n + ', ' for n in names)}))"
             row["climbs"] = climbs.setdefault(text, len(climbs))
         signal_checks = [self.check_view(c, i) for i, c in enumerate(checks(policy, "signal"))]
         outcome_checks = [self.check_view(c, i + len(signal_checks)) for i, c in enumerate(checks(policy, "outcome"))]
         models = [_model_view(policy.model(name), self.constants) for name in serving_models(policy)]
-        fallbacks: dict[str, list[tuple[str, str]]] = {}
-        for fb in policy.fallbacks:
-            for error in fb.errors:
-                fallbacks.setdefault(fb.source, []).append((error, fb.target))
+        fallbacks = {source: sorted(errors.items()) for source, errors in sorted(fallback_table(policy).items())}
         text = _template().render(
             version=__version__,
             file=comment(policy.file.replace("\\", "/").rsplit("/", 1)[-1]),

@@ -18,7 +18,7 @@ from . import support as rt
 from .checks import SignalCheck, checks
 from .index import plan_dispatch
 from .lowering import split_deep
-from .plan import Ladder, cost_terms, exact_arithmetic, has_input_tokens, ladder
+from .plan import Ladder, cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, serving_models
 
 Env = dict[str, Any]
 Closure = Callable[[Env, Model | None], Any]
@@ -26,7 +26,7 @@ Closure = Callable[[Env, Model | None], Any]
 _MISSING = object()
 _ORDER = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
           ">=": operator.ge}
-NO_RULE = rt.Decision(None, None, (), None, None)
+NO_RULE = rt.Decision(None, None, (), None, (), None)
 """What `decide` returns when no rule takes a request (only a policy with E204 can do that)."""
 
 
@@ -46,6 +46,8 @@ class Interpreter:
         self._outcome_names = frozenset(c.name for c in self.outcome_checks)
         self._input_tokens = has_input_tokens(policy)
         self._models = {m.name: m for m in policy.models}
+        self._serving = frozenset(serving_models(policy))
+        self._fallbacks = fallback_table(policy)
         self._ladders: dict[str, Ladder] = {}
         self._edges: dict[str, tuple[Closure, ...]] = {}
         for rule in policy.route:
@@ -85,21 +87,26 @@ class Interpreter:
                 found = _first(self._after, env)
         return NO_RULE if found is None else found
 
-    def escalate(self, decision, current_model: str, outcomes: Mapping[str, Any], *,
-                 validate: bool = True, strict: bool = False) -> str | None:
-        """The next step when the edge from `current_model`'s step holds, else None."""
+    def escalate(self, decision: Any, step: int | str, outcomes: Mapping[str, Any], *,
+                 validate: bool = True) -> str | None:
+        """The next step's model when the edge leaving the answered step holds for these
+        outcomes (and the decision's signals), else None. `step` is the index in
+        `decision.steps` of the step that answered, whether its model or a fallback did; a
+        model's name where it means one step. Outcomes are validated in strict mode always."""
         plan = self._ladders.get(decision.rule)
         if plan is None:
             raise ValueError(f"rule {decision.rule!r} is not in policy {self.policy.name!r}")
-        at = plan.index.get(current_model)
-        if at is None:
-            raise rt._not_serving(current_model, decision.rule)
+        at = rt._step_of(decision.rule, plan.steps, plan.serves, step)
         if at >= len(plan.edges):
             return None
-        seen = self.validate(outcomes, "outcome", strict) if validate else self._fill(outcomes, self.outcome_checks)
+        seen = self.validate(outcomes, "outcome", True) if validate else self._fill(outcomes, self.outcome_checks)
         env = dict(getattr(decision, "_signals", None) or {})
         env.update(seen)
         return plan.steps[at + 1] if self._edges[decision.rule][at](env, None) else None
+
+    def fallback(self, model: str, error: str) -> str | None:
+        """The model declared to serve when `model` fails with `error`, or None (section 5)."""
+        return rt._fallback_of(self._fallbacks, self._serving, model, error)
 
     # ---- validation ---------------------------------------------------------------------------
 
@@ -144,7 +151,7 @@ class Interpreter:
             known = self._signal_names if role == "signal" else self._outcome_names
             for name in values:
                 if name not in known:
-                    raise rt._unknown_key(role, name)
+                    raise rt._unknown_key(role, name, known)
         return env
 
     @staticmethod
@@ -277,7 +284,7 @@ def _first(steps: list, env: Env) -> rt.Decision | None:
         if test is None or test(env, None):
             if reads_signals:  # the decision carries what its escalations will read
                 return rt.Decision(decision.rule, decision.model, decision.steps, decision.max_output,
-                                   decision.reject, env)
+                                   decision.caps, decision.reject, env)
             return decision
     return None
 

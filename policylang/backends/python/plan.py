@@ -14,13 +14,12 @@ from ...ir.values import EXACT
 
 @dataclass(frozen=True)
 class Ladder:
-    """What `escalate` needs for one rule: its steps, the edges between them, and which step
-    each model that can answer stands for (a step's own model, or a fallback reachable from it;
-    the earliest step wins where a fallback serves several)."""
+    """What `escalate` needs for one rule: its steps, the edges between them, and the steps
+    each model that can answer may stand for (its own step, and each step it is a fallback of)."""
 
     steps: tuple[str, ...]
     edges: tuple[e.Expr, ...]
-    index: dict[str, int]
+    serves: dict[str, tuple[int, ...]]
     reads_signals: bool
 
 
@@ -29,13 +28,12 @@ def ladder(policy: Policy, rule: Rule) -> Ladder:
     edges: tuple[e.Expr, ...] = ()
     if isinstance(rule.target, CascadeTarget):
         edges = tuple(edge.condition for edge in policy.cascade(rule.target.cascade).edges)
-    index: dict[str, int] = {}
+    serves: dict[str, list[int]] = {}
     for at, model in enumerate(steps):
-        index.setdefault(model, at)
-    for at, model in enumerate(steps):
-        for reachable in policy.fallback_closure(model):
-            index.setdefault(reachable, at)
-    return Ladder(steps, edges, index, any(reads_signals(x) for x in edges))
+        for answering in (model, *policy.fallback_closure(model)):
+            if at not in serves.setdefault(answering, []):
+                serves[answering].append(at)
+    return Ladder(steps, edges, {m: tuple(at) for m, at in serves.items()}, any(reads_signals(x) for x in edges))
 
 
 def serving_models(policy: Policy) -> list[str]:
@@ -47,6 +45,16 @@ def serving_models(policy: Policy) -> list[str]:
                 if model not in found:
                     found.append(model)
     return found
+
+
+def fallback_table(policy: Policy) -> dict[str, dict[str, str]]:
+    """FALLBACKS[model][error]: the model that serves when `model` fails with `error`; the
+    first declared where two are (E308)."""
+    table: dict[str, dict[str, str]] = {}
+    for fb in policy.fallbacks:
+        for error in fb.errors:
+            table.setdefault(fb.source, {}).setdefault(error, fb.target)
+    return table
 
 
 def exact_arithmetic(x: e.Expr) -> bool:
