@@ -229,3 +229,73 @@ def test_a_plain_request_loop_ends() -> None:
         step = step + 1 if following is not None else None
     assert calls == [("small", "unavailable"), ("backup", "answered"), ("mid", "unavailable"),
                      ("backup", "answered"), ("large", "answered")]
+
+
+# ---- 5. one error does not hide another ---------------------------------------------------------
+
+THREE = """
+model a { id = "v/a", tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 10, latency = 5s }
+model b { id = "v/b", tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 10, latency = 5s }
+model c { id = "v/c", tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 10, latency = 5s }
+"""
+
+
+def codes(text: str) -> list[str]:
+    return [code for code, _ in findings(text)]
+
+
+def test_two_fallbacks_for_one_error_hide_no_other_finding() -> None:
+    text = "policy e308\nsignal n: int in 0..100\n" + THREE + """
+fallback a -> b on unavailable
+fallback a -> c on unavailable
+budget latency <= 8s
+route {
+  rule r when n > 50 -> a
+  rule s when n > 60 -> a
+  default -> b
+}
+"""
+    assert findings(text) == [("E308", at(text, "fallback a -> c")), ("E302", at(text, "rule r")),
+                              ("W201", at(text, "rule s"))]
+
+
+def test_a_fallback_loop_hides_no_latency_finding() -> None:
+    """Latency follows a chain until a model is tried again (section 5), so a loop is bounded."""
+    text = "policy loop\nsignal n: int in 0..100\n" + THREE + """
+fallback a -> b on unavailable
+fallback b -> a on unavailable
+budget latency <= 8s
+route {
+  rule r when n > 50 -> a
+  default -> c
+}
+"""
+    found = check_text(text, "loop.route").diagnostics
+    assert [(d.code, d.span.line) for d in found] == [("E307", at(text, "fallback a -> b")), ("E302", at(text, "rule r"))]
+    assert "a→b 10s" in found[1].message
+
+
+def test_a_cap_above_max_output_is_reported_beside_the_models_other_errors() -> None:
+    text = """policy e111
+signal n: int in 0..100
+model small { id = "v/small", tier = 1, input_per_mtok = $1, output_per_mtok = $10, context = 1_000, max_output = 500, latency = 1s, colour = 3 }
+model zero  { id = "v/zero", tier = 1, input_per_mtok = $1, output_per_mtok = $10, context = 0, max_output = 500, latency = 1s }
+model short { id = "v/short", tier = 1, input_per_mtok = $1, output_per_mtok = $10, max_output = 500, latency = 1s }
+model small { id = "v/again", tier = 1, input_per_mtok = $1, output_per_mtok = $10, context = 9, max_output = 9, latency = 1s }
+route {
+  rule a when n > 50 -> small with max_output = 600
+  rule b when n > 40 -> zero with max_output = 600
+  rule c when n > 30 -> short with max_output = 600
+  default -> small
+}
+"""
+    found = findings(text)
+    for code, snippet in [("E110", "colour"), ("E108", "context = 0"), ("E109", "model short"),
+                          ("E102", "v/again"), ("E111", "rule a"), ("E111", "rule b"), ("E111", "rule c")]:
+        assert (code, at(text, snippet)) in found, (code, snippet, found)
+
+
+def test_front_end_errors_say_the_analyses_wait() -> None:
+    checked = check_text("policy p\nsignal n: int in 0..10\n" + THREE + "route {\n  rule r when m > 1 -> a\n  default -> a\n}\n")
+    assert [d.code for d in checked.diagnostics] == ["E101"]
+    assert len(checked.notes) == 1 and "run once the errors above are fixed" in checked.notes[0]

@@ -135,28 +135,22 @@ def largest(fits, low: int) -> int:
     return low
 
 
-def step_latency(policy: Policy, step: str) -> Part | None:
-    """The longest chain of failures and its total latency; None where fallbacks loop (E307)."""
-    memo: dict[str, Part | None] = {}
-
-    def longest(model: str, visiting: frozenset) -> Part | None:
-        if model in visiting:
-            return None
-        if model in memo:
-            return memo[model]
+def step_latency(policy: Policy, step: str) -> Part:
+    """The longest chain of failures from `step` and its total latency (each failed call takes
+    its model's full latency). A chain never calls a model twice: a caller walking fallbacks
+    stops at a model it already tried (section 5), so loops (E307) end too."""
+    def longest(model: str, tried: frozenset[str]) -> Part:
         own = Fraction(policy.model(model).latency)
         best = Part((model,), own)
         for target in policy.fallback_targets(model):
-            rest = longest(target, visiting | {model})
-            if rest is None:
-                memo[model] = None
-                return None
+            if target in tried:
+                continue
+            rest = longest(target, tried | {target})
             if own + rest.value > best.value:
                 best = Part((model, *rest.chain), own + rest.value)
-        memo[model] = best
         return best
 
-    return longest(step, frozenset())
+    return longest(step, frozenset({step}))
 
 
 def money(value: Fraction) -> str:

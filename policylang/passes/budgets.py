@@ -168,8 +168,6 @@ def _latency(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnosti
     bound = Fraction(budget.bound)
     climb = facts.climb(rule)
     parts = [costs.step_latency(facts.policy, step) for step in climb.steps]
-    if any(p is None for p in parts):
-        return None  # fallbacks loop: E307 says so
     reached = _reached(facts, rule, budget, when)
     violating = [k for k in reached if sum((p.value for p in parts[: k + 1]), Fraction(0)) > bound]
     if not violating:

@@ -1,14 +1,35 @@
-"""Section 7 fallbacks: fallbacks that loop (E307), reported once per loop at its first fallback.
-Two fallbacks for one error (E308) are checked with the types."""
+"""Section 7 fallbacks: fallbacks that loop (E307), reported once per loop at its first fallback,
+and two fallbacks for one error of one model (E308), at the second."""
 
 from __future__ import annotations
 
 from ..analysis.facts import Facts
-from ..codes import E307
+from ..codes import E307, E308
 from ..diagnostics import Diagnostic, Related, diagnostic
+from ..ir.policy import Fallback
 
 
 def check_fallbacks(facts: Facts) -> list[Diagnostic]:
+    """Every loop of fallbacks (E307) and every error given two fallbacks (E308); the engines
+    take the first fallback declared for an error, and a chain stops at a model already tried."""
+    return _loops_found(facts) + _same_error_twice(facts)
+
+
+def _same_error_twice(facts: Facts) -> list[Diagnostic]:
+    found = []
+    seen: dict[tuple[str, str], Fallback] = {}
+    for fb in facts.policy.fallbacks:
+        for error in fb.errors:
+            first = seen.setdefault((fb.source, error), fb)
+            if first is not fb:
+                found.append(diagnostic(
+                    E308, f"'{fb.source}' already falls back to '{first.target}' on {error}", fb.span,
+                    related=[Related(message="the first fallback for this error", span=first.span)],
+                    help=f"one fallback per error: drop {error} from one of them"))
+    return found
+
+
+def _loops_found(facts: Facts) -> list[Diagnostic]:
     policy = facts.policy
     graph: dict[str, list[str]] = {}
     for fb in policy.fallbacks:

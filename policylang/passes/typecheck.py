@@ -1,9 +1,11 @@
 """Type checking of declarations: the resolved files become one checked `Policy`.
 
 Reports E103 (kinds), E104 (enum members), E105 (outcomes outside cascades), E108 (values
-outside their domain), E109/E110 (model fields), E111 (caps), E102 (a field or enum member
-given twice), E305 (a cascade that is not one simple path) and E308 (one error, two
-fallbacks). When anything is wrong the policy is None and every finding is reported.
+outside their domain), E109/E110 (model fields), E111 (caps, also beside other errors of the
+capped model), E102 (a field or enum member given twice) and E305 (a cascade that is not one
+simple path). When anything is wrong the policy is None and every finding is reported. Two
+fallbacks for one error (E308) are the analyses' to report (passes/fallbacks.py), so that they
+hide nothing else.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, assert_never
 
-from ..codes import E101, E102, E103, E105, E108, E109, E110, E111, E305, E308, Code
+from ..codes import E101, E102, E103, E105, E108, E109, E110, E111, E305, Code
 from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir import expr as e
 from ..ir import surface as s
@@ -48,6 +50,9 @@ class Checker:
         self._thresholds: dict[Symbol, e.Const | None] = {}
         self._types: dict[Symbol, Type | None] = {}
         self._models: dict[Symbol, Model | None] = {}
+        self._max_outputs: dict[str, int] = {}
+        """Each model's checked max_output by its name, even where another field of it is wrong,
+        so that E111 is reported beside those errors."""
         self._in_progress: set[Symbol] = set()
 
     def error(self, code: Code, message: str, span: Span, *, related=(), help: str | None = None) -> None:
@@ -81,10 +86,9 @@ class Checker:
                     pass  # signals and models above, in their own order; a second route is E112
                 case _:
                     assert_never(decl)
-        self._check_fallback_errors(fallbacks)
         by_name = {c.name: c for c in cascades if c is not None}
-        rules = [self.rule(top, r, models, by_name) for r in route.rules] if route else []
-        default = self.rule(top, route.default, models, by_name) if route and route.default else None
+        rules = [self.rule(top, r, by_name) for r in route.rules] if route else []
+        default = self.rule(top, route.default, by_name) if route and route.default else None
         parts = [*signals, *models, *cascades, *fallbacks, *budgets, *invariants, *rules, *tests]
         if self.diagnostics or self.res.diagnostics or any(p is None for p in parts) or (route and route.default and default is None):
             return None  # type: ignore[return-value]
@@ -255,6 +259,8 @@ class Checker:
                        help="a model needs id, tier, input_per_mtok, output_per_mtok, context, max_output and latency")
             ok = False
         self._in_progress.discard(symbol)
+        if isinstance(values.get("max_output"), int):
+            self._max_outputs.setdefault(self.res.display[symbol], values["max_output"])
         model = Model(span=decl.name.span, name=self.res.display[symbol], **values) if ok else None
         self._models.setdefault(symbol, model)
         return self._models[symbol]
@@ -353,15 +359,6 @@ class Checker:
         return Fallback(span=decl.span, source=self.res.display[source], target=self.res.display[target],
                         errors=tuple(errors))
 
-    def _check_fallback_errors(self, fallbacks: list[Fallback | None]) -> None:
-        seen: dict[tuple[str, str], Fallback] = {}
-        for fb in fallbacks:
-            for error in fb.errors if fb else ():
-                first = seen.setdefault((fb.source, error), fb)
-                if first is not fb:
-                    self.error(E308, f"'{fb.source}' already falls back to '{first.target}' on {error}", fb.span,
-                               related=[Related(message="the first fallback for this error", span=first.span)])
-
     # ---- budgets and invariants ---------------------------------------------------------------
 
     def budget(self, unit, decl: s.BudgetDecl) -> Budget | None:
@@ -388,11 +385,11 @@ class Checker:
 
     # ---- the route ----------------------------------------------------------------------------
 
-    def rule(self, unit, decl: s.RuleDecl, models: list[Model | None], cascades: dict[str, Cascade]) -> Rule | None:
+    def rule(self, unit, decl: s.RuleDecl, cascades: dict[str, Cascade]) -> Rule | None:
         name = decl.name.text if decl.name is not None else "default"
         condition = self.exprs.condition(decl.condition, unit, _RULE) if decl.condition is not None else None
         target = self._target(decl.target, cascades)
-        cap = self._cap(decl, target, models, cascades) if decl.cap is not None else None
+        cap = self._cap(decl, target, cascades) if decl.cap is not None else None
         if target is None or (decl.condition is not None and condition is None) or cap is _INVALID:
             return None
         return Rule(span=decl.span, name=name, condition=condition, target=target, cap=cap)
@@ -408,7 +405,7 @@ class Checker:
             return CascadeTarget(span=target.span, cascade=name) if name in cascades else None
         return ModelTarget(span=target.span, model=name)
 
-    def _cap(self, decl: s.RuleDecl, target, models, cascades) -> Any:
+    def _cap(self, decl: s.RuleDecl, target, cascades) -> Any:
         cap = self.exprs.constant(decl.cap.value, self.res.program.top, Where("max_output"))
         if cap is None:
             return _INVALID
@@ -425,11 +422,12 @@ class Checker:
         entry = target.model if isinstance(target, ModelTarget) else None
         if isinstance(target, CascadeTarget):
             entry = cascades[target.cascade].steps[0]
-        model = next((m for m in models if m is not None and m.name == entry), None)
-        if model is not None and cap.value > model.max_output:
-            self.error(E111, f"max_output = {cap.value} is above the max_output of '{model.name}' ({model.max_output})",
-                       decl.cap.value.span, related=[Related(message=f"model '{model.name}'", span=model.span)],
-                       help=f"lower the cap to at most {model.max_output}")
+        most = self._max_outputs.get(entry) if entry is not None else None
+        if most is not None and cap.value > most:
+            declared = next((sym for sym in self.res.symbols("model") if self.res.display[sym] == entry), None)
+            related = [Related(message=f"model '{entry}'", span=declared.span)] if declared is not None else []
+            self.error(E111, f"max_output = {cap.value} is above the max_output of '{entry}' ({most})",
+                       decl.cap.value.span, related=related, help=f"lower the cap to at most {most}")
             return _INVALID
         return cap.value
 
