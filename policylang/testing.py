@@ -1,8 +1,9 @@
 """Running a policy's `test` blocks (section 3.10) with both engines.
 
-A test passes when the first model, the rule (if stated) and the climb under its `outcome`
-block are what it expects, and both engines agree. Without an `outcome` block nothing is
-observed, so the request stays on its first model and `then` must be empty.
+A test passes when the rule (if stated), the models that answered each step (after the
+fallbacks that its `down` models force) with the caps it states, and the climb under its
+`outcome` block are what it expects, and both engines agree. Without an `outcome` block nothing
+is observed, so the request stays on its first step and `then` must be empty.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 from .backends.python.support import RequestError
 from .codes import E009
 from .diagnostics import Diagnostic
-from .ir.policy import Test
+from .ir.policy import Model, Rule, Test
 from .passes import check
 from .policy import Engine, Policy
+from .serving import walk
 from .source import Source, Span
 from .syntax.loader import read_top
 
@@ -68,38 +70,66 @@ def _as_request(policy: Policy, pairs: tuple[tuple[str, Any], ...]) -> dict[str,
 
 
 def _outcome(policy: Policy, test: Test, engine: Engine) -> tuple[str | None, Any]:
-    """(what happened as the test words it, a comparable value), or a RequestError's words."""
+    """(what happened as the test words it, a comparable value), or a RequestError's words.
+    The value is (rule, rejected, the models that answered each step with their calls' caps,
+    the step no model could serve or None)."""
     try:
         decision = policy.decide(_as_request(policy, test.given), engine=engine)
-        path = [decision.model] if decision.model is not None else []
-        if test.outcomes is not None and decision.model is not None:
-            observed = _as_request(policy, test.outcomes)
-            path = policy.path(decision, [observed] * (len(decision.steps) - 1), engine=engine)
+        observed = _as_request(policy, test.outcomes) if test.outcomes is not None else None
+        down = dict(test.down)
+        rule = next(r for r in policy.ir.route if r.name == decision.rule) if decision.rule is not None else None
+        served = walk(
+            decision,
+            fails=down.get,
+            observe=lambda step: observed,
+            fallback=lambda model, error: policy.fallback(model, error, engine=engine),
+            escalate=lambda d, step, outcomes: policy.escalate(d, step, outcomes, engine=engine),
+            cap=lambda model: cap_of(rule, policy.ir.model(model)),
+        )
     except RequestError as exc:
         return f"the request is invalid: {exc.code} {exc.message}", ("error", exc.code)
-    return None, (decision.rule, decision.reject is not None, tuple(path))
+    answered = tuple((c.model, c.cap) for c in served.calls if c.error is None)
+    return None, (decision.rule, decision.reject is not None, answered, served.unserved)
 
 
-def _words(rule: str | None, rejected: bool, path: tuple[str, ...]) -> str:
-    head = "reject" if rejected else " then ".join(path) if path else "no model"
+def cap_of(rule: Rule | None, model: Model) -> int:
+    """The max_output a call to `model` gets for `rule`: min(rule cap, model max_output)."""
+    cap = rule.cap if rule is not None else None
+    return model.max_output if cap is None else min(cap, model.max_output)
+
+
+def _words(rule: str | None, rejected: bool, path: tuple[tuple[str, int | None], ...], unserved: int | None = None) -> str:
+    steps = [model if cap is None else f"{model} with max_output = {cap}" for model, cap in path]
+    if unserved is not None:
+        steps.append(f"no model that can serve step {unserved}")
+    head = "reject" if rejected else " then ".join(steps) if steps else "no model"
     if rule is None:
         return f"{head} (no rule fires)"
     return f"{head} by {rule}"
 
 
 def run_test(policy: Policy, test: Test) -> TestResult:
+    """Both engines decide the test's request and serve it (its `down` models failing, its
+    outcomes observed after every step); the test passes when they agree and the rule, the
+    rejection, the models that answered and the caps it states are what happened."""
     problem, got = _outcome(policy, test, "interpreted")
     other_problem, other = _outcome(policy, test, "compiled")
     if got != other:
         return TestResult(test.name, False, f"the engines disagree: interpreted {got}, compiled {other}", test.span)
     if problem is not None:
         return TestResult(test.name, False, problem, test.span)
-    rule, rejected, path = got
-    wanted_path = () if test.expect_reject else (test.expect_model, *test.expect_then)
-    expected = _words(test.expect_rule, test.expect_reject, wanted_path).replace(" (no rule fires)", "")
+    rule, rejected, answered, unserved = got
+    models = () if test.expect_reject else (test.expect_model, *test.expect_then)
+    caps = test.expect_caps or (None,) * len(models)
+    wanted = tuple(zip(models, caps))
     ok = rejected == test.expect_reject and (test.expect_rule is None or test.expect_rule == rule)
     if not test.expect_reject:
-        ok = ok and path == wanted_path
+        ok = ok and unserved is None and len(answered) == len(wanted) and all(
+            model == got_model and (cap is None or cap == got_cap)
+            for (model, cap), (got_model, got_cap) in zip(wanted, answered))
     if ok:
         return TestResult(test.name, True, "", test.span)
-    return TestResult(test.name, False, f"expected {expected}, got {_words(rule, rejected, path)}", test.span)
+    shown = tuple((model, got_cap if cap is not None else None)
+                  for (model, got_cap), (_, cap) in zip(answered, (*wanted, *[(None, None)] * len(answered))))
+    expected = _words(test.expect_rule, test.expect_reject, wanted).replace(" (no rule fires)", "")
+    return TestResult(test.name, False, f"expected {expected}, got {_words(rule, rejected, shown, unserved)}", test.span)

@@ -299,3 +299,84 @@ def test_front_end_errors_say_the_analyses_wait() -> None:
     checked = check_text("policy p\nsignal n: int in 0..10\n" + THREE + "route {\n  rule r when m > 1 -> a\n  default -> a\n}\n")
     assert [d.code for d in checked.diagnostics] == ["E101"]
     assert len(checked.notes) == 1 and "run once the errors above are fixed" in checked.notes[0]
+
+
+# ---- 6. policyc test fails a policy that lint rejects; tests state caps and fallbacks ------------
+
+from click.testing import CliRunner  # noqa: E402
+
+from policylang.cli import main as policyc  # noqa: E402
+
+SERVED = """policy served
+signal down: int in 0..100
+outcome confidence: float in 0.0..1.0 = 1.0
+model small  { id = "v/small",  tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 500, latency = 1s }
+model mid    { id = "v/mid",    tier = 2, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 8000, latency = 1s }
+model large  { id = "v/large",  tier = 3, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 8000, latency = 1s }
+model backup { id = "v/backup", tier = 2, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 300, latency = 1s }
+cascade up {
+  small -> mid   when confidence < 0.5
+  mid   -> large when confidence < 0.5
+}
+fallback small -> backup on unavailable
+fallback mid   -> backup on unavailable, timeout
+route {
+  rule capped when down > 50 -> up with max_output = 400
+  default -> up
+}
+test caps_of_each_call {
+  given { down = 60 }
+  outcome { confidence = 0.1 }
+  expect small with max_output = 400 by capped then mid with max_output = 400 then large
+}
+test fallbacks_serve {
+  given { down = 1 }
+  outcome { confidence = 0.1 }
+  down small
+  down mid on timeout
+  expect backup with max_output = 300 by default then backup then large with max_output = 8_000
+}
+"""
+
+
+def run_tests_of(tmp_path, text: str, name: str = "served.route"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return CliRunner().invoke(policyc, ["test", str(path)])
+
+
+def test_tests_state_caps_and_the_models_that_serve_through_fallbacks(tmp_path) -> None:
+    result = run_tests_of(tmp_path, SERVED)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_a_wrong_cap_fails_and_says_what_happened(tmp_path) -> None:
+    text = SERVED.replace("then large with max_output = 8_000", "then large with max_output = 7_000")
+    result = run_tests_of(tmp_path, text)
+    assert result.exit_code == 1
+    assert "FAIL  fallbacks_serve" in result.output
+    assert "got backup with max_output = 300 then backup then large with max_output = 8000 by default" in result.output
+
+
+def test_a_step_nothing_can_serve_fails_the_test(tmp_path) -> None:
+    text = SERVED.replace("  down mid on timeout\n", "  down backup\n")
+    result = run_tests_of(tmp_path, text)
+    assert "got no model that can serve step 0 by default" in result.output
+
+
+def test_down_clauses_are_checked() -> None:
+    misspelt = SERVED.replace("  down small\n", "  dwn small\n")
+    assert findings(misspelt) == [("E001", at(misspelt, "dwn small"))]
+    unknown = SERVED.replace("down mid on timeout", "down mid on exploded")
+    assert findings(unknown) == [("E101", at(unknown, "exploded"))]
+
+
+def test_policyc_test_fails_a_policy_lint_rejects(tmp_path) -> None:
+    """The tests pass, but a budget is broken (E301): the run is a failure, as lint's would be."""
+    text = SERVED.replace("route {", "budget cost <= $0.000001\nroute {")
+    result = run_tests_of(tmp_path, text)
+    assert result.exit_code == 1
+    assert "error[E301]" in result.stderr
+    assert "its tests ran, but the run fails" in result.stderr
+    assert result.stdout.splitlines()[-1] == "2 passed, 0 failed"

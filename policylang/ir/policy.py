@@ -132,6 +132,10 @@ class Test(Node):
     expect_model: str | None = None
     expect_rule: str | None = None
     expect_then: tuple[str, ...] = ()
+    expect_caps: tuple[int | None, ...] = ()
+    """The cap each expected call gets, aligned with (expect_model, *expect_then); None: any."""
+    down: tuple[tuple[str, str], ...] = ()
+    """(model, error): calls to these models fail with that error, so their fallbacks serve."""
 
 
 class Policy(Node):

@@ -278,13 +278,23 @@ class Assignment(Node):
 
 
 class Expectation(Node):
-    """`expect MODEL [by RULE] [then MODEL]...` or `expect reject [by RULE]`."""
+    """`expect MODEL [with max_output = N] [by RULE] [then MODEL [with max_output = N]]...` or
+    `expect reject [by RULE]`; `caps` is aligned with the model and then each `then`."""
 
     kind: Literal["expectation"] = "expectation"
     reject: bool
     model: QualName | None = None
     rule: Name | None = None
     then: tuple[QualName, ...] = ()
+    caps: tuple[Cap | None, ...] = ()
+
+
+class Down(Node):
+    """`down MODEL [on ERROR]` in a test: calls to MODEL fail, with `unavailable` by default."""
+
+    kind: Literal["down"] = "down"
+    model: QualName
+    error: Name | None = None
 
 
 class TestDecl(Node):
@@ -292,6 +302,7 @@ class TestDecl(Node):
     name: Name
     given: tuple[Assignment, ...] = ()
     outcomes: tuple[Assignment, ...] | None = None
+    down: tuple[Down, ...] = ()
     expect: Expectation
 
 

@@ -338,9 +338,14 @@ class _Resolver:
                 for assignment in decl.outcomes or ():
                     outcome = self.lookup(unit, _qual(assignment.name), ("outcome", "signal"), "an outcome")
                     self._bind_value(unit, assignment.value, outcome)
+                for down in decl.down:
+                    self.lookup(unit, down.model, ("model",), "a model")
                 expect = decl.expect
                 for model in ((expect.model,) if expect.model else ()) + expect.then:
                     self.lookup(unit, model, ("model",), "a model")
+                for cap in expect.caps:
+                    if cap is not None:
+                        self._bind_expr(unit, cap.value)
                 if expect.rule is not None and expect.rule.text != "default":
                     self.lookup(unit, _qual(expect.rule), ("rule",), "a rule")
             case s.Import():

@@ -442,7 +442,10 @@ class Checker:
             symbol = self.res.binding(ref)
             models.append(self.res.display[symbol] if isinstance(symbol, Symbol) else None)
         rule = expect.rule.text if expect.rule is not None else None
-        if given is None or outcomes is None or any(m is None for m in models):
+        caps = [self._expected_cap(cap) if cap is not None else None for cap in expect.caps]
+        down = [self._down(d) for d in decl.down]
+        if given is None or outcomes is None or any(m is None for m in models) or _INVALID in caps \
+                or any(d is None for d in down):
             return None
         if rule is not None and rule != "default" and not isinstance(self.res.binding(expect.rule), Symbol):
             return None
@@ -455,7 +458,32 @@ class Checker:
             expect_model=models[0] if models else None,
             expect_rule=rule,
             expect_then=tuple(models[1:]),
+            expect_caps=tuple(caps) if any(c is not None for c in caps) else (),
+            down=tuple(down),  # type: ignore[arg-type]
         )
+
+    def _expected_cap(self, cap: s.Cap) -> Any:
+        """The cap a test expects of a call: a whole number of tokens above 0."""
+        value = self.exprs.constant(cap.value, self.res.program.top, Where("max_output"))
+        if value is None:
+            return _INVALID
+        if value.type.kind != "int" or value.value <= 0:
+            self.error(E103 if value.type.kind != "int" else E108,
+                       f"max_output is a whole number of tokens above 0; this is {self.exprs.text(cap.value)}",
+                       cap.value.span)
+            return _INVALID
+        return value.value
+
+    def _down(self, down: s.Down) -> tuple[str, str] | None:
+        """(model, error) of a `down` clause; the error is `unavailable` unless one is named."""
+        symbol = self.res.binding(down.model)
+        error = down.error.text if down.error is not None else "unavailable"
+        if down.error is not None and error not in ERRORS:
+            close = difflib.get_close_matches(error, ERRORS, n=1)
+            self.error(E101, f"unknown provider error '{error}'", down.error.span,
+                       help=f"did you mean '{close[0]}'?" if close else "errors: " + ", ".join(ERRORS))
+            return None
+        return (self.res.display[symbol], error) if isinstance(symbol, Symbol) else None
 
     def _assignments(self, assignments, role: str, block: str):
         values: list[tuple[str, Any]] = []

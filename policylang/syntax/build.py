@@ -383,6 +383,7 @@ class Builder(Transformer):
             name=c[1],
             given=given.items if given else (),
             outcomes=outcomes.items if outcomes else None,
+            down=_nodes(c, s.Down),
             expect=next(x for x in c if isinstance(x, s.Expectation)),
         )
 
@@ -397,13 +398,24 @@ class Builder(Transformer):
 
     def expect_model(self, c):
         by = next((x for x in c if isinstance(x, _By)), None)
+        first_cap = c[2] if len(c) > 2 and isinstance(c[2], s.Cap) else None
+        thens = [x for x in c if isinstance(x, _Then)]
         return s.Expectation(
             span=self.ctx.span(c[0], c[-1] if not isinstance(c[-1], (_By, _Then)) else c[0]),
             reject=False,
             model=c[1],
             rule=by.rule if by else None,
-            then=tuple(x.model for x in c if isinstance(x, _Then)),
+            then=tuple(x.model for x in thens),
+            caps=(first_cap, *(x.cap for x in thens)),
         )
+
+    def down_clause(self, c):
+        word, model = c[0], c[1]
+        if word.text != "down":
+            self.ctx.error(E001, f"expected 'given', 'outcome', 'down' or 'expect' in the test, found '{word.text}'",
+                           word.span, help="a model that fails in this test: down MODEL [on ERROR]")
+        error = c[3] if len(c) > 3 else None
+        return s.Down(span=self.ctx.span(word, c[-1]), model=model, error=error)
 
     def expect_reject(self, c):
         by = next((x for x in c if isinstance(x, _By)), None)
@@ -416,7 +428,7 @@ class Builder(Transformer):
         return _By(target)
 
     def then_step(self, c):
-        return _Then(c[1])
+        return _Then(c[1], c[2] if len(c) > 2 else None)
 
     def lexical_error(self, c):  # never reached: the parser loop intercepts these tokens
         raise AssertionError("lexical error token reached the parser")
@@ -440,3 +452,4 @@ class _By:
 @dataclass(frozen=True)
 class _Then:
     model: s.QualName
+    cap: s.Cap | None = None
