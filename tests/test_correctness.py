@@ -380,3 +380,75 @@ def test_policyc_test_fails_a_policy_lint_rejects(tmp_path) -> None:
     assert "error[E301]" in result.stderr
     assert "its tests ran, but the run fails" in result.stderr
     assert result.stdout.splitlines()[-1] == "2 passed, 0 failed"
+
+
+# ---- 7. API and message papercuts -----------------------------------------------------------------
+
+SIGNALS = """policy p
+import "std/signals"
+signal n: int in 0..10
+signal wait: duration = 0s
+signal task: enum {a, b}
+threshold lim = 7.5
+model m0 { id = "v/m0", tier = 0, input_per_mtok = $0, output_per_mtok = $0, context = 3, max_output = 4, latency = 1s }
+route {
+  RULE
+  default -> m0
+}
+"""
+
+
+def first(rule: str) -> tuple[str, str, str | None]:
+    """(code, message, help) of the first diagnostic of the policy with this rule line."""
+    d = check_text(SIGNALS.replace("RULE", rule), "p.route").diagnostics[0]
+    return d.code, d.message, d.help
+
+
+@pytest.mark.parametrize(("rule", "code", "help"), [
+    ("rule r when remaining_budget > 7.5 -> m0", "E103", "write it with a dollar sign: $7.5"),
+    ("rule r when remaining_budget > 10_000 -> m0", "E103", "write it with a dollar sign: $10_000"),
+    ("rule r when input_tokens > $5 -> m0", "E103", "'input_tokens' is a number: compare it with a number, such as 5"),
+    ("rule r when wait > 3 -> m0", "E103", "give it a unit: 3s, 3ms or 3m"),
+    ("rule r when remaining_budget > input_tokens -> m0", "E103",
+     "scale the number by a price to compare it with money: input_tokens * $0.000001"),
+    ("rule r when remaining_budget > lim -> m0", "E103",
+     "'lim' is a number; declare it as an amount of money: threshold lim = $0.50"),
+    ("rule r when n > 1 -> m0,", "E001", "to try several models in turn, declare a cascade"),
+    ("rule r when n > 1 && pii -> m0", "E002", "did you mean `and`?"),
+    ("rule r when n > 1 || pii -> m0", "E002", "did you mean `or`?"),
+    ("rule r when !pii -> m0", "E002", "did you mean `not`?"),
+    ("rule r when task = b -> m0", "E001", "did you mean `==`?"),
+])
+def test_mistakes_get_help_that_fits_them(rule: str, code: str, help: str) -> None:
+    got_code, message, got_help = first(rule)
+    assert got_code == code, message
+    assert got_help is not None and got_help.startswith(help), got_help
+    assert "$2" not in got_help
+
+
+def test_a_comma_after_a_target_says_what_is_wrong() -> None:
+    assert first("rule r when n > 1 -> m0, m0")[1] == "a rule has one target, but ',' follows 'm0'"
+
+
+def test_load_of_a_missing_file_raises_policy_error_with_a_diagnostic(tmp_path) -> None:
+    with pytest.raises(policylang.PolicyError) as caught:
+        policylang.load(str(tmp_path / "absent.route"))
+    assert not isinstance(caught.value, OSError)
+    (d,) = caught.value.diagnostics
+    assert d.code == "E009" and "absent.route" in d.message and d.span.line == 1
+    with pytest.raises(policylang.PolicyError):
+        policylang.load(str(tmp_path))  # a folder
+
+
+def test_request_errors_are_the_same_from_either_engine_and_the_module() -> None:
+    policy = policylang.loads(SIGNALS.replace("RULE", "rule r when n > 5 -> m0"), "p.route", analyze=False)
+    errors = []
+    for engine in ENGINES:
+        with pytest.raises(policylang.RequestError) as caught:
+            policy.decide({"input_tokens": 5, "n": "3"}, engine=engine)
+        errors.append(caught.value.as_dict())
+    with pytest.raises(policy.compiled.RequestError) as raw:
+        policy.compiled.decide({"input_tokens": 5, "n": "3"})
+    errors.append(raw.value.as_dict())
+    assert errors[0] == errors[1] == errors[2] == {
+        "code": "R002", "signal": "n", "message": "signal 'n' must be an int, got str '3'"}

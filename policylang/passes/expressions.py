@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import operator
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, assert_never
@@ -64,6 +65,10 @@ _KIND_PHRASES = {
 }
 _ORDERING = ("<", "<=", ">", ">=")
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+_NUMBER_TEXT = re.compile(r"-?[0-9][0-9_]*(\.[0-9][0-9_]*)?")
+_MEASURED_TEXT = re.compile(r"-?\$[0-9][0-9_]*(\.[0-9][0-9_]*)?|-?[0-9][0-9_]*(\.[0-9][0-9_]*)?(ms|s|m)")
 
 
 def phrase(t) -> str:
@@ -272,11 +277,7 @@ class ExpressionChecker:
     def _same_kind(self, left: e.Expr, right: e.Expr, node) -> bool:
         lk, rk = kind_of(left.type), kind_of(right.type)
         if lk != rk:
-            help = None
-            if {lk, rk} == {"money", "number"}:
-                help = "write money with a dollar sign: $2"
-            elif {lk, rk} == {"duration", "number"}:
-                help = "write durations with a unit: 500ms, 2s, 1m"
+            help = self._mix_help(left, right) if "number" in (lk, rk) else None
             self.error(
                 E103,
                 f"'{self.text(left)}' is {phrase(left.type)} but '{self.text(right)}' is {phrase(right.type)}; kinds never mix",
@@ -288,6 +289,28 @@ class ExpressionChecker:
             self.error(E103, f"'{self.text(left)}' and '{self.text(right)}' are values of different enums", right)
             return False
         return True
+
+    def _mix_help(self, left: e.Expr, right: e.Expr) -> str | None:
+        """How to make a number meet money or a duration, for what was written: a literal
+        that lacks its unit, one that has a unit it should not, or two values to scale."""
+        number, measured = (left, right) if kind_of(left.type) == "number" else (right, left)
+        unit = kind_of(measured.type)
+        if unit not in ("money", "duration"):
+            return None
+        written = self.text(number)
+        if _NUMBER_TEXT.fullmatch(written):  # `remaining_budget > 7.5`: the unit is missing
+            return f"write it with a dollar sign: ${written}" if unit == "money" else \
+                f"give it a unit: {written}s, {written}ms or {written}m"
+        shown = self.text(measured)
+        if _MEASURED_TEXT.fullmatch(shown):  # `input_tokens > $5`: a unit where none belongs
+            bare = shown.lstrip("$").rstrip("ms")
+            return f"'{written}' is a number: compare it with a number, such as {bare}"
+        if isinstance(number, e.Const) and written.isidentifier():  # a threshold of the wrong kind
+            example = "$0.50" if unit == "money" else "2s"
+            return f"'{written}' is a number; declare it as {phrase(measured.type)}: threshold {written} = {example}"
+        if unit == "money":
+            return f"scale the number by a price to compare it with money: {written} * $0.000001"
+        return f"scale the number by a time to compare it with a duration: {written} * 1ms"
 
     def _in(self, node: s.In, unit: Unit, where: Where) -> e.Expr | None:
         if isinstance(node.container, s.Range):

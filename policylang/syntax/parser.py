@@ -17,12 +17,13 @@ from ..ir import surface as s
 from ..source import Source
 from .build import CONTEXT, MAX_NESTING, BuildContext
 from .grammar import parser
-from .wording import expected_message
+from .wording import expected_message, mistake_help
 
 # Tokens that start a declaration, a rule, or a part of a test: places to resume after an error.
 SYNC = {"IMPORT", "THRESHOLD", "SIGNAL", "OUTCOME", "MODEL", "CASCADE", "FALLBACK", "BUDGET",
         "INVARIANT", "ROUTE", "TEST", "RULE", "DEFAULT", "GIVEN", "EXPECT"}
-_LEXICAL_ERRORS = {"BAD_CHAR", "BAD_NUMBER"}
+_LEXICAL_ERRORS = {"BAD_CHAR", "BAD_NUMBER", "BAD_OPERATOR"}
+_SPELLED = {"&": "and", "&&": "and", "|": "or", "||": "or", "!": "not"}
 
 
 def parse(source: Source) -> tuple[s.File | None, list[Diagnostic]]:
@@ -77,6 +78,10 @@ def _lexical_error(source: Source, token: Token) -> Diagnostic:
         help = "durations end in ms, s or m (250ms, 2s, 1m); numbers have no exponent" if not text.startswith("$") \
             else "an amount is $ then a number: $0.50"
         return diagnostic(E004, f"bad number literal '{text[:40]}'", span, help=help)
+    if token.type == "BAD_OPERATOR":
+        text = str(token)
+        word = _SPELLED[text]
+        return diagnostic(E002, f"unexpected '{text}': a policy says `{word}`", span, help=f"did you mean `{word}`?")
     char = str(token)
     shown = repr(char)[1:-1] if not char.isprintable() or char.isspace() else char
     return diagnostic(E002, f"unexpected character '{shown}' (U+{ord(char):04X})", span)
@@ -125,7 +130,7 @@ def _unexpected(source: Source, exc: UnexpectedToken, previous: Token | None, ip
         offset = len(source.text.rstrip())
         return diagnostic(E005, "unexpected end of file: " + message, source.span(offset, offset))
     span = source.span(token.start_pos, token.end_pos)
-    return diagnostic(E001, message, span)
+    return diagnostic(E001, message, span, help=mistake_help(token, previous, stack))
 
 
 def _resume(tokens: list[Token], start: int, saved: list):

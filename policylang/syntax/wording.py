@@ -95,6 +95,10 @@ def expected_message(expected: set[str], found: Token, previous: Token | None, s
 
     if construct is None and "POLICY" in expected:
         return f"expected 'policy NAME' at the start of the file, found {found_text}"
+    if found.type == "COMMA" and construct in ("RULE", "DEFAULT") and any(t.type == "ARROW" for t in opened):
+        return f"a rule has one target, but ',' follows '{previous}'"
+    if found.type == "EQUAL" and any(t.type == "WHEN" for t in opened):
+        return "expected a comparison, found '=' (which gives a field or a test value its value)"
     if "NAME" in expected and found.type != "NAME" and str(found).isidentifier():
         return f"expected a name after '{previous}', found the keyword '{found}' (keywords are reserved)"
     if "ARROW" in expected and construct == "RULE" and in_condition:
@@ -111,6 +115,17 @@ def expected_message(expected: set[str], found: Token, previous: Token | None, s
     after = f" after '{previous}'" if previous is not None else ""
     where = f" in {_CONSTRUCTS[construct]}" if construct and (previous is None or previous.type != construct) else ""
     return f"expected {words}{after}{where}, found {found_text}"
+
+
+def mistake_help(found: Token, previous: Token | None, stack: list) -> str | None:
+    """A fix for the mistakes people make coming from other languages and configs."""
+    construct, opened = _open_construct(stack)
+    if found.type == "COMMA" and construct in ("RULE", "DEFAULT") and any(t.type == "ARROW" for t in opened):
+        return ("to try several models in turn, declare a cascade (cheap -> strong when ...) or "
+                "fallbacks (fallback a -> b on unavailable) and send the rule to the first")
+    if found.type == "EQUAL" and any(t.type == "WHEN" for t in opened):
+        return "did you mean `==`?"
+    return None
 
 
 def _needs_operand(expected: set[str]) -> bool:
