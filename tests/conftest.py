@@ -5,6 +5,20 @@ from __future__ import annotations
 import pathlib
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles: `dev` (the default) is quick, for the edit-test loop; `ci` is the deep run
+# that .ci/run uses (`python -m pytest --hypothesis-profile=ci`). A property asks for a share of
+# the active profile's examples with `examples(...)`, so one switch scales every property.
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=_QUIET)
+settings.load_profile("dev")
+
+
+def examples(share: float = 1.0) -> settings:
+    """Settings for a property: `share` of the active profile's examples (at least 10)."""
+    return settings(max_examples=max(10, round(settings.default.max_examples * share)))
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

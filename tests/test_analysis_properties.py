@@ -27,10 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import policylang
+from conftest import examples
 import policygen as gen
 import policygen_measured as measured
 import strategies
@@ -38,9 +39,8 @@ from policylang import Decision, Diagnostic, Policy
 from policylang.passes import check
 from policylang.syntax.loader import decode
 
-MANY = settings(max_examples=200, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-"""Two hundred random policies per property: 10-15 s each, about a minute for the module."""
+MANY = examples()
+"""The profile's random policies per property (200 under `ci`: 10-15 s each)."""
 
 ENGINES = ("compiled", "interpreted")
 WITH_EXTRAS = st.one_of(gen.any_policies(extras=True), measured.measured_policies(extras=True))
@@ -312,6 +312,6 @@ def test_witnesses_are_valid_requests_in_both_engines(generated: gen.GeneratedPo
         decisions = [c.policy.decide(request, engine=engine, strict=True) for engine in ENGINES]
         assert decisions[0] == decisions[1], f"{d.code} witness {d.witness}: {decisions}" + show(c)
         outcomes = d.witness.get("@outcomes", [])
-        paths = [c.policy.path(decision, outcomes, engine=engine, strict=True)
+        paths = [c.policy.path(decision, outcomes, engine=engine)
                  for decision, engine in zip(decisions, ENGINES)]
         assert paths[0] == paths[1], f"{d.code} witness {d.witness}: {paths}" + show(c)

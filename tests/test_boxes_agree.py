@@ -28,20 +28,20 @@ from fractions import Fraction
 
 import pytest
 import z3
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import policygen as gen
 import policygen_keyed as keyed
 import policylang
+from conftest import examples
 from policylang.ir.boxes import Interval
 from policylang.analysis.facts import Facts
 from policylang.backends.python.interpreter import Interpreter
 from policylang.ir.types import EnumType
 from policylang.passes import rules as rule_pass
 
-SETTINGS = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = examples(1.5)  # 300 random policies under the ci profile
 
 POLICIES = st.one_of(
     keyed.box_policies(),

@@ -14,20 +14,19 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import policylang
 from policylang import Policy, PolicyError, RequestError
 
 import strategies as gen  # tests/ is on sys.path: pytest imports test modules from their folder
-from conftest import CONFORMANCE, conformance_files, example_files
+from conftest import CONFORMANCE, conformance_files, example_files, examples
 
 ENGINES = ("compiled", "interpreted")
 
-AGREE = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-"""Two hundred examples per property and policy: the whole module runs in about a minute, with
-room for more example policies."""
+AGREE = examples()
+"""The profile's examples per property and policy (200 under `ci`: about a minute for the module)."""
 
 TRAPS = """
 policy traps
@@ -342,7 +341,7 @@ RANDOM_POLICIES = st.one_of(policygen.finite_policies(), policygen.float_policie
                             policygen_measured.measured_policies(), policygen_measured.measured_policies())
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@examples(0.5)
 @given(generated=RANDOM_POLICIES, data=st.data(), strict=st.booleans())
 def test_decide_agrees_on_random_policies(generated, data, strict):
     """Random policies over ints, floats, money and durations (`n * 0.5s >= 30s`,

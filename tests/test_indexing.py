@@ -25,19 +25,19 @@ import weakref
 from dataclasses import replace
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import policygen as gen
 import policygen_keyed as keyed
 import policylang
 import strategies as requests_gen
+from conftest import examples
 from policylang import Policy, RequestError
 from policylang.backends.python.codegen import generate
 from policylang.backends.python.index import plan_dispatch
 
-SETTINGS = settings(max_examples=200, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = examples()
 
 NO_RULE = ("decision", (None, None, (), None, (), None))
 
@@ -159,7 +159,8 @@ def test_dispatch_keeps_first_match() -> None:
     _dispatched.clear()
     _first_match_kept()
     share = sum(_dispatched) / max(1, len(_dispatched))
-    assert len(_dispatched) >= 50 and share >= 0.8, f"only {share:.0%} of {len(_dispatched)} keyed routes dispatched"
+    enough = SETTINGS.max_examples // 4  # keyed policies are most of what POLICIES draws
+    assert len(_dispatched) >= enough and share >= 0.8, f"only {share:.0%} of {len(_dispatched)} keyed routes dispatched"
 
 
 def _expected_blocks(policy: Policy) -> dict[str, int]:
@@ -177,7 +178,7 @@ def _expected_blocks(policy: Policy) -> dict[str, int]:
     return counts
 
 
-@settings(SETTINGS, max_examples=100)
+@examples(0.5)
 @given(POLICIES)
 def test_compiled_module_is_traceable_and_deterministic(generated: gen.GeneratedPolicy) -> None:
     policy = policylang.loads(generated.text, "gen.route", analyze=False)
