@@ -1,25 +1,36 @@
 """The analyses of sections 6 and 7 (W201-W206, E204, E301-E308), driven by fixture files.
 
-Each `tests/fixtures/analysis/*.route` file states what checking it must report, in `#` comment
-lines at the very top of the file (before `policy`):
+Each `tests/fixtures/analysis/*.route` file states what checking it must report in `#` comments
+on the lines they are about, in the format of `tests/fixtures/diagnostics/` (the full grammar is
+in the docstring of `test_diagnostics.py`, whose parser this module shares), so that inserting a
+line anywhere keeps every expectation true:
 
-    # expect: W201 line 17                 a diagnostic with this code at this 1-based line
-    # expect: E307 line 16 or 17           ... at any one of these lines (one diagnostic)
-    # expect: none                         no diagnostic at all
-    # near-miss: E301                      the fixture is a near miss for E301: it must not report it
-    # related: W201 line 17 -> 14, 15      the lines of that diagnostic's related locations, exactly
-    # message: E301 line 28: $0.050001     text that diagnostic's message contains
-    # help: E303 line 22: input_tokens     text that diagnostic's help contains
+    rule band when n in 5..12 -> m             # expect: W201 related: n5, n6, n7
+    rule chatty when n > 5 -> m                # expect: W205 related: late, default
+    rule token when lane == token -> a         # expect: E301 message: "$0.050001", "budget $0.05"
+    rule chat when task == chat -> w           # expect: E301 help: "input_tokens", E303
+    fallback a -> b on unavailable             # expect-one-of: E307 (a-b)
+    fallback b -> a on timeout                 # expect-one-of: E307 (a-b)
 
-Unlike `test_diagnostics.py`, every diagnostic counts: the set of (code, line) that full checking
-reports must be exactly the expected set, so each fixture is also a regression test against false
-warnings. On top of that, for every fixture:
+- `# expect: CODE[, CODE...]` at the end of the reported line, `# expect-next-line: ...` alone on
+  the line above it; `# expect-one-of: CODE (LABEL)` on each candidate line: exactly one
+  diagnostic with that code on one of the lines with that marker;
+- `related: REF, ...` the lines of that diagnostic's related locations, exactly, each named by
+  the name it declares (`rule r1`), `default`, or a quoted text on exactly one line;
+  `message: "TEXT", ...` / `help: "TEXT", ...` text that its message / its help contains;
+- in the leading comment block only: `# expect: none` (no diagnostic at all) and
+  `# near-miss: CODE` (the fixture is a near miss for CODE: it must not report it).
 
-- a diagnostic that claims a request exists (E204, E301-E304) carries a witness, and the witness,
-  decided by the interpreter, fires the rule at the diagnostic's line (no rule at all for E204) and
-  climbs one step per `@outcomes` entry;
-- W201 lists its covering rules as related locations, and the diagnostics that know a fix
-  (W201, W202, E204, W205, E301-E304) give a `help`;
+A malformed or unknown directive fails the test. Unlike `test_diagnostics.py`, every diagnostic
+counts: the set of (code, line) that full checking reports must be exactly the expected set, so
+each fixture is also a regression test against false warnings. On top of that, for every fixture,
+following the registry (`policylang/codes.py`), from which every set of codes here is derived:
+
+- a diagnostic of a code flagged `witness` (a claim that a request exists: E204, E301-E304)
+  carries a witness, and the witness, decided by the interpreter, fires the rule at the
+  diagnostic's line (no rule at all for E204) and climbs one step per `@outcomes` entry;
+- a diagnostic of a code flagged `help` gives a `help`;
+- W201 lists its covering rules as related locations;
 - E301 and E302 messages name the budget and, unless the cost is unbounded, break the worst case
   down by step (`a→b $0.012 + c→d $0.056 + d $0.056`, `slow 9s`).
 
@@ -31,78 +42,31 @@ from __future__ import annotations
 import functools
 import pathlib
 import re
-from dataclasses import dataclass, field
 
 import pytest
 
 import policylang
 from conftest import FIXTURES
+from policylang.codes import ANALYSIS_CODES
 from policylang.passes import Checked, check
 from policylang.syntax.loader import read_top
+from test_diagnostics import (Expectations, directives, insert_near_top, matches, read_expectations,
+                              relative, shown, unmet_attributes)
 
 ANALYSIS = FIXTURES / "analysis"
 FIXTURE_FILES = sorted(ANALYSIS.glob("*.route"))  # not lib/: those are only imported
 
-CODES = ("W201", "W202", "W203", "E204", "W205", "W206",
-         "E301", "E302", "E303", "E304", "E305", "W306", "E307", "E308")
-WITNESSED = {"E204", "E301", "E302", "E303", "E304"}
-HELPED = {"W201", "W202", "E204", "W205", "E301", "E302", "E303", "E304"}
-
-_CODE = r"([EW]\d{3})"
-_EXPECT = re.compile(rf"#\s*expect:\s*(?:(none)|{_CODE} line (\d+(?: or \d+)*))\s*$")
-_NEAR_MISS = re.compile(rf"#\s*near-miss:\s*{_CODE}\s*$")
-_RELATED = re.compile(rf"#\s*related:\s*{_CODE} line (\d+) ->\s*(\d+(?:,\s*\d+)*)\s*$")
-_TEXT = re.compile(rf"#\s*(message|help):\s*{_CODE} line (\d+): (.+?)\s*$")
-_KEYWORDS = ("expect", "near-miss", "related", "message", "help")
+CODES = tuple(c.code for c in ANALYSIS_CODES)
+WITNESSED = frozenset(c.code for c in ANALYSIS_CODES if c.witness)
+HELPED = frozenset(c.code for c in ANALYSIS_CODES if c.help)
 
 _MONEY_BREAKDOWN = re.compile(r"\([^()]*?\S+ \$\d[\d.]*(?: \+ \S+ \$\d[\d.]*)*")
 _TIME_BREAKDOWN = re.compile(r"\([^()]*?\S+ \d[\d.]*m?s(?: \+ \S+ \d[\d.]*m?s)*\)")
 
 
-@dataclass(frozen=True)
-class Fixture:
-    path: pathlib.Path
-    expected: tuple[tuple[str, frozenset[int]], ...]  # (code, acceptable lines), one per diagnostic
-    none: bool
-    near_misses: frozenset[str]
-    related: tuple[tuple[str, int, frozenset[int]], ...] = ()
-    texts: tuple[tuple[str, str, int, str], ...] = field(default=())  # (message|help, code, line, text)
-
-    @property
-    def codes(self) -> set[str]:
-        return {code for code, _ in self.expected}
-
-
-@functools.cache
-def fixture(path: pathlib.Path) -> Fixture:
-    """The header of a fixture: its leading comment block."""
-    expected, none, near, related, texts = [], False, set(), [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        if match := _EXPECT.match(line):
-            if match.group(1):
-                none = True
-            else:
-                lines = frozenset(int(n) for n in match.group(3).split(" or "))
-                expected.append((match.group(2), lines))
-        elif match := _NEAR_MISS.match(line):
-            near.add(match.group(1))
-        elif match := _RELATED.match(line):
-            related.append((match.group(1), int(match.group(2)),
-                            frozenset(int(n) for n in match.group(3).split(","))))
-        elif match := _TEXT.match(line):
-            texts.append((match.group(1), match.group(2), int(match.group(3)), match.group(4)))
-        else:
-            assert not line.lstrip("# ").startswith(_KEYWORDS), f"{path.name}: malformed header line {line!r}"
-    assert none != bool(expected), f"{path.name}: give `# expect: none` or at least one `# expect: CODE line N`"
-    codes = {code for code, _ in expected}
-    assert not near & codes, f"{path.name}: a near miss for {sorted(near & codes)} expects it too"
-    for code, line, _ in related:
-        assert any(c == code and line in lines for c, lines in expected), f"{path.name}: related for no expect"
-    for _, code, line, _ in texts:
-        assert any(c == code and line in lines for c, lines in expected), f"{path.name}: text for no expect"
-    return Fixture(path, tuple(expected), none, frozenset(near), tuple(related), tuple(texts))
+def fixture(path: pathlib.Path, folder: pathlib.Path = ANALYSIS) -> Expectations:
+    """What the fixture expects (see the module docstring)."""
+    return read_expectations(path, folder)
 
 
 @functools.cache
@@ -110,29 +74,15 @@ def checked(path: pathlib.Path) -> Checked:
     return check(*read_top(str(path)))
 
 
-def matches(found: set[tuple[str, int]], expected: tuple[tuple[str, frozenset[int]], ...]) -> bool:
-    """Whether each found (code, line) pairs off with its own expectation, none left over."""
-    if len(found) != len(expected):
-        return False
-
-    def assign(remaining: list[tuple[str, int]], free: tuple[tuple[str, frozenset[int]], ...]) -> bool:
-        if not remaining:
-            return True
-        code, line = remaining[0]
-        for k, (want, lines) in enumerate(free):
-            if want == code and line in lines and assign(remaining[1:], free[:k] + free[k + 1:]):
-                return True
-        return False
-
-    return assign(sorted(found), expected)
-
-
-def at(diagnostics, code: str, line: int) -> list:
-    return [d for d in diagnostics if d.code == code and d.span.line == line]
-
-
-def shown(diagnostics) -> list[tuple[str, int, str]]:
-    return [(d.code, d.span.line, d.message) for d in diagnostics]
+def assert_fixture_holds(path: pathlib.Path, folder: pathlib.Path = ANALYSIS) -> None:
+    want = fixture(path, folder)
+    diagnostics = checked(path).diagnostics
+    found = {(d.code, relative(d.span.file, folder), d.span.line) for d in diagnostics}
+    assert matches(found, want.expected), f"expected {[str(e) for e in want.expected]}, got {shown(diagnostics)}"
+    for d in diagnostics:
+        assert pathlib.Path(d.span.file).resolve() == path.resolve(), (d.code, d.span.file)
+        assert d.message.strip()
+    assert unmet_attributes(diagnostics, want.expected, folder) == []
 
 
 # ---- the fixtures ---------------------------------------------------------------------------
@@ -140,26 +90,17 @@ def shown(diagnostics) -> list[tuple[str, int, str]]:
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
 def test_fixture_reports_exactly_what_it_expects(path: pathlib.Path) -> None:
-    want = fixture(path)
-    diagnostics = checked(path).diagnostics
-    found = {(d.code, d.span.line) for d in diagnostics}
-    assert matches(found, want.expected), (
-        f"expected {sorted((c, sorted(ls)) for c, ls in want.expected)}, got {shown(diagnostics)}")
-    for d in diagnostics:
-        assert pathlib.Path(d.span.file).resolve() == path.resolve(), (d.code, d.span.file)
-        assert d.message.strip()
+    assert_fixture_holds(path)  # the codes and lines, related locations, message and help texts
 
 
-@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
-def test_related_locations_and_texts(path: pathlib.Path) -> None:
-    want = fixture(path)
-    diagnostics = checked(path).diagnostics
-    for code, line, lines in want.related:
-        got = [frozenset(r.span.line for r in d.related) for d in at(diagnostics, code, line)]
-        assert lines in got, f"{code} line {line}: related lines {[sorted(g) for g in got]}, not {sorted(lines)}"
-    for kind, code, line, text in want.texts:
-        got = [getattr(d, kind) or "" for d in at(diagnostics, code, line)]
-        assert any(text in g for g in got), f"{code} line {line}: no {kind} contains {text!r}: {got}"
+@pytest.mark.parametrize("name", ["w205_later_rules.route", "e301_cent_over.route", "e307_fallback_loops.route"])
+def test_expectations_survive_an_inserted_line(tmp_path, name: str) -> None:
+    original = ANALYSIS / name
+    copy, moved = insert_near_top(original, tmp_path)
+    before = {(e.code, n) for e in fixture(original).expected for n in e.lines}
+    after = {(e.code, n) for e in fixture(copy, tmp_path).expected for n in e.lines}
+    assert after == {(code, n + 2 if n >= moved else n) for code, n in before}  # absolute numbers would break
+    assert_fixture_holds(copy, tmp_path)
 
 
 @functools.cache
@@ -247,4 +188,4 @@ def test_imported_files_are_not_fixtures() -> None:
     imported = sorted((ANALYSIS / "lib").glob("*.route"))
     assert not set(imported) & set(FIXTURE_FILES)
     for path in imported:
-        assert not any(line.startswith("# expect:") for line in path.read_text().splitlines()), path.name
+        assert directives(path) == [], path.name
