@@ -1,0 +1,2 @@
+"""Importers: the router configuration a team already has (LiteLLM, Portkey) as a `.route`
+policy that policyc can check."""
