@@ -160,6 +160,19 @@ def _apart(lower: Interval, upper: Interval) -> bool:
     return upper.low > lower.high or (upper.low == lower.high and (upper.low_open or lower.high_open))
 
 
+def _inside(inner: Interval, outer: Interval) -> bool:
+    """`inner` lies in `outer`; both stored normal, as in `_apart`."""
+    if outer.low is not None:
+        if inner.low is None or inner.low < outer.low or \
+                (inner.low == outer.low and outer.low_open and not inner.low_open):
+            return False
+    if outer.high is not None:
+        if inner.high is None or inner.high > outer.high or \
+                (inner.high == outer.high and outer.high_open and not inner.high_open):
+            return False
+    return True
+
+
 def join(a: Box | None, b: Box | None) -> Box | None:
     """The smallest box around both (None is the empty box)."""
     if a is None:
@@ -296,13 +309,15 @@ class Space:
         return out
 
     def apart(self, a: Box, b: Box) -> bool:
-        """The boxes share no request (what `meet` says, without building the meet)."""
+        """The boxes share no request (what `meet` says, without building the meet). Intervals
+        in boxes are stored normal (ints closed at whole numbers), so two meet unless one ends
+        before the other starts."""
         for name, cut in b.items():
             mine = a.get(name)
             if mine is None:
                 continue
             if mine.__class__ is Interval:
-                if mine.meet(cut, self.integral[name]) is None:
+                if _apart(mine, cut) or _apart(cut, mine):
                     return True
             elif mine.isdisjoint(cut):
                 return True
@@ -312,6 +327,10 @@ class Space:
         """`a` without `b`: disjoint boxes, one per dimension where `b` cuts `a`."""
         if self.apart(a, b):
             return [a]
+        return self._outside(a, b)
+
+    def _outside(self, a: Box, b: Box) -> list[Box]:
+        """`minus` for boxes that meet."""
         pieces, current = [], dict(a)
         for name, cut in b.items():
             mine = current.get(name, self.full[name])
@@ -335,7 +354,7 @@ class Space:
         out = []
         for a in r1:
             for b in r2:
-                both = self.meet(a, b)
+                both = None if self.apart(a, b) else self.meet(a, b)  # most pairs are apart
                 if both is not None:
                     out.append(both)
         return _checked(out)
@@ -346,6 +365,44 @@ class Space:
             if not region:
                 break
         return region
+
+    def meets(self, r1: list[Box], r2: list[Box]) -> bool:
+        """The regions share a request (what `intersect` says, without building it)."""
+        return any(not self.apart(a, b) for a in r1 for b in r2)
+
+    def covers(self, cut: list[Box], region: list[Box]) -> bool:
+        """Every request of `region` lies in `cut` (what an empty `subtract(region, cut)` says,
+        without building the difference): depth first, each piece of a box only against the
+        cut boxes after the one that made it, skipping those apart from it, and done at the
+        first piece that no cut box meets. Never TooLarge: it holds a few pieces per cut box,
+        never a whole difference."""
+        stack = [(box, 0) for box in region]
+        end = len(cut)
+        while stack:
+            box, k = stack.pop()
+            while k < end and self.apart(box, cut[k]):
+                k += 1
+            if k == end:
+                return False
+            if not self.within(box, cut[k]):
+                if k + 1 == end:  # some of the box lies outside the last cut box
+                    return False
+                stack.extend((piece, k + 1) for piece in self._outside(box, cut[k]))
+        return True
+
+    def within(self, a: Box, b: Box) -> bool:
+        """Box `a` lies inside box `b` (what an empty `minus(a, b)` says, without the pieces)."""
+        full = self.full
+        for name, theirs in b.items():
+            mine = a.get(name)
+            if mine is None:
+                mine = full[name]
+            if mine.__class__ is Interval:
+                if not _inside(mine, theirs):
+                    return False
+            elif not mine <= theirs:
+                return False
+        return True
 
     def upper(self, region: list[Box], name: str) -> Fraction | None:
         """The largest value of a numeric signal in the region (None: unbounded); region nonempty."""
