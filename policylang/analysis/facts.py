@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import z3
 
 from ..ir import expr as e
-from ..ir.boxes import Box, Space, TooLarge, disjoint, domain_box, hull, key_signal, meet
+from ..ir.boxes import LIMIT, Box, Space, TooLarge, disjoint, domain_box, hull, key_signal, meet
 from ..ir.policy import CascadeTarget, Model, Policy, RejectTarget, Rule
 from ..source import Source, Span
 from .encode import Encoder, as_bool
@@ -163,8 +163,18 @@ class Facts:
             for m in box[key]:
                 found.update(by_member.get(m, ()))
             pool = sorted(found)
-        hulls = self.hulls
-        return [j for j in pool if j != i and not disjoint(box, hulls[j])]
+        narrow = self._narrow_hulls
+        mine = narrow[i]
+        return [j for j in pool if j != i and not disjoint(mine, narrow[j])]
+
+    @cached_property
+    def _narrow_hulls(self) -> list[Box | None]:
+        """Each hull without the signals it leaves at their whole domain, for `meeting`: a
+        hull's interval or set lies within its domain, so two hulls are apart only on a signal
+        that both narrow."""
+        domain = self.domain
+        return [None if box is None else {name: c for name, c in box.items() if c != domain.get(name)}
+                for box in self.hulls]
 
     def earlier(self, i: int) -> list[int]:
         return [j for j in self.meeting(i) if j < i]
@@ -181,9 +191,10 @@ class Facts:
         return self.hulls[i] is not None and self.solver.satisfiable(self.conditions[i])
 
     def firing_boxes(self, i: int) -> list | None:
-        """Where rule i fires, as exact boxes; None when boxes cannot say (then ask `firing`)."""
+        """Where rule i fires, as exact boxes: its own less each earlier rule's in turn; None
+        when boxes cannot say (then ask `firing`)."""
         if i not in self._firing_boxes:
-            region = self.exact[i]
+            region = self.exact[i] if self._swept_firing.get(i) != [] else []
             try:
                 for j in self.earlier(i) if region else ():
                     if self.exact[j] is None:
@@ -197,6 +208,44 @@ class Facts:
             self._firing_boxes[i] = region
         return self._firing_boxes[i]
 
+    def firing_region(self, i: int) -> list | None:
+        """The requests of `firing_boxes(i)`, in whichever boxes come quickest (for questions
+        about the set: is it empty, how far does input_tokens go, what meets it)."""
+        swept = self._swept_firing.get(i)
+        return swept if swept is not None else self.firing_boxes(i)
+
+    @cached_property
+    def _swept_firing(self) -> dict[int, list]:
+        """Where each rule fires, from one pass by slices of the index key as in `gap_boxes`
+        (when every condition is boxes): in each slice, what no rule has taken yet, met with
+        each rule in turn, then less it. 1,000 rules over 30 tenants are 30 short passes, not
+        1,000 differences. A slice that outgrows LIMIT leaves its rules from there on out."""
+        if any(region is None for region in self.exact):
+            return {}
+        space, found, unknown = self.space, {}, set()
+        for start, rules in self._key_slices():
+            left = [start]
+            for position, j in enumerate(rules):
+                found.setdefault(j, [])
+                if not left:
+                    continue
+                try:
+                    found[j] += space.intersect(left, self.exact[j])
+                    left = space.subtract(left, self.exact[j])
+                except TooLarge:
+                    unknown.update(rules[position:])
+                    break
+        return {j: region for j, region in found.items() if j not in unknown and len(region) <= LIMIT}
+
+    def _key_slices(self) -> list[tuple[Box, list[int]]]:
+        """The space cut by the values of the index key, each with the rules (ascending) that
+        can take a request there: those of that value and those that test no key."""
+        key, by_member, everywhere = self._index
+        if key is None:
+            return [({}, list(range(len(self.rules))))]
+        return [({key: frozenset({m})}, sorted({*everywhere, *by_member.get(m, ())}))
+                for m in sorted(self.space.full[key])]
+
     @cached_property
     def gap_boxes(self) -> list | None:
         """The requests no rule takes, as exact boxes; None when boxes cannot say.
@@ -206,15 +255,9 @@ class Facts:
         differences, not one large one."""
         if any(region is None for region in self.exact):
             return None
-        key, by_member, everywhere = self._index
-        if key is None:
-            slices = [({}, range(len(self.rules)))]
-        else:
-            slices = [({key: frozenset({m})}, sorted({*everywhere, *by_member.get(m, ())}))
-                      for m in sorted(self.space.full[key])]
         left_over = []
         try:
-            for start, rules in slices:
+            for start, rules in self._key_slices():
                 left = [start]
                 for j in rules:
                     left = self.space.subtract(left, self.exact[j])
@@ -229,7 +272,7 @@ class Facts:
         """(known, upper) for input_tokens where the rule fires and `when` holds (its first
         step): known is False when boxes cannot say; upper is None when unbounded or no request."""
         index = self.rule_index(rule)
-        region = self.firing_boxes(index) if index is not None else self.gap_boxes
+        region = self.firing_region(index) if index is not None else self.gap_boxes
         if region is None or "input_tokens" not in self.space.full:
             return False, None
         if when is not None:
@@ -255,7 +298,7 @@ class Facts:
     def fires(self, i: int | None) -> bool:
         key = -1 if i is None else i
         if key not in self._fires:
-            boxes = self.firing_boxes(i) if i is not None else self.gap_boxes
+            boxes = self.firing_region(i) if i is not None else self.gap_boxes
             if boxes is not None:
                 self._fires[key] = bool(boxes)
             elif i is not None and self.hulls[i] is None:
