@@ -86,8 +86,9 @@ def _refs(x: e.Expr):
 
 def cover(facts: Facts, i: int, among: list[int]) -> list[int]:
     """A minimal set of rules in `among` whose conditions cover rule i's (none can be dropped),
-    one rule where one suffices among those that matter. Exact boxes answer where they can;
-    else one solver question gives an unsat core, which is then shrunk."""
+    one rule where one suffices among those that matter; `among` must cover it (rule i never
+    fires). Exact boxes answer where they can; else one solver question gives an unsat core,
+    which is then shrunk."""
     if facts.exact[i] is not None and all(facts.exact[j] is not None for j in among):
         try:
             return _cover_by_boxes(facts, i, among)
@@ -106,26 +107,49 @@ def cover(facts: Facts, i: int, among: list[int]) -> list[int]:
 
 
 def _cover_by_boxes(facts: Facts, i: int, among: list[int]) -> list[int]:
-    space, region = facts.space, facts.exact[i]
-    overlapping = [j for j in among if space.intersect(region, facts.exact[j])]
+    """`cover` on exact boxes: the first rule of `among` that covers rule i alone, else the first
+    pair (with at most `_PAIR_SEARCH_LIMIT` rules meeting it), else what is left of them when,
+    last first, every rule the others make unnecessary is dropped. Only emptiness is asked of
+    most differences (`Space.covers`, which builds none), and what each rule takes of rule i
+    comes from the firing regions that `Facts` keeps."""
+    space, region, exact = facts.space, facts.exact[i], facts.exact
+    overlapping = [j for j in among if space.meets(region, exact[j])]
     for j in overlapping:
-        if not space.subtract(region, facts.exact[j]):
+        if space.covers(exact[j], region):
             return [j]
     if len(overlapping) <= _PAIR_SEARCH_LIMIT:
-        for a, b in itertools.combinations(overlapping, 2):
-            if not space.subtract(space.subtract(region, facts.exact[a]), facts.exact[b]):
-                return [a, b]
-    kept = list(overlapping)
-    for j in reversed(overlapping):  # drop every rule the others make unnecessary
-        rest = [k for k in kept if k != j]
-        left = region
-        for k in rest:
-            left = space.subtract(left, facts.exact[k])
-            if not left:
-                break
-        if not left:
-            kept = rest
-    return kept
+        for position, a in enumerate(overlapping):
+            left = space.subtract(region, exact[a])
+            for b in overlapping[position + 1:]:
+                if space.covers(exact[b], left):
+                    return [a, b]
+    # Last first, drop each rule when the others kept so far cover rule i: those before it
+    # (all still kept) and those after it that were kept. Together with it they cover rule i
+    # (the caller's promise, kept at each step), so only what it takes of rule i, first-match,
+    # needs the ones after it.
+    kept: list[int] = []
+    kept_boxes: list = []
+    for j, taken in reversed(list(zip(overlapping, _taken(facts, region, overlapping)))):
+        if not space.covers(kept_boxes, taken):
+            kept.append(j)
+            kept_boxes += exact[j]
+    return kept[::-1]
+
+
+def _taken(facts: Facts, region: list, overlapping: list[int]) -> list[list]:
+    """What each rule of `overlapping` (ascending: the earlier rules that meet `region`) takes
+    of `region` under first-match: where it fires, from the firing regions `Facts` keeps, else
+    by subtracting the rules before it in turn. The two agree because the earlier rules not in
+    `overlapping` take nothing of `region`."""
+    space = facts.space
+    firing = [facts.firing_region(j) for j in overlapping]
+    if all(boxes is not None for boxes in firing):
+        return [space.intersect(region, boxes) for boxes in firing]
+    taken, left = [], region
+    for j in overlapping:
+        taken.append(space.intersect(left, facts.exact[j]))
+        left = space.subtract(left, facts.exact[j]) if left else []
+    return taken
 
 
 def _names(rules: list[Rule]) -> str:
