@@ -26,14 +26,22 @@ _PAIR_SEARCH_LIMIT = 24
 
 
 def check_rules(facts: Facts) -> list[Diagnostic]:
+    """W201, W202, W203, E204 and W205; with `facts.warnings` off only E204, the one error, and
+    none of the work only the warnings need (compile asks for errors only). Either way each
+    rule and the default is first asked whether it fires, in order: the error checks need
+    those answers too, and a solver asked the same questions in the same order gives E204
+    lint's witness (unless a warning check asked it more before E204)."""
     found: list[Diagnostic] = []
     silent: set[int] = set()  # W201/W202 rules: not also called redundant
     for i, rule in enumerate(facts.rules):
         if facts.fires(i):  # the common case, one question: it fires, so it can hold too
             continue
-        found.append(_covered(facts, i, rule) if facts.holds(i) else _never_holds(facts, i, rule))
+        if facts.warnings:
+            found.append(_covered(facts, i, rule) if facts.holds(i) else _never_holds(facts, i, rule))
         silent.add(i)
     found += _default(facts)
+    if not facts.warnings:
+        return found
     for i, rule in enumerate(facts.rules):
         if i not in silent:
             instead = _redundant(facts, i, rule)
@@ -178,7 +186,7 @@ def _covered(facts: Facts, i: int, rule: Rule) -> Diagnostic:
 def _default(facts: Facts) -> list[Diagnostic]:
     policy = facts.policy
     if policy.default is not None:
-        if not facts.fires(None):
+        if not facts.fires(None) and facts.warnings:
             return [diagnostic(W203, "the default can never fire: the rules above take every request",
                                policy.default.span, help="delete the default, or keep it as a guard and ignore this")]
         return []
