@@ -4,10 +4,14 @@
 numeric thresholds on `input_tokens` and `tool_count` (five per tenant, cycling through the
 tenants as often as `n` needs), then a default. It lints clean. `tenant_rules(n)` gives the
 same rules as data, for the hand-written baselines in `tenant_baselines.py`.
+`conjunctive_tenant_policy(n)` has conjunctions instead: a tenant test and one or two more
+tests per rule, seeded, with many rules per tenant, so many rules are covered (W201) and the
+lint benchmark times the cover search.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 TENANTS = 200
@@ -98,3 +102,51 @@ def arithmetic_policy(n: int, signals: int) -> str:
         lines.append(f"  rule r{i:04d} when {condition} -> {target}")
     lines += ["  default -> small", "}", ""]
     return "\n".join(lines)
+
+
+CONJUNCTIVE_TENANTS = 30
+TASKS = ("classify", "draft", "summarize", "extract", "code", "legal_review")
+FLAGS = ("pii", "agentic", "external_comms", "irreversible", "compliance_sensitive", "financial")
+TIERS = ("free", "pro", "enterprise")
+NUMERIC = {"input_tokens": (2_000, 8_000, 32_000, 64_000, 128_000),
+           "conversation_depth": (5, 10, 20, 50), "tool_count": (1, 2, 4, 8)}
+EXTRA_KINDS = (*NUMERIC, "flag", "task", "tier")
+
+
+def _conjunctive_extra(rng: random.Random, kind: str) -> str:
+    """One test beside the tenant's: a threshold (mostly from below), a bool, a task set or a
+    user tier."""
+    if kind in NUMERIC:
+        return f"{kind} {rng.choice(('>', '>', '>=', '<'))} {rng.choice(NUMERIC[kind]):_}"
+    if kind == "flag":
+        flag = rng.choice(FLAGS)
+        return flag if rng.random() < 0.7 else f"not {flag}"
+    if kind == "task":
+        return "task in {" + ", ".join(sorted(rng.sample(TASKS, rng.randint(1, 3)))) + "}"
+    return f"user_tier == {rng.choice(TIERS)}"
+
+
+def conjunctive_tenant_policy(n: int, seed: int = 3) -> str:
+    """`n` rules after the two global ones, each a conjunction of a tenant test (`tenant ==
+    tNNN` of 30 tenants, or one rule in three or so `tenant in {..}` of three) with one or
+    two tests of different signals: a threshold on `input_tokens`, `conversation_depth` or
+    `tool_count`, a bool (`pii`, `agentic`, ...), `task in {..}`, `user_tier == ..`; targets
+    and caps vary; then a default. Deterministic for a seed. Many rules per tenant, as in
+    deployments that grew by hand: at 1,000 rules about 600 are covered by rules above them
+    (W201, most by several) and a few are redundant (W205); there is no error, so it compiles."""
+    rng = random.Random(seed)
+    tenants = [f"t{i:03d}" for i in range(CONJUNCTIVE_TENANTS)]
+    header = HEADER.format(members=", ".join(tenants)).replace(
+        "signal tenant:", "signal task: enum {" + ", ".join(TASKS) + "}\nsignal tenant:")
+    lines = [header.rstrip("\n")]
+    for i in range(n):
+        if rng.random() < 0.3:
+            tenant = "tenant in {" + ", ".join(sorted(rng.sample(tenants, 3))) + "}"
+        else:
+            tenant = f"tenant == {rng.choice(tenants)}"
+        kinds = rng.sample(EXTRA_KINDS, rng.choice((1, 2, 2, 2)))
+        extras = [_conjunctive_extra(rng, kind) for kind in kinds]
+        target = rng.choice(("small", "medium", "medium", "large"))
+        cap = f" with max_output = {rng.choice((500, 1_000, 2_000)):_}" if rng.random() < 0.2 else ""
+        lines.append(f"  rule r{i:04d} when {' and '.join([tenant, *extras])} -> {target}{cap}")
+    return "\n".join(lines) + "\n  default -> small\n}\n"

@@ -7,7 +7,8 @@ Suites (all by default):
   scale    tenant policies of 10, 100 and 1,000 rules: compiled against hand-written flat
            and tenant-indexed code, validating and not, and the interpreter
   startup  policyc compile of the 1,000-rule policy, importing its module
-  lint     policyc's checks on 10, 100 and 1,000 rules, all analyses on
+  lint     policyc's checks on 10, 100 and 1,000 rules, all analyses on; the conjunctive
+           tenant policy on 10 to 5,000 rules, with policyc compile beside lint
 
 Every candidate of a suite runs over the same requests; rounds interleave candidates and
 each figure is the fastest of its rounds (the median beside it). `--write` records the tables
@@ -25,12 +26,13 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections import Counter
 
 import policylang
 
 from . import alternatives, handwritten, tenant_baselines
 from .harness import git_revision, machine, time_calls, time_once
-from .policies import TENANTS, arithmetic_policy, tenant_policy
+from .policies import TENANTS, arithmetic_policy, conjunctive_tenant_policy, tenant_policy
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -194,7 +196,9 @@ def suite_startup(quick: bool) -> list[str]:
             f"| import the module, bytecode cached | {warm:.3f} |", ""]
 
 
-def _lint_row(text: str, name: str, tmp: str, quick: bool) -> tuple[float, int, float]:
+def _lint_row(text: str, name: str, tmp: str, quick: bool) -> tuple[float, int, float, Counter]:
+    """check() seconds in this process, solver questions, `policyc lint` seconds as a new
+    process, and how many findings of each code."""
     from policylang.analysis.facts import Facts
     from policylang.backends.python.interpreter import Interpreter
     from policylang.passes import check
@@ -203,13 +207,39 @@ def _lint_row(text: str, name: str, tmp: str, quick: bool) -> tuple[float, int, 
 
     source, _ = decode(name, text.encode())
     seconds = time_once(lambda: check(source), repeat=1 if quick else 3)
+    codes = Counter(d.code for d in check(source).diagnostics)
     facts = Facts(check(source, analyze=False).policy, None, Interpreter)
     for analysis in ANALYSES:
         analysis(facts)
     path = pathlib.Path(tmp) / name
     path.write_text(text)
     process = time_once(lambda: subprocess.run([_policyc(), "lint", str(path)], capture_output=True), repeat=1)
-    return seconds, facts.solver.queries, process
+    return seconds, facts.solver.queries, process, codes
+
+
+def _conjunctive_rows(tmp: str, quick: bool) -> list[str]:
+    """The conjunctive tenant policies of 10 to 5,000 rules: lint as above, and `policyc
+    compile` as a new process (only the error-level checks run there)."""
+    lines = ["", "Conjunctive tenant policies (`conjunctive_tenant_policy`: a tenant test of 30 tenants and "
+             "one or two more tests per rule, so many rules are covered by several above them, each W201 "
+             "with its covering set; the exact boxes decide):", "",
+             "| rules | W201 | W205 | check() seconds | solver questions | policyc lint seconds | "
+             "policyc compile seconds |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = {}
+    for n in (10, 100, 1_000, 5_000):
+        name = f"conjunctive_{n}.route"
+        seconds, queries, process, codes = _lint_row(conjunctive_tenant_policy(n), name, tmp, quick)
+        path = pathlib.Path(tmp) / name
+        command = [_policyc(), "compile", str(path), "-o", str(path.with_suffix(".py"))]
+        compile_s = time_once(lambda: subprocess.run(command, check=True, capture_output=True),
+                              repeat=1 if quick else 3)
+        rows[n] = (seconds, process, compile_s, codes["W201"])
+        lines.append(f"| {n:,} | {codes['W201']:,} | {codes['W205']:,} | {seconds:.2f} | {queries:,} | {process:.2f} | "
+                     f"{compile_s:.2f} |")
+    (c1, l1, p1, w1), (c5, l5, p5, w5) = rows[1_000], rows[5_000]
+    lines += ["", f"growth from 1,000 to 5,000 rules (×5): check() ×{c5 / c1:.1f}, policyc lint ×{l5 / l1:.1f}, "
+                  f"policyc compile ×{p5 / p1:.1f}; covered rules (W201) ×{w5 / w1:.1f}"]
+    return lines
 
 
 def suite_lint(quick: bool) -> list[str]:
@@ -218,15 +248,16 @@ def suite_lint(quick: bool) -> list[str]:
              "| rules | check() seconds | solver questions | policyc lint seconds |", "|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as tmp:
         for n in (10, 100, 1_000):
-            seconds, queries, process = _lint_row(tenant_policy(n), f"tenants_{n}.route", tmp, quick)
+            seconds, queries, process, _ = _lint_row(tenant_policy(n), f"tenants_{n}.route", tmp, quick)
             lines.append(f"| {n:,} | {seconds:.2f} | {queries:,} | {process:.2f} |")
+        lines += _conjunctive_rows(tmp, quick)
         lines += ["", "Arithmetic policies (one rule in three compares a sum of two signals: the solver decides "
                   "those; many rules end up covered, each W201 with its covering set):", "",
                   "| rules | signals | check() seconds | solver questions | policyc lint seconds |",
                   "|---:|---:|---:|---:|---:|"]
         grid = [(10, 4), (100, 4), (100, 16), (100, 64)] + ([] if quick else [(1_000, 16)])
         for n, k in grid:
-            seconds, queries, process = _lint_row(arithmetic_policy(n, k), f"arith_{n}_{k}.route", tmp, quick)
+            seconds, queries, process, _ = _lint_row(arithmetic_policy(n, k), f"arith_{n}_{k}.route", tmp, quick)
             lines.append(f"| {n:,} | {k} | {seconds:.2f} | {queries:,} | {process:.2f} |")
     return lines + [""]
 
