@@ -135,7 +135,7 @@ class Checker:
         if kind_of(value.type) != _BOUND_KINDS[base] or (base == "int" and value.type.kind != "int"):
             written = {"int": "whole numbers", "float": "numbers", "money": "amounts such as $0..$100",
                        "duration": "durations such as 0s..30s"}[base]
-            self.error(E103, f"the bounds of {base} are {written}; '{self.exprs.text(node)}' is {phrase(value.type)}", node)
+            self.error(E103, f"the bounds of {base} are {written}; '{self.exprs.text(node)}' is {phrase(value.type)}", node.span)
             return None
         return float(value.value) if base == "float" else value.value
 
