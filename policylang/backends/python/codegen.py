@@ -335,6 +335,7 @@ class _Writer:
             outcome_checks=outcome_checks,
             models=models,
             fallbacks=list(fallbacks.items()),
+            rule_caps=[(rule.name, rule.cap) for rule in policy.route],
             constants=[(name, text) for text, name in self.constants.names.items()],
             sends=list(sends),
             decision_names=", ".join(f"_D{i}" for i in range(len(rule_table))),
