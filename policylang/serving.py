@@ -3,14 +3,15 @@ fallbacks when a provider fails and up the cascade when an answer is poor (secti
 
 The walk is the same wherever requests are served for real or on paper: a test block with
 `down` clauses, `policyc simulate` and `policylang.runtime` ask the same questions in the same
-order. A step's own model is called first; on a failure the fallback declared for that error
-serves, along the chain, never calling a model twice for one step; after an answer, the
-outcomes observed decide the climb. A step that no model can serve ends the walk, unserved.
+order (`serve` is the walk as a generator, for drivers that make the calls themselves). A
+step's own model is called first; on a failure the fallback declared for that error serves,
+along the chain, never calling a model twice for one step; after an answer, the outcomes
+observed decide the climb. A step that no model can serve ends the walk, unserved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,13 +37,22 @@ class Walk:
     unserved: int | None = None
 
 
-def walk(decision: Any, *, fails: Callable[[str], str | None], observe: Callable[[int], Mapping[str, Any] | None],
-         fallback: Callable[[str, str], str | None], escalate: Callable[[Any, int, Mapping[str, Any]], str | None],
-         cap: Callable[[str], int]) -> Walk:
-    """Serve a decision. `fails(model)` is the error a call to `model` fails with, or None when
-    it answers; `observe(step)` the outcomes seen after step `step` answered (None: the climb
-    stops there); `fallback` and `escalate` are an engine's; `cap(model)` is the max_output a
-    call to that model gets. A rejected decision makes no call."""
+@dataclass(frozen=True)
+class Observe:
+    """What a serving walk asks after step `step` answered: the outcomes observed (None: the
+    climb stops there)."""
+
+    step: int
+
+
+def serve(decision: Any, *, fallback: Callable[[str, str], str | None],
+          escalate: Callable[[Any, int, Mapping[str, Any]], str | None],
+          cap: Callable[[str], int]) -> Generator[Call | Observe, Any, Walk]:
+    """The walk as a generator, for drivers that make real calls (`policylang.runtime`, sync
+    or async): it yields `Call(step, model, cap)` and must be sent the error that call failed
+    with (None: it answered), and yields `Observe(step)` and must be sent the outcomes seen
+    after that step (None: stop). It returns the `Walk`. It asks for outcomes only where the
+    cascade has a step above; a rejected decision asks nothing."""
     calls: list[Call] = []
     answered: list[str] = []
     if decision.model is None:
@@ -53,8 +63,9 @@ def walk(decision: Any, *, fails: Callable[[str], str | None], observe: Callable
         tried: set[str] = set()
         while model is not None:
             tried.add(model)
-            error = fails(model)
-            calls.append(Call(step, model, cap(model), error))
+            call = Call(step, model, cap(model))
+            error = yield call
+            calls.append(call if error is None else Call(step, model, call.cap, error))
             if error is None:
                 break
             following = fallback(model, error)
@@ -62,7 +73,26 @@ def walk(decision: Any, *, fails: Callable[[str], str | None], observe: Callable
         if model is None:
             return Walk(tuple(calls), tuple(answered), step)
         answered.append(model)
-        observed = observe(step) if step + 1 < len(decision.steps) else None
+        if step + 1 >= len(decision.steps):
+            return Walk(tuple(calls), tuple(answered))
+        observed = yield Observe(step)
         if observed is None or escalate(decision, step, observed) is None:
             return Walk(tuple(calls), tuple(answered))
         step += 1
+
+
+def walk(decision: Any, *, fails: Callable[[str], str | None], observe: Callable[[int], Mapping[str, Any] | None],
+         fallback: Callable[[str, str], str | None], escalate: Callable[[Any, int, Mapping[str, Any]], str | None],
+         cap: Callable[[str], int]) -> Walk:
+    """Serve a decision. `fails(model)` is the error a call to `model` fails with, or None when
+    it answers; `observe(step)` the outcomes seen after step `step` answered (None: the climb
+    stops there); `fallback` and `escalate` are an engine's; `cap(model)` is the max_output a
+    call to that model gets. A rejected decision makes no call."""
+    serving = serve(decision, fallback=fallback, escalate=escalate, cap=cap)
+    try:
+        asked = next(serving)
+        while True:
+            asked = serving.send(fails(asked.model) if isinstance(asked, Call) else observe(asked.step))
+    except StopIteration as done:
+        result: Walk = done.value
+        return result
