@@ -16,8 +16,8 @@ from .syntax.loader import read_top
 class LintResult:
     """What linting some files found: the diagnostics (in file order, a finding in a file that
     two of them import once), the texts they point into, and notes on checks that could not
-    run. `unreadable` maps each file that could not be read to why (E009's message); no other
-    finding is reported for it."""
+    run. A file that could not be read has one E009 in `diagnostics` and is listed in
+    `unreadable` (path to why); no other finding is reported for it."""
 
     files: list[str]
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -47,6 +47,7 @@ def lint(paths: Iterable[str], *, warnings: bool = True) -> LintResult:
         source, problem = read_top(path)
         if problem is not None and problem.code == E009.code:
             result.unreadable[path] = problem.message
+            found.setdefault(problem.identity, problem)
             continue
         checked = check(source, problem, warnings=warnings)
         result.sources.update(checked.sources)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..codes import E009
 from ..diagnostics import render_json_result, render_sarif, render_text, summary_line
 from ..linting import lint as lint_files
 from ..requests import evaluate_line
@@ -29,8 +30,9 @@ def lint(files: tuple[str, ...], fmt: str, deny_warnings: bool) -> None:
     elif fmt == "sarif":
         click.echo(render_sarif(result.diagnostics))
     else:
-        if result.diagnostics:
-            click.echo(render_text(result.diagnostics, result.sources))
+        shown = [d for d in result.diagnostics if d.code != E009.code]  # said on standard error above
+        if shown:
+            click.echo(render_text(shown, result.sources))
             click.echo()
         for note in result.notes:
             click.echo(f"note: {note}")

@@ -391,9 +391,14 @@ class ExpressionChecker:
             return None
         variable = [f for f in factors if not is_const(f)]
         measured = [f for f in factors if kind_of(f.type) != "number"]
-        if len(variable) > 1 or len(measured) > 1:
-            self.error(E103, "arithmetic is linear: '*' needs a constant number on one side", node,
-                       help="multiply by a number: document_count * 1_000, remaining_budget * 0.5")
+        if len(variable) > 1:
+            self.error(E103, "arithmetic is linear: of the factors of '*', only one may depend on the request", node,
+                       help="multiply by a constant: document_count * 1_000, remaining_budget * 0.5, n * 0.5s")
+            return None
+        if len(measured) > 1:
+            words = [{"money": "money", "duration": "a duration"}[kind_of(f.type)] for f in measured[:2]]
+            self.error(E103, f"'*' multiplies {words[0]} by {words[1]}; one side must be a plain number", node,
+                       help="money or a duration times a number: $0.5 * n, 2 * wait")
             return None
         factor: Any = 1
         for f in factors:

@@ -444,6 +444,12 @@ class Checker:
         rule = expect.rule.text if expect.rule is not None else None
         caps = [self._expected_cap(cap) if cap is not None else None for cap in expect.caps]
         down = [self._down(d) for d in decl.down]
+        for d, later in zip(decl.down, down):
+            twice = [x for x in decl.down if x is not d and later is not None and self._down_name(x) == later[0]]
+            if twice and decl.down.index(twice[0]) < decl.down.index(d):
+                self.error(E102, f"'{later[0]}' is down twice in this test; a model fails with one error",
+                           d.span, related=[Related(message="first said here", span=twice[0].span)])
+                down = [None]
         if given is None or outcomes is None or any(m is None for m in models) or _INVALID in caps \
                 or any(d is None for d in down):
             return None
@@ -473,6 +479,10 @@ class Checker:
                        cap.value.span)
             return _INVALID
         return value.value
+
+    def _down_name(self, down: s.Down) -> str | None:
+        symbol = self.res.binding(down.model)
+        return self.res.display[symbol] if isinstance(symbol, Symbol) else None
 
     def _down(self, down: s.Down) -> tuple[str, str] | None:
         """(model, error) of a `down` clause; the error is `unavailable` unless one is named."""
