@@ -1,4 +1,4 @@
-"""The support desk of LANGUAGE.md section 1 written by hand, as a careful engineer would.
+"""The support desk of docs/language.md section 1 written by hand, as a careful engineer would.
 
 The baselines of the benchmark: `decide_unchecked` trusts its caller; `decide` validates the
 same sixteen signals the same way the language does (the type, the domain, defaults; R001 for

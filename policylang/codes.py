@@ -1,4 +1,4 @@
-"""The registry of diagnostic codes (LANGUAGE.md section 8): each code's title, default severity,
+"""The registry of diagnostic codes (docs/language.md section 8): each code's title, default severity,
 and what every diagnostic of it carries (a witness request, a `help` line).
 
 Passes name codes by these constants (`codes.W201`), never by bare strings, so a typo is an

@@ -1,4 +1,4 @@
-"""`policyc` end to end: every command's output and every exit status of LANGUAGE.md section 9.
+"""`policyc` end to end: every command's output and every exit status of docs/language.md section 9 and docs/cli.md.
 
 Exit status: 0 fine; 1 the policy or a request failed; 2 usage or I/O error. Most cases run
 in-process through click's CliRunner; a few run the installed `policyc` script in a subprocess

@@ -1,6 +1,6 @@
 """The standalone module generator: deterministic, standard library only, safe, traceable.
 
-LANGUAGE.md section 9: the compiled module imports the standard library only, exposes
+docs/language.md section 9: the compiled module imports the standard library only, exposes
 `decide`, `escalate`, `POLICY_NAME`, `SOURCE_SHA256`, `SIGNALS`, `MODELS`, `Decision` and
 `RequestError`, and is byte-identical for the same source. STYLE.md habit 6: every user name is
 mangled and every literal goes through `repr`, so no policy text can run.
