@@ -1,2 +1,45 @@
 """`policylang.runtime` (section 13): run decisions in an app, calling the models, climbing
-cascades, taking fallbacks, accounting cost and logging every decision."""
+cascades, taking fallbacks, retrying, accounting cost against budgets and logging every
+decision, so that an app does not write that loop by hand.
+
+    from policylang import runtime
+    router = runtime.Router(policy, call, assess=..., log=runtime.JsonlLog("decisions.jsonl"))
+    result = router.run(signals, request)
+    result.answer, result.model, result.path, result.cost, result.complete
+
+It needs nothing beyond policylang itself; the client glue (`runtime.clients`), OpenTelemetry
+spans (`runtime.otel`) and `watchfiles` are extras, imported only when used.
+"""
+
+from . import assess, clients
+from .engine import Engine, Model
+from .errors import Exhausted, MissingExtra, OverBudget, ProviderError, Rejected
+from .log import JsonlLog, read_log
+from .resilience import Breaker, Retry
+from .results import Answer, Attempt, Result
+from .router import Router
+from .session import Session
+from .watch import Watched, watch
+
+__all__ = [
+    "Answer",
+    "Attempt",
+    "Breaker",
+    "Engine",
+    "Exhausted",
+    "JsonlLog",
+    "MissingExtra",
+    "Model",
+    "OverBudget",
+    "ProviderError",
+    "Rejected",
+    "Result",
+    "Retry",
+    "Router",
+    "Session",
+    "Watched",
+    "assess",
+    "clients",
+    "read_log",
+    "watch",
+]

@@ -1,0 +1,195 @@
+"""A tiny OpenAI-compatible server on 127.0.0.1, for tests and demos: standard library only.
+
+It answers `POST /v1/chat/completions` and, on command, fails the way providers fail:
+
+    with LocalServer() as server:                  # listens on a free port, in a thread
+        server.reply("openai/gpt-5.5", '{"answer": "...", "confidence": 0.9}')
+        server.fail("deepseek/deepseek-v4-pro", 429, retry_after=1)   # the next call: 429
+        server.hang("z-ai/glm-5.2", seconds=2)     # the next call answers after 2 s
+        server.truncate("anthropic/claude-sonnet-4-6")   # finish_reason "length"
+        server.filter("openai/gpt-5.5")            # finish_reason "content_filter"
+        call = runtime.clients.openai(base_url=server.url, api_key="local")
+
+Scripted faults are used up one per call, in order (`times=` repeats one); a model with none
+left gets its reply (by default a small JSON answer). Usage is reported as a provider would:
+`prompt_tokens` one per 4 characters of the messages (at least 1), `completion_tokens` one per
+4 characters of the answer, never above `max_tokens`. `server.calls` lists every request it
+received (model, max_tokens, and the status and usage it answered with).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_REPLY = '{"answer": "done", "confidence": 0.9}'
+
+
+@dataclass(frozen=True)
+class _Fault:
+    status: int = 200
+    retry_after: float | None = None
+    seconds: float = 0.0
+    finish_reason: str | None = None
+    body: dict[str, Any] | None = None
+
+
+@dataclass
+class _Script:
+    reply: str = DEFAULT_REPLY
+    faults: deque[_Fault] = field(default_factory=deque)
+    tokens: tuple[int | None, int | None] = (None, None)
+
+
+def _tokens(text: str) -> int:
+    return max(1, (len(text) + 3) // 4)
+
+
+class LocalServer:
+    """An OpenAI-compatible chat completions endpoint for tests: `url` is its base URL
+    (`http://127.0.0.1:PORT/v1`). Start and stop it with `with`, or `start()` and `stop()`."""
+
+    def __init__(self, port: int = 0) -> None:
+        self._scripts: dict[str, _Script] = {}
+        self._lock = threading.Lock()
+        self.calls: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet: tests read `calls`
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("content-length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    return self._send(400, {"error": {"message": "the body is no JSON", "type": "invalid_request_error"}})
+                if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+                    return self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+                status, payload, headers, seconds = server._respond(body)
+                if seconds:
+                    time.sleep(seconds)
+                try:
+                    self._send(status, payload, headers)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
+                    pass
+
+            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(payload).encode("utf-8")
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def start(self) -> LocalServer:
+        """Serve in a background thread; returns the server."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name="policylang-localserver", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- the script ---------------------------------------------------------------------------
+
+    def _script(self, model: str) -> _Script:
+        return self._scripts.setdefault(model, _Script())
+
+    def reply(self, model: str, text: str, *, prompt_tokens: int | None = None, completion_tokens: int | None = None) -> None:
+        """What `model` answers when no fault is scripted; the token counts it reports, if fixed."""
+        with self._lock:
+            script = self._script(model)
+            script.reply, script.tokens = text, (prompt_tokens, completion_tokens)
+
+    def fail(self, model: str, status: int, *, times: int = 1, retry_after: float | None = None,
+             code: str | None = None) -> None:
+        """The next `times` calls to `model` fail with this HTTP status (and Retry-After, and
+        an error `code` such as `content_filter`)."""
+        body = {"error": {"message": f"scripted failure {status}", "type": "server_error" if status >= 500 else "error",
+                          "code": code}}
+        self._push(model, times, _Fault(status=status, retry_after=retry_after, body=body))
+
+    def hang(self, model: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls to `model` answer only after `seconds`."""
+        self._push(model, times, _Fault(seconds=seconds))
+
+    def truncate(self, model: str, *, times: int = 1) -> None:
+        """The next `times` answers of `model` are cut at `max_tokens`: finish_reason "length"."""
+        self._push(model, times, _Fault(finish_reason="length"))
+
+    def filter(self, model: str, *, times: int = 1) -> None:
+        """The next `times` answers of `model` are withheld: finish_reason "content_filter"."""
+        self._push(model, times, _Fault(finish_reason="content_filter"))
+
+    def _push(self, model: str, times: int, fault: _Fault) -> None:
+        with self._lock:
+            self._script(model).faults.extend([fault] * times)
+
+    def calls_to(self, model: str) -> list[dict[str, Any]]:
+        """The requests `model` received, in order."""
+        with self._lock:
+            return [c for c in self.calls if c["model"] == model]
+
+    # ---- answering ----------------------------------------------------------------------------
+
+    def _respond(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str], float]:
+        model = str(body.get("model", ""))
+        cap = body.get("max_tokens") or body.get("max_completion_tokens")
+        messages = body.get("messages") or []
+        prompt = "".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
+        with self._lock:
+            script = self._script(model)
+            fault = script.faults.popleft() if script.faults else _Fault()
+            record: dict[str, Any] = {"model": model, "max_tokens": cap, "status": fault.status, "usage": None}
+            self.calls.append(record)
+            reply, (fixed_prompt, fixed_completion) = script.reply, script.tokens
+        if fault.status != 200:
+            headers = {"retry-after": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            return fault.status, fault.body or {}, headers, fault.seconds
+        text, reason = reply, fault.finish_reason or "stop"
+        completion = fixed_completion if fixed_completion is not None else _tokens(text)
+        if isinstance(cap, int) and (completion > cap or reason == "length"):
+            completion, reason = cap, "length"
+            text = text[: cap * 4]
+        if reason == "content_filter":
+            text, completion = "", 0
+        usage = {"prompt_tokens": fixed_prompt if fixed_prompt is not None else _tokens(prompt),
+                 "completion_tokens": completion}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        record["usage"] = usage
+        return 200, {
+            "id": f"chatcmpl-local-{len(self.calls)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}],
+            "usage": usage,
+        }, {}, fault.seconds

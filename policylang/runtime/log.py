@@ -1,0 +1,98 @@
+"""The decision log: one JSON line per run, appended where every process can share the file.
+
+Each record is encoded first and written with a single `write` on a descriptor opened with
+O_APPEND, so lines from threads and processes never interleave, a record is in the kernel
+before `run` returns (no buffer to lose when the app stops), and a crash leaves whole lines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from .results import money_text
+
+
+def _plain(value: Any) -> Any:
+    """What JSON cannot say by itself: decimals as exact strings, sets as sorted lists."""
+    if isinstance(value, Decimal):
+        return money_text(value) if value.is_finite() else str(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return repr(value)
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a bad request's signals) as strings: JSON has no word for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    """One record as one line of UTF-8 JSON, newline included; never a raw newline inside."""
+    try:
+        text = json.dumps(record, ensure_ascii=False, default=_plain, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(record), ensure_ascii=False, default=_plain, allow_nan=False)
+    return (text + "\n").encode("utf-8")
+
+
+class JsonlLog:
+    """A decision log file: `log(record)` appends one complete, flushed line. Safe across
+    threads and processes; `fsync=True` also survives a power loss, at a disk write per run."""
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+        self.path = os.fspath(path)
+        self.fsync = fsync
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                                       0o644)
+        self._lock = threading.Lock()
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        """Append `record` as one line."""
+        line = encode(record)
+        with self._lock:  # O_APPEND keeps lines whole; the lock keeps close() from racing a write
+            fd = self._fd
+            if fd is None:
+                raise ValueError(f"the decision log {self.path} is closed")
+            written = os.write(fd, line)
+            while written < len(line):  # only a full disk or a signal cuts a write short
+                written += os.write(fd, line[written:])
+            if self.fsync:
+                os.fsync(fd)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> JsonlLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"JsonlLog({self.path!r})"
+
+
+def read_log(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The records of a decision log, in order; ValueError naming the line of one that does
+    not parse."""
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{os.fspath(path)}:{number}: not a JSON record: {exc.msg}") from None

@@ -1,0 +1,101 @@
+"""What a run gives back: each attempt, the result, and the answer type the clients return."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ..ir.values import EXACT
+from ..jsontext import decimal_text
+
+ZERO = Decimal(0)
+
+
+def money_text(value: Decimal) -> str:
+    """Dollars as an exact decimal string without exponent or trailing zeros: '0.0001305'."""
+    return decimal_text(value.normalize(EXACT)) if value else "0"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A model's answer as `runtime.clients` return it: the text, why the model stopped
+    (`"stop"`, `"length"` when the cap cut it, ...), the tokens the provider reported, the
+    model the provider says answered, and its raw response."""
+
+    text: str
+    finish_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    model: str | None = None
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One call (or one call not made: `skipped` says why, `"breaker_open"` or
+    `"over_budget"`): the step it served, the policy's name for the model and its provider id,
+    the cap it was given, the error it failed with or the outcomes its answer was judged to
+    have, the tokens and exact cost of an answer (a failure costs nothing), its seconds, and
+    which try of this model for this step it was (0 the first, 1 the first retry, ...)."""
+
+    step: int
+    model: str
+    id: str
+    max_output: int
+    error: str | None = None
+    outcomes: Mapping[str, Any] | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: Decimal = ZERO
+    seconds: float = 0.0
+    retry: int = 0
+    skipped: str | None = None
+    message: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.error is None and self.skipped is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The attempt as the decision log writes it, with the OpenTelemetry GenAI names for
+        the model and the tokens."""
+        return {
+            "step": self.step,
+            "model": self.model,
+            "gen_ai.request.model": self.id,
+            "gen_ai.request.max_tokens": self.max_output,
+            "retry": self.retry,
+            "error": self.error,
+            "skipped": self.skipped,
+            "message": self.message,
+            "outcomes": dict(self.outcomes) if self.outcomes is not None else None,
+            "gen_ai.usage.input_tokens": self.input_tokens,
+            "gen_ai.usage.output_tokens": self.output_tokens,
+            "cost": money_text(self.cost),
+            "seconds": round(self.seconds, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    """A served request: the last answer and the model that gave it, the models that answered
+    each step reached (`path`), the exact cost of every answered call, whether every step the
+    climb asked for was served (`complete`; False when a later step found no model, `unserved`
+    its index), the decision, every attempt, and the run's seconds."""
+
+    answer: Any
+    model: str
+    path: tuple[str, ...]
+    cost: Decimal
+    complete: bool
+    decision: Any
+    attempts: tuple[Attempt, ...]
+    seconds: float
+    unserved: int | None = None
+
+    @property
+    def rule(self) -> str:
+        rule: str = self.decision.rule
+        return rule
