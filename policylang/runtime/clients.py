@@ -206,7 +206,7 @@ class LiteLLMCall(_Client):
         status = getattr(exc, "status_code", None)
         response = getattr(exc, "response", None)
         headers = getattr(exc, "litellm_response_headers", None) or getattr(response, "headers", None)
-        found = provider_error(status if isinstance(status, int) else None, str(exc), headers)
+        found = provider_error(status if isinstance(status, int) else None, str(exc), headers, getattr(exc, "body", None))
         if found is not None:
             return found
         if isinstance(exc, lite.APIConnectionError):

@@ -142,7 +142,8 @@ class LocalServer:
         self._push(model, times, _Fault(seconds=seconds))
 
     def truncate(self, model: str, *, times: int = 1) -> None:
-        """The next `times` answers of `model` are cut at `max_tokens`: finish_reason "length"."""
+        """The next `times` answers of `model` are cut off half way, `max_tokens` of them
+        reported: finish_reason "length"."""
         self._push(model, times, _Fault(finish_reason="length"))
 
     def filter(self, model: str, *, times: int = 1) -> None:
@@ -176,11 +177,12 @@ class LocalServer:
             return fault.status, fault.body or {}, headers, fault.seconds
         text, reason = reply, fault.finish_reason or "stop"
         completion = fixed_completion if fixed_completion is not None else _tokens(text)
-        if isinstance(cap, int) and (completion > cap or reason == "length"):
-            completion, reason = cap, "length"
-            text = text[: cap * 4]
         if reason == "content_filter":
             text, completion = "", 0
+        elif reason == "length":  # cut off mid-answer, at the cap
+            completion, text = cap if isinstance(cap, int) else completion, text[: len(text) // 2]
+        elif isinstance(cap, int) and completion > cap:
+            completion, reason, text = cap, "length", text[: cap * 4]
         usage = {"prompt_tokens": fixed_prompt if fixed_prompt is not None else _tokens(prompt),
                  "completion_tokens": completion}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
