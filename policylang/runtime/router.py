@@ -89,7 +89,8 @@ class Router:
         seen, engine = self._engine
         if seen is not policy:
             engine = engine_of(policy)
-            self._engine = (policy, engine)
+            if self._handle.policy is policy:  # a run that read an older version must not undo a newer one
+                self._engine = (policy, engine)
         return engine
 
     @property
