@@ -11,7 +11,7 @@ It needs nothing beyond policylang itself; the client glue (`runtime.clients`), 
 spans (`runtime.otel`) and `watchfiles` are extras, imported only when used.
 """
 
-from . import assess, clients
+from . import assess, clients, otel
 from .engine import Engine, Model
 from .errors import Exhausted, MissingExtra, OverBudget, ProviderError, Rejected
 from .log import JsonlLog, read_log
@@ -40,6 +40,7 @@ __all__ = [
     "Watched",
     "assess",
     "clients",
+    "otel",
     "read_log",
     "watch",
 ]
