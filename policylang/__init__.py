@@ -12,6 +12,7 @@ through cascades, compile to a standalone module.
 """
 
 from ._version import __version__
+from .authoring.format import format_source
 from .diagnostics import Diagnostic, Related
 from .linting import LintResult, lint
 from .policy import Decision, Policy, PolicyError, RequestError, load, loads
@@ -25,6 +26,7 @@ __all__ = [
     "PolicyError",
     "Related",
     "RequestError",
+    "format_source",
     "lint",
     "load",
     "loads",

@@ -9,5 +9,6 @@ from __future__ import annotations
 
 from .common import main
 from . import check as _check  # noqa: F401  (registers lint, compile, eval, test)
+from . import authoring as _authoring  # noqa: F401  (registers fmt)
 
 __all__ = ["main"]
