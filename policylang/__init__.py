@@ -30,4 +30,14 @@ __all__ = [
     "lint",
     "load",
     "loads",
+    "simulate",
 ]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """`policylang.simulate`, imported on first use (its engines load DuckDB only when run)."""
+    if name == "simulate":
+        from .simulation import simulate
+
+        return simulate
+    raise AttributeError(f"module 'policylang' has no attribute {name!r}")

@@ -46,11 +46,27 @@ def lint(files: tuple[str, ...], fmt: str, deny_warnings: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="the module to write (default: standard output)")
 @click.option("--check", "check_only", is_flag=True, help="exit 1 if OUTPUT is not what FILE compiles to now")
-def compile_(file: str, output: str | None, check_only: bool) -> None:
-    """Compile FILE to a standalone Python module (standard library only).
+@click.option("--target", type=click.Choice(["python", "sql"]), default="python", show_default=True,
+              help="a standalone Python module, or one SQL SELECT over a table of requests (section 12)")
+@click.option("--dialect", default="duckdb", show_default=True,
+              help="SQL only: duckdb, spark, trino, postgres, bigquery or snowflake")
+@click.option("--table", default="requests", show_default=True, help="SQL only: the table of requests")
+@click.option("--columns", metavar="NAME[:TYPE],...",
+              help="SQL only: the table's columns (default: one per signal, @outcomes, @output_tokens)")
+def compile_(file: str, output: str | None, check_only: bool, target: str = "python", dialect: str = "duckdb",
+             table: str = "requests", columns: str | None = None) -> None:
+    """Compile FILE to a standalone Python module (standard library only), or with
+    `--target sql` to one SELECT that decides every row of a table of requests.
 
     Only the checks that can make it refuse run here (errors); warnings are `policyc lint`'s.
     """
+    if target == "sql":
+        if check_only:
+            fail_usage("--check is for --target python")
+        from .simulate import write_sql
+
+        write_sql(file, output, dialect, table, columns)
+        return
     if check_only and not output:
         fail_usage("--check needs -o OUTPUT, the module to compare")
     source = load_or_exit(file).to_python()

@@ -47,10 +47,13 @@ class Query:
     kept: tuple[str, ...]
 
 
-def build(policy: Policy, layout: Layout, table: str, *, extra: tuple[tuple[str, str], ...] = ()) -> Query:
-    """The SELECT over `table` for requests laid out as `layout`. `extra` adds (name, SQL)
-    columns to the result, computed over the last stage (simulation uses it)."""
-    return _Builder(policy, layout, table).build(extra)
+def build(policy: Policy, layout: Layout, table: str, *, replay: str | None = None) -> Query:
+    """The SELECT over `table` for requests laid out as `layout`. With `replay` (the `--by`
+    signal, or "" for none), the result also has what `policyc simulate` tallies: `@p:row`,
+    `@p:group`, `@p:rule`, `@p:climb`, the outcome error where the climb stopped, the request
+    error, and the tokens (`simulation_columns`)."""
+    builder = _Builder(policy, layout, table)
+    return builder.build(builder.simulation_columns(replay) if replay is not None else ())
 
 
 class _Builder:
@@ -136,13 +139,42 @@ class _Builder:
         return Query(text, kept)
 
     def kept(self) -> tuple[str, ...]:
-        if self.layout.mode == "json":
-            return tuple(self.layout.columns)
-        return tuple(self.layout.columns)
+        return tuple(name for name in self.layout.columns if name != "@p:row")
+
+    def simulation_columns(self, by: str) -> tuple[tuple[str, str], ...]:
+        """What simulate tallies per row (section 9.3), beside the decision."""
+        index = {c.name: i for i, c in enumerate(self.signals)}
+        group = f"CAST({col('s' + str(index[by]) + 'v')} AS VARCHAR)" if by else NULL
+        tokens = []
+        for key in ("@output_tokens", "@input_tokens"):
+            source = self.source(key)
+            good = all_of([source.is_sort("int"), f"{source.value('int')} IS NOT NULL",
+                           f"{source.value('int')} >= 0"]) if "int" in source.sorts() else FALSE
+            tokens.append((source.present(), good, f"CAST({source.value('int')} AS BIGINT)"))
+        (out_present, out_good, out_value), (in_present, in_good, in_value) = tokens
+        if has_input_tokens(self.policy):
+            tokens_column = col(f"s{index['input_tokens']}v")
+            itok = f"CAST({tokens_column} AS BIGINT)"
+            in_bad = FALSE
+        else:
+            itok = case([(all_of([in_present, in_good]), in_value)], "0")
+            in_bad = all_of([in_present, negate(in_good)])
+        token_error = case([(all_of([out_present, negate(out_good)]), string("@output_tokens")),
+                            (in_bad, string("@input_tokens"))])
+        marker = col("climb")
+        ocode = case([(f"{marker} = {-(100 + s)}", col(f"o{s}code")) for s in range(self.depth)])
+        osignal = case([(f"{marker} = {-(100 + s)}", col(f"o{s}signal")) for s in range(self.depth)])
+        broken = f"{col('json')} IS NULL" if self.layout.mode == "json" else FALSE
+        return (("@p:broken", broken), ("@p:row", col("row")), ("@p:group", group), ("@p:rule", col("rule")), ("@p:climb", marker),
+                ("@p:ocode", ocode), ("@p:osignal", osignal), ("@p:error", col("error")),
+                ("@p:error_signal", col("error_signal")), ("@p:unheld", col("unheld")),
+                ("@p:token_error", token_error), ("@p:itok", itok),
+                ("@p:otok", case([(all_of([out_present, out_good]), out_value)])))
 
     def stage_in(self) -> str:
         if self.layout.mode == "json":
-            return f"SELECT *, CAST({ident('line')} AS JSON) AS {col('json')}\nFROM {self.table}"
+            parsed = f"TRY_CAST({ident('line')} AS JSON)"  # NULL for a line that is no JSON object
+            return f"SELECT *, CASE WHEN json_type({parsed}) = 'OBJECT' THEN {parsed} END AS {col('json')}\nFROM {self.table}"
         return f"SELECT *\nFROM {self.table}"
 
     def stage_validate(self) -> tuple[str, Env]:
@@ -294,7 +326,7 @@ class _Builder:
             if not name.startswith("error"):
                 sql = case([(failed, NULL)], sql)
             columns.append(f"{sql} AS {col('o:' + name)}")
-        columns.append(f"{case([(failed, NULL)], climb)} AS {col('reached')}")
+        columns.append(f"{climb} AS {col('climb')}")
         return "SELECT *,\n  " + ",\n  ".join(columns) + f"\nFROM {col('climb')}"
 
 

@@ -1,0 +1,139 @@
+"""The report for people: a terminal table (`render_text`) and one self-contained HTML page
+(`render_html`: no script, no network; charts as inline SVG)."""
+
+from __future__ import annotations
+
+import html
+from decimal import Decimal
+from typing import Any
+
+from .report import Report
+
+
+def _money(text: str) -> str:
+    value = Decimal(text)
+    return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.6f}".rstrip("0")
+
+
+def _pct(text: str) -> str:
+    return f"{Decimal(text) * 100:.1f}%"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    return ["  " + line(headers), "  " + "  ".join("-" * w for w in widths)] + ["  " + line(r) for r in rows]
+
+
+def render_text(report: Report) -> str:
+    """A readable summary: the totals, then a table per section."""
+    d = report.as_dict()
+    out = [f"{d['policy']} on {d['traffic']} ({d['engine']} engine): {d['records']:,} records, "
+           f"{d['valid']:,} valid, {d['rejected']:,} rejected, {d['unserved']:,} unserved"]
+    if d["down"]:
+        out.append("down: " + ", ".join(f"{x['model']} ({x['error']})" for x in d["down"]))
+    cost = d["cost"]
+    line = f"cost {_money(cost['total'])} ({_money(cost['per_1000_requests'])} per 1,000 requests)"
+    if "baseline" in cost:
+        line += f"; baseline {cost['baseline_model']} {_money(cost['baseline'])}, saving {_pct(cost['saving'])}"
+    out += [line, ""]
+    if d["errors"]:
+        out.append("request errors")
+        out += _table(["code", "records", "first at", "signal"],
+                      [[c, f"{e['count']:,}", str(e["first"]["location"]), e["first"]["signal"] or "-"]
+                       for c, e in d["errors"].items()])
+        out.append("")
+    out.append("rules")
+    out += _table(["rule", "hits", "share"], [[r, f"{v['hits']:,}", _pct(v["share"])] for r, v in d["rules"].items()])
+    out += ["", "models"]
+    out += _table(["model", "calls", "answered", "tokens in", "tokens out", "cost"],
+                  [[m, f"{v['calls']:,}", f"{v['answered']:,}", f"{v['tokens_in']:,}", f"{v['tokens_out']:,}",
+                    _money(v["cost"])] for m, v in d["models"].items()])
+    esc = d["escalations"]
+    out += ["", f"escalations: {esc['requests']:,} requests climbed ({_pct(esc['rate'])} of those sent to a model)"]
+    if esc["edges"]:
+        out += _table(["cascade", "edge", "climbs"], [[e["cascade"], f"{e['from']} -> {e['to']}", f"{e['count']:,}"]
+                                                      for e in esc["edges"]])
+    if d["fallbacks"]:
+        out += ["", "fallbacks"]
+        out += _table(["model", "error", "served by", "calls"],
+                      [[f["model"], f["error"], f["fallback"] or "(unserved)", f"{f['count']:,}"] for f in d["fallbacks"]])
+    lat = d["latency"]
+    if lat["mean"] is not None:
+        out += ["", f"latency: mean {lat['mean']}s, p50 {lat['p50']}s, p95 {lat['p95']}s, max {lat['max']}s"]
+    tok = d["tokens"]
+    out.append(f"tokens: {tok['in']:,} in, {tok['out']:,} out")
+    if "by" in d:
+        out += ["", f"by {d['by']['signal']}"]
+        rows = []
+        for value, g in d["by"]["groups"].items():
+            row = [value, f"{g['requests']:,}", _pct(g["escalations"]["rate"]),
+                   f"{sum(f['count'] for f in g['fallbacks']):,}", _money(g["cost"]["total"])]
+            if "baseline" in g["cost"]:
+                row.append(_money(g["cost"]["baseline"]))
+            rows.append(row)
+        headers = ["value", "requests", "escalation", "fallbacks", "cost"] + (["baseline"] if "baseline" in cost else [])
+        out += _table(headers, rows)
+    for note in d["notes"]:
+        out.append(f"note: {note}")
+    return "\n".join(out) + "\n"
+
+
+def _bars(title: str, items: list[tuple[str, float, float | None]], unit: str) -> str:
+    """A horizontal bar chart: one bar per item, a second (the baseline) when given."""
+    width, row = 640, 26
+    top = max([v for _, v, _ in items] + [b for *_, b in items if b is not None] + [1e-12])
+    height = 30 + row * len(items) * 2
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="{html.escape(title)}"><text x="0" y="16" font-weight="bold">{html.escape(title)}</text>']
+    y = 30
+    for label, value, base in items:
+        parts.append(f'<text x="0" y="{y + 14}">{html.escape(label)}</text>')
+        length = 440 * value / top
+        parts.append(f'<rect x="150" y="{y}" width="{length:.1f}" height="18" fill="#3b7dd8"/>'
+                     f'<text x="{155 + length:.1f}" y="{y + 14}">{html.escape(unit.format(value))}</text>')
+        y += row
+        if base is not None:
+            length = 440 * base / top
+            parts.append(f'<rect x="150" y="{y}" width="{length:.1f}" height="18" fill="#bbb"/>'
+                         f'<text x="{155 + length:.1f}" y="{y + 14}">baseline {html.escape(unit.format(base))}</text>')
+            y += row
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _html_table(headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render_html(report: Report) -> str:
+    """One self-contained page: the summary, the tables, and two inline SVG charts (cost per
+    model against the baseline, escalation rate per group)."""
+    d = report.as_dict()
+    cost = d["cost"]
+    baseline = float(cost["baseline"]) if "baseline" in cost else None
+    bars = [(m, float(v["cost"]), None) for m, v in d["models"].items()]
+    bars.append(("total", float(cost["total"]), baseline))
+    charts = [_bars("cost per model (USD)", bars, "${:,.2f}")]
+    if "by" in d:
+        groups = [(v, float(g["escalations"]["rate"]) * 100, None) for v, g in d["by"]["groups"].items()]
+        charts.append(_bars(f"escalation rate by {d['by']['signal']} (%)", groups, "{:.1f}%"))
+    sections = [
+        f"<h1>{html.escape(d['policy'])} on {html.escape(d['traffic'])}</h1>",
+        f"<pre>{html.escape(render_text(report))}</pre>",
+        *charts,
+        "<h2>Rules</h2>" + _html_table(["rule", "hits", "share"], [[r, v["hits"], v["share"]] for r, v in d["rules"].items()]),
+        "<h2>Models</h2>" + _html_table(["model", "calls", "answered", "tokens in", "tokens out", "cost"],
+                                        [[m, v["calls"], v["answered"], v["tokens_in"], v["tokens_out"], v["cost"]]
+                                         for m, v in d["models"].items()]),
+    ]
+    if d["fallbacks"]:
+        sections.append("<h2>Fallbacks</h2>" + _html_table(["model", "error", "served by", "calls"],
+                        [[f["model"], f["error"], f["fallback"] or "(unserved)", f["count"]] for f in d["fallbacks"]]))
+    style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}td:first-child,th:first-child{text-align:left}"
+             "svg{display:block;margin:1em 0;font-size:13px}")
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>simulate {html.escape(d['policy'])}</title>"
+            f"<style>{style}</style></head><body>{''.join(sections)}</body></html>\n")
