@@ -97,9 +97,12 @@ class Interpreter:
         if plan is None:
             raise ValueError(f"rule {decision.rule!r} is not in policy {self.policy.name!r}")
         at = rt._step_of(decision.rule, plan.steps, plan.serves, step)
+        if validate:  # checked at every step, the last too: a typo must never pass silently
+            seen = self.validate(outcomes, "outcome", True)
         if at >= len(plan.edges):
             return None
-        seen = self.validate(outcomes, "outcome", True) if validate else self._fill(outcomes, self.outcome_checks)
+        if not validate:
+            seen = self._fill(outcomes, self.outcome_checks)
         env = dict(getattr(decision, "_signals", None) or {})
         env.update(seen)
         return plan.steps[at + 1] if self._edges[decision.rule][at](env, None) else None
