@@ -1,4 +1,4 @@
-"""`policyc fmt`: the authoring tools of section 9."""
+"""`policyc fmt` and `policyc graph`: the authoring tools of section 9."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import click
 from ..diagnostics import render_text
 from ..policy import PolicyError
 from ..syntax.loader import decode
-from .common import FAILED, FINE, USAGE, main, plural
+from .common import FAILED, FINE, USAGE, load_or_exit, main, plural
 
 STDIN = "-"
 
@@ -99,3 +99,19 @@ def _summary(changed: int, unchanged: int, broken: int, dry_run: bool) -> str:
     if broken:
         parts.append(f"{plural(broken, 'file')} could not be formatted")
     return ", ".join(parts)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True,
+              help="mermaid (a flowchart, for Markdown) or dot (Graphviz)")
+def graph(file: str, fmt: str) -> None:
+    """Draw FILE's routing: rules in order with their targets, cascades with the conditions of
+    their edges, fallbacks (dashed) with their errors, rejections.
+
+    The same policy always gives the same text. Render dot with `dot -Tsvg`.
+    """
+    from ..authoring.graph import to_dot, to_mermaid
+
+    policy = load_or_exit(file, analyze=False)
+    click.echo(to_dot(policy) if fmt == "dot" else to_mermaid(policy), nl=False)
