@@ -12,14 +12,13 @@ observed decide the climb. A step that no model can serve ends the walk, unserve
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One call: for which step, to which model, with which cap, and the error it failed
-    with (None: the model answered)."""
+    with (None: the model answered). A named tuple: one is made per call, on the hot path of
+    `policylang.runtime`."""
 
     step: int
     model: str
@@ -27,8 +26,7 @@ class Call:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Walk:
+class Walk(NamedTuple):
     """Every call a request made, in order; the model that answered each step it reached; and
     the step that no model could serve, if one could not be."""
 
@@ -37,8 +35,7 @@ class Walk:
     unserved: int | None = None
 
 
-@dataclass(frozen=True)
-class Observe:
+class Observe(NamedTuple):
     """What a serving walk asks after step `step` answered: the outcomes observed (None: the
     climb stops there)."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -32,11 +32,16 @@ class Model:
     latency: Decimal
     regions: frozenset[str] | None
     tags: frozenset[str]
+    _per_token: tuple[Decimal, Decimal] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_per_token", (self.input_per_mtok.scaleb(-6, EXACT),
+                                                self.output_per_mtok.scaleb(-6, EXACT)))
 
     def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
         """The exact price of a call that read `input_tokens` and wrote `output_tokens`."""
-        return EXACT.add(EXACT.multiply(input_tokens, self.input_per_mtok),
-                         EXACT.multiply(output_tokens, self.output_per_mtok)).scaleb(-6, EXACT)
+        per_input, per_output = self._per_token
+        return EXACT.add(EXACT.multiply(input_tokens, per_input), EXACT.multiply(output_tokens, per_output))
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,8 @@ class Breakers:
     def record(self, key: str, now: float, error: str | None) -> None:
         """The result of a call to `key` that `allow` let through: None for an answer."""
         config = self.config
+        if error is None and key not in self._states:
+            return  # the common case: an answer from a model that never failed
         with self._lock:
             state = self._states.get(key)
             if state is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..ir.values import EXACT
 from ..jsontext import decimal_text
@@ -32,13 +32,13 @@ class Answer:
     raw: Any = None
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One call (or one call not made: `skipped` says why, `"breaker_open"` or
     `"over_budget"`): the step it served, the policy's name for the model and its provider id,
     the cap it was given, the error it failed with or the outcomes its answer was judged to
     have, the tokens and exact cost of an answer (a failure costs nothing), its seconds, and
-    which try of this model for this step it was (0 the first, 1 the first retry, ...)."""
+    which try of this model for this step it was (0 the first, 1 the first retry, ...).
+    A named tuple, as cheap to make as the runtime's hot path needs."""
 
     step: int
     model: str
@@ -78,8 +78,7 @@ class Attempt:
         }
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """A served request: the last answer and the model that gave it, the models that answered
     each step reached (`path`), the exact cost of every answered call, whether every step the
     climb asked for was served (`complete`; False when a later step found no model, `unserved`

@@ -164,11 +164,12 @@ class Router:
         model = run.engine.models[asked.model]
         tries, last = 0, None
         while True:
-            gate = run.gate(model, asked, tries, last)
-            if gate is not None:
-                return gate if gate != "retry_stopped" else last
+            if self._breakers is not None or run.tab is not None:
+                gate = run.gate(model, asked, tries)
+                if gate is not None:
+                    return gate if gate != "retry_stopped" else last
             started = self._clock()
-            span = run.start_call(model, asked, tries)
+            span = run.start_call(model, asked, tries) if run.span is not None else None
             try:
                 if self._timeout is None:
                     answer = self._call(model, request, max_output=asked.cap)
@@ -195,11 +196,12 @@ class Router:
         model = run.engine.models[asked.model]
         tries, last = 0, None
         while True:
-            gate = run.gate(model, asked, tries, last)
-            if gate is not None:
-                return gate if gate != "retry_stopped" else last
+            if self._breakers is not None or run.tab is not None:
+                gate = run.gate(model, asked, tries)
+                if gate is not None:
+                    return gate if gate != "retry_stopped" else last
             started = self._clock()
-            span = run.start_call(model, asked, tries)
+            span = run.start_call(model, asked, tries) if run.span is not None else None
             try:
                 answer = self._acall(model, request, max_output=asked.cap)
                 if inspect.isawaitable(answer):
@@ -281,7 +283,7 @@ class _Run:
         tokens = self.signals.get("input_tokens") if self.engine.input_tokens else None
         return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else model.context
 
-    def gate(self, model: Model, asked: Call, tries: int, last: str | None) -> str | None:
+    def gate(self, model: Model, asked: Call, tries: int) -> str | None:
         """None when the call may be made now; else why not: a breaker that is open
         (`unavailable`, or `retry_stopped` on a retry), or a budget that cannot cover it."""
         router = self.router
@@ -308,8 +310,6 @@ class _Run:
             self.router._tracer.end_call(self.router._tracer.start_call(self.span, attempt), attempt)
 
     def start_call(self, model: Model, asked: Call, tries: int) -> Any:
-        if self.span is None:
-            return None
         return self.router._tracer.start_call(self.span, Attempt(asked.step, model.name, model.id, asked.cap, retry=tries))
 
     def release(self) -> None:
@@ -372,7 +372,7 @@ class _Run:
         attempt = Attempt(asked.step, model.name, model.id, asked.cap, input_tokens=input_tokens,
                           output_tokens=output_tokens, cost=cost, seconds=seconds, retry=tries)
         self.attempts.append(attempt)
-        self.cost = EXACT.add(self.cost, cost)
+        self.cost = EXACT.add(self.cost, cost) if self.cost else cost
         self.answer = answer
         self.model = model.name
         self.path.append(model.name)
@@ -389,8 +389,7 @@ class _Run:
     def observed(self, outcomes: Any) -> Any:
         if outcomes is not None:
             last = self.attempts[-1]
-            self.attempts[-1] = Attempt(last.step, last.model, last.id, last.max_output, None, outcomes,
-                                        last.input_tokens, last.output_tokens, last.cost, last.seconds, last.retry)
+            self.attempts[-1] = last._replace(outcomes=outcomes)
         return outcomes
 
     # ---- the end ------------------------------------------------------------------------------
