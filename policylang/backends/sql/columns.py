@@ -115,7 +115,7 @@ class Json(Source):
 
     def value(self, sort: Sort) -> str:
         return {
-            "bool": f"CAST({self.expr} AS BOOLEAN)",
+            "bool": f"TRY_CAST({self.expr} AS BOOLEAN)",
             "int": f"TRY_CAST({self._text()} AS DECIMAL(38, 0))",
             "float": f"TRY_CAST({self._text()} AS DOUBLE)",
             "decimal": NULL,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+from ...ir.values import decimal_of
+
 TRUE, FALSE, NULL = "TRUE", "FALSE", "NULL"
 
 DOUBLE_MAX = "CAST('1.7976931348623157e308' AS DOUBLE)"
@@ -49,15 +51,10 @@ def double(value: float) -> str:
 
 def decimal_of_fraction(value: Fraction) -> Decimal:
     """A fraction whose decimal expansion ends, as that exact Decimal."""
-    numerator, denominator = value.numerator, value.denominator
-    places = 0
-    while denominator % 10 ** places and places < 400:
-        places += 1
-        if (numerator * 10**places) % denominator == 0:
-            break
-    if (numerator * 10**places) % denominator:
+    exact = decimal_of(value)
+    if exact is None:
         raise ValueError(f"{value} has no finite decimal expansion")
-    return Decimal(numerator * 10**places // denominator).scaleb(-places)
+    return exact
 
 
 def places(value: Fraction) -> int:

@@ -103,7 +103,7 @@ def validated(check: SignalCheck, source: Source) -> Validated:
             held = f"TRY_CAST({decimal_value} AS DECIMAL(38, {SCALE}))"
             unheld.append(all_of([present, f"({held} IS NULL OR {held} <> {decimal_value})"]))
         else:
-            unheld.append(all_of([present, f"abs({decimal_value}) >= {decimal(10**20)}"]))
+            unheld.append(all_of([present, f"abs(CAST({decimal_value} AS DOUBLE)) >= CAST('1e20' AS DOUBLE)"]))
     refuse_others(accepted)
     code = case(branches)
     values = _number_values(check, source)
