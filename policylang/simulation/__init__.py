@@ -62,6 +62,8 @@ def simulate(policy: Policy, traffic: str | Path, *, baseline: str | None = None
         raise SimulationError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     try:
         format_of(traffic)
+        if not Path(traffic).is_file():
+            raise TrafficError(f"{traffic}: no such file")
         run = ENGINES[engine](policy, str(traffic), baseline=baseline, down=down_map, by=by, progress=progress)
     except TrafficError as exc:
         raise SimulationError(str(exc)) from None
