@@ -38,12 +38,14 @@ def run_tests(policy: Policy) -> list[TestResult]:
 @dataclass(frozen=True)
 class FileTests:
     """`policyc test` on one file: its error-level findings, and its test results (None when
-    the policy could not be built); `unreadable` is the message when the file cannot be read."""
+    the policy could not be built); `unreadable` is the message when the file cannot be read;
+    `policy` the policy the tests ran on."""
 
     diagnostics: list[Diagnostic]
     sources: dict[str, Source]
     results: list[TestResult] | None
     unreadable: str | None = None
+    policy: Policy | None = None
 
 
 def test_file(path: str) -> FileTests:
@@ -55,7 +57,8 @@ def test_file(path: str) -> FileTests:
     checked = check(source, problem, warnings=False)
     if checked.policy is None:
         return FileTests(checked.diagnostics, checked.sources, None)
-    return FileTests(checked.diagnostics, checked.sources, run_tests(Policy(checked)))
+    policy = Policy(checked)
+    return FileTests(checked.diagnostics, checked.sources, run_tests(policy), policy=policy)
 
 
 def _as_request(policy: Policy, pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:

@@ -126,38 +126,67 @@ def eval_(file: str, request: str | None, requests_file: str | None, engine: str
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def test(files: tuple[str, ...]) -> None:
+@click.option("--coverage", "with_coverage", is_flag=True,
+              help="also say which rules (and defaults), cascade edges and fallbacks no test exercises")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools")
+def test(files: tuple[str, ...], with_coverage: bool, fmt: str) -> None:
     """Run the test blocks of FILES with both engines.
 
     A file whose checks find errors fails the run, as `lint` would; its tests still run when
     the policy could be built (an over-budget policy can still route).
     """
+    from ..authoring.coverage import coverage
+    from ..diagnostics import as_json_object
+    from ..jsontext import dumps
     from ..testing import test_file
 
+    text = fmt == "text"
     passed = failed = 0
     broken = unreadable = False
+    report: list[dict[str, object]] = []
     for path in files:
         outcome = test_file(path)
         if outcome.unreadable is not None:
             click.echo(f"error: {outcome.unreadable}", err=True)
+            report.append({"file": path, "unreadable": outcome.unreadable})
             unreadable = True
             continue
         errors = [d for d in outcome.diagnostics if d.is_error]
+        record: dict[str, object] = {"file": path, "errors": [as_json_object(d) for d in errors],
+                                     "ran": outcome.results is not None, "tests": []}
+        report.append(record)
         if errors:
             broken = True
-            click.echo(render_text(errors, outcome.sources), err=True)
+            if text:
+                click.echo(render_text(errors, outcome.sources), err=True)
             if outcome.results is None:
                 click.echo(f"error: {path} has {plural(len(errors), 'error')}; its tests did not run", err=True)
                 continue
             click.echo(f"error: {path} has {plural(len(errors), 'error')}; its tests ran, but the run fails", err=True)
         results = outcome.results or []
-        click.echo(f"{path}: {plural(len(results), 'test')}")
+        if text:
+            click.echo(f"{path}: {plural(len(results), 'test')}")
         for result in results:
+            passed += result.passed
+            failed += not result.passed
+            record["tests"].append({"name": result.name, "passed": result.passed,  # type: ignore[attr-defined]
+                                    "message": result.message, "line": result.span.line})
+            if not text:
+                continue
             if result.passed:
-                passed += 1
                 click.echo(f"  ok    {result.name}")
             else:
-                failed += 1
                 click.echo(f"  FAIL  {result.name} ({result.span.file}:{result.span.line}): {result.message}")
-    click.echo(f"{passed} passed, {failed} failed")
+        if with_coverage and outcome.policy is not None:
+            covered = coverage(outcome.policy)
+            record["coverage"] = covered.as_dict()
+            if text:
+                click.echo(f"  {covered.summary()}")
+                for line in covered.missed_lines():
+                    click.echo(f"    {line}")
+    if text:
+        click.echo(f"{passed} passed, {failed} failed")
+    else:
+        click.echo(dumps({"files": report, "passed": passed, "failed": failed}))
     sys.exit(USAGE if unreadable else FAILED if failed or broken else FINE)
