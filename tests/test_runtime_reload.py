@@ -141,3 +141,24 @@ def test_reload_under_concurrent_runs(tmp_path, watchfiles):
     late = [r for r in records if r["signals"]["seen"] == 2]  # runs that began once v2 was served
     assert late and all(shas[r["policy_sha256"]] == "c" for r in late)
     assert {r["signals"]["seen"] for r in records} == {1, 2}
+
+
+def test_a_save_that_lands_while_a_load_reads_is_seen_next(tmp_path):
+    path = tmp_path / "policy.route"
+    path.write_text(GOOD, encoding="utf-8")
+    landing = []
+
+    def loader(name):  # the fixed save lands just after the load read the broken one
+        try:
+            return policylang.load(name)
+        finally:
+            if landing:
+                path.write_text(landing.pop(), encoding="utf-8")
+
+    handle = runtime.Watched(path, interval=0, loader=loader, on_error=lambda error: None)
+    path.write_text(SYNTAX_ERROR, encoding="utf-8")
+    landing.append(FIXED)
+    assert handle.refresh() is False and handle.error is not None
+    assert handle.refresh() is True and handle.version == 2
+    assert runtime.Router(handle, climbing(), assess=runtime.assess.outcomes(), retry=None,
+                          breaker=None).run(REQUEST, "x").path == ("a", "c")

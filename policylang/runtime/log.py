@@ -72,6 +72,7 @@ class JsonlLog:
                 os.fsync(fd)
 
     def close(self) -> None:
+        """Close the file; a record given after this is a ValueError."""
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)

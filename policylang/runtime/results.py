@@ -56,6 +56,7 @@ class Attempt(NamedTuple):
 
     @property
     def answered(self) -> bool:
+        """Whether this call was made and answered."""
         return self.error is None and self.skipped is None
 
     def as_dict(self) -> dict[str, Any]:
@@ -96,5 +97,6 @@ class Result(NamedTuple):
 
     @property
     def rule(self) -> str:
+        """The rule that decided the request."""
         rule: str = self.decision.rule
         return rule

@@ -263,7 +263,7 @@ class _Run:
     def begin(self) -> Any:
         engine = self.engine
         if self.tab is not None:
-            self.signals, self.decision = self.tab.open(engine.decide, self.signals)
+            self.signals, self.decision = self.tab.open(engine, self.signals)
         else:
             self.decision = engine.decide(self.signals)
         decision = self.decision

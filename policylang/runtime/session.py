@@ -12,11 +12,12 @@ no fallback is taken for it (the policy's `remaining_budget` rules choose cheape
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from ..ir.values import EXACT, exact_money
+from .engine import Engine
 from .results import ZERO, Result
 
 
@@ -57,6 +58,7 @@ class Session:
 
     @property
     def runs(self) -> int:
+        """How many runs the session has begun."""
         return self._runs
 
     def run(self, signals: Mapping[str, Any], request: Any) -> Result:
@@ -82,19 +84,19 @@ class _Tab:
         self.session = session
         self.pool = ZERO  # held for this run's first call, reserved with its decision
 
-    def open(self, decide: Callable[[Mapping[str, Any]], Any], signals: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+    def open(self, engine: Engine, signals: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
         """Decide with what is left, and hold the first call's worst case in the same breath,
         so that no other run can spend it between the decision and the call."""
         session = self.session
         with session._lock:
             session._runs += 1
             filled = {**signals, "remaining_budget": session._available()}
-            decision = decide(filled)
+            decision = engine.decide(filled)
             if decision.model is not None:
-                run_cost = _first_call_cost(session, filled, decision)
-                if run_cost is not None and run_cost <= session._available():
-                    session._held = EXACT.add(session._held, run_cost)
-                    self.pool = run_cost
+                first = _first_call_cost(engine, filled, decision)
+                if first <= session._available():
+                    session._held = EXACT.add(session._held, first)
+                    self.pool = first
         return filled, decision
 
     def reserve(self, amount: Decimal) -> bool:
@@ -129,11 +131,9 @@ class _Tab:
                 self.pool = ZERO
 
 
-def _first_call_cost(session: Session, signals: Mapping[str, Any], decision: Any) -> Decimal | None:
-    engine = session.router.engine
-    model = engine.models.get(decision.model)
-    if model is None:
-        return None
+def _first_call_cost(engine: Engine, signals: Mapping[str, Any], decision: Any) -> Decimal:
+    """The worst case of the decision's first call, as the Router will hold it."""
+    model = engine.models[decision.model]
     tokens = signals.get("input_tokens") if engine.input_tokens else None
     if not isinstance(tokens, int) or isinstance(tokens, bool):
         tokens = model.context

@@ -78,15 +78,13 @@ class Watched:
                 fresh = self._loaded(self._load(self.path))
             except PolicyError as error:
                 self.error = error
-                self._files = self._files | self._files_of(error.sources)
-                self._seen = self._fingerprint()
+                self._settle(self._files | self._files_of(error.sources), error.sources, seen)
                 self._on_error(error)
                 return False
             self._policy = fresh
             self.version += 1
             self.error = None
-            self._files = self._files_of(fresh.sources)
-            self._seen = self._fingerprint()
+            self._settle(self._files_of(fresh.sources), fresh.sources, seen)
         if self._on_reload is not None:
             self._on_reload(fresh)
         return True
@@ -116,13 +114,16 @@ class Watched:
         return frozenset(found)
 
     def _fingerprint(self) -> tuple[tuple[str, str | None], ...]:
-        def digest(path: str) -> str | None:
-            try:
-                with open(path, "rb") as file:
-                    return hashlib.sha256(file.read()).hexdigest()
-            except OSError:
-                return None
-        return tuple((path, digest(path)) for path in sorted(self._files))
+        return tuple((path, _digest(path)) for path in sorted(self._files))
+
+    def _settle(self, files: frozenset[str], sources: dict[str, Any], seen: tuple[tuple[str, str | None], ...]) -> None:
+        """Remember the files as the load read them (a save that lands while a load reads the
+        file, or between its truncation and its writing, is then seen at the next look)."""
+        read = {source.path: source.sha256 for source in sources.values() if getattr(source, "path", None)}
+        before = dict(seen)
+        self._files = files
+        self._seen = tuple((path, read[path] if path in read else before[path] if path in before else _digest(path))
+                           for path in sorted(files))
 
     def _refresh_quietly(self) -> None:
         try:
@@ -148,6 +149,14 @@ class Watched:
                     self._refresh_quietly()
                 if self._files != files:
                     break  # the imports changed: watch their folders instead
+
+
+def _digest(path: str) -> str | None:
+    try:
+        with open(path, "rb") as file:
+            return hashlib.sha256(file.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def watch(path: str | os.PathLike[str], on_error: Callable[[PolicyError], Any] | None = None, *,
