@@ -46,7 +46,7 @@ def translate(text: str, dialect: str) -> str:
         return text
     import sqlglot  # the `sql` extra
 
-    translated: list[str | None] = sqlglot.transpile(text, read="duckdb", write=dialect, pretty=True)
+    translated: list[str] = sqlglot.transpile(text, read="duckdb", write=dialect, pretty=True)
     return ";\n".join(t for t in translated if t) + "\n"
 
 
