@@ -13,10 +13,13 @@ import time
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, strategies as st
 from pydantic import BaseModel
 
 import policylang
+from conftest import examples
 from policylang import runtime
+from policylang.serving import walk
 from runtime_support import SHOP, FakeClock, Scripted, price
 
 CHAT = {"task": "chat", "input_tokens": 100}
@@ -458,3 +461,44 @@ def test_provider_errors_name_only_the_errors_of_section_3_6():
         runtime.ProviderError("down")
     assert runtime.ProviderError("timeout").error == "timeout"
 
+
+
+# ---- the runtime walks as test blocks do --------------------------------------------------------
+
+FAILURES = st.sampled_from([None, None, "unavailable", "rate_limited", "timeout", "server_error", "content_filtered"])
+
+
+@examples(1.0)
+@given(task=st.sampled_from(["chat", "code", "legal"]), tokens=st.integers(0, 95_000),
+       down=st.fixed_dictionaries({m: FAILURES for m in ("small", "big", "spare", "huge")}),
+       confidence=st.sampled_from([0.1, 0.6, 0.9]), engine=st.sampled_from(["policy", "module"]))
+def test_a_run_makes_the_calls_the_serving_walk_makes(shop_policy, shop_module, task, tokens, down, confidence,
+                                                      engine):
+    """With retries and breakers off, a run calls exactly what `policylang.serving.walk` (the
+    walk of test blocks and simulation) says, with the same caps."""
+    signals = {"task": task, "input_tokens": tokens}
+    decision = shop_policy.decide(signals, engine="interpreted")
+    rule = next(r for r in shop_policy.ir.route if r.name == decision.rule)
+    expected = walk(decision, fails=down.get, observe=lambda step: {"confidence": confidence, "valid": True},
+                    fallback=lambda m, e: shop_policy.fallback(m, e, engine="interpreted"),
+                    escalate=lambda d, step, o: shop_policy.escalate(d, step, o, engine="interpreted"),
+                    cap=lambda m: min(rule.cap or 10**9, shop_policy.ir.model(m).max_output))
+
+    def call(model, request, *, max_output):
+        if down[model.name] is not None:
+            raise runtime.ProviderError(down[model.name])
+        return runtime.Answer("{}", "stop", 10, 10)
+
+    routed = router(shop_policy if engine == "policy" else shop_module, call,
+                    assess=lambda answer, signals: {"confidence": confidence, "valid": True})
+    try:
+        result = routed.run(signals, "x")
+        attempts, answered = result.attempts, result.path
+        assert result.complete == (expected.unserved is None)
+    except runtime.Rejected:
+        attempts, answered = (), ()
+    except runtime.Exhausted as exc:
+        attempts, answered = exc.attempts, ()
+        assert expected.unserved == 0
+    assert [(a.step, a.model, a.max_output, a.error) for a in attempts] == [tuple(c) for c in expected.calls]
+    assert tuple(answered) == expected.answered
