@@ -147,8 +147,8 @@ def _cover_by_boxes(facts: Facts, i: int, among: list[int]) -> list[int]:
 def _taken(facts: Facts, region: list, overlapping: list[int]) -> list[list]:
     """What each rule of `overlapping` (ascending: the earlier rules that meet `region`) takes
     of `region` under first-match: where it fires, from the firing regions `Facts` keeps, else
-    by subtracting the rules before it in turn. The two agree because the earlier rules not in
-    `overlapping` take nothing of `region`."""
+    by subtracting the rules before it in turn. The two agree because the rules before it that
+    are not in `overlapping` do not meet `region`."""
     space = facts.space
     firing = [facts.firing_region(j) for j in overlapping]
     if all(boxes is not None for boxes in firing):
