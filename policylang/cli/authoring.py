@@ -94,7 +94,7 @@ def _read(path: str) -> str | None:
 
 def _summary(changed: int, unchanged: int, broken: int, dry_run: bool) -> str:
     parts = [f"{plural(changed, 'file')} {'would be reformatted' if dry_run else 'reformatted'}"] if changed else []
-    if unchanged or not parts:
+    if unchanged or not (parts or broken):
         parts.append(f"{plural(unchanged, 'file')} already formatted")
     if broken:
         parts.append(f"{plural(broken, 'file')} could not be formatted")
