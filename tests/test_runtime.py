@@ -502,3 +502,24 @@ def test_a_run_makes_the_calls_the_serving_walk_makes(shop_policy, shop_module, 
         assert expected.unserved == 0
     assert [(a.step, a.model, a.max_output, a.error) for a in attempts] == [tuple(c) for c in expected.calls]
     assert tuple(answered) == expected.answered
+
+
+def test_a_retry_the_budget_cannot_cover_gives_way_to_the_fallback(shop_policy):
+    # small's call holds 100 x $1/M + 1,500 x $2/M = $0.0031; spare's 100 x $0.5/M + 1,000 x $1/M
+    # = $0.00105. While small's first call fails, another run holds $0.002 of the $0.004: the
+    # retry of small no longer fits, the fallback for rate_limited does.
+    calls = []
+
+    def call(model, request, *, max_output):
+        calls.append(model.name)
+        if model.name == "small":
+            session._held += Decimal("0.002")
+            raise runtime.ProviderError("rate_limited")
+        return runtime.Answer("{}", "stop", 10, 10)
+
+    routed = router(shop_policy, call, retry=runtime.Retry(attempts=3, base=0, jitter=0), assess=None)
+    session = runtime.Session(routed, budget=Decimal("0.004"))
+    result = session.run(CHAT, "x")
+    assert calls == ["small", "spare"] and result.path == ("spare",)
+    assert [a.skipped for a in result.attempts] == [None, None]
+    assert session.held == Decimal("0.002") and session.spent == price("spare", 10, 10)

@@ -285,7 +285,8 @@ class _Run:
 
     def gate(self, model: Model, asked: Call, tries: int) -> str | None:
         """None when the call may be made now; else why not: a breaker that is open
-        (`unavailable`, or `retry_stopped` on a retry), or a budget that cannot cover it."""
+        (`unavailable`), a budget that cannot cover it (`over_budget`), or either on a retry
+        (`retry_stopped`: the retries end, the model's last error stands)."""
         router = self.router
         breakers = router._breakers
         if breakers is not None and not breakers.allow(model.id, router._clock()):
@@ -298,6 +299,8 @@ class _Run:
             if not self.tab.reserve(worst):
                 if breakers is not None:
                     breakers.release(model.id)
+                if tries:  # a retry the budget cannot cover is not made: the error's fallback serves
+                    return "retry_stopped"
                 self.skip(model, asked, "over_budget", "over_budget")
                 return "over_budget"
             self.held = worst
