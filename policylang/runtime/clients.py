@@ -101,8 +101,6 @@ def _answer(response: Any) -> Answer:
 class _Client:
     """A `call` with a sync `__call__` and an async `acall` over one SDK."""
 
-    feature = "runtime.clients"
-
     def __init__(self, model_name: Callable[[Model], str] | None, max_tokens_param: str, extra: dict[str, Any]) -> None:
         self._model_name = model_name
         self._max_tokens_param = max_tokens_param
@@ -131,7 +129,8 @@ class OpenAICall(_Client):
     @property
     def async_client(self) -> Any:
         if self._async_client is None:
-            settings = self._settings or {"base_url": str(self.client.base_url), "api_key": self.client.api_key}
+            settings = self._settings or {"base_url": str(self.client.base_url), "api_key": self.client.api_key,
+                                          "timeout": self.client.timeout}
             self._async_client = self._sdk.AsyncOpenAI(max_retries=0, **settings)
         return self._async_client
 

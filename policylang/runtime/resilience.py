@@ -44,7 +44,7 @@ class Retry:
         (the provider asked for a longer wait than `cap`)."""
         if retry_after is not None:
             return None if retry_after > self.cap else max(0.0, retry_after)
-        wait = min(self.cap, self.base * 2 ** (retry - 1))
+        wait: float = min(self.cap, self.base * 2.0 ** (retry - 1))
         return wait * (1 - self.jitter * rng.random())
 
 

@@ -64,11 +64,13 @@ class Session:
     def run(self, signals: Mapping[str, Any], request: Any) -> Result:
         """`Router.run` with `remaining_budget` filled in and every call paid from the budget;
         `OverBudget` (an `Exhausted`) when the first step's call cannot be covered."""
-        return self.router._run(signals, request, _Tab(self))
+        result: Result = self.router._run(signals, request, _Tab(self))
+        return result
 
     async def arun(self, signals: Mapping[str, Any], request: Any) -> Result:
         """`Router.arun` against the budget."""
-        return await self.router._arun(signals, request, _Tab(self))
+        result: Result = await self.router._arun(signals, request, _Tab(self))
+        return result
 
     def _available(self) -> Decimal:
         left = EXACT.subtract(EXACT.subtract(self.budget, self._spent), self._held)
