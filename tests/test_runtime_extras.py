@@ -137,3 +137,18 @@ def test_spans_of_failed_and_async_runs(spans):
     calls = [s for s in finished if s.name.startswith("chat")]
     assert len(runs) == 20 and len(calls) == 20
     assert sorted(s.parent.span_id for s in calls) == sorted(runs)  # each call under its own run
+
+
+def test_a_call_that_raises_ends_its_span_and_leaves_no_context_behind(spans):
+    from opentelemetry import trace
+
+    provider, exporter = spans
+    policy = policylang.loads(SHOP, "shop.route")
+    routed = runtime.Router(policy, Scripted({"big": [KeyError("bug")]}), retry=None, breaker=None,
+                            tracer=runtime.otel.tracer(provider))
+    with pytest.raises(KeyError):
+        routed.run({"task": "code", "input_tokens": 10}, "x")
+    call, run = exporter.get_finished_spans()
+    assert call.attributes["error.type"] == "KeyError" and call.status.status_code == StatusCode.ERROR
+    assert run.attributes["policylang.end"] == "error" and run.attributes["error.type"] == "KeyError"
+    assert not trace.get_current_span().get_span_context().is_valid

@@ -72,8 +72,12 @@ class Spans:
         token = self._context.attach(self._trace.set_span_in_context(span))
         return span, token
 
-    def end_call(self, handle: Any, attempt: Attempt) -> None:
+    def end_call(self, handle: Any, attempt: Attempt, exc: BaseException | None = None) -> None:
         span, token = handle
+        if exc is not None:  # a call that ended in an exception the Router re-raised
+            span.record_exception(exc)
+            span.set_attribute("error.type", type(exc).__name__)
+            span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, str(exc) or type(exc).__name__))
         if attempt.error is not None:
             span.set_attribute("error.type", attempt.error)
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, attempt.message or attempt.error))

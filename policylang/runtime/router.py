@@ -182,12 +182,12 @@ class Router:
                 self._sleep(wait)
                 tries, last = tries + 1, error
                 continue
-            except BaseException:
-                run.abandon(model)
+            except BaseException as exc:
+                run.abandon(model, span, asked, exc)
                 raise
             if isinstance(answer, CoroutineType):
                 answer.close()
-                run.abandon(model)
+                run.abandon(model, span, asked)
                 raise TypeError("call returned a coroutine: use `await router.arun(...)` with an async call")
             run.answered(model, asked, tries, answer, self._clock() - started, span)
             return None
@@ -213,8 +213,8 @@ class Router:
                 await self._asleep(wait)
                 tries, last = tries + 1, error
                 continue
-            except BaseException:
-                run.abandon(model)
+            except BaseException as exc:
+                run.abandon(model, span, asked, exc)
                 raise
             run.answered(model, asked, tries, answer, self._clock() - started, span)
             return None
@@ -320,11 +320,16 @@ class _Run:
             self.tab.release(self.held)
             self.held = None
 
-    def abandon(self, model: Model) -> None:
-        """A call cut short by something that is no exception of the call (a cancellation)."""
+    def abandon(self, model: Model, span: Any = None, asked: Call | None = None,
+                exc: BaseException | None = None) -> None:
+        """A call that ends in an exception the Router re-raises (the app's own, a
+        cancellation): release what it held, and end its span with the exception."""
         self.release()
         if self.router._breakers is not None:
             self.router._breakers.release(model.id)
+        if span is not None and asked is not None:
+            attempt = Attempt(asked.step, model.name, model.id, asked.cap, message=str(exc) if exc else None)
+            self.router._tracer.end_call(span, attempt, exc)
 
     def failed(self, model: Model, asked: Call, tries: int, exc: Exception, seconds: float,
                span: Any) -> tuple[str, float | None]:
@@ -333,11 +338,11 @@ class _Run:
         router = self.router
         try:
             error, retry_after, message = router.classified(exc)
-        except BaseException:
-            self.abandon(model)
+        except BaseException as problem:
+            self.abandon(model, span, asked, problem)
             raise
         if error is None:
-            self.abandon(model)
+            self.abandon(model, span, asked, exc)
             raise exc
         self.release()
         if router._breakers is not None:
@@ -364,8 +369,8 @@ class _Run:
             else:
                 input_tokens, output_tokens = self.input_tokens(model), asked.cap
             cost = model.cost(input_tokens, output_tokens)
-        except BaseException:
-            self.abandon(model)
+        except BaseException as exc:
+            self.abandon(model, span, asked, exc)
             raise
         if self.held is not None:
             self.tab.settle(self.held, cost)
