@@ -28,6 +28,7 @@ from .engine import Engine, Model, engine_of
 from .errors import Exhausted, OverBudget, ProviderError, Rejected
 from .resilience import NO_RETRY, Breaker, Breakers, Retry
 from .results import ZERO, Answer, Attempt, Result, money_text
+from .watch import Watched
 
 _DEFAULT_RETRY = Retry()
 _DEFAULT_BREAKER = Breaker()
@@ -56,14 +57,13 @@ class Router:
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Any] = time.sleep,
                  asleep: Callable[[float], Any] | None = None, rng: Random | None = None,
                  now: Callable[[], float] = time.time) -> None:
-        from .watch import Watched
-
         if not callable(call):
             raise TypeError("call must be callable: call(model, request, *, max_output) -> answer")
         if timeout is not None and timeout <= 0:
             raise ValueError("timeout is in seconds and must be positive (None: no timeout)")
         self._handle: Watched | None = policy if isinstance(policy, Watched) else None
-        self._engine: tuple[Any, Engine] = (None, engine_of(policy)) if self._handle is None else (None, None)  # type: ignore[assignment]
+        current = policy.policy if self._handle is not None else policy
+        self._engine: tuple[Any, Engine] = (current, engine_of(current))
         self._call = call
         self._acall = getattr(call, "acall", None) or call
         self._assess = assess
