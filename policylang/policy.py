@@ -117,6 +117,17 @@ class Policy:
             called.append(following)
         return called
 
+    def explain(self, signals: Mapping[str, Any], *, engine: Engine = "compiled", all_rules: bool = False,
+                strict: bool = False) -> Any:
+        """Why this request gets its decision (section 9.2): each rule up to the one that fired
+        (every rule with `all_rules`), whether it held and the parts that decided it, the
+        decision, the climb under `@outcomes`, each step's fallbacks and the cost. The rule it
+        says fired is always `decide`'s with this engine. A bad request gives an explanation
+        with `error` set, never an exception. Returns an `Explanation` (`as_dict()` for JSON)."""
+        from .authoring.explain import explain  # the authoring tools sit above this layer
+
+        return explain(self, signals, engine=engine, all_rules=all_rules, strict=strict)
+
     def _engine(self, engine: str) -> types.ModuleType:
         if engine != "compiled":
             raise ValueError(f"engine must be 'compiled' or 'interpreted', not {engine!r}")

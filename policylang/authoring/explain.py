@@ -1,0 +1,582 @@
+"""`explain`: why one request got its decision (section 9.2), as `opa eval --explain` answers
+for Rego.
+
+Each rule is tried in order, as `decide` tries them, and its condition is evaluated by the
+interpreter over the validated request. For a rule that did not hold, the part that decided
+it: the first false operand of an `and`, every operand of a false `or`, down to the
+comparisons; for the rule that held, what made it hold (every operand of an `and`, the first
+true operand of an `or`). Each such part carries its source text and location and the values
+it read: signals, thresholds (inlined in the IR as constants, so named again from the source
+text under the constant) and `cost(...)`. Then the decision, the climb that `@outcomes` calls
+for, each step's fallbacks, and what the request costs: each call's price, and the worst case
+over its cascade and fallbacks.
+
+The rule an explanation says fired is the rule the chosen engine's `decide` returns, and each
+climb step is the engine's `escalate`: where they disagree, explaining fails loudly (an
+AssertionError), never silently.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from ..backends.python.support import Decision, RequestError
+from ..ir import expr as e
+from ..ir.node import walk
+from ..ir.policy import CascadeTarget, Model, Policy as PolicyIR, Rule
+from ..ir.types import format_value
+from ..ir.values import EXACT
+from ..jsontext import decimal_text
+from ..source import Source, Span
+
+if TYPE_CHECKING:
+    from ..policy import Engine, Policy
+
+OUTCOMES_KEY = "@outcomes"
+OUTPUT_TOKENS_KEY = "@output_tokens"
+INPUT_TOKENS_KEY = "@input_tokens"
+
+_NAME = re.compile(r"(?<![0-9A-Za-z_$.])[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?")
+"""An identifier in source text; a unit after a number (`2s`, `250ms`) is none."""
+_LITERAL_WORDS = frozenset({"true", "false"})
+
+
+# ---- what an explanation holds --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One part of a condition that decided its value: a comparison (or a bool signal, a
+    literal, `not` of one), whether it held, and the values it read, by name."""
+
+    text: str
+    span: Span
+    held: bool
+    values: dict[str, Any]
+    expr: e.Expr = field(repr=False, compare=False)
+    types: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "file": self.span.file, "line": self.span.line, "column": self.span.column,
+                "held": self.held, "values": dict(self.values)}
+
+    def values_text(self) -> str:
+        return ", ".join(f"{name} = {format_value(value, self.types.get(name))}" for name, value in self.values.items())
+
+
+@dataclass(frozen=True)
+class RuleTrace:
+    """One rule (or the default) as `decide` tried it: whether its condition held, and why."""
+
+    rule: str
+    span: Span
+    held: bool
+    because: tuple[Reason, ...]
+    fired: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "file": self.span.file, "line": self.span.line, "column": self.span.column,
+                "held": self.held, "fired": self.fired, "because": [r.as_dict() for r in self.because]}
+
+
+@dataclass(frozen=True)
+class ClimbStep:
+    """The edge leaving one answered step: the outcomes observed after it (None: none listed,
+    so the climb stops), whether its condition held, and why; or the outcome object's error."""
+
+    step: int
+    source: str
+    target: str
+    text: str
+    span: Span
+    outcomes: dict[str, Any] | None
+    held: bool | None
+    because: tuple[Reason, ...] = ()
+    error: RequestError | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.step, "from": self.source, "to": self.target, "text": self.text,
+                               "file": self.span.file, "line": self.span.line, "column": self.span.column,
+                               "outcomes": _shown(self.outcomes), "held": self.held,
+                               "because": [r.as_dict() for r in self.because]}
+        if self.error is not None:
+            out["error"] = self.error.as_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class StepFallbacks:
+    """Who serves a step when its model's provider fails: each fallback reachable from it."""
+
+    step: int
+    model: str
+    links: tuple[tuple[str, tuple[str, ...], str], ...]
+    """(model, errors, the model that serves instead), nearest first."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "model": self.model,
+                "fallbacks": [{"from": a, "errors": list(errors), "to": b} for a, errors, b in self.links]}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call the request makes when every provider answers: its price, exact."""
+
+    step: int
+    model: str
+    cap: int
+    input_tokens: int | None
+    """None: the policy declares no input_tokens and the request gave no `@input_tokens`,
+    so the model's context window stands for it."""
+    output_tokens: int
+    at_cap: bool
+    """Whether output was counted at the cap (no `@output_tokens` given)."""
+    cost: Decimal
+    input_price: Decimal
+    output_price: Decimal
+    """The model's prices per million tokens."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "model": self.model, "cap": self.cap, "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens, "output_at_cap": self.at_cap, "cost": decimal_text(self.cost)}
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """The most this request can cost over every step its cascade can reach and every
+    fallback of each step (section 7, at this request's input_tokens)."""
+
+    cost: Decimal
+    parts: tuple[tuple[str, Decimal], ...]
+    """Each step's costliest chain (`fast→backup`) and its price."""
+    input_tokens: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cost": decimal_text(self.cost), "input_tokens": self.input_tokens,
+                "parts": [{"chain": chain, "cost": decimal_text(value)} for chain, value in self.parts]}
+
+
+@dataclass(frozen=True)
+class Cost:
+    calls: tuple[Call, ...]
+    total: Decimal
+    worst: WorstCase | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"calls": [c.as_dict() for c in self.calls], "total": decimal_text(self.total),
+                "worst_case": self.worst.as_dict() if self.worst is not None else None}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a request got its decision: `Policy.explain`'s answer, `as_dict()` for JSON (9.2)."""
+
+    policy: str
+    request: dict[str, Any]
+    decision: Decision | None
+    rules: tuple[RuleTrace, ...] = ()
+    climb: tuple[ClimbStep, ...] = ()
+    path: tuple[str, ...] = ()
+    fallbacks: tuple[StepFallbacks, ...] = ()
+    cost: Cost | None = None
+    error: RequestError | None = None
+    """The request's error (R001-R004): then there is no decision."""
+    error_span: Span | None = None
+    """Where the signal the error names is declared, when it names one."""
+    outcomes_given: bool = False
+
+    @property
+    def fired(self) -> str | None:
+        """The rule that decided (None: a request error, or no rule took the request)."""
+        return self.decision.rule if self.decision is not None else None
+
+    @property
+    def failed(self) -> bool:
+        """A request error, in the signals or in an outcome object of the climb."""
+        return self.error is not None or any(step.error is not None for step in self.climb)
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.error is not None:
+            error: dict[str, Any] = self.error.as_dict()
+            if self.error_span is not None:
+                error["declared"] = {"file": self.error_span.file, "line": self.error_span.line,
+                                     "column": self.error_span.column}
+            return {"policy": self.policy, "request": _shown(self.request), "error": error, "decision": None,
+                    "rules": [], "climb": [], "fallbacks": [], "cost": None}
+        assert self.decision is not None
+        decision = self.decision.as_dict()
+        if self.outcomes_given:
+            decision["path"] = list(self.path)
+        return {"policy": self.policy, "request": _shown(self.request), "decision": decision,
+                "rules": [r.as_dict() for r in self.rules], "climb": [c.as_dict() for c in self.climb],
+                "fallbacks": [f.as_dict() for f in self.fallbacks],
+                "cost": self.cost.as_dict() if self.cost is not None else None}
+
+
+def _shown(value: Any) -> Any:
+    """A request as JSON can hold it: what JSON cannot (bytes, NaN, a set, a non-string key)
+    is shown as its Python repr, so that an explanation of any request prints."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else repr(value)
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else repr(k): _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return repr(value)
+
+
+# ---- explaining -------------------------------------------------------------------------------
+
+
+def explain(policy: Policy, request: Mapping[str, Any], *, engine: Engine = "compiled",
+            all_rules: bool = False, strict: bool = False) -> Explanation:
+    """Why `request` gets its decision from `policy` (section 9.2).
+
+    `request` maps signals to values, and may hold `@outcomes` (the outcome objects observed
+    after each step), `@output_tokens` and `@input_tokens` (for a policy that declares no
+    input_tokens), as `policyc eval` and `simulate` read them. Guarantees: the decision is
+    `policy.decide(..., engine=engine)`'s and the rule reported as fired is its rule; every
+    rule before it is reported as not held (every rule with `all_rules`); each reason's
+    `held` is what the interpreter evaluates that part to; the climb is the engine's
+    `escalate`. A bad request is an Explanation with `error` set, never an exception.
+    """
+    shown = dict(request.items()) if isinstance(request, Mapping) else request
+    if not isinstance(request, Mapping):
+        return _refused(policy, shown, RequestError(
+            "R002", None, f"a request is an object of signal names to values, got {type(request).__name__}"))
+    signals = {k: v for k, v in request.items() if not (isinstance(k, str) and k.startswith("@"))}
+    outcomes = request.get(OUTCOMES_KEY)
+    if outcomes is not None and not (isinstance(outcomes, list) and all(isinstance(o, Mapping) for o in outcomes)):
+        return _refused(policy, shown, RequestError(
+            "R002", OUTCOMES_KEY, f"{OUTCOMES_KEY} is a list of objects of outcomes, one per step"))
+    extra = {}
+    for key in (OUTPUT_TOKENS_KEY, INPUT_TOKENS_KEY):
+        if key in request:
+            value = request[key]
+            if value.__class__ is not int or value < 0:
+                return _refused(policy, shown, RequestError("R002", key, f"{key} must be an int >= 0, got {value!r}"))
+            extra[key] = value
+    try:
+        env = policy.interpreter.validate(signals, "signal", strict)
+        decision = policy.decide(signals, engine=engine, strict=strict)
+    except RequestError as exc:
+        return _refused(policy, shown, exc)
+    context = _Context(policy)
+    rules, fired = _trace_rules(context, env, all_rules)
+    if fired != decision.rule:
+        raise AssertionError(f"explain found rule {fired!r} where decide ({engine}) gives {decision.rule!r}: "
+                             f"a bug, please report it with the policy and {shown!r}")
+    rule = next((r for r in policy.ir.route if r.name == decision.rule), None)
+    climb, path = _climb(context, policy, decision, rule, env, outcomes, engine)
+    tokens = env.get("input_tokens") if context.has_input_tokens else extra.get(INPUT_TOKENS_KEY)
+    return Explanation(
+        policy=policy.name, request=shown, decision=decision, rules=rules, climb=climb, path=path,
+        fallbacks=_fallbacks(policy.ir, decision),
+        cost=_cost(context, rule, decision, path, env, tokens, extra.get(OUTPUT_TOKENS_KEY)),
+        outcomes_given=outcomes is not None,
+    )
+
+
+def _refused(policy: Policy, request: Any, error: RequestError) -> Explanation:
+    declared = next((s.span for s in policy.ir.signals if s.name == error.signal), None)
+    return Explanation(policy=policy.name, request=request if isinstance(request, dict) else {"": request},
+                       decision=None, error=error, error_span=declared)
+
+
+class _Context:
+    """What explaining one policy reads: its sources, the interpreter, the declared types."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.ir: PolicyIR = policy.ir
+        self.sources: dict[str, Source] = policy.sources
+        self.interpreter = policy.interpreter
+        self.types = {s.name: s.type for s in policy.ir.signals}
+        self.has_input_tokens = any(s.name == "input_tokens" and s.role == "signal" for s in policy.ir.signals)
+
+    def text(self, span: Span) -> str:
+        source = self.sources.get(span.file)
+        if source is None:
+            return "?"
+        return " ".join(source.text[span.start : span.end].split())
+
+    def value(self, x: e.Expr, env: dict[str, Any]) -> Any:
+        return self.interpreter.evaluate(x, env)
+
+
+def _trace_rules(context: _Context, env: dict[str, Any], all_rules: bool) -> tuple[tuple[RuleTrace, ...], str | None]:
+    traces: list[RuleTrace] = []
+    fired: str | None = None
+    for rule in context.ir.route:
+        if rule.condition is None:
+            held, because = True, ()
+        else:
+            held = bool(context.value(rule.condition, env))
+            because = tuple(_reasons(context, rule.condition, env, held))
+        fires = held and fired is None
+        if fires:
+            fired = rule.name
+        if fired is not None and not fires and not all_rules:
+            break
+        traces.append(RuleTrace(rule.name, rule.span, held, because, fires))
+    return tuple(traces), fired
+
+
+def _reasons(context: _Context, x: e.Expr, env: dict[str, Any], value: bool) -> list[Reason]:
+    """The parts of `x` (whose value is `value`) that decided it, down to the comparisons."""
+    match x:
+        case e.BoolOp(op=op, operands=operands):
+            decisive = (op == "and") != value  # a false `and`, a true `or`: the first operand that says so
+            found: list[Reason] = []
+            for operand in operands:
+                held = bool(context.value(operand, env))
+                if decisive:
+                    if held == value:
+                        return _reasons(context, operand, env, held)
+                    continue
+                found += _reasons(context, operand, env, held)
+            return found
+        case e.Not(operand=operand) if isinstance(operand, (e.BoolOp, e.Not)):
+            return _reasons(context, operand, env, not value)
+    return [_leaf(context, x, env, value)]
+
+
+def _leaf(context: _Context, x: e.Expr, env: dict[str, Any], value: bool) -> Reason:
+    values: dict[str, Any] = {}
+    types: dict[str, Any] = {}
+    for node in walk(x):
+        if isinstance(node, e.SignalRef) and node.name not in values:
+            values[node.name] = env[node.name]
+            types[node.name] = node.type
+        elif isinstance(node, e.CostOf):
+            name = f"cost({node.model})"
+            if name not in values:
+                values[name] = context.value(node, env)
+                types[name] = node.type
+        elif isinstance(node, e.Const) and node.type.kind in ("int", "float", "money", "duration", "bool"):
+            text = context.text(node.span)
+            if any(word not in _LITERAL_WORDS for word in _NAME.findall(text)) and text not in values:
+                values[text] = node.value  # a threshold (or an expression of them, folded)
+                types[text] = node.type
+    return Reason(context.text(x.span), x.span, value, values, x, types)
+
+
+# ---- the climb and the fallbacks ------------------------------------------------------------
+
+
+def _climb(context: _Context, policy: Policy, decision: Decision, rule: Rule | None, env: dict[str, Any],
+           outcomes: list[Mapping[str, Any]] | None, engine: Engine) -> tuple[tuple[ClimbStep, ...], tuple[str, ...]]:
+    if decision.model is None:
+        return (), ()
+    path = [decision.model]
+    if rule is None or not isinstance(rule.target, CascadeTarget):
+        return (), tuple(path)
+    steps: list[ClimbStep] = []
+    edges = context.ir.cascade(rule.target.cascade).edges
+    for k, edge in enumerate(edges):
+        text = context.text(edge.condition.span)
+        observed = outcomes[k] if outcomes is not None and k < len(outcomes) else None
+        if observed is None:
+            steps.append(ClimbStep(k, edge.source, edge.target, text, edge.span, None, None))
+            break
+        shown = dict(observed.items())
+        try:
+            seen = context.interpreter.validate(observed, "outcome", True)
+            following = policy.escalate(decision, k, observed, engine=engine)
+        except RequestError as exc:
+            steps.append(ClimbStep(k, edge.source, edge.target, text, edge.span, shown, None, error=exc))
+            break
+        scope = {**env, **seen}
+        held = bool(context.value(edge.condition, scope))
+        if held != (following is not None):
+            raise AssertionError(f"explain finds the edge {edge.source} -> {edge.target} {held}, but escalate "
+                                 f"({engine}) answers {following!r}: a bug, please report it")
+        steps.append(ClimbStep(k, edge.source, edge.target, text, edge.span, shown, held,
+                               tuple(_reasons(context, edge.condition, scope, held))))
+        if not held:
+            break
+        path.append(edge.target)
+    return tuple(steps), tuple(path)
+
+
+def _fallbacks(ir: PolicyIR, decision: Decision) -> tuple[StepFallbacks, ...]:
+    found = []
+    for k, model in enumerate(decision.steps):
+        links: list[tuple[str, tuple[str, ...], str]] = []
+        queue, seen = [model], {model}
+        while queue:
+            current = queue.pop(0)
+            for fb in ir.fallbacks:
+                if fb.source == current:
+                    links.append((fb.source, fb.errors, fb.target))
+                    if fb.target not in seen:
+                        seen.add(fb.target)
+                        queue.append(fb.target)
+        found.append(StepFallbacks(k, model, tuple(links)))
+    return tuple(found)
+
+
+# ---- cost -------------------------------------------------------------------------------------
+
+
+def call_cost(model: Model, input_tokens: int, output_tokens: int) -> Decimal:
+    """The exact price of one answered call (sections 7 and 9.3): `input_tokens x
+    input_per_mtok / 1e6 + output_tokens x output_per_mtok / 1e6`."""
+    inputs = EXACT.multiply(Decimal(input_tokens), model.input_per_mtok)
+    outputs = EXACT.multiply(Decimal(output_tokens), model.output_per_mtok)
+    return EXACT.add(inputs, outputs).scaleb(-6, EXACT)
+
+
+def _cost(context: _Context, rule: Rule | None, decision: Decision, path: tuple[str, ...], env: dict[str, Any],
+          tokens: int | None, output_tokens: int | None) -> Cost:
+    calls = []
+    total = Decimal(0)
+    for k, name in enumerate(path):
+        model = context.ir.model(name)
+        cap = decision.caps[k]
+        out = cap if output_tokens is None else min(output_tokens, cap)
+        price = call_cost(model, model.context if tokens is None else tokens, out)
+        calls.append(Call(k, name, cap, tokens, out, output_tokens is None, price,
+                          model.input_per_mtok, model.output_per_mtok))
+        total = EXACT.add(total, price)
+    worst = _worst_case(context, rule, env, tokens) if rule is not None and decision.model is not None else None
+    return Cost(tuple(calls), total, worst)
+
+
+def _worst_case(context: _Context, rule: Rule, env: dict[str, Any], tokens: int | None) -> WorstCase:
+    from ..analysis.costs import StepCosts  # exact prices per step, as the checker's E301
+
+    steps = context.ir.steps(rule)[: _reachable_steps(context, rule, env)]
+    parts = StepCosts(context.ir, rule, steps).parts(tokens)
+    priced = tuple((p.label, _decimal(p.value)) for p in parts)
+    total = sum((value for _, value in priced), Decimal(0))
+    return WorstCase(total, priced, tokens)
+
+
+def _reachable_steps(context: _Context, rule: Rule, env: dict[str, Any]) -> int:
+    """How many steps of the rule's cascade some outcomes can climb to, for this request's
+    signals (outcomes fresh at every step, as in section 7): the solver decides each edge."""
+    if not isinstance(rule.target, CascadeTarget):
+        return 1
+    from ..analysis.encode import Encoder, as_bool
+    from ..analysis.solver import Solver
+
+    encoder = Encoder(context.ir)
+    solver = Solver(encoder)
+    fixed = [encoder.var(s.name) == encoder.value(s, env[s.name]) for s in context.ir.inputs]
+    climbed: list[Any] = []
+    edges = context.ir.cascade(rule.target.cascade).edges
+    for k, edge in enumerate(edges):
+        solver.with_outcomes(k)
+        climbed.append(as_bool(encoder.encode(edge.condition, step=k)))
+        if not solver.satisfiable(*fixed, *climbed):
+            return k + 1
+    return len(edges) + 1
+
+
+def _decimal(value: Fraction) -> Decimal:
+    return EXACT.divide(Decimal(value.numerator), Decimal(value.denominator))
+
+
+# ---- text -------------------------------------------------------------------------------------
+
+
+def money(value: Decimal) -> str:
+    """$0.0039, $1.12: exact, at least cents."""
+    d = value.normalize()
+    if d.as_tuple().exponent > -2:  # type: ignore[operator]
+        d = d.quantize(Decimal("0.01"))
+    return f"${format(d, 'f')}"
+
+
+def render_text(explanation: Explanation) -> str:
+    """The explanation for a terminal: rules, decision, climb, fallbacks, cost."""
+    from ..jsontext import dumps
+
+    lines = [f"request {dumps(_shown(explanation.request))}"]
+    if explanation.error is not None:
+        error = explanation.error
+        lines.append(f"error[{error.code}]: {error.message}")
+        if explanation.error_span is not None:
+            lines.append(f"  --> {explanation.error_span}  (where '{error.signal}' is declared)")
+        lines.append("  no rule was tried: a request is validated before any rule (section 5)")
+        return "\n".join(lines)
+    assert explanation.decision is not None
+    lines += ["", "rules"]
+    width = max((len(_rule_label(r)) for r in explanation.rules), default=0)
+    for trace in explanation.rules:
+        verdict = "fired" if trace.fired else "held (an earlier rule fired)" if trace.held else "did not hold"
+        lines.append(f"  {_rule_label(trace).ljust(width)}  {trace.span.file}:{trace.span.line}  {verdict}")
+        lines += _reason_lines(trace.because, "    ")
+    if explanation.fired is None:
+        lines.append("  no rule fired, and the policy has no default (E204)")
+    lines += ["", f"decision  {_decision_text(explanation.decision)}"]
+    if explanation.climb:
+        lines += ["", "climb"]
+        for step in explanation.climb:
+            head = f"  step {step.step} {step.source} -> {step.target} when {step.text}  ({step.span.file}:{step.span.line})"
+            if step.error is not None:
+                lines.append(f"{head}: outcome error[{step.error.code}]: {step.error.message}")
+            elif step.outcomes is None:
+                lines.append(f"{head}: no outcomes listed, the climb stops")
+            else:
+                lines.append(f"{head}: {'true, climbs' if step.held else 'false, stops'}")
+                lines += _reason_lines(step.because, "    ")
+    if explanation.outcomes_given or explanation.climb:
+        lines.append(f"path      {' -> '.join(explanation.path) if explanation.path else '(no call)'}")
+    if explanation.fallbacks:
+        lines += ["", "fallbacks"]
+        width = max(len(f.model) for f in explanation.fallbacks)
+        for fb in explanation.fallbacks:
+            links = "; ".join(f"{a} on {', '.join(errors)} -> {b}" for a, errors, b in fb.links) or "none"
+            lines.append(f"  step {fb.step} {fb.model.ljust(width)}  {links}")
+    cost = explanation.cost
+    if cost is not None and explanation.decision.model is not None:
+        at_cap = any(c.at_cap for c in cost.calls)
+        lines += ["", "cost" + (" (output counted at each call's cap; give @output_tokens for the real count)"
+                                if at_cap else "")]
+        width = max((len(c.model) for c in cost.calls), default=0)
+        for call in cost.calls:
+            tokens = "context" if call.input_tokens is None else f"{call.input_tokens:,}"
+            lines.append(f"  {call.model.ljust(width)}  {tokens} in x {money(call.input_price)}/M + "
+                         f"{call.output_tokens:,} out x {money(call.output_price)}/M = {money(call.cost)}")
+        lines.append(f"  total     {money(cost.total)}")
+        if cost.worst is not None:
+            parts = " + ".join(f"{chain} {money(value)}" for chain, value in cost.worst.parts)
+            at = "each model's context window" if cost.worst.input_tokens is None else \
+                f"input_tokens = {cost.worst.input_tokens:,}"
+            lines.append(f"  worst     {money(cost.worst.cost)} ({parts}, at {at}, every provider error and "
+                         "escalation that can happen)")
+    return "\n".join(lines)
+
+
+def _rule_label(trace: RuleTrace) -> str:
+    return "default" if trace.rule == "default" and not trace.because else f"rule {trace.rule}"
+
+
+def _reason_lines(reasons: tuple[Reason, ...], indent: str) -> list[str]:
+    lines = []
+    for reason in reasons:
+        values = reason.values_text()
+        lines.append(f"{indent}{reason.text} is {'true' if reason.held else 'false'}"
+                     f"  ({reason.span.line}:{reason.span.column})" + (f": {values}" if values else ""))
+    return lines
+
+
+def _decision_text(decision: Decision) -> str:
+    if decision.rule is None:
+        return "no rule: no model serves this request"
+    by = f"by {decision.rule}" if decision.rule != "default" else "by default"
+    if decision.reject is not None:
+        return f"reject {decision.reject!r} {by}"
+    steps = " -> ".join(f"{m} ({cap:,})" for m, cap in zip(decision.steps, decision.caps))
+    return f"{decision.model} {by}; steps {steps} (each with its max_output)"
