@@ -10,6 +10,7 @@ from __future__ import annotations
 from .common import main
 from . import check as _check  # noqa: F401  (registers lint, compile, eval, test)
 from . import authoring as _authoring  # noqa: F401  (registers fmt, graph)
+from . import review as _review  # noqa: F401  (registers explain, diff)
 from . import simulate as _simulate  # noqa: F401  (registers simulate)
 
 __all__ = ["main"]
