@@ -24,6 +24,7 @@ import random
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from fractions import Fraction
 
@@ -356,3 +357,30 @@ def test_processes_appending_to_one_log_never_interleave(tmp_path):
             assert len(record["padding"]) == 70000
             seen[record["writer"]] += 1
     assert seen == {str(k): 60 for k in range(4)}
+
+
+ENDLESS = r"""
+import sys
+from policylang import runtime
+log = runtime.JsonlLog(sys.argv[1])
+print("ready", flush=True)
+i = 0
+while True:
+    log({"i": i, "padding": "y" * 100000})
+    i += 1
+"""
+
+
+def test_a_killed_writer_leaves_only_whole_lines(tmp_path):
+    path = tmp_path / "killed.jsonl"
+    writer = subprocess.Popen([sys.executable, "-c", ENDLESS, str(path)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 30
+    while (not path.exists() or path.stat().st_size < 2_000_000) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    writer.kill()  # SIGKILL: no handler, no flush, no goodbye
+    writer.wait(timeout=30)
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    numbers = [json.loads(line)["i"] for line in data.decode("utf-8").splitlines()]
+    assert len(numbers) >= 20 and numbers == list(range(len(numbers)))
