@@ -15,13 +15,14 @@ import pathlib
 from decimal import Decimal
 from typing import Any
 
+import policygen as gen
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, strategies as st
+from conftest import example_files, examples
+from hypothesis import given
+from hypothesis import strategies as st
 
 import policylang
-import policygen as gen
-from conftest import example_files, examples
 from policylang.authoring.coverage import Coverage, coverage, percent
 from policylang.cli import main
 from policylang.ir import surface as s
@@ -98,7 +99,7 @@ def policies_with_tests(draw) -> tuple[gen.GeneratedPolicy, list[dict[str, Any]]
 @examples(0.5)
 @given(case=policies_with_tests())
 def test_random_policies_report_the_rules_their_tests_fire(case) -> None:
-    generated, requests, text = case
+    _, requests, text = case
     checked = policylang.policy.check_text(text)
     assert checked.policy is not None, checked.diagnostics
     policy = policylang.Policy(checked)

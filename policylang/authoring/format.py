@@ -28,9 +28,11 @@ import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from ..ir import surface as s
 from ..ir.node import Node, walk
+from ..passes.pipeline import recursion_headroom
 from ..policy import PolicyError
 from ..source import Source
 from ..syntax.grammar import parser
@@ -56,7 +58,8 @@ def format_source(text: str, name: str = "<string>") -> str:
     tree, diagnostics = parse(source)
     if tree is None:
         raise PolicyError(diagnostics, {name: source})
-    return _Formatter(text, tree).render()
+    with recursion_headroom():  # conditions nest up to 1,000 levels; the layout recurses on them
+        return _Formatter(text, tree).render()
 
 
 @dataclass
@@ -100,8 +103,8 @@ class _Formatter:
         self.text = text
         self.tree = tree
         self.tokens = list(parser().lex(text))
-        self.starts = [t.start_pos for t in self.tokens]
-        self.ends = [t.end_pos for t in self.tokens]
+        self.starts: list[int] = [t.start_pos or 0 for t in self.tokens]
+        self.ends: list[int] = [t.end_pos or 0 for t in self.tokens]
         self.partner: dict[int, int] = {}
         opened: list[int] = []
         for i, token in enumerate(self.tokens):
@@ -217,6 +220,9 @@ class _Formatter:
     def leaf(self, start: int, end: int, texts: list[str], indent: str) -> list[Line]:
         """A construct laid out on its own lines: its inner comments above it."""
         return [*self.hoisted(start, end, indent), *(Line(t) for t in texts)]
+
+    def leaf_item(self, start: int, end: int, texts: list[str], indent: str) -> _Item:
+        return _Item(start, end, partial(self.leaf, start, end, texts, indent))
 
     def table_widths(self, decls: list[s.Decl]) -> list[tuple[int, ...] | None]:
         """Column widths for runs of consecutive one-line declarations of one kind (no blank
@@ -352,7 +358,7 @@ class _Formatter:
         for pair in pairs:
             start, end = extent(pair)
             text = f"{indent}{pair.name.text.ljust(width)} = {self.expr(pair.value)}"
-            items.append(_Item(start, end, lambda start=start, end=end, text=text: self.leaf(start, end, [text], indent)))
+            items.append(self.leaf_item(start, end, [text], indent))
         return items
 
     def cascade(self, decl: s.CascadeDecl, start: int, end: int) -> list[Line]:
@@ -366,7 +372,7 @@ class _Formatter:
             e_start, e_end = extent(edge)
             head = f"{INDENT}{edge.source.text.ljust(sources)} -> {edge.target.text.ljust(targets)} when "
             texts = self.fit(head, edge.condition, "", INDENT + CONTINUATION)
-            items.append(_Item(e_start, e_end, lambda s_=e_start, e_=e_end, t=texts: self.leaf(s_, e_, t, INDENT)))
+            items.append(self.leaf_item(e_start, e_end, texts, INDENT))
         return [*hoisted, *self.block(f"cascade {decl.name.text}", items, braces, "")]
 
     def fallback(self, decl: s.FallbackDecl, width: tuple[int, ...] | None) -> str:
@@ -406,7 +412,7 @@ class _Formatter:
         hoisted = self.hoisted(start, self.starts[braces], "")
         rules = list(decl.rules)
         names = max((len(r.name.text) for r in rules if r.name is not None), default=0)
-        heads = [f"{INDENT}rule {r.name.text.ljust(names)} when {self.expr(r.condition)}"  # type: ignore[union-attr]
+        heads = [f"{INDENT}rule {r.name.text.ljust(names)} when {self.expr(r.condition)}"  # type: ignore[union-attr, arg-type]
                  for r in rules]
         tails = [self.target(r) for r in rules]
         breakable = [self.boolop(r.condition)[1] is not None for r in rules]  # type: ignore[arg-type]
@@ -427,11 +433,11 @@ class _Formatter:
                 else:
                     texts[-1] = f"{last} {tail}"
             r_start, r_end = extent(rule)
-            items.append(_Item(r_start, r_end, lambda s_=r_start, e_=r_end, t=texts: self.leaf(s_, e_, t, INDENT)))
+            items.append(self.leaf_item(r_start, r_end, texts, INDENT))
         if decl.default is not None:
             d_start, d_end = extent(decl.default)
             text = f"{INDENT}default {self.target(decl.default)}"
-            items.append(_Item(d_start, d_end, lambda: self.leaf(d_start, d_end, [text], INDENT)))
+            items.append(self.leaf_item(d_start, d_end, [text], INDENT))
         return [*hoisted, *self.block("route", items, braces, "")]
 
     def target(self, rule: s.RuleDecl) -> str:
@@ -458,18 +464,18 @@ class _Formatter:
             closed = self.partner[opened]
             word = keyword.lower()
             items.append(_Item(self.starts[at], self.ends[closed],
-                               lambda w=word, p=pairs or (), o=opened: self.small_block(w, p, o, INDENT)))
+                               partial(self.small_block, word, pairs or (), opened, INDENT)))
             at = closed + 1
         for down in decl.down:
             d_start, d_end = extent(down)
             error = f" on {down.error.text}" if down.error is not None else ""
             text = f"{INDENT}down {down.model.text}{error}"
-            items.append(_Item(d_start, d_end, lambda s_=d_start, e_=d_end, t=text: self.leaf(s_, e_, [t], INDENT)))
+            items.append(self.leaf_item(d_start, d_end, [text], INDENT))
         expect = self.next_token("EXPECT", self.starts[at], close)
         assert expect is not None
         e_start, e_end = self.starts[expect], self.ends[close - 1]
         text = INDENT + self.expectation(decl.expect)
-        items.append(_Item(e_start, e_end, lambda: self.leaf(e_start, e_end, [text], INDENT)))
+        items.append(self.leaf_item(e_start, e_end, [text], INDENT))
         return [*hoisted, *self.block(f"test {decl.name.text}", items, braces, "")]
 
     def small_block(self, word: str, pairs: Sequence[s.Assignment], open_index: int, indent: str) -> list[Line]:
