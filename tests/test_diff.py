@@ -375,7 +375,7 @@ def test_cli_formats_and_exit_statuses(tmp_path):
     traffic = tmp_path / "traffic.jsonl"
     traffic.write_text('{"n": 6}\n{"n": 1}\n')
     counted = _run("diff", old, new, "--traffic", str(traffic))
-    assert counted.exit_code == 1 and "1 requests" in counted.output
+    assert counted.exit_code == 1 and "traffic: 1 request, cost" in counted.output
     assert _run("diff", old, new, "--traffic", str(tmp_path / "none.jsonl")).exit_code == 2
 
 
@@ -384,3 +384,32 @@ def test_every_example_against_itself_changes_nothing():
         result = _run("diff", str(path), str(path))
         assert result.exit_code == 0, result.output
         assert result.output.rstrip().endswith("no request's decision changes")
+
+
+# ---- the documentation ------------------------------------------------------------------------
+
+
+def test_the_docs_of_explain_and_diff_show_what_they_print(tmp_path):
+    """Every console block of docs/cli.md's explain and diff sections, run in a folder that
+    holds examples/support_desk.route, prints what the page shows."""
+    import os
+    import subprocess
+    import sys
+
+    from test_readme import commands, matches
+
+    page = (EXAMPLES.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    sections = page[page.index("## `policyc explain`"):]
+    blocks = re.findall(r"```console\n(.*?)```", sections, re.S)
+    assert len(blocks) >= 4
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "support_desk.route").write_text((EXAMPLES / "support_desk.route").read_text())
+    (tmp_path / "week.jsonl").write_text(re.search(r"\$ cat week.jsonl\n(.*?)\n\$", sections, re.S).group(1) + "\n")
+    env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}")
+    for block in blocks:
+        for command, expected in commands(block):
+            done = subprocess.run(["sh", "-c", command + " 2>&1"], cwd=tmp_path, env=env, capture_output=True,
+                                  text=True, timeout=120)
+            got = done.stdout.splitlines()
+            assert matches(expected, got), f"$ {command}\ndocs say:\n" + "\n".join(expected) + \
+                "\nit prints:\n" + "\n".join(got)

@@ -146,7 +146,7 @@ def test_thresholds_are_named_with_their_values(desk):
     assert not reason.held
     assert answer.fired == "short_sum"
     text = policylang.authoring.explain.render_text(answer)
-    assert "input_tokens > huge_input is false" in text and "huge_input = 100000" in text
+    assert "input_tokens > huge_input  is false" in text and "huge_input = 100000" in text
 
 
 def test_a_false_and_names_its_first_false_operand_and_a_false_or_every_operand(write_route):
@@ -263,7 +263,7 @@ def test_cli_text_and_json():
     result = _run("explain", desk, "--request", '{"task": "legal_review", "input_tokens": 500}')
     assert result.exit_code == 0, result.output
     assert "rule high_stakes" in result.output and "fired" in result.output
-    assert "decision  frontier by high_stakes" in result.output
+    assert "decision  frontier, by rule high_stakes, max_output 4,000" in result.output
     result = _run("explain", desk, "--request", '{"task": "legal_review", "input_tokens": 500}', "--format", "json")
     shown = json.loads(result.output)
     assert set(shown) >= {"decision", "rules", "climb", "cost"}

@@ -80,8 +80,8 @@ class PairTraffic:
     cost_after: Decimal = Decimal(0)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "cost_before": decimal_text(self.cost_before),
-                "cost_after": decimal_text(self.cost_after)}
+        return {"requests": self.requests, "cost_before": decimal_text(self.cost_before.normalize()),
+                "cost_after": decimal_text(self.cost_after.normalize())}
 
 
 @dataclass
@@ -201,7 +201,8 @@ class TrafficSummary:
         return {"records": self.records, "unchanged": self.unchanged, "changed": self.changed,
                 "refused_by_both": self.refused_by_both, "only_old_accepts": dict(self.only_old),
                 "only_new_accepts": dict(self.only_new), "not_requests": self.not_objects,
-                "cost_before": decimal_text(self.cost_before), "cost_after": decimal_text(self.cost_after)}
+                "cost_before": decimal_text(self.cost_before.normalize()),
+                "cost_after": decimal_text(self.cost_after.normalize())}
 
 
 @dataclass
@@ -452,7 +453,7 @@ def _renames(space, old: PolicyIR, new: PolicyIR, old_entries, new_entries) -> l
 
 
 def _acceptance(space, old: Policy, new: Policy) -> list[Acceptance]:
-    base = space.some_request() if not space.empty else None
+    base = _base(space, old, new)
     found = []
     for key in space.key_list:
         a, b = key.old, key.new
@@ -478,6 +479,18 @@ def _acceptance(space, old: Policy, new: Policy) -> list[Acceptance]:
                                             tuple(which), request, error))
                     break
     return found
+
+
+def _base(space, old: Policy, new: Policy) -> dict[str, Any] | None:
+    """A request both versions accept, to change one key of: plain values where they do, else
+    one the solver finds; None when none exists."""
+    plain = {**_plain(old.ir), **_plain(new.ir)}
+    try:
+        old.interpreter.validate(plain, "signal")
+        new.interpreter.validate(plain, "signal")
+        return plain
+    except RequestError:
+        return space.some_request() if not space.empty else None
 
 
 _ABSENT = object()
@@ -812,10 +825,10 @@ def _amount(value: Fraction, metric: str) -> str:
 
 
 def _amount_plain(value: Fraction, metric: str) -> str:
+    """A worst case as an exact decimal string (prices and latencies are decimals)."""
     exact = decimal_of(value)
-    if exact is None:
-        exact = EXACT.divide(Decimal(value.numerator), Decimal(value.denominator))
-    return decimal_text(exact)
+    assert exact is not None, f"a worst case that is no decimal: {value}"
+    return decimal_text(exact.normalize())
 
 
 # ---- what no decision shows -------------------------------------------------------------------
@@ -984,61 +997,68 @@ def _money(value: Decimal) -> str:
     return money(value)
 
 
-def _decision_words(decision: Decision) -> str:
+def _decision_words(decision: Decision, caps: bool = True) -> str:
     if decision.rule is None:
         return "no rule (no model)"
     if decision.reject is not None:
         return f"reject {json.dumps(decision.reject)}"
     steps = " -> ".join(decision.steps)
-    caps = ", ".join(f"{c:,}" for c in decision.caps)
-    return f"{steps} (max_output {caps})"
+    if not caps:
+        return steps
+    return f"{steps} (max_output {', '.join(f'{c:,}' for c in decision.caps)})"
 
 
-def _change_line(change: Change) -> str:
-    return f"{change.old.label} -> {change.new.label}: {_decision_words(change.before)}  =>  {_decision_words(change.after)}"
+def _pair_words(change: Change) -> str:
+    caps = "caps" in change.fields or "max_output" in change.fields
+    return f"{_decision_words(change.before, caps)}  =>  {_decision_words(change.after, caps)}"
 
 
 def render_text(report: Diff) -> str:
-    """The diff for a terminal: changes first, each with its witness; the exit status's
-    reason on the last line."""
-    lines = [f"policyc diff {report.old_file} {report.new_file}"]
+    """The diff for a terminal: the changes, each with its witness, then what only one version
+    accepts, renames, budgets, other changes; the last line says whether decisions change."""
+    lines = [f"old {report.old_file}, new {report.new_file}"]
     if report.no_common_request:
         lines += ["", "no request is accepted by both versions: a signal both require has no value both accept"]
     if report.changes:
-        lines += ["", f"decisions that change ({len(report.changes)})"]
+        lines += ["", f"decisions that change ({_count(len(report.changes), 'pair')} of rules)"]
+        width = max(len(f"{c.old.label} -> {c.new.label}") for c in report.changes)
         for change in report.changes:
-            lines.append(f"  {_change_line(change)}")
-            lines.append(f"    changes {', '.join(change.fields)}; e.g. {dumps(change.witness)}")
+            lines.append(f"  {f'{change.old.label} -> {change.new.label}'.ljust(width)}   {_pair_words(change)}")
+            lines.append(f"      e.g. {dumps(change.witness)}")
             if change.traffic is not None:
                 t = change.traffic
-                lines.append(f"    traffic: {t.requests:,} requests, cost {_money(t.cost_before)} -> {_money(t.cost_after)}")
+                lines.append(f"      traffic: {_count(t.requests, 'request')}, cost {_money(t.cost_before)} -> "
+                             f"{_money(t.cost_after)}")
             if change.from_traffic:
-                lines.append("    found in the traffic only: please report this as a bug in diff")
+                lines.append("      found in the traffic only: please report this as a bug in diff")
     if report.acceptance:
-        lines += ["", f"requests only one version accepts ({len(report.acceptance)})"]
+        lines += ["", "requests only one version accepts"]
         for fact in report.acceptance:
-            types = f"{fact.old_type or 'undeclared'} -> {fact.new_type or 'undeclared'}"
-            lines.append(f"  signal {fact.signal} {fact.change} ({types}): only {fact.only.upper()} accepts "
-                         + "; ".join(fact.which))
+            lines.append(f"  signal {fact.signal}, {fact.change}: {fact.old_type or '(not declared)'} -> "
+                         f"{fact.new_type or '(not declared)'}")
+            lines.append(f"      only {fact.only.upper()} accepts " + "; ".join(fact.which))
             other = "NEW" if fact.only == "old" else "OLD"
-            lines.append(f"    e.g. {dumps(fact.witness)}: {other} refuses it ({fact.error.code} {fact.error.message})")
+            lines.append(f"      e.g. {dumps(fact.witness)}: {other} refuses it, {fact.error.code} {fact.error.message}")
     if report.renames:
-        lines += ["", f"renamed, same requests and decisions ({len(report.renames)})"]
+        lines += ["", "renamed (the same requests, the same decisions: not a change)"]
         lines += [f"  {r.old.label} -> {r.new.label}" for r in report.renames]
     if report.budgets:
-        lines += ["", "budgets, worst case"]
+        lines += ["", "budgets, worst case before -> after"]
         for b in report.budgets:
             before = b.before.text(b.metric) if b.before is not None else "(no such budget)"
             after = b.after.text(b.metric) if b.after is not None else "(no such budget)"
-            bound = _bound_words(b)
-            lines.append(f"  {b.text}{bound}: {before} -> {after}")
+            lines.append(f"  {b.text}{_bound_words(b)}: {before} -> {after}")
     if report.notes:
-        lines += ["", "also changed (no decision shows it)"]
+        lines += ["", "also changed, though no decision shows it"]
         lines += [f"  {note}" for note in report.notes]
     if report.traffic is not None:
         lines += ["", _traffic_words(report.traffic)]
     lines += ["", _verdict(report)]
     return "\n".join(lines)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' * (n != 1)}"
 
 
 def _bound_words(b: BudgetDiff) -> str:
@@ -1054,9 +1074,9 @@ def _bound_words(b: BudgetDiff) -> str:
 def _traffic_words(t: TrafficSummary) -> str:
     refused = ""
     if t.only_old or t.only_new:
-        refused = (f"; now refused {sum(t.only_old.values()):,}, now accepted {sum(t.only_new.values()):,}")
-    return (f"traffic: {t.records:,} records, {t.changed:,} decided differently, {t.unchanged:,} the same"
-            f"{refused}; cost {_money(t.cost_before)} -> {_money(t.cost_after)}")
+        refused = f" ({sum(t.only_old.values()):,} now refused, {sum(t.only_new.values()):,} now accepted)"
+    return (f"traffic: {_count(t.records, 'record')}, {t.changed:,} decided differently{refused}, {t.unchanged:,} "
+            f"the same, {t.refused_by_both:,} refused by both; cost {_money(t.cost_before)} -> {_money(t.cost_after)}")
 
 
 def _verdict(report: Diff) -> str:
@@ -1064,16 +1084,18 @@ def _verdict(report: Diff) -> str:
         return "no request's decision changes"
     parts = []
     if report.changes:
-        parts.append(f"{len(report.changes)} change{'s' * (len(report.changes) != 1)} of decision")
+        n = len(report.changes)
+        parts.append(f"{_count(n, 'pair')} of rules {'decide' if n != 1 else 'decides'} differently")
     if report.acceptance:
-        parts.append(f"{len(report.acceptance)} of the requests accepted")
-    return "decisions change: " + ", ".join(parts)
+        signals = len({a.signal for a in report.acceptance})
+        parts.append(f"{_count(signals, 'signal')} {'change' if signals != 1 else 'changes'} which requests are accepted")
+    return "decisions change: " + "; ".join(parts)
 
 
 def render_markdown(report: Diff) -> str:
     """The diff as a pull-request comment (GitHub-flavoured Markdown)."""
     lines = [f"### policyc diff: `{report.old_file}` → `{report.new_file}`", ""]
-    lines.append(f"**{_verdict(report)}**" if report.changed else "**No request's decision changes.**")
+    lines.append(f"**{_verdict(report)[0].upper()}{_verdict(report)[1:]}.**")
     if report.no_common_request:
         lines += ["", "No request is accepted by both versions."]
     if report.changes:
@@ -1082,8 +1104,9 @@ def render_markdown(report: Diff) -> str:
                                                                                  if report.traffic else ""),
                   "|---|---|---|---|---|---|" + ("---:|---|" if report.traffic else "")]
         for c in report.changes:
-            row = (f"| {_md(c.old.label)} | {_md(c.new.label)} | {_md(_decision_words(c.before))} | "
-                   f"{_md(_decision_words(c.after))} | {', '.join(c.fields)} | `{_md(dumps(c.witness))}` |")
+            caps = "caps" in c.fields or "max_output" in c.fields
+            row = (f"| {_md(c.old.label)} | {_md(c.new.label)} | {_md(_decision_words(c.before, caps))} | "
+                   f"{_md(_decision_words(c.after, caps))} | {', '.join(c.fields)} | `{_md(dumps(c.witness))}` |")
             if report.traffic is not None and c.traffic is not None:
                 row += f" {c.traffic.requests:,} | {_money(c.traffic.cost_before)} → {_money(c.traffic.cost_after)} |"
             lines.append(row)

@@ -18,6 +18,7 @@ AssertionError), never silently.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -31,7 +32,7 @@ from ..ir import expr as e
 from ..ir.node import walk
 from ..ir.policy import CascadeTarget, Model, Policy as PolicyIR, Rule
 from ..ir.types import format_value
-from ..ir.values import EXACT
+from ..ir.values import EXACT, decimal_of
 from ..jsontext import decimal_text
 from ..source import Source, Span
 
@@ -144,7 +145,7 @@ class Call:
 
     def as_dict(self) -> dict[str, Any]:
         return {"step": self.step, "model": self.model, "cap": self.cap, "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens, "output_at_cap": self.at_cap, "cost": decimal_text(self.cost)}
+                "output_tokens": self.output_tokens, "output_at_cap": self.at_cap, "cost": _amount(self.cost)}
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,8 @@ class WorstCase:
     input_tokens: int | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"cost": decimal_text(self.cost), "input_tokens": self.input_tokens,
-                "parts": [{"chain": chain, "cost": decimal_text(value)} for chain, value in self.parts]}
+        return {"cost": _amount(self.cost), "input_tokens": self.input_tokens,
+                "parts": [{"chain": chain, "cost": _amount(value)} for chain, value in self.parts]}
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ class Cost:
     worst: WorstCase | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"calls": [c.as_dict() for c in self.calls], "total": decimal_text(self.total),
+        return {"calls": [c.as_dict() for c in self.calls], "total": _amount(self.total),
                 "worst_case": self.worst.as_dict() if self.worst is not None else None}
 
 
@@ -180,6 +181,8 @@ class Explanation:
     policy: str
     request: dict[str, Any]
     decision: Decision | None
+    file: str = ""
+    """The policy's top-level file, where its rules are."""
     rules: tuple[RuleTrace, ...] = ()
     climb: tuple[ClimbStep, ...] = ()
     path: tuple[str, ...] = ()
@@ -217,6 +220,11 @@ class Explanation:
                 "rules": [r.as_dict() for r in self.rules], "climb": [c.as_dict() for c in self.climb],
                 "fallbacks": [f.as_dict() for f in self.fallbacks],
                 "cost": self.cost.as_dict() if self.cost is not None else None}
+
+
+def _amount(value: Decimal) -> str:
+    """Money in JSON: an exact decimal string (as `simulate` writes it), no trailing zeros."""
+    return decimal_text(value.normalize())
 
 
 def _shown(value: Any) -> Any:
@@ -280,7 +288,7 @@ def explain(policy: Policy, request: Mapping[str, Any], *, engine: Engine = "com
     climb, path = _climb(context, policy, decision, rule, env, outcomes, engine)
     tokens = env.get("input_tokens") if context.has_input_tokens else extra.get(INPUT_TOKENS_KEY)
     return Explanation(
-        policy=policy.name, request=shown, decision=decision, rules=rules, climb=climb, path=path,
+        policy=policy.name, request=shown, decision=decision, file=policy.ir.file, rules=rules, climb=climb, path=path,
         fallbacks=_fallbacks(policy.ir, decision),
         cost=_cost(context, rule, decision, path, env, tokens, extra.get(OUTPUT_TOKENS_KEY)),
         outcomes_given=outcomes is not None,
@@ -290,7 +298,7 @@ def explain(policy: Policy, request: Mapping[str, Any], *, engine: Engine = "com
 def _refused(policy: Policy, request: Any, error: RequestError) -> Explanation:
     declared = next((s.span for s in policy.ir.signals if s.name == error.signal), None)
     return Explanation(policy=policy.name, request=request if isinstance(request, dict) else {"": request},
-                       decision=None, error=error, error_span=declared)
+                       decision=None, file=policy.ir.file, error=error, error_span=declared)
 
 
 class _Context:
@@ -378,8 +386,8 @@ def _climb(context: _Context, policy: Policy, decision: Decision, rule: Rule | N
     if decision.model is None:
         return (), ()
     path = [decision.model]
-    if rule is None or not isinstance(rule.target, CascadeTarget):
-        return (), tuple(path)
+    if outcomes is None or rule is None or not isinstance(rule.target, CascadeTarget):
+        return (), tuple(path)  # nothing observed: the request stays on its first step
     steps: list[ClimbStep] = []
     edges = context.ir.cascade(rule.target.cascade).edges
     for k, edge in enumerate(edges):
@@ -433,7 +441,13 @@ def call_cost(model: Model, input_tokens: int, output_tokens: int) -> Decimal:
     input_per_mtok / 1e6 + output_tokens x output_per_mtok / 1e6`."""
     inputs = EXACT.multiply(Decimal(input_tokens), model.input_per_mtok)
     outputs = EXACT.multiply(Decimal(output_tokens), model.output_per_mtok)
-    return EXACT.add(inputs, outputs).scaleb(-6, EXACT)
+    return trimmed(EXACT.add(inputs, outputs).scaleb(-6, EXACT))
+
+
+def trimmed(value: Decimal) -> Decimal:
+    """The same amount without trailing zeros after the point: 0.0036105, not 0.003610500."""
+    shorter = value.normalize(EXACT)
+    return shorter if shorter.as_tuple().exponent <= 0 else shorter.quantize(Decimal(1))  # type: ignore[operator]
 
 
 def _cost(context: _Context, rule: Rule | None, decision: Decision, path: tuple[str, ...], env: dict[str, Any],
@@ -447,7 +461,7 @@ def _cost(context: _Context, rule: Rule | None, decision: Decision, path: tuple[
         price = call_cost(model, model.context if tokens is None else tokens, out)
         calls.append(Call(k, name, cap, tokens, out, output_tokens is None, price,
                           model.input_per_mtok, model.output_per_mtok))
-        total = EXACT.add(total, price)
+        total = trimmed(EXACT.add(total, price))
     worst = _worst_case(context, rule, env, tokens) if rule is not None and decision.model is not None else None
     return Cost(tuple(calls), total, worst)
 
@@ -458,7 +472,7 @@ def _worst_case(context: _Context, rule: Rule, env: dict[str, Any], tokens: int 
     steps = context.ir.steps(rule)[: _reachable_steps(context, rule, env)]
     parts = StepCosts(context.ir, rule, steps).parts(tokens)
     priced = tuple((p.label, _decimal(p.value)) for p in parts)
-    total = sum((value for _, value in priced), Decimal(0))
+    total = trimmed(sum((value for _, value in priced), Decimal(0)))
     return WorstCase(total, priced, tokens)
 
 
@@ -484,7 +498,10 @@ def _reachable_steps(context: _Context, rule: Rule, env: dict[str, Any]) -> int:
 
 
 def _decimal(value: Fraction) -> Decimal:
-    return EXACT.divide(Decimal(value.numerator), Decimal(value.denominator))
+    """A price as the exact decimal it is (prices are decimals, so every cost is one)."""
+    exact = decimal_of(value)
+    assert exact is not None, f"a cost that is no decimal: {value}"
+    return trimmed(exact)
 
 
 # ---- text -------------------------------------------------------------------------------------
@@ -499,84 +516,98 @@ def money(value: Decimal) -> str:
 
 
 def render_text(explanation: Explanation) -> str:
-    """The explanation for a terminal: rules, decision, climb, fallbacks, cost."""
+    """The explanation for a terminal: rules in order with the parts that decided them, the
+    decision, the climb, each step's fallbacks and the cost."""
     from ..jsontext import dumps
 
-    lines = [f"request {dumps(_shown(explanation.request))}"]
+    top = explanation.file
+    lines = [f"{top}: {dumps(_shown(explanation.request))}"]
     if explanation.error is not None:
         error = explanation.error
         lines.append(f"error[{error.code}]: {error.message}")
         if explanation.error_span is not None:
-            lines.append(f"  --> {explanation.error_span}  (where '{error.signal}' is declared)")
-        lines.append("  no rule was tried: a request is validated before any rule (section 5)")
+            lines.append(f"  --> {explanation.error_span} (where '{error.signal}' is declared)")
+        lines.append("  no rule was tried: a request is validated before any rule is (section 5)")
         return "\n".join(lines)
-    assert explanation.decision is not None
-    lines += ["", "rules"]
+    decision = explanation.decision
+    assert decision is not None
+    lines += ["", "rules, in order"]
     width = max((len(_rule_label(r)) for r in explanation.rules), default=0)
     for trace in explanation.rules:
-        verdict = "fired" if trace.fired else "held (an earlier rule fired)" if trace.held else "did not hold"
-        lines.append(f"  {_rule_label(trace).ljust(width)}  {trace.span.file}:{trace.span.line}  {verdict}")
-        lines += _reason_lines(trace.because, "    ")
+        verdict = "fired" if trace.fired else "holds, but an earlier rule fired" if trace.held else "does not hold"
+        lines.append(f"  {_rule_label(trace).ljust(width)}  {_where(trace.span, top)}  {verdict}")
+        lines += _reason_lines(trace.because, "      ", top)
     if explanation.fired is None:
         lines.append("  no rule fired, and the policy has no default (E204)")
-    lines += ["", f"decision  {_decision_text(explanation.decision)}"]
+    lines += ["", f"decision  {_decision_text(decision)}"]
     if explanation.climb:
         lines += ["", "climb"]
         for step in explanation.climb:
-            head = f"  step {step.step} {step.source} -> {step.target} when {step.text}  ({step.span.file}:{step.span.line})"
+            head = f"  step {step.step} {step.source} -> {step.target} when {step.text}  {_where(step.span, top)}"
             if step.error is not None:
-                lines.append(f"{head}: outcome error[{step.error.code}]: {step.error.message}")
+                lines.append(f"{head}: the outcomes are invalid, error[{step.error.code}]: {step.error.message}")
             elif step.outcomes is None:
-                lines.append(f"{head}: no outcomes listed, the climb stops")
+                lines.append(f"{head}: no outcomes listed for step {step.step}, the climb stops")
             else:
                 lines.append(f"{head}: {'true, climbs' if step.held else 'false, stops'}")
-                lines += _reason_lines(step.because, "    ")
+                lines += _reason_lines(step.because, "      ", top)
     if explanation.outcomes_given or explanation.climb:
         lines.append(f"path      {' -> '.join(explanation.path) if explanation.path else '(no call)'}")
     if explanation.fallbacks:
-        lines += ["", "fallbacks"]
+        lines += ["", "fallbacks, when a provider fails"]
         width = max(len(f.model) for f in explanation.fallbacks)
         for fb in explanation.fallbacks:
-            links = "; ".join(f"{a} on {', '.join(errors)} -> {b}" for a, errors, b in fb.links) or "none"
+            links = "; ".join(f"{'' if a == fb.model else a + ' '}on {', '.join(errors)} -> {b}"
+                              for a, errors, b in fb.links) or "none"
             lines.append(f"  step {fb.step} {fb.model.ljust(width)}  {links}")
     cost = explanation.cost
-    if cost is not None and explanation.decision.model is not None:
+    if cost is not None and decision.model is not None:
         at_cap = any(c.at_cap for c in cost.calls)
-        lines += ["", "cost" + (" (output counted at each call's cap; give @output_tokens for the real count)"
+        lines += ["", "cost" + (", output counted at each call's cap (@output_tokens gives the real count)"
                                 if at_cap else "")]
-        width = max((len(c.model) for c in cost.calls), default=0)
+        width = max([len(c.model) for c in cost.calls] + [len("worst")])
         for call in cost.calls:
             tokens = "context" if call.input_tokens is None else f"{call.input_tokens:,}"
-            lines.append(f"  {call.model.ljust(width)}  {tokens} in x {money(call.input_price)}/M + "
-                         f"{call.output_tokens:,} out x {money(call.output_price)}/M = {money(call.cost)}")
-        lines.append(f"  total     {money(cost.total)}")
+            lines.append(f"  {call.model.ljust(width)}  {money(call.cost)} = {tokens} in x {money(call.input_price)}/M"
+                         f" + {call.output_tokens:,} out x {money(call.output_price)}/M")
+        lines.append(f"  {'total'.ljust(width)}  {money(cost.total)}")
         if cost.worst is not None:
             parts = " + ".join(f"{chain} {money(value)}" for chain, value in cost.worst.parts)
-            at = "each model's context window" if cost.worst.input_tokens is None else \
+            at = "each model's full context window" if cost.worst.input_tokens is None else \
                 f"input_tokens = {cost.worst.input_tokens:,}"
-            lines.append(f"  worst     {money(cost.worst.cost)} ({parts}, at {at}, every provider error and "
-                         "escalation that can happen)")
+            lines.append(f"  {'worst'.ljust(width)}  {money(cost.worst.cost)} at {at}, every fallback and climb "
+                         "that can happen:")
+            lines.append(f"  {' ' * width}  {parts}")
     return "\n".join(lines)
+
+
+def _where(span: Span, top: str) -> str:
+    return f"line {span.line}" if span.file == top else f"{span.file}:{span.line}"
 
 
 def _rule_label(trace: RuleTrace) -> str:
     return "default" if trace.rule == "default" and not trace.because else f"rule {trace.rule}"
 
 
-def _reason_lines(reasons: tuple[Reason, ...], indent: str) -> list[str]:
+def _reason_lines(reasons: tuple[Reason, ...], indent: str, top: str) -> list[str]:
     lines = []
     for reason in reasons:
         values = reason.values_text()
-        lines.append(f"{indent}{reason.text} is {'true' if reason.held else 'false'}"
-                     f"  ({reason.span.line}:{reason.span.column})" + (f": {values}" if values else ""))
+        plain = values in (f"{reason.text} = true", f"{reason.text} = false") or \
+            reason.text.startswith("not ") and values.split(" = ")[0] == reason.text[4:]
+        at = f"{reason.span.line}:{reason.span.column}" if reason.span.file == top else str(reason.span)
+        lines.append(f"{indent}{reason.text}  is {'true' if reason.held else 'false'}  ({at})"
+                     + (f": {values}" if values and not plain else ""))
     return lines
 
 
 def _decision_text(decision: Decision) -> str:
+    by = "by default" if decision.rule == "default" else f"by rule {decision.rule}"
     if decision.rule is None:
         return "no rule: no model serves this request"
-    by = f"by {decision.rule}" if decision.rule != "default" else "by default"
     if decision.reject is not None:
-        return f"reject {decision.reject!r} {by}"
-    steps = " -> ".join(f"{m} ({cap:,})" for m, cap in zip(decision.steps, decision.caps))
-    return f"{decision.model} {by}; steps {steps} (each with its max_output)"
+        return f"reject {json.dumps(decision.reject)}, {by}"
+    if len(decision.steps) == 1:
+        return f"{decision.model}, {by}, max_output {decision.caps[0]:,}"
+    caps = ", ".join(f"{c:,}" for c in decision.caps)
+    return f"{decision.model}, {by}; cascade steps {' -> '.join(decision.steps)}, max_output {caps}"

@@ -14,7 +14,7 @@ from ..policy import Policy, PolicyError, check_text, load
 from .common import FAILED, FINE, fail_usage, load_or_exit, main, unreadable
 
 
-@main.command()
+@main.command(short_help="Why a request gets its decision, rule by rule.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--request", "request", required=True, metavar="JSON",
               help='the request, a JSON object of signals; "@outcomes" adds the climb, "@output_tokens" the real output')
@@ -37,7 +37,7 @@ def explain(file: str, request: str, all_rules: bool, engine: str, strict: bool,
     try:
         signals = json.loads(request)
     except ValueError as exc:
-        answer = Explanation(policy=policy.name, request={}, decision=None,
+        answer = Explanation(policy=policy.name, request={}, decision=None, file=policy.ir.file,
                              error=RequestError("R002", None, f"--request is not JSON: {exc}"))
     else:
         answer = policy.explain(signals, engine=engine, all_rules=all_rules, strict=strict)  # type: ignore[arg-type]
@@ -45,7 +45,7 @@ def explain(file: str, request: str, all_rules: bool, engine: str, strict: bool,
     sys.exit(FAILED if answer.failed else FINE)
 
 
-@main.command()
+@main.command(short_help="Which requests a change decides differently, each with a witness.")
 @click.argument("old", type=click.Path(dir_okay=False, allow_dash=True))
 @click.argument("new", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--traffic", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE.jsonl",
