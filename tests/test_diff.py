@@ -265,6 +265,32 @@ def test_signals_added_removed_retyped_and_narrowed_are_listed_with_witnesses():
     assert_witnesses_replay(report, old, new)
 
 
+def test_a_retyped_signal_is_compared_on_the_values_both_accept():
+    old = _policy("signal x: int in 0..10\nroute { rule r when x > 5.5 -> big  default -> small }\n")
+    new = _policy("signal x: float in 0.0..10.0\nroute { rule r when x > 5.5 -> big  default -> small }\n")
+    report = diff(old, new)
+    assert not report.changes  # on the ints both accept, both decide alike
+    assert [(a.signal, a.only, a.change) for a in report.acceptance] == [("x", "new", "retyped")]
+    moved = diff(old, _policy("signal x: float in 0.0..10.0\nroute { rule r when x >= 5 -> big  default -> small }\n"))
+    assert [(c.old.rule, c.new.rule, c.witness) for c in moved.changes] == [("default", "r", {"x": 5})]
+
+
+def test_reordered_enum_members_change_nothing():
+    old = _policy("signal t: enum {a, b, c}\nroute { rule r when t in {a, c} -> big  default -> small }\n")
+    new = _policy("signal t: enum {c, b, a}\nroute { rule r when t != b -> big  default -> small }\n")
+    assert not diff(old, new).changed
+    wider = diff(old, _policy("signal t: enum {a, b, c, d}\nroute { rule r when t in {a, c} -> big  default -> small }\n"))
+    assert not wider.changes and [(a.signal, a.which) for a in wider.acceptance] == [("t", ("t in {d}",))]
+
+
+def test_money_read_against_a_float_on_doubles():
+    old = _policy("signal spend: money in $0..$1\nroute { rule r when spend > $0.5 -> big  default -> small }\n")
+    new = _policy("signal spend: float in 0.0..1.0\nroute { rule r when spend >= 0.5 -> big  default -> small }\n")
+    report = diff(old, new)
+    assert [(c.old.rule, c.new.rule, c.witness) for c in report.changes] == [("default", "r", {"spend": 0.5})]
+    assert_witnesses_replay(report, old, new)
+
+
 def test_no_request_accepted_by_both():
     old = _policy("signal n: int in 0..10\nroute { default -> small }\n")
     new = _policy("signal n: int in 20..30\nroute { default -> big }\n")
@@ -377,6 +403,16 @@ def test_cli_formats_and_exit_statuses(tmp_path):
     counted = _run("diff", old, new, "--traffic", str(traffic))
     assert counted.exit_code == 1 and "traffic: 1 request, cost" in counted.output
     assert _run("diff", old, new, "--traffic", str(tmp_path / "none.jsonl")).exit_code == 2
+
+
+def test_markdown_cells_hold_any_reason():
+    from policylang.authoring.diff import render_markdown
+
+    old = _policy('signal n: int in 0..10\nroute { rule r when n > 5 -> reject "a | b <script>x</script> [l](u) `c`"  default -> small }\n')
+    new = _policy("signal n: int in 0..10\nroute { rule r when n > 5 -> big  default -> small }\n")
+    row = next(line for line in render_markdown(diff(old, new)).splitlines() if line.startswith("| rule r"))
+    assert row.count(" | ") == 5  # six cells: no `|` of the reason splits one
+    assert not re.search(r"(?<!\\)<", row) and "\\<script>" in row and "\\[l\\](u)" in row
 
 
 def test_every_example_against_itself_changes_nothing():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -1094,7 +1095,7 @@ def _verdict(report: Diff) -> str:
 
 def render_markdown(report: Diff) -> str:
     """The diff as a pull-request comment (GitHub-flavoured Markdown)."""
-    lines = [f"### policyc diff: `{report.old_file}` → `{report.new_file}`", ""]
+    lines = [f"### policyc diff: {_code(report.old_file)} → {_code(report.new_file)}", ""]
     lines.append(f"**{_verdict(report)[0].upper()}{_verdict(report)[1:]}.**")
     if report.no_common_request:
         lines += ["", "No request is accepted by both versions."]
@@ -1106,7 +1107,7 @@ def render_markdown(report: Diff) -> str:
         for c in report.changes:
             caps = "caps" in c.fields or "max_output" in c.fields
             row = (f"| {_md(c.old.label)} | {_md(c.new.label)} | {_md(_decision_words(c.before, caps))} | "
-                   f"{_md(_decision_words(c.after, caps))} | {', '.join(c.fields)} | `{_md(dumps(c.witness))}` |")
+                   f"{_md(_decision_words(c.after, caps))} | {', '.join(c.fields)} | {_code(dumps(c.witness))} |")
             if report.traffic is not None and c.traffic is not None:
                 row += f" {c.traffic.requests:,} | {_money(c.traffic.cost_before)} → {_money(c.traffic.cost_after)} |"
             lines.append(row)
@@ -1114,17 +1115,17 @@ def render_markdown(report: Diff) -> str:
         lines += ["", "#### Requests only one version accepts", "",
                   "| signal | change | accepted only by | requests | example | the other says |", "|---|---|---|---|---|---|"]
         for a in report.acceptance:
-            lines.append(f"| `{a.signal}` | {a.change} | {a.only} | {_md('; '.join(a.which))} | "
-                         f"`{_md(dumps(a.witness))}` | {a.error.code}: {_md(a.error.message)} |")
+            lines.append(f"| {_code(a.signal)} | {a.change} | {a.only} | {_md('; '.join(a.which))} | "
+                         f"{_code(dumps(a.witness))} | {a.error.code}: {_md(a.error.message)} |")
     if report.renames:
         lines += ["", "#### Renamed (same requests, same decisions)", ""]
-        lines += [f"- `{r.old.rule}` → `{r.new.rule}`" for r in report.renames]
+        lines += [f"- {_code(str(r.old.rule))} → {_code(str(r.new.rule))}" for r in report.renames]
     if report.budgets:
         lines += ["", "#### Budgets, worst case", "", "| budget | before | after |", "|---|---|---|"]
         for b in report.budgets:
             before = b.before.text(b.metric) if b.before is not None else "(none)"
             after = b.after.text(b.metric) if b.after is not None else "(none)"
-            lines.append(f"| `{_md(b.text)}`{_md(_bound_words(b))} | {_md(before)} | {_md(after)} |")
+            lines.append(f"| {_code(b.text)}{_md(_bound_words(b))} | {_md(before)} | {_md(after)} |")
     if report.notes:
         lines += ["", "#### Also changed (no decision shows it)", ""]
         lines += [f"- {_md(n)}" for n in report.notes]
@@ -1134,5 +1135,25 @@ def render_markdown(report: Diff) -> str:
 
 
 def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text that Markdown shows as it is, inside a table cell too: what Markdown or HTML could
+    read as markup is escaped (a reason or a file name never becomes a link, a tag or a
+    column); `_` only where it could start or end emphasis, so that `tool_heavy` stays as is."""
+    text = " ".join(text.split())
+    out = []
+    for k, ch in enumerate(text):
+        inside_word = 0 < k < len(text) - 1 and text[k - 1].isalnum() and text[k + 1].isalnum()
+        out.append("\\" + ch if ch in _MARKUP or (ch == "_" and not inside_word) else ch)
+    return "".join(out)
+
+
+_MARKUP = frozenset("\\`*[]<|&")
+
+
+def _code(text: str) -> str:
+    """A code span that holds any text: a fence longer than any run of backticks inside it,
+    `|` escaped for tables (GitHub reads `\\|` in a code span in a table as `|`)."""
+    text = " ".join(text.split()).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
