@@ -45,6 +45,8 @@ def assert_explains(policy, request, engine, all_rules=False):
     answer = policy.explain(request, engine=engine, all_rules=all_rules)
     signals = {k: v for k, v in request.items() if not (isinstance(k, str) and k.startswith("@"))} \
         if isinstance(request, dict) else request
+    if not isinstance(request, dict) and hasattr(request, "items") and not isinstance(request, list):
+        signals = dict(request.items())
     decided = {name: _decided(policy, signals, name) for name in ENGINES}
     if isinstance(decided[engine], RequestError):
         assert answer.error is not None and answer.decision is None
@@ -104,6 +106,8 @@ def test_explain_agrees_with_decide_on_random_policies(generated, data, engine, 
     requests += data.draw(st.lists(drawn.faulty_requests, max_size=2), label="faulty")
     for request in requests:  # the tool keys (@outcomes, ...) are explain's own: tested apart
         request = {k: v for k, v in request.items() if not (isinstance(k, str) and k.startswith("@"))}
+        assert_explains(policy, request, engine, all_rules)
+    for request in data.draw(st.lists(drawn.non_dict_requests, max_size=2), label="not dicts"):
         assert_explains(policy, request, engine, all_rules)
     if policy.ir.cascades:  # climbs under observed outcomes, good and bad
         for request in data.draw(st.lists(drawn.valid_requests, min_size=1, max_size=3), label="climbing"):
@@ -231,6 +235,7 @@ def test_request_errors_are_explained(desk):
     assert desk.explain({"input_tokens": 1}).error.code == "R001"
     assert desk.explain({"task": "classify", "input_tokens": 1, "tsak": 1}, strict=True).error.code == "R004"
     assert desk.explain(["not", "a", "request"]).error.code == "R002"
+    assert desk.explain(gen.ItemsOnly({"task": "classify", "input_tokens": 1})).fired == "cheap"  # as decide takes it
     bad_outcome = desk.explain({"task": "classify", "input_tokens": 1, "@outcomes": [{"confidence": 2.0}]})
     assert not bad_outcome.error and bad_outcome.climb[0].error.code == "R003" and bad_outcome.failed
     assert desk.explain({"task": "classify", "input_tokens": 1, "@outcomes": 3}).error.code == "R002"

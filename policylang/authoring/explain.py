@@ -258,10 +258,12 @@ def explain(policy: Policy, request: Mapping[str, Any], *, engine: Engine = "com
     `held` is what the interpreter evaluates that part to; the climb is the engine's
     `escalate`. A bad request is an Explanation with `error` set, never an exception.
     """
-    shown = dict(request.items()) if isinstance(request, Mapping) else request
-    if not isinstance(request, Mapping):
-        return _refused(policy, shown, RequestError(
+    try:  # anything with items() is a request, as `decide` takes it
+        request = dict(request.items())
+    except (AttributeError, TypeError, ValueError):
+        return _refused(policy, request, RequestError(
             "R002", None, f"a request is an object of signal names to values, got {type(request).__name__}"))
+    shown = request
     signals = {k: v for k, v in request.items() if not (isinstance(k, str) and k.startswith("@"))}
     outcomes = request.get(OUTCOMES_KEY)
     if outcomes is not None and not (isinstance(outcomes, list) and all(isinstance(o, Mapping) for o in outcomes)):
