@@ -371,7 +371,7 @@ while True:
 """
 
 
-def test_a_killed_writer_leaves_only_whole_lines(tmp_path):
+def test_a_killed_writer_tears_at_most_its_last_record_and_the_next_writer_starts_clean(tmp_path):
     path = tmp_path / "killed.jsonl"
     writer = subprocess.Popen([sys.executable, "-c", ENDLESS, str(path)], stdout=subprocess.PIPE, text=True)
     assert writer.stdout.readline().strip() == "ready"
@@ -380,7 +380,15 @@ def test_a_killed_writer_leaves_only_whole_lines(tmp_path):
         time.sleep(0.01)
     writer.kill()  # SIGKILL: no handler, no flush, no goodbye
     writer.wait(timeout=30)
-    data = path.read_bytes()
-    assert data.endswith(b"\n")
-    numbers = [json.loads(line)["i"] for line in data.decode("utf-8").splitlines()]
-    assert len(numbers) >= 20 and numbers == list(range(len(numbers)))
+    lines = path.read_bytes().split(b"\n")
+    whole, tail = lines[:-1], lines[-1]  # tail: what follows the last newline (a torn record, or nothing)
+    numbers = [json.loads(line)["i"] for line in whole]  # every line that ended is a whole record
+    assert len(numbers) >= 10 and numbers == list(range(len(numbers)))
+    with runtime.JsonlLog(path) as log:  # the next writer: its records start on a line of their own
+        log({"i": "after"})
+    records = list(runtime.read_log(path, skip_torn=True))
+    assert [r["i"] for r in records][: len(numbers)] == numbers and records[-1] == {"i": "after"}
+    assert path.read_bytes().endswith(b'{"i": "after"}\n')
+    if tail:  # the write was cut short: the torn record is alone on its line, never merged
+        with pytest.raises(ValueError, match="not a JSON record"):
+            list(runtime.read_log(path))

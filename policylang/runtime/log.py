@@ -1,8 +1,12 @@
 """The decision log: one JSON line per run, appended where every process can share the file.
 
 Each record is encoded first and written with a single `write` on a descriptor opened with
-O_APPEND, so lines from threads and processes never interleave, a record is in the kernel
-before `run` returns (no buffer to lose when the app stops), and a crash leaves whole lines.
+O_APPEND, so lines from threads and processes never interleave, and a record is in the kernel
+before `run` returns: no buffer to lose when the app stops, raises or exits. Only a process
+killed in the middle of its write (SIGKILL, or a signal it has no handler for) can leave that
+one record torn, at the end of the file, since the kernel may cut a write short for a dying
+process; the next JsonlLog to open the file ends the torn line first, so it never swallows
+another record.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ class JsonlLog:
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
                                        0o644)
         self._lock = threading.Lock()
+        if _torn(self.path):  # a writer died mid-record: end its line, so ours start on their own
+            os.write(self._fd, b"\n")
 
     def __call__(self, record: dict[str, Any]) -> None:
         """Append `record` as one line."""
@@ -88,12 +94,28 @@ class JsonlLog:
         return f"JsonlLog({self.path!r})"
 
 
-def read_log(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """The records of a decision log, in order; ValueError naming the line of one that does
-    not parse."""
-    with open(path, encoding="utf-8") as lines:
+def _torn(path: str) -> bool:
+    """Whether the file ends inside a line (its last byte is no newline)."""
+    try:
+        with open(path, "rb") as file:
+            if file.seek(0, os.SEEK_END) == 0:
+                return False
+            file.seek(-1, os.SEEK_END)
+            return file.read(1) != b"\n"
+    except OSError:
+        return False
+
+
+def read_log(path: str | os.PathLike[str], *, skip_torn: bool = False) -> Iterator[dict[str, Any]]:
+    """The records of a decision log, in order, blank lines skipped. A line that does not
+    parse is a ValueError naming it, or, with `skip_torn=True`, skipped (the torn record of a
+    writer that was killed mid-write)."""
+    with open(path, encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{os.fspath(path)}:{number}: not a JSON record: {exc.msg}") from None
+                if not skip_torn:
+                    raise ValueError(f"{os.fspath(path)}:{number}: not a JSON record: {exc.msg}") from None
