@@ -259,7 +259,7 @@ def _decision_dict(decision: Decision) -> dict[str, Any]:
 
 
 def diff(old: Policy, new: Policy, *, traffic: Iterable[str] | None = None,
-         progress: Callable[[int], None] | None = None) -> Diff:
+         progress: Callable[[str], None] | None = None) -> Diff:
     """Every change in what `new` decides against `old` (section 9.5).
 
     Guarantees: each Change is a pair (old entry, new entry) whose decisions differ on a field
@@ -267,8 +267,8 @@ def diff(old: Policy, new: Policy, *, traffic: Iterable[str] | None = None,
     by the new entry (DiffError otherwise); every such pair with a request both accept is
     reported (the solver rules out the others). Each Acceptance has a witness one version's
     validation accepts and the other's refuses. A Rename fires on exactly the same requests
-    with the same decision. `traffic` (JSON lines) adds counts and costs per pair; `progress`
-    is called with the number of records read so far.
+    with the same decision. `traffic` (JSON lines) adds counts and costs per pair; `progress`,
+    when given, is told now and then how far the work has come (`rule 500 of 1,000`).
     """
     from ..analysis.joint import JointSpace
 
@@ -276,7 +276,7 @@ def diff(old: Policy, new: Policy, *, traffic: Iterable[str] | None = None,
     report = Diff(old.ir.file, new.ir.file, [], [], [], [], [], no_common_request=space.empty)
     old_entries, new_entries = _entries(old.ir), _entries(new.ir)
     if not space.empty:
-        report.changes = _changes(space, old, new, old_entries, new_entries)
+        report.changes = _changes(space, old, new, old_entries, new_entries, progress)
         report.renames = _renames(space, old.ir, new.ir, old_entries, new_entries)
     report.acceptance = _acceptance(space, old, new)
     report.budgets = _budgets(old, new)
@@ -297,7 +297,8 @@ def _entries(ir: PolicyIR) -> list[tuple[Entry, Decision]]:
     return found
 
 
-def _changes(space, old: Policy, new: Policy, old_entries, new_entries) -> list[Change]:
+def _changes(space, old: Policy, new: Policy, old_entries, new_entries,
+             progress: Callable[[str], None] | None = None) -> list[Change]:
     """Every pair along which some request moves, each with its witness. The solver is asked
     once per old entry and once more per pair found; hulls and the rules both versions share
     at the top leave most pairs out before it is asked."""
@@ -308,6 +309,8 @@ def _changes(space, old: Policy, new: Policy, old_entries, new_entries) -> list[
     pool = _Pool(new.ir, new_hulls, alike)
     changes = []
     for i, (old_entry, before) in enumerate(old_entries):
+        if progress is not None and i % 50 == 0 and len(old_entries) > 100:
+            progress(f"comparing: old rule {i + 1:,} of {len(old_entries):,}")
         if i < start or old_hulls[i] is None:
             continue
         mine, box = _outcome(before), old_hulls[i]
@@ -885,14 +888,14 @@ def _field_text(value: Any, name: str) -> str:
 
 
 def _replay_traffic(report: Diff, old: Policy, new: Policy, lines: Iterable[str],
-                    progress: Callable[[int], None] | None) -> TrafficSummary:
+                    progress: Callable[[str], None] | None) -> TrafficSummary:
     summary = TrafficSummary()
     pairs = {(c.old.rule, c.new.rule): c for c in report.changes}
     for change in report.changes:
         change.traffic = PairTraffic()
     for number, line in enumerate(lines, start=1):
         if progress is not None and number % 1000 == 0:
-            progress(number)
+            progress(f"replaying traffic: {number:,} records")
         if not line.strip():
             continue
         summary.records += 1

@@ -68,7 +68,7 @@ def diff(old: str, new: str, traffic: str | None, fmt: str) -> None:
         fail_usage("standard input can be OLD, NEW or --traffic, not two of them")
     before, after = _version(old, "OLD"), _version(new, "NEW")
     lines = _traffic_lines(traffic) if traffic is not None else None
-    progress = _progress() if lines is not None and sys.stderr.isatty() else None
+    progress = _progress if sys.stderr.isatty() else None
     try:
         report = compare(before, after, traffic=lines, progress=progress)
     except DiffError as exc:
@@ -118,9 +118,7 @@ def _traffic_lines(path: str) -> Iterator[str]:
             fail_usage(f"cannot read {path}: {exc}")
 
 
-def _progress():
-    def show(records: int) -> None:
-        click.echo(f"\rreplaying traffic: {records:,} records", nl=False, err=True)
-
-    return show
+def _progress(message: str) -> None:
+    """Progress on a terminal: one line, overwritten, cleared when the work is done."""
+    click.echo(f"\r\033[K{message}", nl=False, err=True)
 
