@@ -406,7 +406,7 @@ def test_cli_formats_and_exit_statuses(tmp_path):
 
 
 def test_markdown_cells_hold_any_reason():
-    from policylang.authoring.diff import render_markdown
+    from policylang.authoring.diff_render import render_markdown
 
     old = _policy('signal n: int in 0..10\nroute { rule r when n > 5 -> reject "a | b <script>x</script> [l](u) `c`"  default -> small }\n')
     new = _policy("signal n: int in 0..10\nroute { rule r when n > 5 -> big  default -> small }\n")

@@ -60,7 +60,8 @@ def diff(old: str, new: str, traffic: str | None, fmt: str) -> None:
     Exit status: 0 no request's decision changes; 1 some does; 2 usage or I/O error, or a
     version that has errors (so nothing can be compared).
     """
-    from ..authoring.diff import DiffError, diff as compare, render_markdown, render_text as diff_text
+    from ..authoring.diff import DiffError, diff as compare
+    from ..authoring.diff_render import render_markdown, render_text as diff_text
 
     if old == "-" and new == "-":
         fail_usage("only one of OLD and NEW can be standard input")
