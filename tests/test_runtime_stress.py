@@ -347,9 +347,11 @@ for i in range(int(sys.argv[3])):
 
 def test_processes_appending_to_one_log_never_interleave(tmp_path):
     path = tmp_path / "shared.jsonl"
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(k), "60"]) for k in range(4)]
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(k), "60"], stderr=subprocess.PIPE,
+                                text=True) for k in range(4)]
     for writer in writers:
-        assert writer.wait(timeout=120) == 0
+        _, problem = writer.communicate(timeout=120)
+        assert writer.returncode == 0, problem
     seen = Counter()
     with open(path, encoding="utf-8") as lines:
         for line in lines:

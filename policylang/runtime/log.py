@@ -6,7 +6,8 @@ before `run` returns: no buffer to lose when the app stops, raises or exits. Onl
 killed in the middle of its write (SIGKILL, or a signal it has no handler for) can leave that
 one record torn, at the end of the file, since the kernel may cut a write short for a dying
 process; the next JsonlLog to open the file ends the torn line first, so it never swallows
-another record.
+another record. (Writers hold an advisory lock, flock, for each record, so the one opening the
+file tells a dead writer's torn record from a live writer's record in progress.)
 """
 
 from __future__ import annotations
@@ -16,10 +17,16 @@ import math
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 from .results import money_text
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: records are still whole, a torn tail is just not mended
+    fcntl = None  # type: ignore[assignment]
 
 
 def _plain(value: Any) -> Any:
@@ -61,8 +68,9 @@ class JsonlLog:
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
                                        0o644)
         self._lock = threading.Lock()
-        if _torn(self.path):  # a writer died mid-record: end its line, so ours start on their own
-            os.write(self._fd, b"\n")
+        with _exclusive(self._fd):  # no live writer is mid-record now: a torn tail is a dead one's
+            if _torn(self.path):  # end its line, so that ours start on their own
+                os.write(self._fd, b"\n")
 
     def __call__(self, record: dict[str, Any]) -> None:
         """Append `record` as one line."""
@@ -71,9 +79,10 @@ class JsonlLog:
             fd = self._fd
             if fd is None:
                 raise ValueError(f"the decision log {self.path} is closed")
-            written = os.write(fd, line)
-            while written < len(line):  # only a full disk or a signal cuts a write short
-                written += os.write(fd, line[written:])
+            with _exclusive(fd):
+                written = os.write(fd, line)
+                while written < len(line):  # only a full disk or a signal cuts a write short
+                    written += os.write(fd, line[written:])
             if self.fsync:
                 os.fsync(fd)
 
@@ -92,6 +101,21 @@ class JsonlLog:
 
     def __repr__(self) -> str:
         return f"JsonlLog({self.path!r})"
+
+
+@contextmanager
+def _exclusive(fd: int) -> Iterator[None]:
+    """An advisory lock on the log across processes (where the system has flock): a writer
+    holds it for each record, so one opening the file never sees another's record half
+    written. The kernel drops it when a holder dies."""
+    if fcntl is None:
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _torn(path: str) -> bool:
