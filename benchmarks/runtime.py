@@ -59,7 +59,7 @@ def suite(quick: bool) -> list[str]:
     worst = max(r.ns_per_call for n, r in results.items() if n.startswith("Router.run, no-op call ("))
     lines += ["", f"Router.run adds {(worst - base) / 1000:.2f} µs per request to decide with the default options "
               f"({len(requests):,} requests the support desk serves; target: under 10 µs, against the 0.35-12 ms "
-              "a gateway adds). The decision log's cost is building its record, encoding it and one write(2) per "
+              "a gateway adds). The decision log's cost is building its record, encoding it, and one write(2) under an flock per "
               "run; a Session's is its lock around each hold and settle. Both are per run, not per token."]
     return lines
 
