@@ -12,5 +12,6 @@ from . import check as _check  # noqa: F401  (registers lint, compile, eval, tes
 from . import authoring as _authoring  # noqa: F401  (registers fmt, graph)
 from . import review as _review  # noqa: F401  (registers explain, diff)
 from . import simulate as _simulate  # noqa: F401  (registers simulate)
+from . import editor as _editor  # noqa: F401  (registers lsp)
 
 __all__ = ["main"]

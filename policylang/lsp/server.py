@@ -1,0 +1,314 @@
+"""`policyc lsp`: the language server, over stdio, on pygls.
+
+- Diagnostics on open and on every change, exactly `policyc lint`'s (codes, ranges, related
+  locations; the witness and the help line appended to the message): syntax, names and types
+  at once, then the analyses of sections 6 and 7 once the buffer has been still for a moment
+  (`initializationOptions.analysisDelay`, seconds, default 0.4) and only when the front end
+  found no error. A result for a version the buffer has since left is dropped, never shown.
+  Findings in an imported file are published to that file.
+- Formatting is `policyc fmt`; hover, definition, references, completion and the outline are
+  policylang/lsp/features.py over the buffer's resolved program.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+
+from .. import __version__
+from ..authoring.format import format_source
+from ..diagnostics import Diagnostic
+from ..jsontext import dumps
+from ..policy import PolicyError
+from ..source import Source, Span
+from . import features
+from .snapshot import Findings, Snapshot, buffer_source, check_buffer, source_path
+
+DEFAULT_DELAY = 0.4
+"""Seconds a buffer stays unchanged before its analyses run."""
+
+_OUTLINE_KINDS = {
+    "import": types.SymbolKind.Module, "threshold": types.SymbolKind.Constant,
+    "signal": types.SymbolKind.Variable, "outcome": types.SymbolKind.Event,
+    "model": types.SymbolKind.Class, "cascade": types.SymbolKind.Interface,
+    "fallback": types.SymbolKind.Operator, "budget": types.SymbolKind.Number,
+    "invariant": types.SymbolKind.Property, "route": types.SymbolKind.Namespace,
+    "rule": types.SymbolKind.Function, "test": types.SymbolKind.Method,
+}
+_COMPLETION_KINDS = {
+    "signal": types.CompletionItemKind.Variable, "outcome": types.CompletionItemKind.Event,
+    "threshold": types.CompletionItemKind.Constant, "model": types.CompletionItemKind.Class,
+    "cascade": types.CompletionItemKind.Interface, "rule": types.CompletionItemKind.Function,
+    "invariant": types.CompletionItemKind.Property, "test": types.CompletionItemKind.Method,
+    "member": types.CompletionItemKind.EnumMember, "alias": types.CompletionItemKind.Module,
+    "keyword": types.CompletionItemKind.Keyword, "error": types.CompletionItemKind.Value,
+    "field": types.CompletionItemKind.Field,
+}
+
+
+class PolicyServer(LanguageServer):
+    """The server's state: each open buffer's latest snapshot, the last one that parsed (for
+    completion while a line is half typed), and what was published where."""
+
+    def __init__(self) -> None:
+        super().__init__("policyc-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.delay = DEFAULT_DELAY
+        self.snapshots: dict[str, Snapshot] = {}
+        self.parsed: dict[str, Snapshot] = {}
+        self.published: dict[str, dict[str, list[types.Diagnostic]]] = {}
+        """Owner buffer uri -> target file uri -> what that buffer's check found there."""
+        self.pending: dict[str, asyncio.Task[None]] = {}
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policyc-analyses")
+
+    # ---- positions ---------------------------------------------------------------------------
+
+    def _lines(self, source: Source) -> list[str]:
+        return source.text.splitlines(True) or [""]
+
+    def position(self, source: Source, line: int, column: int) -> types.Position:
+        """A 1-based (line, column in code points) as the client counts (UTF-16 by default)."""
+        codec = self.workspace.position_codec
+        return codec.position_to_client_units(self._lines(source), types.Position(line=line - 1, character=column - 1))
+
+    def range(self, span: Span, source: Source | None) -> types.Range:
+        if source is None:  # a file we cannot read: code points are the best guess
+            return types.Range(start=types.Position(line=span.line - 1, character=span.column - 1),
+                               end=types.Position(line=span.end_line - 1, character=span.end_column - 1))
+        return types.Range(start=self.position(source, span.line, span.column),
+                           end=self.position(source, span.end_line, span.end_column))
+
+    def offset(self, snapshot: Snapshot, position: types.Position) -> int:
+        source = snapshot.source
+        server = self.workspace.position_codec.position_from_client_units(self._lines(source), position)
+        starts = source.line_starts
+        if server.line >= len(starts):
+            return len(source.text)
+        return min(starts[server.line] + server.character, len(source.text))
+
+    # ---- buffers -----------------------------------------------------------------------------
+
+    def snapshot(self, uri: str) -> Snapshot:
+        """The buffer's snapshot at its current version (built once per version)."""
+        document = self.workspace.get_text_document(uri)
+        current = self.snapshots.get(uri)
+        if current is not None and current.version == document.version and current.text == document.source:
+            return current
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        name = path if path is not None else uri
+        snapshot = Snapshot(name, document.source, path, document.version)
+        self.snapshots[uri] = snapshot
+        return snapshot
+
+    def uri_of(self, name: str, sources: dict[str, Source], owner: str, owner_name: str) -> str:
+        if name == owner_name:
+            return owner
+        path = source_path(name, sources)
+        return from_fs_path(path) if path is not None else owner
+
+    def location(self, location: features.Location, owner: str, snapshot: Snapshot) -> types.Location:
+        if location.path is None or location.path == snapshot.path:
+            uri, source = owner, snapshot.source
+        else:
+            uri = from_fs_path(location.path)
+            source = _read_source(location.path)
+        return types.Location(uri=uri, range=self.range(location.span, source))
+
+    # ---- diagnostics -------------------------------------------------------------------------
+
+    def lsp_diagnostic(self, d: Diagnostic, found: Findings, owner: str, owner_name: str) -> types.Diagnostic:
+        message = d.message
+        if d.witness is not None:
+            message += f"\nwitness: {dumps(d.witness)}"
+        if d.help:
+            message += f"\nhelp: {d.help}"
+        related = [types.DiagnosticRelatedInformation(
+            location=types.Location(uri=self.uri_of(r.span.file, found.sources, owner, owner_name),
+                                    range=self.range(r.span, found.sources.get(r.span.file))),
+            message=r.message) for r in d.related]
+        return types.Diagnostic(
+            range=self.range(d.span, found.sources.get(d.span.file)),
+            severity=types.DiagnosticSeverity.Error if d.is_error else types.DiagnosticSeverity.Warning,
+            code=d.code, source="policyc", message=message, related_information=related or None,
+            data={"witness": d.witness} if d.witness is not None else None,
+        )
+
+    def publish(self, owner: str, snapshot: Snapshot, found: Findings) -> None:
+        """Replace what `owner`'s check said, in every file it said something about."""
+        by_target: dict[str, list[types.Diagnostic]] = {owner: []}
+        for d in found.diagnostics:
+            target = self.uri_of(d.span.file, found.sources, owner, snapshot.name)
+            by_target.setdefault(target, []).append(self.lsp_diagnostic(d, found, owner, snapshot.name))
+        before = self.published.get(owner, {})
+        self.published[owner] = by_target
+        for target in set(before) | set(by_target):
+            self._send(target)
+
+    def _send(self, target: str) -> None:
+        merged: dict[tuple[Any, ...], types.Diagnostic] = {}
+        for published in self.published.values():
+            for d in published.get(target, []):
+                key = (d.code, d.range.start.line, d.range.start.character, d.message)
+                merged.setdefault(key, d)
+        version = None
+        document = self.workspace.text_documents.get(target)
+        if document is not None:
+            version = document.version
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=target, diagnostics=list(merged.values()), version=version))
+
+    async def changed(self, uri: str) -> None:
+        """Syntax, names and types now; the analyses after `delay` seconds of quiet."""
+        await asyncio.sleep(0)  # let a burst of changes land: only the newest is checked
+        document = self.workspace.text_documents.get(uri)
+        if document is None:
+            return
+        snapshot = self.snapshot(uri)
+        if snapshot.version != document.version:
+            return
+        pending = self.pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        found = check_buffer(snapshot.name, snapshot.text, snapshot.path, analyze=False)
+        if snapshot.resolution is not None:
+            self.parsed[uri] = snapshot
+        self.publish(uri, snapshot, found)
+        if found.front_end_clean:
+            self.pending[uri] = asyncio.ensure_future(self.analyse_later(uri, snapshot))
+
+    async def analyse_later(self, uri: str, snapshot: Snapshot) -> None:
+        await asyncio.sleep(self.delay)
+        if self.snapshots.get(uri) is not snapshot:
+            return
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            self.pool, lambda: check_buffer(snapshot.name, snapshot.text, snapshot.path, analyze=True))
+        if self.snapshots.get(uri) is not snapshot or uri not in self.workspace.text_documents:
+            return  # the buffer moved on while the analyses ran: their findings are stale
+        snapshot.analysis_diagnostics = found.diagnostics
+        self.publish(uri, snapshot, found)
+
+    def closed(self, uri: str) -> None:
+        pending = self.pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        self.snapshots.pop(uri, None)
+        self.parsed.pop(uri, None)
+        before = self.published.pop(uri, {})
+        for target in before:
+            self._send(target)
+
+
+def _read_source(path: str) -> Source | None:
+    try:
+        with open(path, "rb") as handle:
+            return buffer_source(path, handle.read().decode("utf-8", errors="replace"), path)[0]
+    except OSError:
+        return None
+
+
+def build() -> PolicyServer:
+    """A server with every feature registered; `serve()` runs one over stdio."""
+    server = PolicyServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: PolicyServer, params: types.InitializeParams) -> None:
+        _configure(ls, params.initialization_options)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def did_open(ls: PolicyServer, params: types.DidOpenTextDocumentParams) -> None:
+        await ls.changed(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    async def did_change(ls: PolicyServer, params: types.DidChangeTextDocumentParams) -> None:
+        await ls.changed(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def did_save(ls: PolicyServer, params: types.DidSaveTextDocumentParams) -> None:
+        await ls.changed(params.text_document.uri)  # an imported file may have changed on disk
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: PolicyServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.closed(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_FORMATTING)
+    def formatting(ls: PolicyServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
+        snapshot = ls.snapshot(params.text_document.uri)
+        try:
+            formatted = format_source(snapshot.text, snapshot.name)
+        except PolicyError:
+            return None  # a syntax error: fmt leaves the file as it is, and so do we
+        if formatted == snapshot.text:
+            return []
+        lines = snapshot.text.splitlines(True)
+        end = types.Position(line=len(lines), character=0)
+        return [types.TextEdit(range=types.Range(start=types.Position(line=0, character=0), end=end),
+                               new_text=formatted)]
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    def hover(ls: PolicyServer, params: types.HoverParams) -> types.Hover | None:
+        snapshot = ls.snapshot(params.text_document.uri)
+        found = features.hover(snapshot, ls.offset(snapshot, params.position))
+        if found is None:
+            return None
+        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=found.markdown),
+                           range=ls.range(found.span, snapshot.source))
+
+    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    def definition(ls: PolicyServer, params: types.DefinitionParams) -> list[types.Location]:
+        uri = params.text_document.uri
+        snapshot = ls.snapshot(uri)
+        return [ls.location(loc, uri, snapshot)
+                for loc in features.definition(snapshot, ls.offset(snapshot, params.position))]
+
+    @server.feature(types.TEXT_DOCUMENT_REFERENCES)
+    def references(ls: PolicyServer, params: types.ReferenceParams) -> list[types.Location]:
+        uri = params.text_document.uri
+        snapshot = ls.snapshot(uri)
+        others = [ls.snapshot(other) for other in ls.workspace.text_documents if other != uri]
+        found = features.references(others, snapshot, ls.offset(snapshot, params.position),
+                                    include_declaration=params.context.include_declaration)
+        return [ls.location(loc, uri, snapshot) for loc in found]
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION,
+                    types.CompletionOptions(trigger_characters=[".", "{", ",", " ", "="]))
+    def completion(ls: PolicyServer, params: types.CompletionParams) -> types.CompletionList:
+        uri = params.text_document.uri
+        snapshot = ls.snapshot(uri)
+        found = features.completions(snapshot, ls.offset(snapshot, params.position), ls.parsed.get(uri))
+        return types.CompletionList(is_incomplete=False, items=[
+            types.CompletionItem(label=c.label, kind=_COMPLETION_KINDS[c.kind], detail=c.detail or None)
+            for c in found])
+
+    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def symbols(ls: PolicyServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+        snapshot = ls.snapshot(params.text_document.uri)
+
+        def convert(entry: features.Outline) -> types.DocumentSymbol:
+            return types.DocumentSymbol(
+                name=entry.name, kind=_OUTLINE_KINDS[entry.kind], detail=entry.detail or None,
+                range=ls.range(entry.span, snapshot.source),
+                selection_range=ls.range(entry.selection, snapshot.source),
+                children=[convert(child) for child in entry.children] or None)
+
+        return [convert(entry) for entry in features.outline(snapshot)]
+
+    return server
+
+
+def _configure(ls: PolicyServer, options: Any) -> None:
+    if isinstance(options, dict):
+        delay = options.get("analysisDelay")
+        if isinstance(delay, (int, float)) and not isinstance(delay, bool) and 0 <= delay <= 60:
+            ls.delay = float(delay)
+
+
+def serve() -> None:
+    """Run the language server on standard input and output until the client exits."""
+    logging.getLogger("pygls").setLevel(logging.WARNING)
+    build().start_io()

@@ -1,0 +1,133 @@
+"""One editor buffer, checked: the diagnostics `policyc lint` would report for it, and the
+parsed and resolved program that hover, definition, references, completion and symbols read.
+
+Nothing here knows the protocol: offsets and spans are code points, as everywhere in policylang;
+the server converts them to the client's units.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib.resources import as_file, files
+from typing import Any
+
+from ..diagnostics import Diagnostic
+from ..ir.policy import Policy
+from ..passes import check
+from ..passes.pipeline import recursion_headroom
+from ..passes.resolve import Resolution, resolve
+from ..passes.typecheck import typecheck
+from ..source import Source
+from ..syntax.loader import Program, Unit, decode, load
+
+
+def buffer_source(name: str, text: str, path: str | None) -> tuple[Source, Diagnostic | None]:
+    """The buffer as `policyc lint` would read the same text from disk: a byte-order mark
+    dropped, old Mac line ends made newlines (syntax/loader.py `decode`)."""
+    return decode(name, text.encode("utf-8", errors="surrogatepass"), path)
+
+
+@dataclass
+class Findings:
+    """What one check of a buffer found: every diagnostic, with the texts they point into."""
+
+    diagnostics: list[Diagnostic]
+    sources: dict[str, Source]
+    analyzed: bool
+    """Whether the analyses of sections 6 and 7 ran (else only syntax, names and types did)."""
+    policy: Policy | None = None
+
+    @property
+    def front_end_clean(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def check_buffer(name: str, text: str, path: str | None, *, analyze: bool) -> Findings:
+    """Exactly what `policylang.lint([path])` reports for this text, with `analyze`; without
+    it, exactly what lint's syntax, name and type stages report (its analyses not run).
+    Imported files are read from disk, as lint reads them."""
+    source, problem = buffer_source(name, text, path)
+    checked = check(source, problem, analyze=analyze)
+    return Findings(checked.diagnostics, checked.sources, analyze, checked.policy)
+
+
+def stdlib_path(unit_key: str) -> str | None:
+    """The installed file behind a `std:NAME` unit, where the package lies on disk."""
+    if not unit_key.startswith("std:"):
+        return None
+    resource = files("policylang.stdlib") / f"{unit_key[len('std:'):]}.route"
+    with as_file(resource) as real:  # a real file for any installed (or editable) package
+        return str(real)
+
+
+def unit_path(unit: Unit) -> str | None:
+    """The file a unit was read from: its own path, or the standard library file."""
+    if unit.source.path is not None and not unit.key.startswith("std:"):
+        return unit.source.path
+    return stdlib_path(unit.key)
+
+
+def source_path(name: str, sources: dict[str, Source]) -> str | None:
+    """The file a diagnostic's `span.file` names: the source's path, the installed stdlib file
+    for `std/NAME.route`, else the name itself when it is a path."""
+    source = sources.get(name)
+    if source is not None and source.path is not None:
+        return source.path
+    if name.startswith("std/") and name.endswith(".route"):
+        return stdlib_path("std:" + name[len("std/"):-len(".route")])
+    return os.path.abspath(name) if not name.startswith("<") else None
+
+
+@dataclass
+class Snapshot:
+    """One version of a buffer and what navigation needs of it, built on first use: the
+    program (this file and every import, parsed), its name resolution and, when the policy
+    type-checks, the checked policy."""
+
+    name: str
+    text: str
+    path: str | None
+    version: int | None = None
+    analysis_diagnostics: list[Diagnostic] = field(default_factory=list)
+    """The findings of the last full check of exactly this text (for rule hovers)."""
+
+    @cached_property
+    def source(self) -> Source:
+        return buffer_source(self.name, self.text, self.path)[0]
+
+    @cached_property
+    def program(self) -> Program:
+        with recursion_headroom():
+            return load(self.source)
+
+    @cached_property
+    def parsed(self) -> bool:
+        """The top file parsed without a syntax error (so its tree is there to navigate)."""
+        return self.program.top.file is not None
+
+    @cached_property
+    def resolution(self) -> Resolution | None:
+        if not self.parsed:
+            return None
+        with recursion_headroom():
+            return resolve(self.program)
+
+    @cached_property
+    def policy(self) -> Policy | None:
+        resolution = self.resolution
+        if resolution is None or resolution.diagnostics:
+            return None
+        with recursion_headroom():
+            policy, _ = typecheck(resolution)
+        return policy
+
+    @cached_property
+    def facts(self) -> Any:
+        """The analyses' shared facts about the checked policy (the solver loads here)."""
+        from ..backends.python.interpreter import Interpreter
+        from ..analysis.facts import Facts
+
+        assert self.policy is not None
+        return Facts(self.policy, self.program.sources, Interpreter, warnings=False)
