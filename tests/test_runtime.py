@@ -450,6 +450,9 @@ def test_assess_judges_json_truncation_schema_and_confidence():
     typed = runtime.assess.outcomes(schema=Ticket, confidence=None)
     assert typed(runtime.Answer('{"category": "refund"}'), {}) == {"valid": True}
     assert typed(runtime.Answer('{"kind": "refund"}'), {}) == {"valid": False}
+    by_json_schema = runtime.assess.outcomes(schema={"type": "object", "required": ["category"]}, confidence=None)
+    assert by_json_schema(runtime.Answer('{"category": "refund"}'), {}) == {"valid": True}
+    assert by_json_schema(runtime.Answer('{"kind": "refund"}'), {}) == {"valid": False}
     plain = runtime.assess.outcomes()
     assert plain(runtime.Answer("Sure, here you go."), {}) == {"valid": True}
     openai_shaped = {"choices": [{"message": {"content": '{"confidence": 0.2}'}, "finish_reason": "stop"}]}
