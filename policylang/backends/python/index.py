@@ -54,9 +54,11 @@ class Dispatch:
 
 
 def _admits(box, key: str, members: tuple[str, ...]) -> frozenset[str]:
-    """The values of the key a rule's hull admits."""
+    """The values of the key a rule's hull admits. A rule whose hull is empty holds for no
+    valid request, but an unvalidated one (`validate=False` with a value outside a signal's
+    domain) may still take it, so it stays in every chain, as first-match says."""
     if box is None:
-        return frozenset()
+        return frozenset(members)
     return frozenset(box.get(key, members))
 
 
