@@ -453,25 +453,3 @@ def test_request_errors_are_the_same_from_either_engine_and_the_module() -> None
     errors.append(raw.value.as_dict())
     assert errors[0] == errors[1] == errors[2] == {
         "code": "R002", "signal": "n", "message": "signal 'n' must be an int, got str '3'"}
-
-
-# ---- witnesses depend on the finding, not on what was asked before -------------------------------
-
-import policygen  # noqa: E402
-from hypothesis import given  # noqa: E402
-
-from conftest import examples  # noqa: E402
-
-
-@examples(0.5)
-@given(policygen.any_policies(extras=True))
-def test_a_witness_is_the_same_however_often_and_for_whatever_it_is_checked(generated) -> None:
-    """Lint twice in one process (as a language server does), and compile (errors only): every
-    witness is the same request."""
-    def witnesses(**options):
-        found = check_text(generated.text, "gen.route", **options).diagnostics
-        return [(d.code, d.span.line, d.witness) for d in found if d.witness is not None]
-
-    first = witnesses()
-    assert witnesses() == first
-    assert witnesses(warnings=False) == [w for w in first if w[0].startswith("E")]

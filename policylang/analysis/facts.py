@@ -113,7 +113,7 @@ class Facts:
         literal = self._included.get(i)
         if literal is None:
             literal = self._included[i] = z3.Bool(f"@rule_{i}")
-            self.solver.define(literal == self.conditions[i])
+            self.solver.z3.add(literal == self.conditions[i])
         return literal
 
     def excluded(self, j: int):
@@ -121,7 +121,7 @@ class Facts:
         literal = self._excluded.get(j)
         if literal is None:
             literal = self._excluded[j] = z3.Bool(f"@not_rule_{j}")
-            self.solver.define(literal == z3.Not(self.conditions[j]))
+            self.solver.z3.add(literal == z3.Not(self.conditions[j]))
         return literal
 
     # ---- which rules can meet -----------------------------------------------------------------

@@ -242,7 +242,7 @@ class JointSpace:
         """No request is accepted by both: some key both declare has no value both accept,
         and one of them requires it."""
         if self.empty:
-            self.solver.define(z3.BoolVal(False))
+            self.solver.z3.add(z3.BoolVal(False))
         self.views = {side: _View(self, policy, side) for side, policy in self.policies.items()}
         self._conditions: dict[str, list[Any]] = {}
         self._fires: dict[tuple[str, int], Any] = {}
@@ -330,7 +330,7 @@ class JointSpace:
         literal = self._prefix.get((side, index))
         if literal is None:
             literal = z3.Bool(f"@{side}:none_before_{index}")
-            self.solver.define(literal == z3.And(self.prefix(side, index - 1), z3.Not(self.conditions(side)[index - 1])))
+            self.solver.z3.add(literal == z3.And(self.prefix(side, index - 1), z3.Not(self.conditions(side)[index - 1])))
             self._prefix[(side, index)] = literal
         return literal
 
@@ -342,9 +342,9 @@ class JointSpace:
             rules = self.conditions(side)
             literal = z3.Bool(f"@{side}:fires_{index}")
             if index == len(rules):
-                self.solver.define(literal == self.prefix(side, index))
+                self.solver.z3.add(literal == self.prefix(side, index))
             else:
-                self.solver.define(literal == z3.And(rules[index], self.prefix(side, index)))
+                self.solver.z3.add(literal == z3.And(rules[index], self.prefix(side, index)))
             self._fires[(side, index)] = literal
         return literal
 

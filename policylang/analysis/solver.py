@@ -78,21 +78,10 @@ class Solver:
         """Assumed where a question needs it: every float, money and duration is on the grid."""
         self._gridded: set[str] = set()
         self._steps: set[int] = set()
-        self._base: list[Any] = []
-        """What every question assumes (domains, the grid), kept to give witnesses a fresh solver."""
         for s in encoder.policy.signals:
             if s.role == "signal":
-                self._assert(*encoder.domain(s.name))
+                self.z3.add(*encoder.domain(s.name))
         self.queries = 0
-
-    def _assert(self, *terms: Any) -> None:
-        self.z3.add(*terms)
-        self._base.extend(terms)
-
-    def define(self, *terms: Any) -> None:
-        """Assert what every later question assumes: a domain, or a Boolean constant's meaning
-        (`literal == condition`) for questions asked with assumptions. Witness searches see it too."""
-        self._assert(*terms)
 
     def with_outcomes(self, step: int) -> None:
         """Assert the domains of the outcome copies read by the edge leaving `step`."""
@@ -100,7 +89,7 @@ class Solver:
             self._steps.add(step)
             for s in self.encoder.policy.signals:
                 if s.role == "outcome":
-                    self._assert(*self.encoder.domain(s.name, step))
+                    self.z3.add(*self.encoder.domain(s.name, step))
 
     # ---- decimal semantics --------------------------------------------------------------------
 
@@ -113,7 +102,7 @@ class Solver:
                 continue
             if key not in self._gridded:
                 self._gridded.add(key)
-                self._assert(z3.Implies(self.decimals, z3.IsInt(var * z3.RealVal(10**GRID_DIGITS))))
+                self.z3.add(z3.Implies(self.decimals, z3.IsInt(var * z3.RealVal(10**GRID_DIGITS))))
             found.append(var)
         return found
 
@@ -133,17 +122,16 @@ class Solver:
 
     # ---- questions ----------------------------------------------------------------------------
 
-    def _ask(self, terms: tuple[Any, ...], want_model: bool, solver: z3.Solver | None = None) -> Any:
+    def _ask(self, terms: tuple[Any, ...], want_model: bool) -> Any:
         self.queries += 1
-        solver = self.z3 if solver is None else solver
-        solver.push()
+        self.z3.push()
         try:
-            solver.add(*[as_bool(t) for t in terms])
-            if self._decide(solver, []) != z3.sat:
+            self.z3.add(*[as_bool(t) for t in terms])
+            if self._decide(self.z3, []) != z3.sat:
                 return None
-            return solver.model() if want_model else True
+            return self.z3.model() if want_model else True
         finally:
-            solver.pop()
+            self.z3.pop()
 
     def holds_under(self, literals: list[Any]) -> bool:
         """Whether the domains and these Boolean constants can all hold (assumptions)."""
@@ -221,23 +209,15 @@ class Solver:
     # ---- witnesses ----------------------------------------------------------------------------
 
     def witness(self, model: z3.ModelRef, *terms: Any, steps: int = 0) -> dict[str, Any]:
-        """A request that the region of `terms` holds (`model` is one of its models), as
-        JSON-ready values: money as exact decimals, floats and durations as doubles (or ints),
-        short where the region allows. `steps` outcome objects (one per escalation edge) go
-        under "@outcomes". Raises NoDouble when the region holds decimals but no double.
-
-        The witness depends on the region only, never on the questions asked before it: it is
-        searched in a fresh solver that holds just the domains, so lint and compile, or two
-        runs in one process, show the same request.
+        """A request that the model's region holds, as JSON-ready values: money as exact
+        decimals, floats and durations as doubles (or ints), short where the region allows.
+        `steps` outcome objects (one per escalation edge) go under "@outcomes". Raises
+        NoDouble when the region holds decimals but no double.
         """
-        self._decimal_vars()
-        probe = z3.Solver()
-        probe.add(*self._base)
-        model = self._ask(terms, True, probe) or model
-        model = self._prefer_defaults(terms, steps, probe) or model
-        model = self._pin_short(model, terms, steps, probe) or model
+        model = self._prefer_defaults(terms, steps) or model
+        model = self._pin_short(model, terms, steps) or model
         if not all(is_double(_fraction(model.eval(v, model_completion=True))) for v in self._vars(steps, _DOUBLE_KINDS)):
-            pinned = self._pin_each(model, terms, steps, probe)
+            pinned = self._pin_each(model, terms, steps)
             if pinned is None:
                 raise NoDouble(f"no double meets {terms}")
             model = pinned
@@ -246,7 +226,7 @@ class Solver:
             request["@outcomes"] = [self._values(model, step, "outcome") for step in range(steps)]
         return request
 
-    def _prefer_defaults(self, terms: tuple[Any, ...], steps: int, solver: z3.Solver) -> z3.ModelRef | None:
+    def _prefer_defaults(self, terms: tuple[Any, ...], steps: int) -> z3.ModelRef | None:
         """A model where every signal the finding does not need keeps its default, so that the
         witness names only what matters."""
         preferences = {}
@@ -258,24 +238,24 @@ class Solver:
                 preferences[z3.Bool(f"@default:{self.encoder.key(s.name, step)}")] = self.encoder.var(s.name, step) == value
         if not preferences:
             return None
-        solver.push()
+        self.z3.push()
         try:
-            solver.add(*[as_bool(t) for t in terms])
+            self.z3.add(*[as_bool(t) for t in terms])
             for flag, preference in preferences.items():
-                solver.add(z3.Implies(flag, preference))
+                self.z3.add(z3.Implies(flag, preference))
             flags = list(preferences)
             while True:
-                answer = self._decide(solver, flags)
+                answer = self._decide(self.z3, flags)
                 if answer == z3.sat:
-                    found: z3.ModelRef = solver.model()
+                    found: z3.ModelRef = self.z3.model()
                     return found
-                core = {c.get_id() for c in solver.unsat_core()}
+                core = {c.get_id() for c in self.z3.unsat_core()}
                 flags_left = [f for f in flags if f.get_id() not in core]
                 if not core or len(flags_left) == len(flags):
                     return None
                 flags = flags_left
         finally:
-            solver.pop()
+            self.z3.pop()
 
     def _vars(self, steps: int, kinds: tuple[str, ...]) -> Iterator[Any]:
         for s in self.encoder.policy.signals:
@@ -284,7 +264,7 @@ class Solver:
             for step in ([None] if s.role == "signal" else range(steps)):
                 yield self.encoder.var(s.name, step)
 
-    def _pin_short(self, model: z3.ModelRef, terms: tuple[Any, ...], steps: int, solver: z3.Solver) -> z3.ModelRef | None:
+    def _pin_short(self, model: z3.ModelRef, terms: tuple[Any, ...], steps: int) -> z3.ModelRef | None:
         """A model whose floats, amounts and durations are all short decimals (a double holds
         each exactly as its repr shows; an amount reads well), on a grid of 10^-k for growing
         k; None when the model's are short already or no grid up to 10^-15 meets the region."""
@@ -293,12 +273,12 @@ class Solver:
             return None
         for digits in (0, 1, 2, 3, 6, 9, 12, 15):
             scale = z3.RealVal(10**digits)
-            found = self._ask((*terms, *[z3.IsInt(v * scale) for v in variables]), True, solver)
+            found = self.model(*terms, *[z3.IsInt(v * scale) for v in variables])
             if found is not None and all(_short(_fraction(found.eval(v, model_completion=True))) for v in variables):
                 return found
         return None
 
-    def _pin_each(self, model: z3.ModelRef, terms: tuple[Any, ...], steps: int, solver: z3.Solver) -> z3.ModelRef | None:
+    def _pin_each(self, model: z3.ModelRef, terms: tuple[Any, ...], steps: int) -> z3.ModelRef | None:
         """A model whose floats and durations are all doubles (as their repr shows), pinned
         one at a time to the nearest doubles so that the others can still move to meet the
         constraints; None when some variable meets no double."""
@@ -311,7 +291,7 @@ class Solver:
             double = float(value)
             for candidate in (double, math.nextafter(double, math.inf), math.nextafter(double, -math.inf)):
                 pin = var == z3.RealVal(str(Decimal(repr(candidate))))
-                found = self._ask((*terms, *pins, pin), True, solver)
+                found = self.model(*terms, *pins, pin)
                 if found is not None:
                     model = found
                     pins.append(pin)
