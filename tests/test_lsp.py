@@ -163,16 +163,34 @@ async def test_an_error_arrives_with_its_code_and_range_and_clears_when_fixed(cl
     assert "W201" in [d.code for d in after]  # rule never: routine takes every request it matches
 
 
+BROKEN = {
+    "syntax": (["E001"], [("rule legal     when task == legal_review", "rule legal     when task = legal_review")]),
+    "names and types": (["E103", "E104", "E101"], [
+        ("input_tokens > big ", "input_tokens > $2  "), ("task == legal_review", "task == legal_reveiw"),
+        ("default -> careful", "default -> carefull")]),
+    "a second syntax error after the first": (["E001", "E001"], [
+        ("rule legal     when task == legal_review", "rule legal     when task = legal_review"),
+        ("rule never     when task == classify and", "rule never     when task == classify and and")]),
+}
+
+
 @pytest.mark.asyncio
-async def test_a_syntax_error_is_reported_where_lint_reports_it(client: LanguageClient, tmp_path: Path):
-    path = tmp_path / "syntax.route"
-    broken = DESK.replace("rule legal     when task == legal_review", "rule legal     when task = legal_review")
+@pytest.mark.parametrize("case", list(BROKEN))
+async def test_front_end_errors_are_reported_where_lint_reports_them(client: LanguageClient, tmp_path: Path, case: str):
+    codes, edits = BROKEN[case]
+    broken = DESK
+    for old, new in edits:
+        assert old in broken
+        broken = broken.replace(old, new, 1)
+    path = tmp_path / "broken.route"
     path.write_text(broken, encoding="utf-8")
     uri = _open(client, path, broken)
     got = await _publishes(client, uri, 1)
     expected = _lint_json(path)
-    assert [d["code"] for d in expected] == ["E001"]
+    assert [d["code"] for d in expected] == codes
     assert [_as_lint(d, None) for d in got] == [_lint_key(d, None) for d in expected]
+    await asyncio.sleep(0.3)  # past the analysis delay: nothing more comes for a broken buffer
+    assert len([p for p in client.published if p.uri == uri]) == 1
 
 
 @pytest.mark.asyncio

@@ -174,8 +174,8 @@ class PolicyServer(LanguageServer):
         pending = self.pending.pop(uri, None)
         if pending is not None:
             pending.cancel()
-        found = check_buffer(snapshot.name, snapshot.text, snapshot.path, analyze=False)
-        if snapshot.resolution is not None:
+        found = snapshot.front_end()
+        if snapshot.parsed:
             self.parsed[uri] = snapshot
         self.publish(uri, snapshot, found)
         if found.front_end_clean:

@@ -13,7 +13,7 @@ from functools import cached_property
 from importlib.resources import as_file, files
 from typing import Any
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, has_errors
 from ..ir.policy import Policy
 from ..passes import check
 from ..passes.pipeline import recursion_headroom
@@ -115,13 +115,31 @@ class Snapshot:
             return resolve(self.program)
 
     @cached_property
-    def policy(self) -> Policy | None:
-        resolution = self.resolution
-        if resolution is None or resolution.diagnostics:
-            return None
+    def _front_end(self) -> tuple[Policy | None, list[Diagnostic]]:
+        """The checked policy (None when it has errors) and what lint's syntax, name and type
+        stages report, in lint's order (passes/pipeline.py `check`, sharing this snapshot's
+        parse with navigation, so a change is parsed once)."""
+        program = self.program
         with recursion_headroom():
-            policy, _ = typecheck(resolution)
-        return policy
+            if has_errors(program.diagnostics) or self.resolution is None:
+                policy, diagnostics = None, list(program.diagnostics)
+            else:
+                policy, type_errors = typecheck(self.resolution)
+                diagnostics = program.diagnostics + self.resolution.diagnostics + type_errors
+        order = {unit.name: i for i, unit in enumerate(program.units)}
+        unique = {d.identity: d for d in diagnostics}
+        ranked = sorted(unique.values(), key=lambda d: (order.get(d.span.file, len(order)), d.span.start, d.code))
+        return (policy if not has_errors(ranked) else None), ranked
+
+    @property
+    def policy(self) -> Policy | None:
+        return self._front_end[0]
+
+    def front_end(self) -> Findings:
+        """Exactly what `policylang.lint` reports for this text when it has front-end errors,
+        and every front-end finding it would report otherwise (the analyses not run)."""
+        policy, diagnostics = self._front_end
+        return Findings(diagnostics, self.program.sources, False, policy)
 
     @cached_property
     def facts(self) -> Any:
