@@ -22,10 +22,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any, TypeAlias, TypeGuard, assert_never, final
 
 from . import expr as e
 from .policy import Policy
-from .types import EnumType
+from .types import BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType
 from .values import rational
 
 LIMIT = 4_096
@@ -36,12 +37,17 @@ class TooLarge(Exception):
     """A region outgrew LIMIT; the caller asks the solver."""
 
 
+Number: TypeAlias = Fraction | int
+"""An exact rational as `values.rational` gives it: whole numbers stay ints."""
+
+
+@final
 @dataclass(frozen=True)
 class Interval:
     """Numbers from `low` to `high` (None: unbounded); ints always closed, at whole numbers."""
 
-    low: Fraction | None
-    high: Fraction | None
+    low: Number | None
+    high: Number | None
     low_open: bool = False
     high_open: bool = False
 
@@ -59,6 +65,7 @@ class Interval:
         return Interval(low, high, low_open, high_open)
 
     def meet(self, other: Interval, integral: bool) -> Interval | None:
+        """The numbers in both, stored normal; None when they share none."""
         low, low_open = _tighter_low(self, other)
         high, high_open = _tighter_high(self, other)
         return Interval(low, high, low_open, high_open).normal(integral)
@@ -81,7 +88,7 @@ class Interval:
 
     def minus(self, other: Interval, integral: bool) -> list[Interval]:
         """The parts of this interval outside `other`: at most two."""
-        parts = []
+        parts: list[Interval] = []
         if other.low is not None:  # below other: up to other.low, excluded where other has it
             below = Interval(self.low, other.low, self.low_open, not other.low_open).meet(self, integral)
             if below is not None:
@@ -93,7 +100,7 @@ class Interval:
         return parts
 
 
-def _tighter_low(a: Interval, b: Interval):
+def _tighter_low(a: Interval, b: Interval) -> tuple[Number | None, bool]:
     if a.low is None:
         return b.low, b.low_open
     if b.low is None or a.low > b.low:
@@ -103,7 +110,7 @@ def _tighter_low(a: Interval, b: Interval):
     return a.low, a.low_open or b.low_open
 
 
-def _tighter_high(a: Interval, b: Interval):
+def _tighter_high(a: Interval, b: Interval) -> tuple[Number | None, bool]:
     if a.high is None:
         return b.high, b.high_open
     if b.high is None or a.high < b.high:
@@ -113,7 +120,16 @@ def _tighter_high(a: Interval, b: Interval):
     return a.high, a.high_open or b.high_open
 
 
-Box = dict  # signal -> frozenset (enum members, bools) or Interval; absent: its whole domain
+Members: TypeAlias = frozenset[str | bool]
+"""The enum members, or the bools, that a box allows a signal."""
+Constraint: TypeAlias = Members | Interval
+Box: TypeAlias = dict[str, Constraint]
+"""Signal -> its members or its interval; a signal a box does not name takes its whole domain.
+
+A signal's constraint has one shape in every box (members for an enum or a bool, an interval for
+a number), so where one box holds an Interval for a signal, another box holds one too. The type
+system cannot say that; the `# type: ignore[...]  # one shape` comments mark where code relies
+on it, and `type(x) is Interval` (Interval is final) narrows the one box it tests."""
 TOP: Box = {}
 """The box of every request: it constrains nothing."""
 
@@ -128,7 +144,7 @@ def meet(a: Box | None, b: Box | None) -> Box | None:
         if mine is None:
             out[name] = constraint
             continue
-        both = mine.meet(constraint, False) if mine.__class__ is Interval else mine & constraint
+        both = mine.meet(constraint, False) if type(mine) is Interval else mine & constraint  # type: ignore[arg-type, operator]  # one shape
         if not both:
             return None
         out[name] = both
@@ -145,10 +161,10 @@ def disjoint(a: Box | None, b: Box | None) -> bool:
         theirs = b.get(name)
         if theirs is None:
             continue
-        if mine.__class__ is Interval:
-            if _apart(mine, theirs) or _apart(theirs, mine):
+        if type(mine) is Interval:
+            if _apart(mine, theirs) or _apart(theirs, mine):  # type: ignore[arg-type]  # one shape
                 return True
-        elif mine.isdisjoint(theirs):
+        elif mine.isdisjoint(theirs):  # type: ignore[arg-type]  # one shape
             return True
     return False
 
@@ -179,10 +195,10 @@ def join(a: Box | None, b: Box | None) -> Box | None:
         return b
     if b is None:
         return a
-    out = {}
+    out: Box = {}
     for name in a.keys() & b.keys():
         x, y = a[name], b[name]
-        out[name] = x.join(y) if isinstance(x, Interval) else x | y
+        out[name] = x.join(y) if isinstance(x, Interval) else x | y  # type: ignore[arg-type, operator]  # one shape
     return out
 
 
@@ -193,14 +209,18 @@ def domain_box(policy: Policy) -> Box:
         if s.role != "signal":
             continue
         t = s.type
-        if isinstance(t, EnumType):
-            box[s.name] = frozenset(t.members)
-        elif t.kind == "bool":
-            box[s.name] = frozenset({True, False})
-        else:
-            low, high = getattr(t, "low", None), getattr(t, "high", None)
-            box[s.name] = Interval(rational(low) if low is not None else None,
-                                   rational(high) if high is not None else None)
+        match t:
+            case EnumType():
+                box[s.name] = frozenset(t.members)
+            case BoolType():
+                box[s.name] = frozenset({True, False})
+            case IntType() | FloatType() | MoneyType() | DurationType():
+                box[s.name] = Interval(rational(t.low) if t.low is not None else None,
+                                       rational(t.high) if t.high is not None else None)
+            case SetType() | StringType():  # no signal has these types; unconstrained if one did
+                box[s.name] = Interval(None, None)
+            case _:
+                assert_never(t)
     return box
 
 
@@ -223,19 +243,20 @@ def hull(x: e.Expr | None, negated: bool = False) -> Box | None:
             for box in boxes[1:]:
                 result = meet(result, box) if combine_all else join(result, box)
             return result
-        case e.Compare(op=op, left=left, right=right):
+        case e.Compare(op=relation, left=left, right=right):
             if negated:
-                op = _NEGATE[op]
+                relation = _NEGATE[relation]
             if _signal(left) and isinstance(right, e.Const):
-                return _hull_atom(left, op, right.value)
+                return _hull_atom(left, relation, right.value)
             if _signal(right) and isinstance(left, e.Const):
-                return _hull_atom(right, _FLIP[op], left.value)
+                return _hull_atom(right, _FLIP[relation], left.value)
             return TOP
         case e.InSet(element=element, members=members, negated=inner_negated):
             if not _signal(element):
                 return TOP
-            allowed = frozenset(members)
+            allowed: Members = frozenset(members)
             if inner_negated != negated:
+                assert isinstance(element.type, EnumType)  # typecheck admits only enums in a set
                 allowed = frozenset(element.type.members) - allowed
             return {element.name: allowed} if allowed else None
         case e.InRange(element=element, low=low, high=high, negated=inner_negated):
@@ -244,15 +265,18 @@ def hull(x: e.Expr | None, negated: bool = False) -> Box | None:
                 return TOP
             interval = Interval(rational(low.value), rational(high.value)).normal(element.type.kind == "int")
             return {element.name: interval} if interval is not None else None
-    return TOP
+        case e.Const() | e.SignalRef() | e.ModelAttr() | e.CostOf() | e.HasLabel() | e.Sum() | e.Scale() | e.Local():
+            return TOP
+        case _:
+            assert_never(x)
 
 
-def _hull_atom(ref: e.SignalRef, op: str, value) -> Box | None:
+def _hull_atom(ref: e.SignalRef, op: e.CompareOp, value: Any) -> Box | None:
     t = ref.type
     if isinstance(t, EnumType) or t.kind == "bool":
         if op not in ("==", "!="):
             return TOP
-        full = frozenset(t.members) if isinstance(t, EnumType) else frozenset({True, False})
+        full: Members = frozenset(t.members) if isinstance(t, EnumType) else frozenset({True, False})
         chosen = frozenset({value}) if op == "==" else full - {value}
         return {ref.name: chosen} if chosen else None
     if op == "!=":
@@ -267,7 +291,8 @@ def _hull_atom(ref: e.SignalRef, op: str, value) -> Box | None:
 def key_signal(policy: Policy, hulls: list[Box | None]) -> tuple[str | None, int]:
     """The enum signal that the most rules restrict (a tenant, a task), and how many do; ties go
     to the signal declared first. (None, 0) when no rule restricts an enum."""
-    best, best_count = None, 0
+    best: str | None = None
+    best_count = 0
     for s in policy.signals:
         if s.role != "signal" or not isinstance(s.type, EnumType):
             continue
@@ -289,13 +314,14 @@ class Space:
 
     # ---- boxes --------------------------------------------------------------------------------
 
-    def _meet_one(self, name: str, a, b):
+    def _meet_one(self, name: str, a: Constraint, b: Constraint) -> Constraint | None:
         if isinstance(a, Interval):
-            return a.meet(b, self.integral[name])
-        both = a & b
+            return a.meet(b, self.integral[name])  # type: ignore[arg-type]  # one shape
+        both = a & b  # type: ignore[operator]  # one shape
         return both or None
 
     def meet(self, a: Box, b: Box) -> Box | None:
+        """The box both lie in, within the domains; None when they share no request."""
         out = dict(a)
         for name, constraint in b.items():
             mine = out.get(name)
@@ -316,10 +342,10 @@ class Space:
             mine = a.get(name)
             if mine is None:
                 continue
-            if mine.__class__ is Interval:
-                if _apart(mine, cut) or _apart(cut, mine):
+            if type(mine) is Interval:
+                if _apart(mine, cut) or _apart(cut, mine):  # type: ignore[arg-type]  # one shape
                     return True
-            elif mine.isdisjoint(cut):
+            elif mine.isdisjoint(cut):  # type: ignore[arg-type]  # one shape
                 return True
         return False
 
@@ -331,16 +357,19 @@ class Space:
 
     def _outside(self, a: Box, b: Box) -> list[Box]:
         """`minus` for boxes that meet."""
-        pieces, current = [], dict(a)
+        pieces: list[Box] = []
+        current = dict(a)
+        outside: list[Interval] | list[Members]
         for name, cut in b.items():
             mine = current.get(name, self.full[name])
             if isinstance(mine, Interval):
-                outside = mine.minus(cut, self.integral[name])
-                inside = mine.meet(cut, self.integral[name])
+                outside = mine.minus(cut, self.integral[name])  # type: ignore[arg-type]  # one shape
+                # the boxes meet, so they meet on every signal
+                inside: Constraint = mine.meet(cut, self.integral[name])  # type: ignore[arg-type, assignment]  # one shape
             else:
-                rest = mine - cut
+                rest = mine - cut  # type: ignore[operator]  # one shape
                 outside = [rest] if rest else []
-                inside = mine & cut
+                inside = mine & cut  # type: ignore[operator]  # one shape
             for part in outside:
                 piece = dict(current)
                 piece[name] = part
@@ -351,6 +380,7 @@ class Space:
     # ---- regions: lists of boxes --------------------------------------------------------------
 
     def intersect(self, r1: list[Box], r2: list[Box]) -> list[Box]:
+        """The requests in both regions, as boxes; TooLarge past LIMIT boxes."""
         out = []
         for a in r1:
             for b in r2:
@@ -360,6 +390,7 @@ class Space:
         return _checked(out)
 
     def subtract(self, region: list[Box], cut: list[Box]) -> list[Box]:
+        """The requests of `region` outside `cut`, as disjoint boxes; TooLarge past LIMIT boxes."""
         for b in cut:
             region = _checked([piece for a in region for piece in self.minus(a, b)])
             if not region:
@@ -397,18 +428,19 @@ class Space:
             mine = a.get(name)
             if mine is None:
                 mine = full[name]
-            if mine.__class__ is Interval:
-                if not _inside(mine, theirs):
+            if type(mine) is Interval:
+                if not _inside(mine, theirs):  # type: ignore[arg-type]  # one shape
                     return False
-            elif not mine <= theirs:
+            elif not mine <= theirs:  # type: ignore[operator]  # one shape
                 return False
         return True
 
-    def upper(self, region: list[Box], name: str) -> Fraction | None:
+    def upper(self, region: list[Box], name: str) -> Number | None:
         """The largest value of a numeric signal in the region (None: unbounded); region nonempty."""
-        best = None
+        best: Number | None = None
         for box in region:
             interval = box.get(name, self.full[name])
+            assert isinstance(interval, Interval)  # a numeric signal's constraint is an interval
             if interval.high is None:
                 return None
             if best is None or interval.high > best:
@@ -421,7 +453,7 @@ class Space:
         """The requests where `x` holds (or, negated, fails) within the domains, as boxes; None
         when `x` is not built from one-signal tests. `None` for `x` means: every request."""
         try:
-            found = [{}] if x is None else self._region(x, negated)
+            found: list[Box] | None = [{}] if x is None else self._region(x, negated)
         except TooLarge:
             return None
         return found
@@ -435,27 +467,28 @@ class Space:
             case e.Not(operand=operand):
                 return self._region(operand, not negated)
             case e.BoolOp(op=op, operands=operands):
-                parts = [self._region(o, negated) for o in operands]
-                if any(p is None for p in parts):
+                found = [self._region(o, negated) for o in operands]
+                parts = [p for p in found if p is not None]
+                if len(parts) < len(found):
                     return None
                 if (op == "and") != negated:  # all must hold
-                    result = [{}]
+                    result: list[Box] = [{}]
                     for p in parts:
                         result = self.intersect(result, p)
                     return result
                 return _checked([box for p in parts for box in p])
-            case e.Compare(op=op, left=left, right=right):
+            case e.Compare(op=relation, left=left, right=right):
                 if _signal(left) and isinstance(right, e.Const):
-                    return self._atom(left, op, right.value, negated)
+                    return self._atom(left, relation, right.value, negated)
                 if _signal(right) and isinstance(left, e.Const):
-                    return self._atom(right, _FLIP[op], left.value, negated)
+                    return self._atom(right, _FLIP[relation], left.value, negated)
                 return None
             case e.InSet(element=element, members=members, negated=inner):
                 if not _signal(element):
                     return None
-                allowed = frozenset(members)
+                allowed: Members = frozenset(members)
                 if inner != negated:
-                    allowed = self.full[element.name] - allowed
+                    allowed = self.full[element.name] - allowed  # type: ignore[operator]  # an enum's domain is its members
                 return [{element.name: allowed}] if allowed else []
             case e.InRange(element=element, low=low, high=high, negated=inner):
                 if not (_signal(element) and isinstance(low, e.Const) and isinstance(high, e.Const)):
@@ -464,18 +497,21 @@ class Space:
                 if inner == negated:
                     return self._intervals(element.name, [Interval(lo, hi)])
                 return self._intervals(element.name, [Interval(None, lo, False, True), Interval(hi, None, True, False)])
-        return None
+            case e.Const() | e.SignalRef() | e.ModelAttr() | e.CostOf() | e.HasLabel() | e.Sum() | e.Scale() | e.Local():
+                return None
+            case _:
+                assert_never(x)
 
     def _intervals(self, name: str, intervals: list[Interval]) -> list[Box]:
         """Boxes for these intervals of one signal, within its domain."""
-        out = []
+        out: list[Box] = []
         for interval in intervals:
-            inside = interval.meet(self.full[name], self.integral[name])
+            inside = interval.meet(self.full[name], self.integral[name])  # type: ignore[arg-type]  # a number's domain is an interval
             if inside is not None:
                 out.append({name: inside})
         return out
 
-    def _atom(self, ref: e.SignalRef, op: str, value, negated: bool) -> list[Box] | None:
+    def _atom(self, ref: e.SignalRef, op: e.CompareOp, value: Any, negated: bool) -> list[Box] | None:
         if negated:
             op = _NEGATE[op]
         full = self.full[ref.name]
@@ -500,9 +536,9 @@ def _checked(region: list[Box]) -> list[Box]:
     return region
 
 
-def _signal(x) -> bool:
+def _signal(x: e.Expr) -> TypeGuard[e.SignalRef]:
     return isinstance(x, e.SignalRef) and x.role == "signal"
 
 
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+_FLIP: dict[e.CompareOp, e.CompareOp] = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+_NEGATE: dict[e.CompareOp, e.CompareOp] = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}

@@ -59,11 +59,14 @@ class BoolOp(Node):
     type: BoolType = BOOL
 
 
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
+
+
 class Compare(Node):
     """Both sides of one kind: numbers, money, durations, enums, bools, strings or sets."""
 
     kind: Literal["compare"] = "compare"
-    op: Literal["==", "!=", "<", "<=", ">", ">="]
+    op: CompareOp
     left: Expr
     right: Expr
     type: BoolType = BOOL

@@ -7,7 +7,7 @@ every value is evaluated (thresholds inlined, model copies merged, literals in t
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, assert_never
 
 from pydantic import Field
 
@@ -46,6 +46,7 @@ class Model(Node):
     tags: frozenset[str] = frozenset()
 
     def field_value(self, field: str) -> Any:
+        """The value of one of `MODEL_FIELDS` (what `model.FIELD` reads in an invariant)."""
         return getattr(self, field)
 
 
@@ -120,6 +121,7 @@ class Rule(Node):
 
     @property
     def is_default(self) -> bool:
+        """Whether this is the route's default: the rule without a condition."""
         return self.condition is None
 
 
@@ -156,17 +158,21 @@ class Policy(Node):
     tests: tuple[Test, ...] = ()
 
     def model(self, name: str) -> Model:
+        """The model declared as `name`; StopIteration when there is none."""
         return next(m for m in self.models if m.name == name)
 
     def cascade(self, name: str) -> Cascade:
+        """The cascade declared as `name`; StopIteration when there is none."""
         return next(c for c in self.cascades if c.name == name)
 
     @property
     def inputs(self) -> tuple[Signal, ...]:
+        """The signals a request carries, in declaration order."""
         return tuple(s for s in self.signals if s.role == "signal")
 
     @property
     def outcomes(self) -> tuple[Signal, ...]:
+        """The outcomes an answered step reports, in declaration order."""
         return tuple(s for s in self.signals if s.role == "outcome")
 
     @property
@@ -175,12 +181,17 @@ class Policy(Node):
         return self.rules + ((self.default,) if self.default is not None else ())
 
     def steps(self, rule: Rule) -> tuple[str, ...]:
+        """The models `rule` may call in order: its model, its cascade's steps, or none (reject)."""
         target = rule.target
-        if isinstance(target, ModelTarget):
-            return (target.model,)
-        if isinstance(target, CascadeTarget):
-            return self.cascade(target.cascade).steps
-        return ()
+        match target:
+            case ModelTarget():
+                return (target.model,)
+            case CascadeTarget():
+                return self.cascade(target.cascade).steps
+            case RejectTarget():
+                return ()
+            case _:
+                assert_never(target)
 
     def decision_of(self, rule: Rule) -> tuple[str, str | None, tuple[str, ...], int | None, tuple[int, ...], str | None]:
         """(rule, model, steps, max_output, caps, reject) of every request `rule` decides

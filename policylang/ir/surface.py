@@ -28,6 +28,7 @@ class QualName(Node):
 
     @property
     def text(self) -> str:
+        """The name as written: its parts joined by dots."""
         return ".".join(p.text for p in self.parts)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,28 +77,52 @@ STRING = StringType()
 Kind = Literal["bool", "number", "money", "duration", "enum", "set", "string"]
 
 
-def kind_of(t: _Type) -> Kind:
+def kind_of(t: Type) -> Kind:
     """Ints and floats are one kind, numbers; they mix freely. Other kinds never mix."""
-    return "number" if t.kind in ("int", "float") else t.kind  # type: ignore[return-value]
+    match t:
+        case IntType() | FloatType():
+            return "number"
+        case BoolType() | MoneyType() | DurationType() | EnumType() | SetType() | StringType():
+            return t.kind
+        case _:
+            assert_never(t)
 
 
-def unbounded(t: _Type) -> _Type:
+def unbounded(t: Type) -> Type:
     """The type of a computed value of this kind: no domain bounds."""
-    return {"int": INT, "float": FLOAT, "money": MONEY, "duration": DURATION}.get(t.kind, t)
+    match t:
+        case IntType():
+            return INT
+        case FloatType():
+            return FLOAT
+        case MoneyType():
+            return MONEY
+        case DurationType():
+            return DURATION
+        case BoolType() | EnumType() | SetType() | StringType():
+            return t
+        case _:
+            assert_never(t)
 
 
-def describe(t: _Type) -> str:
+def describe(t: Type) -> str:
     """How a type reads in a message: `int in 0..10`, `enum {a, b}`."""
-    if isinstance(t, EnumType):
-        return "enum {" + ", ".join(t.members) + "}"
-    bounds = getattr(t, "low", None), getattr(t, "high", None)
+    match t:
+        case EnumType():
+            return "enum {" + ", ".join(t.members) + "}"
+        case IntType() | FloatType() | MoneyType() | DurationType():
+            bounds: tuple[object, object] = t.low, t.high
+        case BoolType() | SetType() | StringType():
+            return t.kind
+        case _:
+            assert_never(t)
     if bounds == (None, None):
         return t.kind
     low, high = (format_value(b, t) if b is not None else "" for b in bounds)
     return f"{t.kind} in {low}..{high}"
 
 
-def format_value(value, t: _Type | None = None) -> str:
+def format_value(value: object, t: Type | None = None) -> str:
     """A runtime value as a policy would write it: $0.50, 2s, 8_000 stays 8000."""
     kind = t.kind if t is not None else None
     if isinstance(value, bool):

@@ -14,7 +14,6 @@ rest of the package imports.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
 
 # -- value semantics: copied verbatim into compiled modules from here --
 from decimal import MAX_EMAX as _MAX_EMAX
@@ -35,8 +34,9 @@ def _dec(value: "int | float | _Decimal") -> "int | _Decimal":
     return _Decimal(float.__repr__(value)) if isinstance(value, float) else value
 
 
-def _money(value: "int | float | _Decimal") -> "int | _Decimal":
-    """A money or duration value, exact: a float is read as the decimal its repr shows."""
+def _money(value: "int | float | _Decimal") -> "int | float | _Decimal":
+    """A money or duration value, exact: a float is read as the decimal its repr shows (an
+    instance of a float subclass passes through unchanged)."""
     return _Decimal(repr(value)) if value.__class__ is float else value
 
 
@@ -97,7 +97,7 @@ has_label = _has_label
 """`has_label(label, labels)`: whether a label is in a set, every label being in None."""
 
 
-def rational(value: Any) -> Fraction | int:
+def rational(value: int | float | _Decimal | Fraction) -> Fraction | int:
     """The exact rational a runtime number denotes; a float means the decimal its repr shows.
     Whole numbers stay ints: they compare exactly with fractions, and much faster."""
     if isinstance(value, float):
