@@ -8,16 +8,26 @@ an unknown escape, `budget cost >= ...`) are recorded as E0xx diagnostics in the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, Literal, NoReturn, TypeAlias, TypeVar
 
 from lark import Token, Transformer
 
 from ..codes import E001, E003, E004, E006, E007, Code
 from ..diagnostics import Diagnostic, diagnostic
 from ..ir import surface as s
+from ..ir.node import Node
 from ..source import Source, Span
+
+Children: TypeAlias = list[Any]
+"""What one grammar rule reduces to: its tokens (`keep_all_tokens`) and the nodes its callbacks
+built, in the order the grammar writes them. Which is which at each index is the grammar's to
+say, not the type system's."""
+
+_N = TypeVar("_N", bound=Node)
 
 
 MAX_NESTING = 1_000
@@ -31,7 +41,7 @@ class BuildContext:
     depths: dict[int, tuple[object, int]] = field(default_factory=dict)
     too_deep: bool = False
 
-    def nest(self, node, children, unary: bool = False):
+    def nest(self, node: _N, children: Children, unary: bool = False) -> _N:
         """Record how many unary operators (`not`, `-`) nest along the deepest path below
         `node`; past MAX_NESTING, E006 (once). Binary operators cannot nest without
         parentheses, and those the parser counts itself."""
@@ -46,12 +56,14 @@ class BuildContext:
                 help="split the condition with thresholds or simpler rules"))
         return node
 
-    def span(self, first, last=None) -> Span:
+    def span(self, first: Token | Node, last: Token | Node | None = None) -> Span:
+        """From the start of `first` to the end of `last` (or of `first`)."""
         start = _start(first)
         end = _end(last if last is not None else first)
         return self.source.span(start, end)
 
-    def error(self, code: Code, message: str, at, help: str | None = None) -> None:
+    def error(self, code: Code, message: str, at: Span | Token | Node, help: str | None = None) -> None:
+        """Record a diagnostic at `at` (a span, or the span of a token or node)."""
         span = at if isinstance(at, Span) else self.span(at)
         self.diagnostics.append(diagnostic(code, message, span, help=help))
 
@@ -59,15 +71,15 @@ class BuildContext:
 CONTEXT: ContextVar[BuildContext] = ContextVar("policylang_build_context")
 
 
-def _start(item) -> int:
-    return item.start_pos if isinstance(item, Token) else item.span.start
+def _start(item: Token | Node) -> int:
+    return (item.start_pos or 0) if isinstance(item, Token) else item.span.start  # lexed: never None
 
 
-def _end(item) -> int:
-    return item.end_pos if isinstance(item, Token) else item.span.end
+def _end(item: Token | Node) -> int:
+    return (item.end_pos or 0) if isinstance(item, Token) else item.span.end
 
 
-def _nodes(children, cls):
+def _nodes(children: Iterable[object], cls: type[_N]) -> tuple[_N, ...]:
     return tuple(c for c in children if isinstance(c, cls))
 
 
@@ -94,7 +106,9 @@ def unescape(ctx: BuildContext, token: Token) -> str:
     if not closed:
         ctx.error(E003, "unterminated string: a string ends with '\"' on the same line", token)
     body = raw[1:-1] if closed else raw[1:]
-    out, i = [], 0
+    out: list[str] = []
+    i = 0
+    start = token.start_pos or 0
     while i < len(body):
         ch = body[i]
         if ch == "\\" and i + 1 < len(body):
@@ -102,7 +116,7 @@ def unescape(ctx: BuildContext, token: Token) -> str:
             if esc in _ESCAPES:
                 out.append(_ESCAPES[esc])
             else:
-                at = ctx.source.span(token.start_pos + 1 + i, token.start_pos + 3 + i)
+                at = ctx.source.span(start + 1 + i, start + 3 + i)
                 ctx.error(E004, f"unknown escape '\\{esc}' in a string", at, help='use \\", \\\\, \\n or \\t')
                 out.append(esc)
             i += 2
@@ -112,76 +126,77 @@ def unescape(ctx: BuildContext, token: Token) -> str:
     return "".join(out)
 
 
-class Builder(Transformer):
+class Builder(Transformer[Token, s.File]):
     """The callbacks, one per grammar rule or alias. Tokens are kept (`keep_all_tokens`)."""
 
     @property
     def ctx(self) -> BuildContext:
+        """The context of the parse under way (set by `parser.parse`)."""
         return CONTEXT.get()
 
     # ---- names --------------------------------------------------------------------------------
 
-    def name(self, c):
+    def name(self, c: Children) -> s.Name:
         return s.Name(span=self.ctx.span(c[0]), text=str(c[0]))
 
-    def qualname(self, c):
+    def qualname(self, c: Children) -> s.QualName:
         parts = _nodes(c, s.Name)
         return s.QualName(span=self.ctx.span(c[0], c[-1]), parts=parts)
 
     # ---- literals -----------------------------------------------------------------------------
 
-    def int_lit(self, c):
+    def int_lit(self, c: Children) -> s.IntLit:
         tok = c[0]
         return s.IntLit(span=self.ctx.span(tok), value=int(_check_digits(self.ctx, tok, str(tok))))
 
-    def float_lit(self, c):
+    def float_lit(self, c: Children) -> s.FloatLit:
         tok = c[0]
         text = _check_digits(self.ctx, tok, str(tok))
         return s.FloatLit(span=self.ctx.span(tok), value=float(text), text=text)
 
-    def money_lit(self, c):
+    def money_lit(self, c: Children) -> s.MoneyLit:
         tok = c[0]
         return s.MoneyLit(span=self.ctx.span(tok), value=Decimal(_check_digits(self.ctx, tok, str(tok)[1:])))
 
-    def duration_lit(self, c):
+    def duration_lit(self, c: Children) -> s.DurationLit:
         tok = c[0]
         match = re.fullmatch(r"(.*?)(ms|s|m)", str(tok))
         assert match is not None  # the DURATION terminal guarantees the unit
         digits = _check_digits(self.ctx, tok, match.group(1))
         return s.DurationLit(span=self.ctx.span(tok), value=Decimal(digits) * _UNITS[match.group(2)])
 
-    def string(self, c):
+    def string(self, c: Children) -> s.StringLit:
         return s.StringLit(span=self.ctx.span(c[0]), value=unescape(self.ctx, c[0]))
 
-    def true_lit(self, c):
+    def true_lit(self, c: Children) -> s.BoolLit:
         return s.BoolLit(span=self.ctx.span(c[0]), value=True)
 
-    def false_lit(self, c):
+    def false_lit(self, c: Children) -> s.BoolLit:
         return s.BoolLit(span=self.ctx.span(c[0]), value=False)
 
-    def set_lit(self, c):
+    def set_lit(self, c: Children) -> s.SetLit:
         return s.SetLit(span=self.ctx.span(c[0], c[-1]), items=_nodes(c, s.Name))
 
     # ---- expressions --------------------------------------------------------------------------
 
-    def atom(self, c):  # "(" expr ")": the node, its span now taking in the parentheses
-        inner = c[1]
+    def atom(self, c: Children) -> Node:  # "(" expr ")": the node, its span now taking in the parentheses
+        inner: Node = c[1]
         wrapped = inner.model_copy(update={"span": self.ctx.span(c[0], c[2])})
         if id(inner) in self.ctx.depths:
             self.ctx.depths[id(wrapped)] = (wrapped, self.ctx.depths[id(inner)][1])
         return wrapped
 
-    def name_ref(self, c):
+    def name_ref(self, c: Children) -> s.NameRef:
         return s.NameRef(span=c[0].span, name=c[0])
 
-    def model_field(self, c):
+    def model_field(self, c: Children) -> s.ModelFieldRef:
         return s.ModelFieldRef(span=self.ctx.span(c[0], c[-1]), field=c[2])
 
-    def call(self, c):
+    def call(self, c: Children) -> s.Call:
         return s.Call(span=self.ctx.span(c[0], c[-1]), function=c[0], argument=c[2])
 
-    def _boolop(self, op, c):
-        operands = []
+    def _boolop(self, op: Literal["and", "or"], c: Children) -> s.BoolOp:
+        operands: list[s.Expr] = []
         for item in c[::2]:  # operands sit between the keywords
             if isinstance(item, s.BoolOp) and item.op == op:
                 operands.extend(item.operands)  # (a or b) or c is a or b or c
@@ -189,46 +204,48 @@ class Builder(Transformer):
                 operands.append(item)
         return self.ctx.nest(s.BoolOp(span=self.ctx.span(c[0], c[-1]), op=op, operands=tuple(operands)), c)
 
-    def or_op(self, c):
+    def or_op(self, c: Children) -> s.BoolOp:
         return self._boolop("or", c)
 
-    def and_op(self, c):
+    def and_op(self, c: Children) -> s.BoolOp:
         return self._boolop("and", c)
 
-    def not_op(self, c):
+    def not_op(self, c: Children) -> s.Not:
         return self.ctx.nest(s.Not(span=self.ctx.span(c[0], c[1]), operand=c[1]), c, unary=True)
 
-    def compare(self, c):
+    def compare(self, c: Children) -> s.Compare:
         return self.ctx.nest(s.Compare(span=self.ctx.span(c[0], c[2]), op=str(c[1]), left=c[0], right=c[2]), c)
 
-    def in_op(self, c):
+    def in_op(self, c: Children) -> s.In:
         return self.ctx.nest(s.In(span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=False), c)
 
-    def not_in_op(self, c):
+    def not_in_op(self, c: Children) -> s.In:
         return self.ctx.nest(s.In(span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=True), c)
 
-    def range(self, c):
+    def range(self, c: Children) -> s.Range:
         return self.ctx.nest(s.Range(span=self.ctx.span(c[0], c[2]), low=c[0], high=c[2]), c)
 
-    def sum_op(self, c):
-        terms, signs = [c[0]], [1]
+    def sum_op(self, c: Children) -> s.Sum:
+        terms: list[s.Expr] = [c[0]]
+        signs = [1]
         for op, term in zip(c[1::2], c[2::2]):
             terms.append(term)
             signs.append(1 if op == "+" else -1)
         return self.ctx.nest(s.Sum(span=self.ctx.span(c[0], c[-1]), terms=tuple(terms), signs=tuple(signs)), c)
 
-    def product_op(self, c):
+    def product_op(self, c: Children) -> s.Product:
         return self.ctx.nest(s.Product(span=self.ctx.span(c[0], c[-1]), factors=tuple(c[::2])), c)
 
-    def neg_op(self, c):
-        op, operand = c
+    def neg_op(self, c: Children) -> Node:
+        op: Token = c[0]
+        operand: Node = c[1]
         span = self.ctx.span(op, operand)
         if op == "+":
             self.ctx.error(E001, "unexpected '+': only '-' may stand before a value", op)
             return operand
         # -8_000 is one literal, as section 2 says; other negations stay operators
         if isinstance(operand, (s.IntLit, s.FloatLit, s.MoneyLit, s.DurationLit)):
-            update = {"span": span, "value": -operand.value}
+            update: dict[str, object] = {"span": span, "value": -operand.value}
             if isinstance(operand, s.FloatLit):
                 update["text"] = "-" + operand.text
             return operand.model_copy(update=update)
@@ -236,86 +253,87 @@ class Builder(Transformer):
 
     # ---- types --------------------------------------------------------------------------------
 
-    def _type(self, base, c):
+    def _type(self, base: Literal["bool", "int", "float", "money", "duration"], c: Children) -> s.TypeExpr:
         domain = c[1] if len(c) > 1 else None
         end = domain if domain is not None else c[0]
         return s.TypeExpr(span=self.ctx.span(c[0], end), base=base, domain=domain)
 
-    def bool_type(self, c):
+    def bool_type(self, c: Children) -> s.TypeExpr:
         return self._type("bool", c)
 
-    def int_type(self, c):
+    def int_type(self, c: Children) -> s.TypeExpr:
         return self._type("int", c)
 
-    def float_type(self, c):
+    def float_type(self, c: Children) -> s.TypeExpr:
         return self._type("float", c)
 
-    def money_type(self, c):
+    def money_type(self, c: Children) -> s.TypeExpr:
         return self._type("money", c)
 
-    def duration_type(self, c):
+    def duration_type(self, c: Children) -> s.TypeExpr:
         return self._type("duration", c)
 
-    def enum_type(self, c):
+    def enum_type(self, c: Children) -> s.TypeExpr:
         return s.TypeExpr(span=self.ctx.span(c[0], c[-1]), base="enum", members=c[2])
 
-    def domain(self, c):  # "in" LO ".." HI
+    def domain(self, c: Children) -> s.Range:  # "in" LO ".." HI
         return s.Range(span=self.ctx.span(c[1], c[3]), low=c[1], high=c[3])
 
-    def member_list(self, c):
+    def member_list(self, c: Children) -> tuple[s.Name, ...]:
         return _nodes(c, s.Name)
 
     # ---- declarations -------------------------------------------------------------------------
 
-    def start(self, c):
+    def start(self, c: Children) -> s.File:
         header, *decls = c
         return s.File(span=self.ctx.span(c[0], c[-1]), name=header, decls=tuple(decls))
 
-    def header(self, c):
-        return c[1]
+    def header(self, c: Children) -> s.Name:
+        name: s.Name = c[1]
+        return name
 
-    def import_decl(self, c):
+    def import_decl(self, c: Children) -> s.Import:
         alias = c[3] if len(c) > 2 else None
         return s.Import(span=self.ctx.span(c[0], c[-1]), path=c[1], alias=alias)
 
-    def threshold_decl(self, c):
+    def threshold_decl(self, c: Children) -> s.Threshold:
         return s.Threshold(span=self.ctx.span(c[0], c[-1]), name=c[1], value=c[3])
 
-    def _signal(self, role, c):
+    def _signal(self, role: Literal["signal", "outcome"], c: Children) -> s.SignalDecl:
         default = c[5] if len(c) > 4 else None
         return s.SignalDecl(
             span=self.ctx.span(c[0], c[-1]), role=role, name=c[1], type=c[3], default=default
         )
 
-    def signal_decl(self, c):
+    def signal_decl(self, c: Children) -> s.SignalDecl:
         return self._signal("signal", c)
 
-    def outcome_decl(self, c):
+    def outcome_decl(self, c: Children) -> s.SignalDecl:
         return self._signal("outcome", c)
 
-    def field(self, c):
+    def field(self, c: Children) -> s.FieldAssign:
         return s.FieldAssign(span=self.ctx.span(c[0], c[2]), name=c[0], value=c[2])
 
-    def model_block(self, c):
+    def model_block(self, c: Children) -> s.ModelDecl:
         return s.ModelDecl(span=self.ctx.span(c[0], c[-1]), name=c[1], fields=_nodes(c, s.FieldAssign))
 
-    def model_copy(self, c):
+    def model_copy(self, c: Children) -> s.ModelDecl:
         return s.ModelDecl(
             span=self.ctx.span(c[0], c[-1]), name=c[1], base=c[3], fields=_nodes(c, s.FieldAssign)
         )
 
-    def edge(self, c):
+    def edge(self, c: Children) -> s.Edge:
         return s.Edge(span=self.ctx.span(c[0], c[-1]), source=c[0], target=c[2], condition=c[4])
 
-    def cascade_decl(self, c):
+    def cascade_decl(self, c: Children) -> s.CascadeDecl:
         return s.CascadeDecl(span=self.ctx.span(c[0], c[-1]), name=c[1], edges=_nodes(c, s.Edge))
 
-    def fallback_decl(self, c):
+    def fallback_decl(self, c: Children) -> s.FallbackDecl:
         return s.FallbackDecl(
             span=self.ctx.span(c[0], c[-1]), source=c[1], target=c[3], errors=_nodes(c[5:], s.Name)
         )
 
-    def budget_decl(self, c):
+    def budget_decl(self, c: Children) -> s.BudgetDecl:
         metric, op, bound = c[1], c[2], c[3]
         if metric.text not in ("cost", "latency"):
             self.ctx.error(E001, f"expected 'cost' or 'latency' after 'budget', found '{metric.text}'", metric.span)
@@ -329,15 +347,16 @@ class Builder(Transformer):
         condition = c[5] if len(c) > 4 else None
         return s.BudgetDecl(span=self.ctx.span(c[0], c[-1]), metric=metric, bound=bound, condition=condition)
 
-    def invariant_decl(self, c):
+    def invariant_decl(self, c: Children) -> s.InvariantDecl:
         condition = c[4] if len(c) == 7 else None
         return s.InvariantDecl(
             span=self.ctx.span(c[0], c[-1]), name=c[1], condition=condition, requirement=c[-1]
         )
 
-    def route_decl(self, c):
+    def route_decl(self, c: Children) -> s.RouteDecl:
         route_kw = c[0]
-        rules, default = [], None
+        rules: list[s.RuleDecl] = []
+        default: s.RuleDecl | None = None
         for item in _nodes(c, s.RuleDecl):
             if item.name is None:
                 if default is not None:
@@ -354,28 +373,28 @@ class Builder(Transformer):
                 rules.append(item)
         return s.RouteDecl(span=self.ctx.span(route_kw), rules=tuple(rules), default=default)
 
-    def rule(self, c):
+    def rule(self, c: Children) -> s.RuleDecl:
         cap = c[6] if len(c) > 6 else None
         return s.RuleDecl(span=self.ctx.span(c[0]), name=c[1], condition=c[3], target=c[5], cap=cap)
 
-    def default_rule(self, c):
+    def default_rule(self, c: Children) -> s.RuleDecl:
         cap = c[3] if len(c) > 3 else None
         return s.RuleDecl(span=self.ctx.span(c[0]), name=None, condition=None, target=c[2], cap=cap)
 
-    def model_target(self, c):
+    def model_target(self, c: Children) -> s.ModelTarget:
         return s.ModelTarget(span=c[0].span, ref=c[0])
 
-    def reject_target(self, c):
+    def reject_target(self, c: Children) -> s.RejectTarget:
         return s.RejectTarget(span=self.ctx.span(c[0], c[1]), reason=c[1])
 
-    def cap(self, c):
+    def cap(self, c: Children) -> s.Cap:
         name = c[1]
         if name.text != "max_output":
             self.ctx.error(E001, f"expected 'max_output' after 'with', found '{name.text}'", name.span,
                            help="a rule may cap max_output: with max_output = 1_000")
         return s.Cap(span=self.ctx.span(c[0], c[-1]), name=name, value=c[3])
 
-    def test_decl(self, c):
+    def test_decl(self, c: Children) -> s.TestDecl:
         given = next((x for x in c if isinstance(x, _Given)), None)
         outcomes = next((x for x in c if isinstance(x, _Outcomes)), None)
         return s.TestDecl(
@@ -387,16 +406,16 @@ class Builder(Transformer):
             expect=next(x for x in c if isinstance(x, s.Expectation)),
         )
 
-    def given(self, c):
+    def given(self, c: Children) -> _Given:
         return _Given(_nodes(c, s.Assignment))
 
-    def outcomes(self, c):
+    def outcomes(self, c: Children) -> _Outcomes:
         return _Outcomes(_nodes(c, s.Assignment))
 
-    def assignment(self, c):
+    def assignment(self, c: Children) -> s.Assignment:
         return s.Assignment(span=self.ctx.span(c[0], c[2]), name=c[0], value=c[2])
 
-    def expect_model(self, c):
+    def expect_model(self, c: Children) -> s.Expectation:
         by = next((x for x in c if isinstance(x, _By)), None)
         first_cap = c[2] if len(c) > 2 and isinstance(c[2], s.Cap) else None
         thens = [x for x in c if isinstance(x, _Then)]
@@ -409,7 +428,7 @@ class Builder(Transformer):
             caps=(first_cap, *(x.cap for x in thens)),
         )
 
-    def down_clause(self, c):
+    def down_clause(self, c: Children) -> s.Down:
         word, model = c[0], c[1]
         if word.text != "down":
             self.ctx.error(E001, f"expected 'given', 'outcome', 'down' or 'expect' in the test, found '{word.text}'",
@@ -417,31 +436,31 @@ class Builder(Transformer):
         error = c[3] if len(c) > 3 else None
         return s.Down(span=self.ctx.span(word, c[-1]), model=model, error=error)
 
-    def expect_reject(self, c):
+    def expect_reject(self, c: Children) -> s.Expectation:
         by = next((x for x in c if isinstance(x, _By)), None)
         return s.Expectation(span=self.ctx.span(c[0], c[1]), reject=True, rule=by.rule if by else None)
 
-    def by_rule(self, c):
-        target = c[1]
+    def by_rule(self, c: Children) -> _By:
+        target: Token | s.Name = c[1]
         if isinstance(target, Token):  # `by default`
             target = s.Name(span=self.ctx.span(target), text="default")
         return _By(target)
 
-    def then_step(self, c):
+    def then_step(self, c: Children) -> _Then:
         return _Then(c[1], c[2] if len(c) > 2 else None)
 
-    def lexical_error(self, c):  # never reached: the parser loop intercepts these tokens
+    def lexical_error(self, c: Children) -> NoReturn:  # never reached: the parser loop intercepts these tokens
         raise AssertionError("lexical error token reached the parser")
 
 
 @dataclass(frozen=True)
 class _Given:
-    items: tuple
+    items: tuple[s.Assignment, ...]
 
 
 @dataclass(frozen=True)
 class _Outcomes:
-    items: tuple
+    items: tuple[s.Assignment, ...]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from .build import Builder
 
 
 def grammar_text() -> str:
+    """The packaged grammar, `policylang/grammar/policy.lark`."""
     return (files("policylang.grammar") / "policy.lark").read_text(encoding="utf-8")
 
 

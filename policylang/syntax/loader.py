@@ -13,6 +13,7 @@ import os
 import pathlib
 from dataclasses import dataclass, field
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from ..codes import E008, E009, E106, E107
 from ..diagnostics import Diagnostic, diagnostic
@@ -147,7 +148,7 @@ class _Loader:
         self.follow(unit)
         return unit
 
-    def locate(self, importer: Unit, decl: s.Import):
+    def locate(self, importer: Unit, decl: s.Import) -> tuple[str, str, Traversable] | None:
         """(identity key, display name, readable path) of an import, or None after E106."""
         text = decl.path.value
         if text.startswith(STD_PREFIX):

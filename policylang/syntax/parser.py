@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from lark import Token
 from lark.exceptions import UnexpectedToken
+from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from ..codes import E001, E002, E004, E005, E006
 from ..diagnostics import Diagnostic, diagnostic
@@ -65,14 +66,14 @@ def _lex(source: Source) -> tuple[list[Token], Diagnostic | None]:
         if token.type == "LPAR":
             depth_now += 1
             if depth_now > MAX_NESTING:
-                return tokens, _too_deep(source, token.start_pos)
+                return tokens, _too_deep(source, token.start_pos or 0)  # lexed: never None
         elif token.type == "RPAR":
             depth_now -= 1
     return tokens, None
 
 
 def _lexical_error(source: Source, token: Token) -> Diagnostic:
-    span = source.span(token.start_pos, token.end_pos)
+    span = source.span(token.start_pos or 0, token.end_pos or 0)
     if token.type == "BAD_NUMBER":
         text = str(token)
         help = "durations end in ms, s or m (250ms, 2s, 1m); numbers have no exponent" if not text.startswith("$") \
@@ -96,7 +97,7 @@ def _parse_tokens(source: Source, ctx: BuildContext) -> tuple[s.File | None, lis
     tokens.append(end)
 
     ip = parser().parse_interactive("")
-    saved: list = []  # parser states saved before sync tokens, oldest first
+    saved: list[InteractiveParser] = []  # parser states saved before sync tokens, oldest first
     errors: list[Diagnostic] = []
     i = 0
     while i < len(tokens):
@@ -105,10 +106,10 @@ def _parse_tokens(source: Source, ctx: BuildContext) -> tuple[s.File | None, lis
             errors.append(_lexical_error(source, token))
         else:
             if _is_sync(tokens, i):
-                saved.append(ip.copy(deepcopy_values=False))
+                saved.append(ip.copy(deepcopy_values=False))  # type: ignore[no-untyped-call]  # lark leaves it unannotated
             try:
                 if token.type == "$END":
-                    return ip.feed_eof(token), errors
+                    return ip.feed_eof(token), errors  # type: ignore[no-untyped-call]  # lark: unannotated
                 ip.feed_token(token)
                 i += 1
                 continue
@@ -122,30 +123,31 @@ def _parse_tokens(source: Source, ctx: BuildContext) -> tuple[s.File | None, lis
     return None, errors
 
 
-def _unexpected(source: Source, exc: UnexpectedToken, previous: Token | None, ip) -> Diagnostic:
+def _unexpected(source: Source, exc: UnexpectedToken, previous: Token | None, ip: InteractiveParser) -> Diagnostic:
     token = exc.token
     stack = ip.parser_state.value_stack
     message = expected_message(set(exc.expected), token, previous, stack)
     if token.type == "$END":
         offset = len(source.text.rstrip())
         return diagnostic(E005, "unexpected end of file: " + message, source.span(offset, offset))
-    span = source.span(token.start_pos, token.end_pos)
+    span = source.span(token.start_pos or 0, token.end_pos or 0)
     return diagnostic(E001, message, span, help=mistake_help(token, previous, stack))
 
 
-def _resume(tokens: list[Token], start: int, saved: list):
+def _resume(tokens: list[Token], start: int, saved: list[InteractiveParser]
+            ) -> tuple[int, InteractiveParser, list[InteractiveParser]] | None:
     """The index to go on from, with a restored parser, or None when nothing can resume."""
     for i in range(start, len(tokens)):
         if not _is_sync(tokens, i):
             continue
         for k in range(len(saved) - 1, -1, -1):
-            trial = saved[k].copy(deepcopy_values=False)
+            trial = saved[k].copy(deepcopy_values=False)  # type: ignore[no-untyped-call]  # lark: unannotated
             try:
                 trial.feed_token(tokens[i])
             except UnexpectedToken:
                 continue
             # resume with the state before the sync token; the loop feeds it again
-            return i, saved[k].copy(deepcopy_values=False), saved[:k]
+            return i, saved[k].copy(deepcopy_values=False), saved[:k]  # type: ignore[no-untyped-call]  # lark
     return None
 
 

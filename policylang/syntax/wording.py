@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lark import Token
 
 from .grammar import terminal_pattern
@@ -44,6 +46,7 @@ _CONSTRUCTS = {
 
 
 def describe_token(token: Token) -> str:
+    """How a token reads in a message: `the name 'x'`, `the value 8000`, `'->'`."""
     if token.type == "$END":
         return "the end of the file"
     text = str(token)
@@ -74,7 +77,7 @@ def _alternatives(words: list[str]) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def _open_construct(stack: list) -> tuple[str | None, list[Token]]:
+def _open_construct(stack: list[Any]) -> tuple[str | None, list[Token]]:
     """The keyword of the innermost construct still open on the parser stack, and its tokens."""
     tokens = [v for v in stack if isinstance(v, Token)]
     for i in range(len(tokens) - 1, -1, -1):
@@ -86,7 +89,7 @@ def _open_construct(stack: list) -> tuple[str | None, list[Token]]:
     return None, []
 
 
-def expected_message(expected: set[str], found: Token, previous: Token | None, stack: list) -> str:
+def expected_message(expected: set[str], found: Token, previous: Token | None, stack: list[Any]) -> str:
     """`expected '->' after the rule's condition, found the name 'm'` and the like."""
     construct, opened = _open_construct(stack)
     found_text = describe_token(found)
@@ -117,7 +120,7 @@ def expected_message(expected: set[str], found: Token, previous: Token | None, s
     return f"expected {words}{after}{where}, found {found_text}"
 
 
-def mistake_help(found: Token, previous: Token | None, stack: list) -> str | None:
+def mistake_help(found: Token, previous: Token | None, stack: list[Any]) -> str | None:
     """A fix for the mistakes people make coming from other languages and configs."""
     construct, opened = _open_construct(stack)
     if found.type == "COMMA" and construct in ("RULE", "DEFAULT") and any(t.type == "ARROW" for t in opened):
