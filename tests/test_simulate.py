@@ -213,3 +213,27 @@ def test_import_policylang_loads_no_optional_dependency():
 
     code = "import sys, policylang; policylang.simulate; print(sorted(m for m in ('duckdb', 'sqlglot', 'pyarrow') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_records_sql_cannot_hold_exactly_are_decided_by_the_python_engine(tmp_path) -> None:
+    """An int of 40 digits in an unbounded signal is S001 for the SQL back end (no DECIMAL holds
+    it); simulate's duckdb engine hands such records to the python engine, so both reports agree."""
+    from policylang import simulate as simulate_policy
+
+    text = """policy wide
+signal n: int
+model m { id = "v/m", tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 10, max_output = 4, latency = 1s }
+model b { id = "v/b", tier = 2, input_per_mtok = $2, output_per_mtok = $2, context = 10, max_output = 4, latency = 1s }
+route {
+  rule big when n > 5 -> b
+  default -> m
+}
+"""
+    policy = policylang.loads(text, "wide.route")
+    traffic = tmp_path / "wide.jsonl"
+    traffic.write_text("".join(json.dumps({"n": n}) + "\n" for n in (1, 10**39, 7, -(10**40), 3)), encoding="utf-8")
+    reports = {engine: {k: v for k, v in simulate_policy(policy, str(traffic), engine=engine).as_dict().items()
+                        if k != "engine"} for engine in ("duckdb", "python")}
+    assert reports["duckdb"] == reports["python"]
+    assert reports["duckdb"]["errors"] == {}
+    assert reports["python"]["requests"] == 5

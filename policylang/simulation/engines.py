@@ -9,7 +9,7 @@ since which model answers each step is fixed by `--down` when the query is writt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -104,79 +104,92 @@ def _group_key(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def run_python(policy: Policy, traffic: str, *, baseline: str | None, down: dict[str, str], by: str | None,
-               progress: Callable[[int], None] | None = None) -> Run:
-    """Stream the file through the compiled module, one record at a time."""
-    ir = policy.ir
-    module = policy.compiled
-    decide, escalate, fallback = module.decide, module.escalate, module.fallback
-    RequestError = module.RequestError
-    rules = {r.name: r for r in ir.route}
-    has_tokens = any(s.name == "input_tokens" and s.role == "signal" for s in ir.signals)
-    by_default = next((s.default for s in ir.inputs if s.name == by), None)
-    base = ir.model(baseline) if baseline is not None else None
-    groups: dict[str | None, Tally] = {}
-    errors = Errors()
-    count = 0
-    fails = down.get
+class _Feeder:
+    """The python engine's tallies, fed one record at a time through the compiled module."""
 
-    @lru_cache(maxsize=4096)
-    def plain_walk(rule_name: str, decision_steps: tuple[str, ...]) -> Served:
-        rule = rules[rule_name]
-        decision = _Plain(decision_steps)
-        served = walk(decision, fails=fails, observe=lambda step: None, fallback=fallback,
-                      escalate=lambda d, s, o: None, cap=lambda m: cap_of(ir, rule, m))
-        return summarize(ir, rule, served)
+    def __init__(self, policy: Policy, *, baseline: str | None, down: dict[str, str], by: str | None,
+                 groups: dict[str | None, Tally], errors: Errors) -> None:
+        ir = self.ir = policy.ir
+        module = policy.compiled
+        self.decide, self.escalate, self.fallback = module.decide, module.escalate, module.fallback
+        self.RequestError = module.RequestError
+        self.rules = {r.name: r for r in ir.route}
+        self.has_tokens = any(s.name == "input_tokens" and s.role == "signal" for s in ir.signals)
+        self.by = by
+        self.by_default = next((s.default for s in ir.inputs if s.name == by), None)
+        self.base = ir.model(baseline) if baseline is not None else None
+        self.groups, self.errors, self.fails = groups, errors, down.get
+        self._plain = lru_cache(maxsize=4096)(self._plain_walk)
 
-    for location, record in records(traffic):
-        count += 1
-        if progress is not None and count % 65536 == 0:
-            progress(count)
+    def _plain_walk(self, rule_name: str, decision_steps: tuple[str, ...]) -> Served:
+        rule = self.rules[rule_name]
+        served = walk(_Plain(decision_steps), fails=self.fails, observe=lambda step: None, fallback=self.fallback,
+                      escalate=lambda d, s, o: None, cap=lambda m: cap_of(self.ir, rule, m))
+        return summarize(self.ir, rule, served)
+
+    def feed(self, location: int, record: dict[str, Any] | Broken) -> None:
+        """Decide and serve one record, adding it to its group's tally or to the errors."""
+        ir, errors = self.ir, self.errors
         if isinstance(record, Broken):
             errors.add("R002", location, None, record.message)
-            continue
+            return
         outcomes = record.get("@outcomes")
         if outcomes is not None and not (isinstance(outcomes, list) and all(isinstance(o, dict) for o in outcomes)):
             errors.add("R002", location, None, "@outcomes is a list of objects of outcomes, one per step")
-            continue
+            return
         signals = {k: v for k, v in record.items() if not k.startswith("@")}
         try:
-            decision = decide(signals)
-        except RequestError as exc:
+            decision = self.decide(signals)
+        except self.RequestError as exc:
             errors.add(exc.code, location, exc.signal, exc.message)
-            continue
+            return
         output = record.get("@output_tokens")
         if output is not None and not _valid_tokens(output):
             errors.add("R002", location, "@output_tokens", "@output_tokens must be a whole number >= 0")
-            continue
-        if has_tokens:
+            return
+        if self.has_tokens:
             tokens_in = signals["input_tokens"]
         else:
             tokens_in = record.get("@input_tokens", 0)
             if not _valid_tokens(tokens_in):
                 errors.add("R002", location, "@input_tokens", "@input_tokens must be a whole number >= 0")
-                continue
-        rule = rules[decision.rule]
+                return
+        rule = self.rules[decision.rule]
         if outcomes:
             try:
                 served = summarize(ir, rule, walk(
-                    decision, fails=fails, observe=lambda step: outcomes[step] if step < len(outcomes) else None,
-                    fallback=fallback, escalate=escalate, cap=lambda m: cap_of(ir, rule, m)))
-            except RequestError as exc:
+                    decision, fails=self.fails, observe=lambda step: outcomes[step] if step < len(outcomes) else None,
+                    fallback=self.fallback, escalate=self.escalate, cap=lambda m: cap_of(ir, rule, m)))
+            except self.RequestError as exc:
                 errors.add(exc.code, location, exc.signal, exc.message)
-                continue
+                return
         else:
-            served = plain_walk(decision.rule, tuple(decision.steps))
-        key = _group_key(signals.get(by, by_default)) if by is not None else None
-        tally = groups.get(key)
+            served = self._plain(decision.rule, tuple(decision.steps))
+        key = _group_key(signals.get(self.by, self.by_default)) if self.by is not None else None
+        tally = self.groups.get(key)
         if tally is None:
-            tally = groups[key] = Tally()
+            tally = self.groups[key] = Tally()
         given = 1 if output is not None else 0
         baseline_tokens = None
-        if base is not None:
+        if self.base is not None:
+            base = self.base
             baseline_tokens = (tokens_in, min(output, base.max_output) if output is not None else base.max_output)
         account(tally, rule, served, 1, tokens_in,
                 (lambda cap: min(output, cap)) if output is not None else (lambda cap: cap), given, baseline_tokens)
+
+
+def run_python(policy: Policy, traffic: str, *, baseline: str | None, down: dict[str, str], by: str | None,
+               progress: Callable[[int], None] | None = None) -> Run:
+    """Stream the file through the compiled module, one record at a time."""
+    groups: dict[str | None, Tally] = {}
+    errors = Errors()
+    feeder = _Feeder(policy, baseline=baseline, down=down, by=by, groups=groups, errors=errors)
+    count = 0
+    for location, record in records(traffic):
+        count += 1
+        if progress is not None and count % 65536 == 0:
+            progress(count)
+        feeder.feed(location, record)
     return Run(groups, errors, count, [])
 
 
@@ -202,7 +215,7 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
                            "or use --engine python") from None
     from ..backends.sql import table_name  # noqa: F401  (the SQL back end, with no sqlglot needed)
     from ..backends.sql.columns import Layout
-    from ..backends.sql.query import NO_RULE, UNDECIDED, build
+    from ..backends.sql.query import UNDECIDED, build
     from ..backends.sql.text import string
 
     ir = policy.ir
@@ -243,11 +256,21 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
         query_rows = connection.execute(grouped)
         names = [d[0] for d in query_rows.description]
         rows = [dict(zip(names, row)) for row in query_rows.fetchall()]
+        undecided: set[int] = set()
+        if any(r["@p:rule"] == UNDECIDED or (r["@p:climb"] is not None and int(r["@p:climb"]) <= -200) for r in rows):
+            undecided = {int(row) for (row,) in connection.execute(
+                f"SELECT \"@p:row\" FROM (\n{query}) WHERE \"@p:rule\" = {UNDECIDED} OR \"@p:climb\" <= -200").fetchall()}
     except duckdb.Error as exc:
         raise TrafficError(f"{traffic}: DuckDB could not read it: {str(exc).splitlines()[0]}") from None
     finally:
         connection.close()
-    return _tally_groups(ir, rows, caps, baseline, down, notes)
+    run = _tally_groups(ir, rows, caps, baseline, down, notes)
+    if undecided:  # values SQL cannot hold exactly: these records are decided by the python engine
+        feeder = _Feeder(policy, baseline=baseline, down=down, by=by, groups=run.groups, errors=run.errors)
+        for location, record in records(traffic):
+            if location in undecided:
+                feeder.feed(location, record)
+    return run
 
 
 def _ident(name: str) -> str:
@@ -292,8 +315,7 @@ def _tally_groups(ir: PolicyIR, rows: list[dict[str, Any]], caps: list[int], bas
             continue
         index = row["@p:rule"]
         if index == UNDECIDED:
-            errors.add("S001", first, row["first_signal"], None, n)
-            continue
+            continue  # a value SQL cannot hold exactly: the python engine decides these rows
         if row["@p:token_error"] is not None:
             errors.add("R002", first, row["@p:token_error"], None, n)
             continue
@@ -306,8 +328,8 @@ def _tally_groups(ir: PolicyIR, rows: list[dict[str, Any]], caps: list[int], bas
         plain, unserved_at = served(index, full or 1)
         stop = None  # the step whose outcome could not be read, if the walk gets there
         if marker <= -200:
-            stop, code = -(marker + 200), "S001"
-        elif marker <= -100:
+            continue  # an outcome SQL cannot hold exactly: the python engine decides these rows
+        if marker <= -100:
             stop, code = -(marker + 100), row["@p:ocode"]
         reached = marker if marker > 0 else (stop or 0) + 1
         if unserved_at is not None and unserved_at < reached:
@@ -326,6 +348,3 @@ def _tally_groups(ir: PolicyIR, rows: list[dict[str, Any]], caps: list[int], bas
 
 ENGINES: dict[str, Callable[..., Run]] = {"python": run_python, "duckdb": run_duckdb}
 
-
-def _unused() -> Iterator[None]:  # pragma: no cover
-    yield None
