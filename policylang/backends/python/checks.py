@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias, assert_never
 
 from ...ir.policy import Policy, Signal
-from ...ir.types import format_value
+from ...ir.types import (BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType,
+                         format_value)
+
+Bound: TypeAlias = int | float | Decimal | None
+"""A domain's end as the type declares it (None: unbounded)."""
+Spec: TypeAlias = tuple[str, Bound, Bound, frozenset[str], str, str]
+"""What runtime `_check` reads: (kind, low, high, members, expected, domain)."""
 
 _EXPECTED = {
     "bool": "true or false",
@@ -29,23 +35,34 @@ class SignalCheck:
     role: str  # "signal" or "outcome"
     kind: str  # "bool", "int", "float", "money", "duration" or "enum"
     required: bool
-    default: Any
-    low: Any
-    high: Any
+    default: Any  # the runtime value an absent signal takes (when not required)
+    low: Bound
+    high: Bound
     members: tuple[str, ...]
     expected: str  # R002: "signal 'x' must be <expected>, got ..."
     domain: str  # R003: "signal 'x' must be <domain>, got ..."
 
     @property
-    def spec(self) -> tuple:
+    def spec(self) -> Spec:
         """What runtime `_check` needs: (kind, low, high, members, expected, domain)."""
         return (self.kind, self.low, self.high, frozenset(self.members), self.expected, self.domain)
 
 
 def signal_check(signal: Signal) -> SignalCheck:
+    """How both engines validate `signal`: its type test, domain, default and message words."""
     t = signal.type
-    low, high = getattr(t, "low", None), getattr(t, "high", None)
-    members = tuple(getattr(t, "members", ()))
+    low: Bound = None
+    high: Bound = None
+    members: tuple[str, ...] = ()
+    match t:
+        case IntType() | FloatType() | MoneyType() | DurationType():
+            low, high = t.low, t.high
+        case EnumType():
+            members = tuple(t.members)
+        case BoolType() | SetType() | StringType():
+            pass  # no domain to read
+        case _:
+            assert_never(t)
     if t.kind == "enum":
         domain = "one of " + ", ".join(members)
     elif low is not None or high is not None:

@@ -9,24 +9,28 @@ same bytes. Traceable: every rule is found by its name and source line in a comm
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib.resources import files
-from typing import Any
+from typing import Any, TypeAlias, assert_never
 
 import jinja2
 
 from ..._version import __version__
 from ...ir import expr as e
 from ...ir.node import walk
-from ...ir.policy import Policy
+from ...ir.policy import CascadeTarget, Model, Policy, Rule
 from ...ir.types import describe
 from .checks import SignalCheck, checks
 from .lowering import split_deep
-from .index import plan_dispatch
+from .index import Chain, plan_dispatch
 from ...ir.values import exact
 from .plan import cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, serving_models, signals_read
+
+NameOf: TypeAlias = Callable[[str, str], str]
+"""How generated code reads a signal or outcome, by (name, role): a local, or a dict lookup."""
 
 WIDE_SUM = 16
 """Sums of more terms call the runtime's `_number_sum`: the same value, and no deep nesting for
@@ -76,6 +80,8 @@ class _Constants:
     names: dict[str, str] = field(default_factory=dict)  # rendered value -> name
 
     def literal(self, value: Any, hoist: bool = True) -> str:
+        """`value` as Python source: plain literals inline; decimals, label sets and tuples of
+        them as a module constant (`_K0`), each written once, unless `hoist` is false."""
         if value is None or isinstance(value, (bool, int, str)):
             return repr(value)
         if isinstance(value, float):
@@ -111,12 +117,13 @@ class _Writer:
 
     # ---- expressions --------------------------------------------------------------------------
 
-    def condition(self, expr: e.Expr, name_of) -> tuple[list[str], str]:
+    def condition(self, expr: e.Expr, name_of: NameOf) -> tuple[list[str], str]:
+        """(lines computing the hoisted pieces of a deep `expr`, the test that reads them)."""
         pieces, rest = split_deep(expr)
         prelude = [f"t{index} = {self.expr(piece, name_of, top=True)}" for index, piece in pieces]
         return prelude, self.expr(rest, name_of, top=True)
 
-    def expr(self, x: e.Expr, name_of, top: bool = False) -> str:
+    def expr(self, x: e.Expr, name_of: NameOf, top: bool = False) -> str:
         """Python code for `x`; `top`: a whole condition, which needs no outer parentheses."""
         text = self._expr(x, name_of)
         wrapped = isinstance(x, (e.Not, e.BoolOp, e.Compare, e.InSet, e.InRange, e.Scale)) or (
@@ -125,7 +132,7 @@ class _Writer:
             return text[1:-1]  # these cases are written as one parenthesized group
         return text
 
-    def _expr(self, x: e.Expr, name_of) -> str:
+    def _expr(self, x: e.Expr, name_of: NameOf) -> str:
         lit = self.constants.literal
         match x:
             case e.Const(value=value):
@@ -164,12 +171,12 @@ class _Writer:
                 return f"(not {test})" if negated else test
             case e.Sum(terms=terms, signs=signs) if x.type.kind in ("money", "duration", "float"):
                 # money, durations and float arithmetic add exactly (float terms read by their repr)
-                parts = ", ".join(self.exact(t, self.expr(t, name_of)) for t in terms)
-                return f"_exact_sum(({parts},), {signs!r})"
+                exact_terms = ", ".join(self.exact(t, self.expr(t, name_of)) for t in terms)
+                return f"_exact_sum(({exact_terms},), {signs!r})"
             case e.Sum(terms=terms, signs=signs) if len(terms) > WIDE_SUM:
                 # a long `a + b + ...` would nest a level per term in Python's parser
-                parts = ", ".join(self.expr(t, name_of) for t in terms)
-                return f"_number_sum(({parts},), {signs!r})"
+                number_terms = ", ".join(self.expr(t, name_of) for t in terms)
+                return f"_number_sum(({number_terms},), {signs!r})"
             case e.Sum(terms=terms, signs=signs):
                 text = self.expr(terms[0], name_of)
                 for sign, term in zip(signs[1:], terms[1:]):
@@ -180,7 +187,10 @@ class _Writer:
                 return f"_EXACT.multiply({lit(exact_factor)}, {self.exact(operand, self.expr(operand, name_of))})"
             case e.Scale(factor=factor, operand=operand):
                 return f"({lit(factor)} * {self.expr(operand, name_of)})"
-        raise AssertionError(f"{x.kind} cannot be compiled")
+            case e.ModelAttr():  # invariants read the serving model; a module runs no invariant
+                raise AssertionError(f"{x.kind} cannot be compiled")
+            case _:
+                assert_never(x)
 
     def exact(self, x: e.Expr, text: str) -> str:
         """`text` (the code for `x`) as an exact decimal where `x` may be a float."""
@@ -191,10 +201,12 @@ class _Writer:
         return f"_dec({text})"
 
     def local_name(self, name: str, role: str) -> str:
+        """A NameOf for rule conditions: each signal in its (mangled) local."""
         return self.locals[name]
 
     @staticmethod
     def dict_name(name: str, role: str) -> str:
+        """A NameOf for cascade edges: signals from `s`, outcomes from `o`, keys quoted."""
         return f"{'s' if role == 'signal' else 'o'}[{name!r}]"
 
     # ---- the module ---------------------------------------------------------------------------
@@ -202,7 +214,6 @@ class _Writer:
     def fast_test(self, check: SignalCheck, var: str) -> str:
         """The common case, accepted inline: the exact type, inside the domain. Anything else
         goes to the runtime's `_check`, which gives every answer (both engines share it)."""
-        lit = self.constants.literal
         kind = check.kind
         if kind == "bool":
             return f"{var}.__class__ is bool"
@@ -229,6 +240,7 @@ class _Writer:
         return self.constants.literal(value)
 
     def check_view(self, check: SignalCheck, index: int) -> dict[str, Any]:
+        """One signal's validation as the template writes it."""
         lit = self.constants.literal
         # a signal no rule reads is validated into one scratch name: fewer locals, a cheaper call
         var = self.locals[check.name] if check.name in self.used or check.role == "outcome" else "_v"
@@ -244,7 +256,7 @@ class _Writer:
             "type_text": describe(signal.type),
         }
 
-    def rule_view(self, i: int, rule, condition) -> dict[str, Any]:
+    def rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> dict[str, Any]:
         """One rule as the template writes it: its test (maybe specialized) and its decision."""
         fields = self.policy.decision_of(rule)
         result = f"_D{i}"
@@ -253,7 +265,8 @@ class _Writer:
             names = sorted({r.name for x in plan.edges for r in _signal_refs(x)})
             captured = "{" + ", ".join(f"{n!r}: {self.locals[n]}" for n in names) + "}"
             result = f"Decision({', '.join(self.constants.literal(f, hoist=False) for f in fields)}, {captured})"
-        prelude, test = ([], None)
+        prelude: list[str] = []
+        test: str | None = None
         if condition is not None:
             prelude, test = self.condition(condition, self.local_name)
         return {"name": comment(rule.name), "line": rule.span.line, "prelude": prelude, "condition": test,
@@ -279,7 +292,7 @@ class _Writer:
         after = [self.rule_view(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.after]
         ending = None if after else (default[0]["result"] if default else "_NO_RULE")
 
-        def chain_view(function: str, chain, label: str) -> dict[str, Any]:
+        def chain_view(function: str, chain: Chain, label: str) -> dict[str, Any]:
             return {"function": function, "members": comment(label), "ending": ending,
                     "rules": [self.rule_view(i, policy.rules[i], cond) for i, cond in chain.rules]}
 
@@ -295,15 +308,17 @@ class _Writer:
         }
 
     def render(self) -> str:
+        """The module's source: deterministic, every policy string quoted or cut to a comment."""
         policy, lit = self.policy, self.constants.literal
         sends: dict[str, int] = {}  # what rules decide, their names aside, each written once
-        rule_table = []
+        rule_table: list[dict[str, Any]] = []
         for rule in policy.route:
             fields = policy.decision_of(rule)
             text = "(" + ", ".join(lit(f, hoist=False) for f in fields[1:]) + ")"
             rule_table.append({"name": fields[0], "sends": sends.setdefault(text, len(sends))})
         route = self.route_view()
-        edges, edge_functions = [], {}
+        edges: list[dict[str, Any]] = []
+        edge_functions: dict[tuple[str, int], str] = {}
         for ci, cascade in enumerate(policy.cascades):
             for ei, edge in enumerate(cascade.edges):
                 function = f"_edge_{ci}_{ei}"
@@ -315,8 +330,9 @@ class _Writer:
         climbs: dict[str, int] = {}  # rules that climb the same way share one ladder
         for row, rule in zip(rule_table, policy.route):
             plan = ladder(policy, rule)
-            cascade = getattr(rule.target, "cascade", None)
-            names = [edge_functions[(cascade, i)] for i in range(len(plan.edges))]
+            target = rule.target  # only a cascade's ladder has edges
+            names = [edge_functions[(target.cascade, i)] for i in range(len(plan.edges))] \
+                if isinstance(target, CascadeTarget) else []
             serves = "{" + ", ".join(f"{m!r}: {lit(at, hoist=False)}" for m, at in sorted(plan.serves.items())) + "}"
             text = f"({lit(plan.steps, hoist=False)}, {serves}, ({''.join(n + ', ' for n in names)}))"
             row["climbs"] = climbs.setdefault(text, len(climbs))
@@ -359,18 +375,18 @@ def _tidy(text: str) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _set_display(members) -> str:
+def _set_display(members: Collection[str]) -> str:
     """`{'a', 'b'}`: after `in`, Python folds a set display of constants into one frozenset
     constant, cheaper than a global name; sorted, so the text is deterministic."""
     return "{" + ", ".join(repr(m) for m in sorted(set(members))) + "}" if members else "frozenset()"
 
 
-def _signal_refs(expr: e.Expr):
+def _signal_refs(expr: e.Expr) -> list[e.SignalRef]:
     return [x for x in walk(expr) if isinstance(x, e.SignalRef) and x.role == "signal"]
 
 
-def _model_view(model, constants: _Constants) -> dict[str, str]:
-    lit = lambda v: constants.literal(v, hoist=False)  # noqa: E731
+def _model_view(model: Model, constants: _Constants) -> dict[str, str]:
+    lit = partial(constants.literal, hoist=False)
     return {
         "name": model.name,
         "id": model.id,

@@ -13,8 +13,9 @@ are unchanged, which the engines-agree property tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import assert_never
 
-from ...ir.boxes import hull, key_signal
+from ...ir.boxes import Box, hull, key_signal
 from ...ir import expr as e
 from ...ir.node import children, depth, walk
 from ...ir.policy import Policy, Rule
@@ -53,13 +54,13 @@ class Dispatch:
             for n in walk(cond))
 
 
-def _admits(box, key: str, members: tuple[str, ...]) -> frozenset[str]:
+def _admits(box: Box | None, key: str, members: tuple[str, ...]) -> frozenset[str]:
     """The values of the key a rule's hull admits. A rule whose hull is empty holds for no
     valid request, but an unvalidated one (`validate=False` with a value outside a signal's
     domain) may still take it, so it stays in every chain, as first-match says."""
     if box is None:
         return frozenset(members)
-    return frozenset(box.get(key, members))
+    return frozenset(box.get(key, members))  # type: ignore[arg-type]  # an enum's constraint: its members
 
 
 def plan_dispatch(policy: Policy) -> Dispatch | None:
@@ -69,14 +70,17 @@ def plan_dispatch(policy: Policy) -> Dispatch | None:
     if key is None or count < MIN_KEYED_RULES:
         return None
     best = next(s for s in policy.signals if s.name == key)
-    members = best.type.members
+    key_type = best.type
+    assert isinstance(key_type, EnumType)  # key_signal picks an enum signal
+    members = key_type.members
     admits = [_admits(box, key, members) for box in hulls]
     keyed = [i for i, a in enumerate(admits) if len(a) < len(members)]
     first, last = keyed[0], keyed[-1]
     before = tuple(range(first))
     after = tuple(range(last + 1, len(policy.rules)))
     region = range(first, last + 1)
-    shallow = {i: depth(policy.rules[i].condition)[0] <= SPECIALIZE_DEPTH for i in region}
+    # rules in the region test the key, so each has a condition (the default is no rule here)
+    shallow = {i: depth(_condition(policy.rules[i]))[0] <= SPECIALIZE_DEPTH for i in region}
     everywhere = [i for i in region if len(admits[i]) == len(members)]
     by_member: dict[str, list[int]] = {m: [] for m in members}
     for i in region:
@@ -84,13 +88,13 @@ def plan_dispatch(policy: Policy) -> Dispatch | None:
             for m in admits[i]:
                 by_member[m].append(i)
 
-    def chain_for(member: str | None) -> tuple:
-        rules = []
+    def chain_for(member: str | None) -> tuple[tuple[int, e.Expr | None], ...]:
+        rules: list[tuple[int, e.Expr | None]] = []
         reach = region if member is None else sorted([*everywhere, *by_member[member]])
         for i in reach:
-            condition = policy.rules[i].condition
+            condition = _condition(policy.rules[i])
             if shallow[i]:
-                condition = specialize(condition, key, member, best.type)
+                condition = specialize(condition, key, member, key_type)
             if isinstance(condition, e.Const):
                 if condition.value is False:
                     continue
@@ -99,7 +103,7 @@ def plan_dispatch(policy: Policy) -> Dispatch | None:
             rules.append((i, condition))
         return tuple(rules)
 
-    chains: dict[tuple, list[str]] = {}
+    chains: dict[tuple[tuple[int, e.Expr | None], ...], list[str]] = {}
     for member in members:
         chains.setdefault(chain_for(member), []).append(member)
     return Dispatch(key, before, tuple(Chain(tuple(ms), rules) for rules, ms in chains.items()),
@@ -142,14 +146,23 @@ def _substitute(x: e.Expr, key: str, value: e.Const) -> e.Expr:
         case e.HasLabel(element=element, container=container):
             a, b = _substitute(element, key, value), _substitute(container, key, value)
             return x if (a is element and b is container) else x.model_copy(update={"element": a, "container": b})
-    return x  # constants, other signals, model fields, cost(): nothing to replace
+        case e.Const() | e.SignalRef() | e.ModelAttr() | e.CostOf() | e.Local():
+            return x  # constants, other signals, model fields, cost(): nothing to replace
+        case _:
+            assert_never(x)
 
 
-def _true(x) -> bool:
+def _condition(rule: Rule) -> e.Expr:
+    """The condition of a rule that has one (every rule but the default)."""
+    assert rule.condition is not None, f"rule {rule.name} has no condition"
+    return rule.condition
+
+
+def _true(x: e.Expr) -> bool:
     return isinstance(x, e.Const) and x.value is True
 
 
-def _false(x) -> bool:
+def _false(x: e.Expr) -> bool:
     return isinstance(x, e.Const) and x.value is False
 
 

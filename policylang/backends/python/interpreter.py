@@ -8,20 +8,25 @@ debugging, and the checker replays every witness through it (`holds`, `evaluate`
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeAlias, assert_never
 
 from ...ir import expr as e
-from ...ir.policy import Model, Policy
+from ...ir.policy import Model, Policy, Rule
 from ...ir import values
 from . import support as rt
-from .checks import SignalCheck, checks
+from .checks import Bound, SignalCheck, Spec, checks
 from .index import plan_dispatch
 from .lowering import split_deep
 from .plan import Ladder, cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, serving_models
 
 Env = dict[str, Any]
 Closure = Callable[[Env, Model | None], Any]
+Step: TypeAlias = tuple[Closure | None, rt.Decision, bool]
+"""One rule as `decide` tries it: its test (None: always), its decision, whether the decision
+carries the signals its escalations read."""
+PlanEntry: TypeAlias = tuple[str, str, object, Bound, Bound, frozenset[str], Spec]
+"""(name, fast-path kind, value when absent, low, high, members, spec): see `_plan_entry`."""
 
 _MISSING = object()
 _ORDER = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
@@ -31,11 +36,13 @@ NO_RULE = rt.Decision(None, None, (), None, (), None)
 
 
 class Interpreter:
+    """A policy's engine that runs the typed IR as closures; decides as its compiled module does."""
+
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.signal_checks = checks(policy, "signal")
         self.outcome_checks = checks(policy, "outcome")
-        self._plans = {"signal": [_plan_entry(c) for c in self.signal_checks],
+        self._plans: dict[str, list[PlanEntry]] = {"signal": [_plan_entry(c) for c in self.signal_checks],
                        "outcome": [_plan_entry(c) for c in self.outcome_checks]}
         self._by_name = {role: {entry[0]: entry for entry in plan} for role, plan in self._plans.items()}
         self._defaults = {role: {c.name: c.default for c in found if not c.required}
@@ -57,6 +64,9 @@ class Interpreter:
         route = policy.route
         dispatch = plan_dispatch(policy)
         self._key = dispatch.key if dispatch else None
+        self._chains: dict[str, list[Step]]
+        self._after: list[Step]
+        self._other: list[Step]
         if dispatch is None:
             self._before, self._after, self._chains, self._other = self._steps(range(len(route))), [], {}, []
         else:  # see backends/index.py: each value of the key meets only the rules it can fire
@@ -70,15 +80,18 @@ class Interpreter:
 
     # ---- decisions ----------------------------------------------------------------------------
 
-    def _step(self, rule, condition):
+    def _step(self, rule: Rule, condition: e.Expr | None) -> Step:
         test = self.compile(condition) if condition is not None else None
         return test, rt.Decision(*self.policy.decision_of(rule)), self._ladders[rule.name].reads_signals
 
-    def _steps(self, positions) -> list:
+    def _steps(self, positions: Iterable[int]) -> list[Step]:
         route = self.policy.route
         return [self._step(route[i], route[i].condition) for i in positions]
 
     def decide(self, signals: Mapping[str, Any], *, validate: bool = True, strict: bool = False) -> rt.Decision:
+        """The decision of the first rule that holds for the validated request (section 5);
+        `validate=False` trusts the request as given, `strict` refuses unknown keys (R004).
+        NO_RULE when no rule takes it (only a policy with a gap, E204)."""
         env = self.validate(signals, "signal", strict) if validate else self._fill(signals, self.signal_checks)
         found = _first(self._before, env)
         if found is None and self._key is not None:
@@ -139,7 +152,7 @@ class Interpreter:
                 return self._validate_in_order(values, role, strict)
         return env
 
-    def _validate_in_order(self, values: dict, role: str, strict: bool) -> Env:
+    def _validate_in_order(self, values: dict[Any, Any], role: str, strict: bool) -> Env:
         get = values.get
         env: Env = {}
         for entry in self._plans[role]:
@@ -164,6 +177,7 @@ class Interpreter:
     # ---- expressions --------------------------------------------------------------------------
 
     def holds(self, expr: e.Expr, env: Env, model: Model | None = None) -> bool:
+        """Whether a condition holds for validated values (and, in invariants, a serving model)."""
         return bool(self.evaluate(expr, env, model))
 
     def evaluate(self, expr: e.Expr, env: Env, model: Model | None = None) -> Any:
@@ -226,17 +240,17 @@ class Interpreter:
             case e.BoolOp(op="and", operands=operands):
                 parts = [self._closure(o) for o in operands]
 
-                def all_of(env, model):
+                def all_of(env: Env, model: Model | None) -> bool:
                     for part in parts:
                         if not part(env, model):
                             return False
                     return True
 
                 return all_of
-            case e.BoolOp(op="or", operands=operands):
+            case e.BoolOp(operands=operands):  # op == "or", the only other
                 parts = [self._closure(o) for o in operands]
 
-                def any_of(env, model):
+                def any_of(env: Env, model: Model | None) -> bool:
                     for part in parts:
                         if part(env, model):
                             return True
@@ -278,10 +292,11 @@ class Interpreter:
             case e.Scale(factor=factor, operand=operand):
                 inner = self._closure(operand)
                 return lambda env, model: factor * inner(env, model)
-        raise AssertionError(f"no closure for {x.kind}")
+            case _:
+                assert_never(x)
 
 
-def _first(steps: list, env: Env) -> rt.Decision | None:
+def _first(steps: list[Step], env: Env) -> rt.Decision | None:
     """The decision of the first rule among `steps` that holds, first-match."""
     for test, decision, reads_signals in steps:
         if test is None or test(env, None):
@@ -305,7 +320,7 @@ def _local(index: int) -> str:
 _BOOL, _ENUM, _FLOAT, _NUMBER = "bool", "enum", "float", "number"
 
 
-def _fits(entry: tuple, value: Any) -> bool:
+def _fits(entry: PlanEntry, value: Any) -> bool:
     """The fast path: the exact type, inside the domain (what compiled modules test inline)."""
     _, kind, _, low, high, members, _ = entry
     cls = value.__class__
@@ -319,7 +334,7 @@ def _fits(entry: tuple, value: Any) -> bool:
     return cls is int and (low is None or value >= low) and (high is None or value <= high)
 
 
-def _plan_entry(check: SignalCheck) -> tuple:
+def _plan_entry(check: SignalCheck) -> PlanEntry:
     """(name, fast-path kind, value when absent, low, high, members, spec) for `validate`: the
     same fast paths compiled modules take (backends/codegen.py), the rest to runtime `_check`."""
     kind = {"bool": _BOOL, "enum": _ENUM, "float": _FLOAT}.get(check.kind, _NUMBER)

@@ -9,6 +9,8 @@ short-circuiting would have skipped changes no result.
 
 from __future__ import annotations
 
+from typing import cast
+
 from ...ir import expr as e
 from ...ir.node import Node, children
 
@@ -31,16 +33,17 @@ def split_deep(expr: e.Expr, first_index: int = 0) -> tuple[list[tuple[int, e.Ex
         h = 1 + max((height[id(c)] for c in children(node)), default=0)
         if h >= MAX_DEPTH and node is not expr:
             index = first_index + len(pieces)
-            pieces.append((index, new))
-            new = e.Local(span=node.span, index=index, type=node.type)
+            # the nodes under an expression are expressions (types are no nodes)
+            pieces.append((index, cast(e.Expr, new)))
+            new = e.Local(span=node.span, index=index, type=cast(e.Expr, node).type)
             h = 1
         rebuilt[id(node)] = new
         height[id(node)] = h
-    return pieces, rebuilt[id(expr)]
+    return pieces, cast(e.Expr, rebuilt[id(expr)])
 
 
 def _replace_children(node: Node, rebuilt: dict[int, Node]) -> Node:
-    update = {}
+    update: dict[str, object] = {}
     for name in type(node).model_fields:
         value = getattr(node, name)
         if isinstance(value, Node) and id(value) in rebuilt:

@@ -24,6 +24,8 @@ class Ladder:
 
 
 def ladder(policy: Policy, rule: Rule) -> Ladder:
+    """The ladder of `rule`: no edges unless it sends to a cascade; every model that can answer
+    a step (the step's own, and each in its fallback closure) maps to the steps it may stand for."""
     steps = policy.steps(rule)
     edges: tuple[e.Expr, ...] = ()
     if isinstance(rule.target, CascadeTarget):
@@ -64,10 +66,13 @@ def exact_arithmetic(x: e.Expr) -> bool:
 
 
 def reads_signals(expr: e.Expr) -> bool:
+    """Whether `expr` reads a request signal (not only outcomes and constants)."""
     return any(isinstance(x, e.SignalRef) and x.role == "signal" for x in walk(expr))
 
 
 def signals_read(expr: e.Expr) -> list[str]:
+    """The signals and outcomes `expr` reads, each once, in the order it first reads them;
+    `cost(...)` reads input_tokens."""
     names: list[str] = []
     for x in walk(expr):
         if isinstance(x, e.SignalRef) and x.name not in names:
@@ -85,10 +90,12 @@ class CostTerms:
     fixed: Decimal
 
     def at(self, tokens: int) -> Decimal:
+        """The exact cost of a call with this many input tokens."""
         return EXACT.add(EXACT.multiply(tokens, self.per_input_token), self.fixed)
 
 
 def cost_terms(model: Model) -> CostTerms:
+    """cost(model)'s terms, exact: prices per million tokens scaled to one token."""
     return CostTerms(
         per_input_token=model.input_per_mtok.scaleb(-6),
         fixed=EXACT.multiply(model.max_output, model.output_per_mtok).scaleb(-6),
@@ -96,4 +103,5 @@ def cost_terms(model: Model) -> CostTerms:
 
 
 def has_input_tokens(policy: Policy) -> bool:
+    """Whether the policy declares the `input_tokens` signal that cost() reads."""
     return any(s.name == "input_tokens" and s.role == "signal" for s in policy.signals)

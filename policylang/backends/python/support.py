@@ -5,7 +5,11 @@ module after the value semantics of `ir/values.py`, so that both engines build t
 `Decision`s and raise the same `RequestError`s with the same messages.
 """
 
-from ...ir.values import _INF, _Decimal, _money  # in a compiled module, copied just above
+# No `from __future__ import annotations`: the code below runs in compiled modules without it,
+# so its annotations are strings or builtins, evaluated here as they are there.
+from decimal import Decimal as _Decimal  # in a compiled module, the value semantics import it
+
+from ...ir.values import _INF, _money  # in a compiled module, copied just above
 
 # -- runtime support: copied verbatim into compiled modules below this line --
 from abc import ABCMeta as _ABCMeta
@@ -15,16 +19,17 @@ from difflib import get_close_matches as _close_matches
 class RequestError(ValueError):
     """A request (or outcome object) that does not fit the declared signals: R001-R004."""
 
-    def __init__(self, code, signal, message):
+    def __init__(self, code: str, signal: object, message: str) -> None:
         ValueError.__init__(self, message)
         self.code = code
         self.signal = signal
         self.message = message
 
-    def as_dict(self):
+    def as_dict(self) -> "dict[str, object]":
+        """The error as JSON-ready data: code, signal (the key at fault, or None), message."""
         return {"code": self.code, "signal": self.signal, "message": self.message}
 
-    def __reduce__(self):
+    def __reduce__(self) -> "tuple[type[RequestError], tuple[str, object, str]]":
         return (type(self), (self.code, self.signal, self.message))
 
 
@@ -38,7 +43,9 @@ class Decision(metaclass=_ABCMeta):
 
     __slots__ = ("rule", "model", "steps", "max_output", "caps", "reject", "_signals")
 
-    def __init__(self, rule, model, steps, max_output, caps, reject, signals=None):
+    def __init__(self, rule: "str | None", model: "str | None", steps: "tuple[str, ...]",
+                 max_output: "int | None", caps: "tuple[int, ...]", reject: "str | None",
+                 signals: "dict[str, object] | None" = None) -> None:
         self.rule = rule
         self.model = model
         self.steps = steps
@@ -47,47 +54,50 @@ class Decision(metaclass=_ABCMeta):
         self.reject = reject
         self._signals = signals  # what escalation conditions may read; None when they read none
 
-    def _key(self):
+    def _key(self) -> "tuple[str | None, str | None, tuple[str, ...], int | None, tuple[int, ...], str | None]":
         return (self.rule, self.model, tuple(self.steps), self.max_output, tuple(self.caps), self.reject)
 
-    def as_dict(self):
+    def as_dict(self) -> "dict[str, object]":
+        """The six fields as JSON-ready data (steps and caps as lists)."""
         return {"rule": self.rule, "model": self.model, "steps": list(self.steps),
                 "max_output": self.max_output, "caps": list(self.caps), "reject": self.reject}
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
+        # any object with the six fields: another engine's Decision (each compiled module has its own)
         try:
-            return self._key() == (other.rule, other.model, tuple(other.steps), other.max_output,
-                                   tuple(other.caps), other.reject)
+            return self._key() == (other.rule, other.model, tuple(other.steps), other.max_output,  # type: ignore[attr-defined]
+                                   tuple(other.caps), other.reject)  # type: ignore[attr-defined]
         except AttributeError:
             return NotImplemented
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._key())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return ("Decision(rule=%r, model=%r, steps=%r, max_output=%r, caps=%r, reject=%r)"
                 % (self.rule, self.model, tuple(self.steps), self.max_output, tuple(self.caps), self.reject))
 
 
-def _shown(value):
+def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _missing(role, name):
+def _missing(role: str, name: str) -> RequestError:
     return RequestError("R001", name, "missing required %s '%s'" % (role, name))
 
 
-def _wrong_type(role, name, expected, value):
+def _wrong_type(role: str, name: str, expected: str, value: object) -> RequestError:
     return RequestError("R002", name, "%s '%s' must be %s, got %s %s"
                         % (role, name, expected, type(value).__name__, _shown(value)))
 
 
-def _out_of_domain(role, name, domain, value):
+def _out_of_domain(role: str, name: str, domain: str, value: object) -> RequestError:
     return RequestError("R003", name, "%s '%s' must be %s, got %s" % (role, name, domain, _shown(value)))
 
 
-def _unknown_key(role, name, known=()):
+def _unknown_key(role: str, name: object,
+                 known: "tuple[str, ...] | frozenset[str] | dict[str, dict[str, object]]" = ()) -> RequestError:
     """R004. Signals only in strict mode; outcomes always (a typo would stop every climb)."""
     close = _close_matches(str(name), [str(k) for k in known], 1)
     hint = "; did you mean '%s'?" % close[0] if close else ""
@@ -95,22 +105,24 @@ def _unknown_key(role, name, known=()):
                         % (role, name, " (strict mode)" if role == "signal" else "", hint))
 
 
-def _not_a_mapping(role, value):
+def _not_a_mapping(role: str, value: object) -> RequestError:
     return RequestError("R002", None, "a request is an object of %s names to values, got %s"
                         % (role, type(value).__name__))
 
 
-def _request(values, role):
+def _request(values: object, role: str) -> "dict[object, object]":
     """A request (or outcome object) as a dict; anything that is no mapping is R002."""
     if values.__class__ is dict:
         return values
     try:
-        return dict(values.items())
+        return dict(values.items())  # type: ignore[attr-defined]  # any object with items(); the rest is R002
     except (AttributeError, TypeError, ValueError):
         raise _not_a_mapping(role, values) from None
 
 
-def _check(role, name, value, spec):
+def _check(role: str, name: str, value: object,
+           spec: "tuple[str, int | float | _Decimal | None, int | float | _Decimal | None, frozenset[str], str, str]"
+           ) -> object:
     """One value against its declaration, every case; the fast paths of both engines only
     take shortcuts that give the same answer. `spec` is (kind, low, high, members, expected,
     domain). Returns the value to use: money and durations read exactly."""
@@ -158,7 +170,7 @@ def _check(role, name, value, spec):
 
 
 
-def _not_serving(model, rule):
+def _not_serving(model: str, rule: str) -> ValueError:
     return ValueError("model %r does not serve rule %r: it is none of the rule's steps and no "
                       "fallback of one" % (model, rule))
 
@@ -166,7 +178,7 @@ def _not_serving(model, rule):
 _ERRORS = ("unavailable", "rate_limited", "timeout", "server_error", "content_filtered")
 
 
-def _step_of(rule, steps, serves, step):
+def _step_of(rule: str, steps: "tuple[str, ...]", serves: "dict[str, tuple[int, ...]]", step: object) -> int:
     """The index of the answered step: `step` itself, or the one step a model name can mean
     (its own, or the one step a fallback of it can serve); else ValueError saying why."""
     if step.__class__ is int:
@@ -185,7 +197,8 @@ def _step_of(rule, steps, serves, step):
                      % (step, " or ".join("%d (%s)" % (i, steps[i]) for i in found), rule))
 
 
-def _fallback_of(fallbacks, serving, model, error):
+def _fallback_of(fallbacks: "dict[str, dict[str, str]]", serving: "frozenset[str] | dict[str, dict[str, object]]",
+                 model: str, error: str) -> "str | None":
     """What serves when `model` fails with `error` (section 3.6), or None."""
     if error not in _ERRORS:
         raise ValueError("%r is no provider error; the errors are %s" % (error, ", ".join(_ERRORS)))
