@@ -10,6 +10,7 @@ not declared, each model's context window bounds it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -29,16 +30,18 @@ class Part:
 
     @property
     def label(self) -> str:
+        """The chain as a message shows it: `fast→frontier`."""
         return "→".join(self.chain)
 
 
 def cap_of(rule: Rule, model: Model) -> int:
+    """The max_output a call to `model` gets under `rule`: the rule's cap, at most the model's."""
     return model.max_output if rule.cap is None else min(rule.cap, model.max_output)
 
 
 def chains(policy: Policy, start: str) -> dict[str, tuple[str, ...]]:
     """Every model reachable from `start` through fallbacks, with the shortest chain to it."""
-    found = {start: (start,)}
+    found: dict[str, tuple[str, ...]] = {start: (start,)}
     queue = [start]
     while queue:
         current = queue.pop(0)
@@ -94,6 +97,7 @@ class StepCosts:
         return out
 
     def total(self, tokens: int | None) -> Fraction:
+        """The climb's worst-case cost at `tokens` input tokens (None: each context window)."""
         return sum((p.value for p in self.parts(tokens)), Fraction(0))
 
     def most_tokens_within(self, bound: Fraction) -> int | None:
@@ -120,7 +124,7 @@ def largest_cap_within(policy: Policy, rule: Rule, steps: tuple[str, ...], token
     return largest(lambda cap: cap <= top and cost(cap) <= bound, 1)
 
 
-def largest(fits, low: int) -> int:
+def largest(fits: Callable[[int], bool], low: int) -> int:
     """The largest integer from `low` up that `fits`, for a `fits` true at `low` that turns
     false somewhere above it and stays false: doubling, then bisection."""
     high = low + 1
@@ -159,11 +163,12 @@ def money(value: Fraction) -> str:
     if d is None:
         d = Decimal(value.numerator) / Decimal(value.denominator)
     d = d.normalize()
-    if d.as_tuple().exponent > -2:
+    if int(d.as_tuple().exponent) > -2:  # finite: the exponent is an int
         d = d.quantize(Decimal("0.01"))
     return f"${format(d, 'f')}"
 
 
 def seconds(value: Fraction) -> str:
+    """2s, 0.25s: exact where the value is a decimal."""
     d = decimal_of(value) or Decimal(float(value))
     return f"{format(d.normalize(), 'f')}s"

@@ -11,19 +11,22 @@ its own copy, named `confidence@2` for the edge that leaves step 2.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeAlias, assert_never
 
 import z3
 
 from ..ir.values import compare_sets, rational
 from ..ir import expr as e
 from ..ir.policy import Model, Policy, Signal
-from ..ir.types import EnumType
+from ..ir.types import BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType, Type
 
-Term = Any  # a z3 expression, or a Python value for what is concrete (model fields, sets, strings)
+Z3Term: TypeAlias = Any
+"""A z3 expression (z3 ships no type stubs)."""
+Term: TypeAlias = Any
+"""A z3 expression, or a Python value for what is concrete (model fields, sets, strings)."""
 
 
-def _real(value: Fraction | int):
+def _real(value: Fraction | int) -> Z3Term:
     value = Fraction(value)
     return z3.RealVal(f"{value.numerator}/{value.denominator}")
 
@@ -35,32 +38,36 @@ class Encoder:
         self.policy = policy
         self.signals: dict[str, Signal] = {s.name: s for s in policy.signals}
         self.models: dict[str, Model] = {m.name: m for m in policy.models}
-        self._vars: dict[str, Any] = {}
+        self._vars: dict[str, Z3Term] = {}
         self.has_input_tokens = "input_tokens" in self.signals and self.signals["input_tokens"].role == "signal"
 
     # ---- variables ----------------------------------------------------------------------------
 
     @staticmethod
     def key(name: str, step: int | None = None) -> str:
+        """A variable's key: the name, or `name@step` for an outcome's copy at one step."""
         return name if step is None else f"{name}@{step}"
 
-    def var(self, name: str, step: int | None = None):
-        """The variable of a signal, or of an outcome's copy for one step."""
+    def var(self, name: str, step: int | None = None) -> Z3Term:
+        """The variable of a signal, or of an outcome's copy for one step (one per key)."""
         signal = self.signals[name]
         key = self.key(name, step if signal.role == "outcome" else None)
         found = self._vars.get(key)
         if found is None:
-            kind = signal.type.kind
-            if kind == "bool":
-                found = z3.Bool(key)
-            elif kind in ("int", "enum"):
-                found = z3.Int(key)
-            else:
-                found = z3.Real(key)
+            t = signal.type
+            match t:
+                case BoolType():
+                    found = z3.Bool(key)
+                case IntType() | EnumType():
+                    found = z3.Int(key)
+                case FloatType() | MoneyType() | DurationType() | SetType() | StringType():
+                    found = z3.Real(key)
+                case _:
+                    assert_never(t)
             self._vars[key] = found
         return found
 
-    def variables(self) -> list[tuple[str, Any]]:
+    def variables(self) -> list[tuple[str, Z3Term]]:
         """Every variable made so far, with its key (`confidence@2` for an outcome's copy)."""
         return list(self._vars.items())
 
@@ -68,30 +75,38 @@ class Encoder:
         """The type kind of the signal or outcome a variable's key belongs to."""
         return self.signals[key.split("@", 1)[0]].type.kind
 
-    def domain(self, name: str, step: int | None = None) -> list:
+    def domain(self, name: str, step: int | None = None) -> list[Z3Term]:
         """The constraints that say a variable holds a value its declaration allows."""
         signal = self.signals[name]
         x = self.var(name, step)
         t = signal.type
-        if isinstance(t, EnumType):
-            return [x >= 0, x < len(t.members)]
-        out = []
-        if getattr(t, "low", None) is not None:
-            out.append(x >= self.number(t.low, t.kind))
-        if getattr(t, "high", None) is not None:
-            out.append(x <= self.number(t.high, t.kind))
-        return out
+        match t:
+            case EnumType():
+                return [x >= 0, x < len(t.members)]
+            case IntType() | FloatType() | MoneyType() | DurationType():
+                out = []
+                if t.low is not None:
+                    out.append(x >= self.number(t.low, t.kind))
+                if t.high is not None:
+                    out.append(x <= self.number(t.high, t.kind))
+                return out
+            case BoolType() | SetType() | StringType():
+                return []
+            case _:
+                assert_never(t)
 
-    def number(self, value: Any, kind: str):
+    def number(self, value: Any, kind: str) -> Z3Term:
+        """A number as a z3 constant: an integer for kind int, else the exact real it denotes."""
         if kind == "int":
             return z3.IntVal(int(value))
         return _real(rational(value))
 
-    def value(self, signal: Signal, value: Any):
+    def value(self, signal: Signal, value: Any) -> Term:
         """A runtime value of a signal as a z3 constant."""
         return self._const(value, signal.type)
 
     def member_index(self, t: EnumType, member: str) -> int:
+        """The integer an enum member is encoded as: its position among the members."""
         return t.members.index(member)
 
     # ---- expressions --------------------------------------------------------------------------
@@ -128,6 +143,7 @@ class Encoder:
             case e.InSet(element=element, members=members, negated=negated):
                 inner = self.encode(element, step, model)
                 t = element.type
+                assert isinstance(t, EnumType)  # typecheck admits only enums in a member set
                 test = z3.Or(*[inner == self.member_index(t, m) for m in members]) if members else z3.BoolVal(False)
                 return z3.Not(test) if negated else test
             case e.InRange(element=element, low=low, high=high, negated=negated):
@@ -140,6 +156,7 @@ class Encoder:
                 labels = self.encode(container, step, model)
                 if isinstance(element, e.SignalRef):  # an enum value used as a label
                     t = element.type
+                    assert isinstance(t, EnumType)  # a signal used as a label is an enum
                     inner = self.encode(element, step, model)
                     inside = [m for m in t.members if labels is None or m in labels]
                     test = z3.Or(*[inner == self.member_index(t, m) for m in inside]) if inside else z3.BoolVal(False)
@@ -158,29 +175,37 @@ class Encoder:
                 if _is_int(inner) and f.denominator == 1:
                     return z3.IntVal(int(f)) * inner
                 return _real(f) * _to_real(inner)
-        raise AssertionError(f"cannot encode {x.kind}")
+            case e.Local():
+                raise AssertionError(f"cannot encode {x.kind}")  # the back ends' alone
+            case _:
+                assert_never(x)
 
-    def _const(self, value: Any, t) -> Term:
-        kind = t.kind
-        if kind == "bool":
-            return z3.BoolVal(bool(value))
-        if kind == "int":
-            return z3.IntVal(int(value))
-        if kind in ("float", "money", "duration"):
-            return _real(rational(value))
-        if kind == "enum":
-            return z3.IntVal(self.member_index(t, value))
-        return value  # sets and strings stay concrete
+    def _const(self, value: Any, t: Type) -> Term:
+        match t:
+            case BoolType():
+                return z3.BoolVal(bool(value))
+            case IntType():
+                return z3.IntVal(int(value))
+            case FloatType() | MoneyType() | DurationType():
+                return _real(rational(value))
+            case EnumType():
+                return z3.IntVal(self.member_index(t, value))
+            case SetType() | StringType():
+                return value  # sets and strings stay concrete
+            case _:
+                assert_never(t)
 
-    def _compare(self, op: str, left: e.Expr, right: e.Expr, step, model) -> Term:
+    def _compare(self, op: e.CompareOp, left: e.Expr, right: e.Expr, step: int | None,
+                 model: Model | None) -> Term:
         kind = left.type.kind
         l, r = self.encode(left, step, model), self.encode(right, step, model)
         if kind in ("set", "string"):
             result = compare_sets(op, l, r) if kind == "set" else (l == r) == (op == "==")
             return bool(result)
-        if kind == "enum" and left.type.members != right.type.members:
-            pairs = [z3.And(l == self.member_index(left.type, m), r == self.member_index(right.type, m))
-                     for m in left.type.members]
+        lt, rt = left.type, right.type
+        if isinstance(lt, EnumType) and isinstance(rt, EnumType) and lt.members != rt.members:
+            pairs = [z3.And(l == self.member_index(lt, m), r == self.member_index(rt, m))
+                     for m in lt.members]
             same = z3.Or(*pairs)
             return same if op == "==" else z3.Not(same)
         l, r = _align(l, r)
@@ -192,15 +217,15 @@ def _not(term: Term) -> Term:
     return (not term) if isinstance(term, bool) else z3.Not(term)
 
 
-def _is_int(term) -> bool:
-    return z3.is_int(term)
+def _is_int(term: Z3Term) -> bool:
+    return bool(z3.is_int(term))
 
 
-def _to_real(term):
+def _to_real(term: Z3Term) -> Z3Term:
     return z3.ToReal(term) if z3.is_int(term) else term
 
 
-def _align(a, b):
+def _align(a: Z3Term, b: Z3Term) -> tuple[Z3Term, Z3Term]:
     """Ints meet reals as reals (int and float mix freely, section 4)."""
     if z3.is_int(a) and z3.is_real(b):
         return z3.ToReal(a), b
@@ -209,6 +234,6 @@ def _align(a, b):
     return a, b
 
 
-def as_bool(term: Term):
+def as_bool(term: Term) -> Z3Term:
     """A z3 Boolean for a term that may have been decided in Python."""
     return z3.BoolVal(term) if isinstance(term, bool) else term

@@ -9,7 +9,7 @@ about the rules that can meet: for rule i, the earlier rules whose hull meets ru
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from fractions import Fraction
 from typing import Any, Protocol
@@ -17,24 +17,31 @@ from typing import Any, Protocol
 import z3
 
 from ..ir import expr as e
-from ..ir.boxes import LIMIT, Box, Space, TooLarge, disjoint, domain_box, hull, key_signal, meet
+from ..ir.boxes import LIMIT, Box, Interval, Number, Space, TooLarge, disjoint, domain_box, hull, key_signal, meet
 from ..ir.policy import CascadeTarget, Model, Policy, RejectTarget, Rule
 from ..source import Source, Span
-from .encode import Encoder, as_bool
+from .encode import Encoder, Z3Term, as_bool
 from .solver import Solver
+
+Terms = tuple[Z3Term, ...]
+"""Solver terms that hold together: a region of requests, as the solver is asked about it."""
 
 
 class Engine(Protocol):
     """What the checker replays witnesses through: an engine of section 5 that runs a policy
     even when it has errors (the interpreter, handed in by the pipeline)."""
 
-    def decide(self, signals: Mapping[str, Any]) -> Any: ...
+    def decide(self, signals: Mapping[str, Any]) -> Any:
+        """The decision for a request (section 5)."""
 
-    def escalate(self, decision: Any, step: int | str, outcomes: Mapping[str, Any]) -> str | None: ...
+    def escalate(self, decision: Any, step: int | str, outcomes: Mapping[str, Any]) -> str | None:
+        """The next step's model when the edge leaving `step` holds for `outcomes`, else None."""
 
-    def validate(self, values: Any, role: str, strict: bool = False) -> dict[str, Any]: ...
+    def validate(self, values: Any, role: str, strict: bool = False) -> dict[str, Any]:
+        """The values checked against their declarations, defaults filled."""
 
-    def holds(self, expr: e.Expr, env: dict[str, Any], model: Model | None = None) -> bool: ...
+    def holds(self, expr: e.Expr, env: dict[str, Any], model: Model | None = None) -> bool:
+        """Whether `expr` holds for validated values (and a serving model)."""
 
 
 class WitnessMismatch(AssertionError):
@@ -56,7 +63,8 @@ class Climb:
         self.reachable = tuple(reachable)
 
     @cached_property
-    def regions(self) -> tuple[tuple, ...]:
+    def regions(self) -> tuple[Terms, ...]:
+        """`regions[k]`: the terms that hold where the climb reaches step k."""
         facts, rule = self._facts, self._rule
         region = facts.firing(facts.rule_index(rule))
         regions = [region]
@@ -86,17 +94,17 @@ class Facts:
         self.space = Space(policy)
         self.exact = [self.space.region_of(r.condition) for r in self.rules]
         """Each condition as exact boxes (analysis/boxes.py), or None where only the solver can say."""
-        self._firing_boxes: dict[int, list | None] = {}
+        self._firing_boxes: dict[int, list[Box] | None] = {}
         self._index = self._build_index()
         self._positions = {id(rule): i for i, rule in enumerate(self.rules)}
         self._meeting: dict[int, list[int]] = {}
-        self._firing: dict[int, tuple] = {}
+        self._firing: dict[int, Terms] = {}
         self._fires: dict[int, bool] = {}
         self._climbs: dict[int, Climb] = {}
-        self.memo: dict = {}
-        self._excluded: dict[int, Any] = {}
-        self._included: dict[int, Any] = {}
+        self.memo: dict[object, Any] = {}
         """What passes compute once per policy and share (keyed by the pass)."""
+        self._excluded: dict[int, Z3Term] = {}
+        self._included: dict[int, Z3Term] = {}
 
     @cached_property
     def interpreter(self) -> Engine:
@@ -104,11 +112,11 @@ class Facts:
         return self._make_engine(self.policy)
 
     @cached_property
-    def conditions(self) -> list:
+    def conditions(self) -> list[Z3Term]:
         """Each rule's condition as a solver term, built the first time the solver is asked."""
-        return [as_bool(self.encoder.encode(r.condition)) for r in self.rules]
+        return [as_bool(self.encoder.encode(r.when)) for r in self.rules]
 
-    def included(self, i: int):
+    def included(self, i: int) -> Z3Term:
         """A Boolean constant that means `C_i`, asserted once, for assumption questions."""
         literal = self._included.get(i)
         if literal is None:
@@ -116,7 +124,7 @@ class Facts:
             self.solver.z3.add(literal == self.conditions[i])
         return literal
 
-    def excluded(self, j: int):
+    def excluded(self, j: int) -> Z3Term:
         """A Boolean constant that means `not C_j`, asserted once, for assumption questions."""
         literal = self._excluded.get(j)
         if literal is None:
@@ -126,12 +134,12 @@ class Facts:
 
     # ---- which rules can meet -----------------------------------------------------------------
 
-    def _build_index(self) -> tuple[str | None, dict[str, list[int]], list[int]]:
+    def _build_index(self) -> tuple[str | None, dict[str | bool, list[int]], list[int]]:
         """Rules by the members of the enum that most rules restrict (a tenant, a task)."""
         key, _ = key_signal(self.policy, self.hulls)
         if key is None:
             return None, {}, list(range(len(self.rules)))
-        by_member: dict[str, list[int]] = defaultdict(list)
+        by_member: dict[str | bool, list[int]] = defaultdict(list)
         everywhere = []
         for i, box in enumerate(self.hulls):
             if box is None:
@@ -140,6 +148,7 @@ class Facts:
             if members is None or members == self.domain.get(key):
                 everywhere.append(i)
             else:
+                assert isinstance(members, frozenset)  # the key is an enum signal
                 for m in members:
                     by_member[m].append(i)
         return key, by_member, everywhere
@@ -156,11 +165,14 @@ class Facts:
         if box is None:
             return []
         key, by_member, everywhere = self._index
+        pool: Sequence[int]
         if key is None or box.get(key) is None or box.get(key) == self.domain.get(key):
             pool = range(len(self.rules))
         else:
             found = set(everywhere)
-            for m in box[key]:
+            members = box[key]
+            assert isinstance(members, frozenset)  # the key is an enum signal
+            for m in members:
                 found.update(by_member.get(m, ()))
             pool = sorted(found)
         narrow = self._narrow_hulls
@@ -177,52 +189,61 @@ class Facts:
                 for box in self.hulls]
 
     def earlier(self, i: int) -> list[int]:
+        """The earlier rules (ascending) whose hull meets rule i's: the only ones that can take
+        a request from it."""
         return [j for j in self.meeting(i) if j < i]
 
     def later(self, i: int) -> list[int]:
+        """The later rules (ascending) whose hull meets rule i's."""
         return [j for j in self.meeting(i) if j > i]
 
     # ---- where rules fire (section 6) ---------------------------------------------------------
 
     def holds(self, i: int) -> bool:
         """Rule i's condition can hold somewhere in the domain."""
-        if self.exact[i] is not None:
-            return bool(self.exact[i])
+        exact = self.exact[i]
+        if exact is not None:
+            return bool(exact)
         return self.hulls[i] is not None and self.solver.satisfiable(self.conditions[i])
 
-    def firing_boxes(self, i: int) -> list | None:
+    def firing_boxes(self, i: int) -> list[Box] | None:
         """Where rule i fires, as exact boxes: its own less each earlier rule's in turn; None
         when boxes cannot say (then ask `firing`)."""
         if i not in self._firing_boxes:
             region = self.exact[i] if self._swept_firing.get(i) != [] else []
             try:
-                for j in self.earlier(i) if region else ():
-                    if self.exact[j] is None:
-                        region = None
-                        break
-                    region = self.space.subtract(region, self.exact[j])
-                    if not region:
-                        break
+                if region:
+                    for j in self.earlier(i):
+                        cut = self.exact[j]
+                        if cut is None:
+                            region = None
+                            break
+                        region = self.space.subtract(region, cut)
+                        if not region:
+                            break
             except TooLarge:
                 region = None
             self._firing_boxes[i] = region
         return self._firing_boxes[i]
 
-    def firing_region(self, i: int) -> list | None:
+    def firing_region(self, i: int) -> list[Box] | None:
         """The requests of `firing_boxes(i)`, in whichever boxes come quickest (for questions
         about the set: is it empty, how far does input_tokens go, what meets it)."""
         swept = self._swept_firing.get(i)
         return swept if swept is not None else self.firing_boxes(i)
 
     @cached_property
-    def _swept_firing(self) -> dict[int, list]:
+    def _swept_firing(self) -> dict[int, list[Box]]:
         """Where each rule fires, from one pass by slices of the index key as in `gap_boxes`
         (when every condition is boxes): in each slice, what no rule has taken yet, met with
         each rule in turn, then less it. 1,000 rules over 30 tenants are 30 short passes, not
         1,000 differences. A slice that outgrows LIMIT leaves its rules from there on out."""
-        if any(region is None for region in self.exact):
+        exact = [region for region in self.exact if region is not None]
+        if len(exact) < len(self.exact):
             return {}
-        space, found, unknown = self.space, {}, set()
+        space = self.space
+        found: dict[int, list[Box]] = {}
+        unknown: set[int] = set()
         for start, rules in self._key_slices():
             left = [start]
             for position, j in enumerate(rules):
@@ -230,8 +251,8 @@ class Facts:
                 if not left:
                     continue
                 try:
-                    found[j] += space.intersect(left, self.exact[j])
-                    left = space.subtract(left, self.exact[j])
+                    found[j] += space.intersect(left, exact[j])
+                    left = space.subtract(left, exact[j])
                 except TooLarge:
                     unknown.update(rules[position:])
                     break
@@ -243,24 +264,27 @@ class Facts:
         key, by_member, everywhere = self._index
         if key is None:
             return [({}, list(range(len(self.rules))))]
+        members = self.space.full[key]
+        assert isinstance(members, frozenset)  # the key is an enum signal
         return [({key: frozenset({m})}, sorted({*everywhere, *by_member.get(m, ())}))
-                for m in sorted(self.space.full[key])]
+                for m in sorted(members)]
 
     @cached_property
-    def gap_boxes(self) -> list | None:
+    def gap_boxes(self) -> list[Box] | None:
         """The requests no rule takes, as exact boxes; None when boxes cannot say.
 
         Split by the values of the index key (a tenant, a task): each value meets only its own
         rules and the ones that test no key, so 1,000 rules over 200 tenants are 200 small
         differences, not one large one."""
-        if any(region is None for region in self.exact):
+        exact = [region for region in self.exact if region is not None]
+        if len(exact) < len(self.exact):
             return None
-        left_over = []
+        left_over: list[Box] = []
         try:
             for start, rules in self._key_slices():
                 left = [start]
                 for j in rules:
-                    left = self.space.subtract(left, self.exact[j])
+                    left = self.space.subtract(left, exact[j])
                     if not left:
                         break
                 left_over += left
@@ -268,7 +292,7 @@ class Facts:
             return None
         return left_over
 
-    def tokens_upper(self, rule: Rule, when=None):
+    def tokens_upper(self, rule: Rule, when: e.Expr | None = None) -> tuple[bool, Number | None]:
         """(known, upper) for input_tokens where the rule fires and `when` holds (its first
         step): known is False when boxes cannot say; upper is None when unbounded or no request."""
         index = self.rule_index(rule)
@@ -287,7 +311,7 @@ class Facts:
             return True, Fraction(-1)  # no request: every bound holds
         return True, self.space.upper(region, "input_tokens")
 
-    def firing(self, i: int | None) -> tuple:
+    def firing(self, i: int | None) -> Terms:
         """Terms for where rule i fires (None: the default): its condition, no earlier one."""
         if i is None:
             return tuple(z3.Not(c) for c in self.conditions)
@@ -296,6 +320,8 @@ class Facts:
         return self._firing[i]
 
     def fires(self, i: int | None) -> bool:
+        """Whether rule i (None: the default) takes some request under first-match: from boxes
+        where they can say, else from the solver."""
         key = -1 if i is None else i
         if key not in self._fires:
             boxes = self.firing_region(i) if i is not None else self.gap_boxes
@@ -316,12 +342,14 @@ class Facts:
         return text if len(text) <= 60 else text[:57] + "..."
 
     def rule_index(self, rule: Rule) -> int | None:
+        """The position of `rule` among the rules; None for the default."""
         return None if rule.is_default else self._positions[id(rule)]
 
-    def outcome(self, rule: Rule) -> tuple:
+    def outcome(self, rule: Rule) -> tuple[object, ...]:
         """What a request gets from a rule, its name aside: model, steps, cap, rejection, and
         for a cascade which one (two cascades over the same models may climb differently)."""
-        return (*self.policy.decision_of(rule)[1:], getattr(rule.target, "cascade", None))
+        target = rule.target
+        return (*self.policy.decision_of(rule)[1:], target.cascade if isinstance(target, CascadeTarget) else None)
 
     # ---- climbs (section 7) -------------------------------------------------------------------
 
@@ -342,20 +370,24 @@ class Facts:
         return tuple(r for r in self.policy.route
                      if not isinstance(r.target, RejectTarget) and self.fires(self.rule_index(r)))
 
-    def tokens_bound(self, rule: Rule):
+    def tokens_bound(self, rule: Rule) -> Number | None:
         """An upper bound on input_tokens where the rule fires, from hulls alone (None: none known)."""
         index = self.rule_index(rule)
         box = self.hulls[index] if index is not None else self.domain
         reach = (box or {}).get("input_tokens")
-        return reach.high if reach is not None else None
+        if reach is None:
+            return None
+        assert isinstance(reach, Interval)  # input_tokens is a number
+        return reach.high
 
     # ---- witnesses, replayed ------------------------------------------------------------------
 
-    def witness(self, *terms, steps: int = 0) -> dict[str, Any] | None:
+    def witness(self, *terms: Z3Term, steps: int = 0) -> dict[str, Any] | None:
+        """A request where `terms` hold (see Solver.witness), or None when none does."""
         model = self.solver.model(*terms)
         return None if model is None else self.solver.witness(model, *terms, steps=steps)
 
-    def replay(self, witness: dict[str, Any], rule: Rule | None, steps: int = 0):
+    def replay(self, witness: dict[str, Any], rule: Rule | None, steps: int = 0) -> tuple[Any, list[str]]:
         """Decide the witness with the interpreter: it must fire `rule` (None: no rule at all)
         and climb through `steps` escalations, to the rule's step `steps`; the decision and its
         path, else WitnessMismatch."""
@@ -377,6 +409,7 @@ class Facts:
             raise WitnessMismatch(f"witness {witness} climbs {path}, not to step {steps} of rule {rule.name}")
         return decision, path
 
-    def holds_for(self, expr: e.Expr, witness: dict[str, Any], model=None) -> bool:
+    def holds_for(self, expr: e.Expr, witness: dict[str, Any], model: Model | None = None) -> bool:
+        """Whether `expr` holds for the witness's request (and serving model), in the engine."""
         env = self.interpreter.validate({k: v for k, v in witness.items() if not k.startswith("@")}, "signal")
         return self.interpreter.holds(expr, env, model)

@@ -17,11 +17,11 @@ import math
 from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, assert_never
 
 import z3
 
-from ..ir.types import EnumType
+from ..ir.types import BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType
 from ..ir.values import EXACT, decimal_of
 from .encode import Encoder, as_bool
 
@@ -71,6 +71,8 @@ def is_double(value: Fraction) -> bool:
 
 
 class Solver:
+    """One policy's questions, over one z3 solver that holds every signal's domain."""
+
     def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
         self.z3 = z3.Solver()
@@ -144,6 +146,7 @@ class Solver:
         return found
 
     def satisfiable(self, *terms: Any) -> bool:
+        """Whether some request (decimals where it carries them) meets the domains and `terms`."""
         return self._ask(terms, False) is not None
 
     def maximum(self, objective: Any, *terms: Any) -> Fraction | None:
@@ -307,20 +310,24 @@ class Solver:
                 continue
             raw = model.eval(self.encoder.var(s.name, step), model_completion=True)
             t = s.type
-            if t.kind == "bool":
-                value: Any = z3.is_true(raw)
-            elif isinstance(t, EnumType):
-                value = t.members[raw.as_long()]
-            elif t.kind == "int":
-                value = raw.as_long()
-            else:
-                exact = _fraction(raw)
-                if t.kind == "money":
-                    value = decimal_of(exact)  # a decimal: the grid guarantees it
-                elif exact.denominator == 1 and (t.kind == "duration" or abs(exact) > 2**53):
-                    value = int(exact)  # whole seconds; a float signal takes a large int as it is
-                else:
-                    value = float(exact)
+            value: Any
+            match t:
+                case BoolType():
+                    value = z3.is_true(raw)
+                case EnumType():
+                    value = t.members[raw.as_long()]
+                case IntType():
+                    value = raw.as_long()
+                case MoneyType():
+                    value = decimal_of(_fraction(raw))  # a decimal: the grid guarantees it
+                case FloatType() | DurationType() | SetType() | StringType():
+                    exact = _fraction(raw)
+                    if exact.denominator == 1 and (t.kind == "duration" or abs(exact) > 2**53):
+                        value = int(exact)  # whole seconds; a float signal takes a large int as it is
+                    else:
+                        value = float(exact)
+                case _:
+                    assert_never(t)
             if s.has_default and value == s.default and type(value) is type(s.default):
                 continue  # a default is what an absent key means: keep witnesses short
             values[s.name] = value

@@ -124,6 +124,13 @@ class Rule(Node):
         """Whether this is the route's default: the rule without a condition."""
         return self.condition is None
 
+    @property
+    def when(self) -> Expr:
+        """The condition of a rule that is not the default (every such rule has one); raises
+        AssertionError on the default."""
+        assert self.condition is not None, "the default has no condition"
+        return self.condition
+
 
 class Test(Node):
     kind: Literal["test"] = "test"

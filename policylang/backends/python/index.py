@@ -80,7 +80,7 @@ def plan_dispatch(policy: Policy) -> Dispatch | None:
     after = tuple(range(last + 1, len(policy.rules)))
     region = range(first, last + 1)
     # rules in the region test the key, so each has a condition (the default is no rule here)
-    shallow = {i: depth(_condition(policy.rules[i]))[0] <= SPECIALIZE_DEPTH for i in region}
+    shallow = {i: depth(policy.rules[i].when)[0] <= SPECIALIZE_DEPTH for i in region}
     everywhere = [i for i in region if len(admits[i]) == len(members)]
     by_member: dict[str, list[int]] = {m: [] for m in members}
     for i in region:
@@ -92,7 +92,7 @@ def plan_dispatch(policy: Policy) -> Dispatch | None:
         rules: list[tuple[int, e.Expr | None]] = []
         reach = region if member is None else sorted([*everywhere, *by_member[member]])
         for i in reach:
-            condition = _condition(policy.rules[i])
+            condition = policy.rules[i].when
             if shallow[i]:
                 condition = specialize(condition, key, member, key_type)
             if isinstance(condition, e.Const):
@@ -150,12 +150,6 @@ def _substitute(x: e.Expr, key: str, value: e.Const) -> e.Expr:
             return x  # constants, other signals, model fields, cost(): nothing to replace
         case _:
             assert_never(x)
-
-
-def _condition(rule: Rule) -> e.Expr:
-    """The condition of a rule that has one (every rule but the default)."""
-    assert rule.condition is not None, f"rule {rule.name} has no condition"
-    return rule.condition
 
 
 def _true(x: e.Expr) -> bool:
