@@ -13,5 +13,6 @@ from . import authoring as _authoring  # noqa: F401  (registers fmt, graph)
 from . import review as _review  # noqa: F401  (registers explain, diff)
 from . import simulate as _simulate  # noqa: F401  (registers simulate)
 from . import editor as _editor  # noqa: F401  (registers lsp)
+from . import importing as _importing  # noqa: F401  (registers import litellm, import portkey)
 
 __all__ = ["main"]
