@@ -8,16 +8,19 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..analysis import costs
-from ..analysis.encode import as_bool
-from ..analysis.facts import Facts, WitnessMismatch
+from ..analysis.encode import Z3Term, as_bool
+from ..analysis.facts import Facts, Terms, WitnessMismatch
 from ..analysis.solver import NoDouble
-from ..ir.boxes import hull, meet
+from ..ir.boxes import Box, hull, meet
 from ..codes import E301, E302
 from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir.policy import Budget, Rule
 
 
 def check_budgets(facts: Facts) -> list[Diagnostic]:
+    """For each budget and each rule that sends requests to a model: E301 when the climb's
+    worst-case cost can exceed the bound where the budget applies, E302 when its latency can;
+    each with a witness replayed through the engine and, for cost, the fixes that would do."""
     found: list[Diagnostic] = []
     for budget in facts.policy.budgets:
         when = (as_bool(facts.encoder.encode(budget.condition)),) if budget.condition is not None else ()
@@ -29,18 +32,18 @@ def check_budgets(facts: Facts) -> list[Diagnostic]:
     return found
 
 
-def _costs(facts: Facts, rule: Rule, steps: tuple[str, ...], bound: Fraction):
+def _costs(facts: Facts, rule: Rule, steps: tuple[str, ...], bound: Fraction) -> tuple[costs.StepCosts, int | None]:
     """(the climb's costs, the most input_tokens within `bound`), shared by rules that send
     requests the same way (a thousand tenant rules use a handful of models and caps)."""
     key = ("costs", steps, rule.cap, bound)
-    found = facts.memo.get(key)
+    found: tuple[costs.StepCosts, int | None] | None = facts.memo.get(key)
     if found is None:
         prefix = costs.StepCosts(facts.policy, rule, steps)
         found = facts.memo[key] = (prefix, prefix.most_tokens_within(bound))
     return found
 
 
-def _reached(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> list[int]:
+def _reached(facts: Facts, rule: Rule, budget: Budget, when: Terms) -> list[int]:
     """The steps the climb reaches somewhere the budget applies, as prefix lengths - 1."""
     climb = facts.climb(rule)
     index = facts.rule_index(rule)
@@ -62,19 +65,19 @@ def _related(budget: Budget) -> list[Related]:
 # ---- cost -------------------------------------------------------------------------------------
 
 
-def _cost(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic | None:
+def _cost(facts: Facts, rule: Rule, budget: Budget, when: Terms) -> Diagnostic | None:
     bound = Fraction(budget.bound)
     policy, climb = facts.policy, facts.climb(rule)
     declared = facts.encoder.has_input_tokens
     full, _ = _costs(facts, rule, climb.steps, bound)
     ceiling = facts.tokens_bound(rule)
     if not declared or ceiling is not None:  # cheap first: the whole ladder at the hull's bound
-        if full.total(int(ceiling) if declared else None) <= bound:
+        if full.total(int(ceiling) if declared and ceiling is not None else None) <= bound:
             return None
     if budget.condition is not None and meet(_box(facts, rule), hull(budget.condition)) is None:
         return None
-    tokens = facts.encoder.var("input_tokens") if declared else None
-    worst = None  # (cost or None when unbounded, k, input_tokens at the worst)
+    tokens: Z3Term = facts.encoder.var("input_tokens") if declared else None
+    worst: tuple[Fraction | None, int, int | None] | None = None  # (cost or None when unbounded, k, input_tokens at the worst)
     for k in range(len(climb.steps)):
         if not climb.reachable[k]:
             break
@@ -82,7 +85,8 @@ def _cost(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic |
         if not declared:
             value = prefix.total(None)
             region = (*climb.regions[k], *when)
-            if value > bound and facts.solver.satisfiable(*region) and (worst is None or value > worst[0]):
+            if value > bound and facts.solver.satisfiable(*region) and \
+                    (worst is None or (worst[0] is not None and value > worst[0])):
                 worst = (value, k, None)
             continue
         if limit is None:
@@ -99,7 +103,7 @@ def _cost(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic |
             worst = (None, k, limit)
             break
         value = prefix.total(int(top))
-        if worst is None or value > worst[0]:
+        if worst is None or (worst[0] is not None and value > worst[0]):  # an unbounded worst ends the loop
             worst = (value, k, int(top))
     if worst is None:
         return None
@@ -109,22 +113,25 @@ def _cost(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic |
         return None  # only a float no request can carry costs that much
 
 
-def _box(facts: Facts, rule: Rule):
+def _box(facts: Facts, rule: Rule) -> Box | None:
     index = facts.rule_index(rule)
     return facts.hulls[index] if index is not None else facts.domain
 
 
-def _cost_finding(facts, rule, budget, when, bound, value, k, top) -> Diagnostic:
+def _cost_finding(facts: Facts, rule: Rule, budget: Budget, when: Terms, bound: Fraction, value: Fraction | None,
+                  k: int, top: int | None) -> Diagnostic:
     policy, climb = facts.policy, facts.climb(rule)
     steps = climb.steps[: k + 1]
     prefix = costs.StepCosts(policy, rule, steps)
     region = (*climb.regions[k], *when)
     declared = facts.encoder.has_input_tokens
-    tokens = facts.encoder.var("input_tokens") if declared else None
+    tokens: Z3Term = facts.encoder.var("input_tokens") if declared else None
     if value is None:  # unbounded: `top` holds the limit, and any request past it shows it
         witness = facts.witness(*region, tokens > top, steps=k)
     else:
         witness = facts.witness(*region, *((tokens == top,) if top is not None else ()), steps=k)
+    if witness is None:
+        raise WitnessMismatch(f"no witness where the solver found rule {rule.name} over the budget")
     facts.replay(witness, rule, steps=k)
     if value is None:
         return diagnostic(
@@ -148,7 +155,8 @@ def _cost_finding(facts, rule, budget, when, bound, value, k, top) -> Diagnostic
     )
 
 
-def _cost_help(facts: Facts, rule: Rule, prefix, steps, top, bound: Fraction) -> str:
+def _cost_help(facts: Facts, rule: Rule, prefix: costs.StepCosts, steps: tuple[str, ...], top: int | None,
+               bound: Fraction) -> str:
     policy = facts.policy
     fixes = []
     limit = prefix.most_tokens_within(bound) if top is not None else None
@@ -164,7 +172,7 @@ def _cost_help(facts: Facts, rule: Rule, prefix, steps, top, bound: Fraction) ->
 # ---- latency ----------------------------------------------------------------------------------
 
 
-def _latency(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnostic | None:
+def _latency(facts: Facts, rule: Rule, budget: Budget, when: Terms) -> Diagnostic | None:
     bound = Fraction(budget.bound)
     climb = facts.climb(rule)
     parts = [costs.step_latency(facts.policy, step) for step in climb.steps]
@@ -179,6 +187,8 @@ def _latency(facts: Facts, rule: Rule, budget: Budget, when: tuple) -> Diagnosti
         witness = facts.witness(*climb.regions[k], *when, steps=k)
     except NoDouble:
         return None  # only a float no request can carry climbs that far
+    if witness is None:
+        raise WitnessMismatch(f"no witness where the solver found rule {rule.name} over the budget")
     facts.replay(witness, rule, steps=k)
     breakdown = " + ".join(f"{p.label} {costs.seconds(p.value)}" for p in taken)
     return diagnostic(

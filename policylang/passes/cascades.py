@@ -10,6 +10,8 @@ from ..diagnostics import Diagnostic, diagnostic
 
 
 def check_cascades(facts: Facts) -> list[Diagnostic]:
+    """W306 for each edge that climbs to a lower tier, W206 for each whose condition no
+    outcome can meet (outcomes within their declared domains)."""
     found: list[Diagnostic] = []
     policy = facts.policy
     facts.solver.with_outcomes(0)

@@ -4,13 +4,20 @@ cascade, or a fallback of those) whose input_tokens can exceed its context windo
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..analysis.facts import Facts, WitnessMismatch
 from ..analysis.solver import NoDouble
 from ..codes import E303
 from ..diagnostics import Diagnostic, Related, diagnostic
+from ..ir.boxes import Interval
+from ..ir.policy import Model, Rule
 
 
 def check_context(facts: Facts) -> list[Diagnostic]:
+    """E303 for each model that may serve some request (at a step the climb reaches, or as a
+    fallback of one) with more input_tokens than its context window: once per rule and model,
+    at the most tokens the rule lets through, with a witness replayed through the engine."""
     if not facts.encoder.has_input_tokens:
         return []  # each model's context bounds input_tokens by definition (section 4)
     found: list[Diagnostic] = []
@@ -20,6 +27,7 @@ def check_context(facts: Facts) -> list[Diagnostic]:
         index = facts.rule_index(rule)
         box = facts.hulls[index] if index is not None else facts.domain
         reach = box.get("input_tokens") if box else None
+        assert reach is None or isinstance(reach, Interval)  # input_tokens is a number
         reported: set[str] = set()
         known, upper = facts.tokens_upper(rule)
         for k, step in enumerate(climb.steps):
@@ -34,13 +42,15 @@ def check_context(facts: Facts) -> list[Diagnostic]:
                 region = (*climb.regions[k], tokens > model.context)
                 if not facts.solver.satisfiable(*region):
                     continue
-                top = facts.solver.maximum(tokens, *region)
-                top = int(top) if top is not None else None
+                most = facts.solver.maximum(tokens, *region)
+                top = int(most) if most is not None else None
                 pinned = (tokens == top,) if top is not None else ()
                 try:
                     witness = facts.witness(*region, *pinned, steps=k)
                 except NoDouble:
                     continue  # only a float no request can carry reaches it
+                if witness is None:
+                    raise WitnessMismatch(f"no witness where the solver found {name} past its context")
                 _, path = facts.replay(witness, rule, steps=k)
                 if path[-1] != step or witness["input_tokens"] <= model.context:
                     raise WitnessMismatch(f"witness {witness} does not reach {name} past its context")
@@ -49,7 +59,7 @@ def check_context(facts: Facts) -> list[Diagnostic]:
     return found
 
 
-def _finding(rule, step, model, witness, top) -> Diagnostic:
+def _finding(rule: Rule, step: str, model: Model, witness: dict[str, Any], top: int | None) -> Diagnostic:
     role = f"'{model.name}'" if model.name == step else f"'{model.name}' (a fallback of '{step}')"
     if top is None:
         what = (f"rule {rule.name} may send any number of input_tokens to {role}: input_tokens has no "

@@ -13,14 +13,16 @@ import operator
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, assert_never
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, assert_never
 
 from ..ir.values import EXACT, exact, exact_sum
 from ..codes import E101, E103, E104, E105, E110, Code
 from ..ir import expr as e
 from ..ir import surface as s
+from ..ir.node import Node
 from ..ir.policy import MODEL_FIELDS
-from ..ir.types import BOOL, DURATION, FLOAT, INT, MONEY, SET, STRING, FloatType, kind_of, unbounded
+from ..ir.types import BOOL, DURATION, FLOAT, INT, MONEY, SET, STRING, EnumType, FloatType, kind_of, unbounded
 from ..ir.types import Type
 from ..source import Source, Span
 from .resolve import Label, Member, Resolution, Symbol
@@ -37,11 +39,14 @@ class Declarations(Protocol):
     res: Resolution
     sources: dict[str, Source]
 
-    def error(self, code: Code, message: str, span: Span, *, related: Any = (), help: str | None = None) -> None: ...
+    def error(self, code: Code, message: str, span: Span, *, related: Any = (), help: str | None = None) -> None:
+        """Report a finding at `span`."""
 
-    def threshold(self, symbol: Symbol) -> e.Const | None: ...
+    def threshold(self, symbol: Symbol) -> e.Const | None:
+        """A threshold's checked value, or None when it has none (reported once)."""
 
-    def signal_type(self, symbol: Symbol) -> Type | None: ...
+    def signal_type(self, symbol: Symbol) -> Type | None:
+        """A signal's or outcome's checked type, or None when it has none (reported once)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class Where:
     model_fields: bool = False
 
 
-MODEL_FIELD_TYPES = {
+MODEL_FIELD_TYPES: dict[str, Type] = {
     "id": STRING, "tier": INT, "input_per_mtok": MONEY, "output_per_mtok": MONEY, "context": INT,
     "max_output": INT, "latency": DURATION, "regions": SET, "tags": SET,
 }
@@ -71,12 +76,20 @@ _NUMBER_TEXT = re.compile(r"-?[0-9][0-9_]*(\.[0-9][0-9_]*)?")
 _MEASURED_TEXT = re.compile(r"-?\$[0-9][0-9_]*(\.[0-9][0-9_]*)?|-?[0-9][0-9_]*(\.[0-9][0-9_]*)?(ms|s|m)")
 
 
-def phrase(t) -> str:
+def phrase(t: Type) -> str:
+    """A type's kind as a message says it: `a number`, `an amount of money`."""
     return _KIND_PHRASES[kind_of(t)]
 
 
-def is_const(x) -> bool:
+def is_const(x: e.Expr | None) -> TypeGuard[e.Const]:
+    """Whether a checked expression is a constant (folded already)."""
     return isinstance(x, e.Const)
+
+
+def _all_checked(items: list[e.Expr | None]) -> list[e.Expr] | None:
+    """The checked expressions, or None when some could not be checked (reported already)."""
+    checked = [x for x in items if x is not None]
+    return checked if len(checked) == len(items) else None
 
 
 def money_factor(value: Any) -> Any:
@@ -91,17 +104,19 @@ class ExpressionChecker:
         self.checker = checker
         self.res = checker.res
 
-    def error(self, code: Code, message: str, node, help: str | None = None) -> None:
+    def error(self, code: Code, message: str, node: Node, help: str | None = None) -> None:
+        """Report a finding at `node`."""
         self.checker.error(code, message, node.span, help=help)
 
-    def text(self, node) -> str:
+    def text(self, node: Node) -> str:
+        """The source text of `node`, cut to 40 characters, for messages."""
         source = self.checker.sources[node.span.file]
         snippet = source.text[node.span.start : node.span.end]
         return snippet if len(snippet) <= 40 else snippet[:37] + "..."
 
     # ---- entry points -------------------------------------------------------------------------
 
-    def condition(self, node, unit: Unit, where: Where) -> e.Expr | None:
+    def condition(self, node: s.Expr, unit: Unit, where: Where) -> e.Expr | None:
         """An expression that must be true or false."""
         checked = self.check(node, unit, where)
         if checked is not None and checked.type.kind != "bool":
@@ -110,12 +125,13 @@ class ExpressionChecker:
             return None
         return checked
 
-    def constant(self, node, unit: Unit, where: Where) -> e.Const | None:
+    def constant(self, node: s.Expr, unit: Unit, where: Where) -> e.Const | None:
+        """An expression that must fold to a constant (E103 when it depends on the request)."""
         checked = self.check(node, unit, where)
-        if checked is not None and not is_const(checked):
-            self.error(E103, f"{where.what} must be a constant, but '{self.text(node)}' depends on the request", node)
-            return None
-        return checked
+        if checked is None or is_const(checked):
+            return checked
+        self.error(E103, f"{where.what} must be a constant, but '{self.text(node)}' depends on the request", node)
+        return None
 
     def check(self, node: s.Expr, unit: Unit, where: Where) -> e.Expr | None:
         """The typed expression, or None after reporting why it has none."""
@@ -202,15 +218,15 @@ class ExpressionChecker:
 
     # ---- logic --------------------------------------------------------------------------------
 
-    def _bools(self, nodes, unit, where, word: str):
-        out = []
+    def _bools(self, nodes: Sequence[s.Expr], unit: Unit, where: Where, word: str) -> list[e.Expr] | None:
+        out: list[e.Expr | None] = []
         for node in nodes:
             checked = self.check(node, unit, where)
             if checked is not None and checked.type.kind != "bool":
                 self.error(E103, f"'{word}' takes true or false, but '{self.text(node)}' is {phrase(checked.type)}", node)
                 checked = None
             out.append(checked)
-        return None if any(x is None for x in out) else out
+        return _all_checked(out)
 
     def _not(self, node: s.Not, unit: Unit, where: Where) -> e.Expr | None:
         operands = self._bools([node.operand], unit, where, "not")
@@ -225,16 +241,19 @@ class ExpressionChecker:
         operands = self._bools(node.operands, unit, where, node.op)
         if operands is None:
             return None
-        if all(is_const(x) for x in operands):
-            values = [x.value for x in operands]
+        constants = [x for x in operands if is_const(x)]
+        if len(constants) == len(operands):
+            values = [x.value for x in constants]
             return e.Const(span=node.span, value=all(values) if node.op == "and" else any(values), type=BOOL)
         return e.BoolOp(span=node.span, op=node.op, operands=tuple(operands))
 
     # ---- comparisons --------------------------------------------------------------------------
 
-    def member(self, enum_side: e.Expr, name: str, node) -> e.Const | None:
+    def member(self, enum_side: e.Expr, name: str, node: Node) -> e.Const | None:
         """A bare identifier read as a member of `enum_side`'s enum: E104 if it is not one."""
-        members = enum_side.type.members
+        t = enum_side.type
+        assert isinstance(t, EnumType)  # resolution reads a bare name as a member only beside an enum
+        members = t.members
         if name not in members:
             close = difflib.get_close_matches(name, members, n=1, cutoff=0.5)
             owner = f"'{enum_side.name}'" if isinstance(enum_side, e.SignalRef) else "the enum"
@@ -247,12 +266,13 @@ class ExpressionChecker:
             return None
         return e.Const(span=node.span, value=name, type=enum_side.type)
 
-    def _is_member(self, node) -> bool:
+    def _is_member(self, node: s.Expr) -> TypeGuard[s.NameRef]:
         return isinstance(node, s.NameRef) and isinstance(self.res.binding(node.name), Member)
 
     def _compare(self, node: s.Compare, unit: Unit, where: Where) -> e.Expr | None:
         if self._is_member(node.left) or self._is_member(node.right):
             member_node, other = (node.left, node.right) if self._is_member(node.left) else (node.right, node.left)
+            assert isinstance(member_node, s.NameRef)  # what _is_member found
             enum_side = self.check(other, unit, where)
             if enum_side is None:
                 return None
@@ -261,9 +281,10 @@ class ExpressionChecker:
                 return None
             left, right = (member, enum_side) if member_node is node.left else (enum_side, member)
         else:
-            left, right = self.check(node.left, unit, where), self.check(node.right, unit, where)
-            if left is None or right is None:
+            checked_left, checked_right = self.check(node.left, unit, where), self.check(node.right, unit, where)
+            if checked_left is None or checked_right is None:
                 return None
+            left, right = checked_left, checked_right
         if not self._same_kind(left, right, node):
             return None
         kind = kind_of(left.type)
@@ -274,7 +295,7 @@ class ExpressionChecker:
             return e.Const(span=node.span, value=_COMPARE[node.op](left.value, right.value), type=BOOL)
         return e.Compare(span=node.span, op=node.op, left=left, right=right)
 
-    def _same_kind(self, left: e.Expr, right: e.Expr, node) -> bool:
+    def _same_kind(self, left: e.Expr, right: e.Expr, node: Node) -> bool:
         lk, rk = kind_of(left.type), kind_of(right.type)
         if lk != rk:
             help = self._mix_help(left, right) if "number" in (lk, rk) else None
@@ -285,7 +306,8 @@ class ExpressionChecker:
                 help=help,
             )
             return False
-        if lk == "enum" and set(left.type.members) != set(right.type.members):
+        lt, rt = left.type, right.type
+        if isinstance(lt, EnumType) and isinstance(rt, EnumType) and set(lt.members) != set(rt.members):
             self.error(E103, f"'{self.text(left)}' and '{self.text(right)}' are values of different enums", right)
             return False
         return True
@@ -314,13 +336,13 @@ class ExpressionChecker:
 
     def _in(self, node: s.In, unit: Unit, where: Where) -> e.Expr | None:
         if isinstance(node.container, s.Range):
-            return self._in_range(node, unit, where)
+            return self._in_range(node, node.container, unit, where)
         binding = self.res.binding(node.element.name) if isinstance(node.element, s.NameRef) else None
         element = self.check(node.element, unit, where)
         if element is None:
             return None
         if isinstance(node.container, s.SetLit) and element.type.kind == "enum":
-            members = []
+            members: list[str] = []
             for item in node.container.items:
                 member = self.member(element, item.text, item)
                 if member is None:
@@ -344,9 +366,9 @@ class ExpressionChecker:
             return e.Const(span=node.span, value=inside != node.negated, type=BOOL)
         return e.HasLabel(span=node.span, element=element, container=container, negated=node.negated)
 
-    def _in_range(self, node, unit, where):
-        parts = [self.check(x, unit, where) for x in (node.element, node.container.low, node.container.high)]
-        if any(x is None for x in parts):
+    def _in_range(self, node: s.In, bounds: s.Range, unit: Unit, where: Where) -> e.Expr | None:
+        parts = _all_checked([self.check(x, unit, where) for x in (node.element, bounds.low, bounds.high)])
+        if parts is None:
             return None
         element, low, high = parts
         if kind_of(element.type) not in ("number", "money", "duration"):
@@ -354,14 +376,14 @@ class ExpressionChecker:
             return None
         if not (self._same_kind(element, low, node) and self._same_kind(element, high, node)):
             return None
-        if all(is_const(x) for x in parts):
+        if is_const(element) and is_const(low) and is_const(high):
             inside = low.value <= element.value <= high.value
             return e.Const(span=node.span, value=inside != node.negated, type=BOOL)
         return e.InRange(span=node.span, element=element, low=low, high=high, negated=node.negated)
 
     # ---- arithmetic ---------------------------------------------------------------------------
 
-    def _arithmetic(self, items, node, word: str) -> bool:
+    def _arithmetic(self, items: list[e.Expr], node: Node, word: str) -> bool:
         for item in items:
             if kind_of(item.type) not in ("number", "money", "duration"):
                 self.error(E103, f"'{word}' takes numbers, money or durations; '{self.text(item)}' is {phrase(item.type)}", item)
@@ -369,15 +391,16 @@ class ExpressionChecker:
         return True
 
     def _sum(self, node: s.Sum, unit: Unit, where: Where) -> e.Expr | None:
-        terms = [self.check(t, unit, where) for t in node.terms]
-        if any(t is None for t in terms) or not self._arithmetic(terms, node, "+"):
+        terms = _all_checked([self.check(t, unit, where) for t in node.terms])
+        if terms is None or not self._arithmetic(terms, node, "+"):
             return None
         for term in terms[1:]:
             if not self._same_kind(terms[0], term, node):
                 return None
         result_type = _arith_type([t.type for t in terms])
-        if all(is_const(t) for t in terms):
-            total = exact_sum([exact(t.value) for t in terms], node.signs)  # exact, as at runtime
+        constants = [t for t in terms if is_const(t)]
+        if len(constants) == len(terms):
+            total: int | float | Decimal = exact_sum([exact(t.value) for t in constants], node.signs)  # exact, as at runtime
             if result_type.kind == "float":
                 total = float(total)
             elif result_type.kind == "int":
@@ -386,8 +409,8 @@ class ExpressionChecker:
         return e.Sum(span=node.span, terms=tuple(terms), signs=node.signs, type=result_type)
 
     def _product(self, node: s.Product, unit: Unit, where: Where) -> e.Expr | None:
-        factors = [self.check(f, unit, where) for f in node.factors]
-        if any(f is None for f in factors) or not self._arithmetic(factors, node, "*"):
+        factors = _all_checked([self.check(f, unit, where) for f in node.factors])
+        if factors is None or not self._arithmetic(factors, node, "*"):
             return None
         variable = [f for f in factors if not is_const(f)]
         measured = [f for f in factors if kind_of(f.type) != "number"]
@@ -410,7 +433,7 @@ class ExpressionChecker:
             factor = float(factor)
         result_type = _arith_type([f.type for f in factors])
         if not variable:
-            value = factor if not measured else EXACT.multiply(money_factor(factor), measured[0].value)
+            value = factor if not measured else EXACT.multiply(money_factor(factor), _value(measured[0]))
             return e.Const(span=node.span, value=value, type=result_type)
         (operand,) = variable
         if measured and is_const(measured[0]):  # n * 0.5s: the literal's unit and amount scale n
@@ -429,7 +452,13 @@ class ExpressionChecker:
         return e.Scale(span=node.span, factor=-1, operand=operand, type=result_type)
 
 
-def _arith_type(types):
+def _value(x: e.Expr) -> Any:
+    """The value of an expression known to be a constant (every factor, where none varies)."""
+    assert isinstance(x, e.Const)
+    return x.value
+
+
+def _arith_type(types: list[Type]) -> Type:
     """Money or durations stay themselves; numbers are ints unless a float takes part."""
     kinds = {kind_of(t) for t in types}
     if "money" in kinds:

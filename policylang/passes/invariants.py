@@ -13,10 +13,15 @@ from ..analysis.solver import NoDouble
 from ..ir.boxes import hull, meet
 from ..codes import E304
 from ..diagnostics import Diagnostic, Related, diagnostic
-from ..ir.policy import Invariant
+from typing import Any
+
+from ..ir.policy import Invariant, Model, Rule
 
 
 def check_invariants(facts: Facts) -> list[Diagnostic]:
+    """E304 for each invariant, rule and model that may serve (a step the climb reaches, or a
+    fallback of one) where some request the invariant applies to reaches a model that breaks
+    `require`: once per rule and model, with a witness replayed through the engine."""
     found: list[Diagnostic] = []
     for invariant in facts.policy.invariants:
         when = (as_bool(facts.encoder.encode(invariant.condition)),) if invariant.condition is not None else ()
@@ -55,7 +60,8 @@ def check_invariants(facts: Facts) -> list[Diagnostic]:
     return found
 
 
-def _finding(facts: Facts, invariant: Invariant, rule, step, model, witness) -> Diagnostic:
+def _finding(facts: Facts, invariant: Invariant, rule: Rule, step: str, model: Model,
+             witness: dict[str, Any]) -> Diagnostic:
     role = f"'{model.name}'" if model.name == step else f"'{model.name}' (a fallback of '{step}')"
     return diagnostic(
         E304,

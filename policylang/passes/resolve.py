@@ -9,9 +9,9 @@ The surface tree is not touched. Reports E101 (with a suggestion), E102 and E112
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal, assert_never
+from typing import Literal, TypeGuard, assert_never
 
 from ..codes import E101, E102, E112, Code
 from ..diagnostics import Diagnostic, Related, diagnostic
@@ -25,6 +25,8 @@ SymbolKind = Literal["threshold", "signal", "outcome", "model", "cascade", "rule
 
 @dataclass(frozen=True, eq=False)
 class Symbol:
+    """One declaration, by the name it declares: its kind, the file it is in, its node."""
+
     kind: SymbolKind
     name: str
     unit: Unit = field(repr=False)
@@ -33,7 +35,9 @@ class Symbol:
 
     @property
     def is_enum_signal(self) -> bool:
-        return self.kind in ("signal", "outcome") and self.decl.type.base == "enum"
+        """Whether this is a signal or an outcome of an enum type."""
+        return self.kind in ("signal", "outcome") and isinstance(self.decl, s.SignalDecl) and \
+            self.decl.type.base == "enum"
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,14 @@ Binding = Symbol | Member | Label
 
 
 def key(node: Node) -> tuple[str, int, int]:
+    """Where a name is, as the binding table keys it: (file, start, end)."""
     return (node.span.file, node.span.start, node.span.end)
 
 
 @dataclass
 class Resolution:
+    """What every name means (`bindings`), and what resolution found out along the way."""
+
     program: Program
     bindings: dict[tuple[str, int, int], Binding] = field(default_factory=dict)
     signals: list[Symbol] = field(default_factory=list)
@@ -71,9 +78,11 @@ class Resolution:
     """Declaration node id -> its symbol."""
 
     def binding(self, node: Node) -> Binding | None:
+        """What the name at `node` means; None when it is unknown (E101 reported)."""
         return self.bindings.get(key(node))
 
     def symbols(self, kind: SymbolKind) -> list[Symbol]:
+        """The declarations of one kind that take part, in order, each once."""
         seen: list[Symbol] = []
         for unit, decl in self.active:
             sym = self.declared.get(id(decl))
@@ -102,7 +111,8 @@ class _Resolver:
         self._scope_cache: dict[int, dict[str, Symbol]] = {}
         self.global_signals: dict[str, Symbol] = {}
 
-    def error(self, code: Code, message: str, span: Span, *, related=(), help=None) -> None:
+    def error(self, code: Code, message: str, span: Span, *, related: Iterable[Related] = (),
+              help: str | None = None) -> None:
         self.result.diagnostics.append(diagnostic(code, message, span, related=related, help=help))
 
     # ---- declarations -------------------------------------------------------------------------
@@ -123,7 +133,7 @@ class _Resolver:
             self._bind_decl(unit, decl)
         return self.result
 
-    def _walk(self, unit: Unit, seen: set[int]) -> Iterator[tuple[Unit, Node]]:
+    def _walk(self, unit: Unit, seen: set[int]) -> Iterator[tuple[Unit, s.Decl]]:
         """Declarations in order, each import's declarations in place of the import."""
         if unit.file is None or id(unit) in seen:
             return
@@ -140,7 +150,7 @@ class _Resolver:
     def _declared_names(self, unit: Unit) -> Iterator[tuple[SymbolKind, s.Name, Node]]:
         is_top = unit is self.program.top
         routes = 0
-        for decl in unit.file.decls:
+        for decl in _file(unit).decls:
             match decl:
                 case s.Threshold():
                     yield "threshold", decl.name, decl
@@ -155,9 +165,14 @@ class _Resolver:
                 case s.RouteDecl() if is_top and routes == 0:
                     routes += 1
                     for rule in decl.rules:
+                        assert rule.name is not None  # the default is decl.default, not a rule
                         yield "rule", rule.name, rule
                 case s.TestDecl() if is_top:
                     yield "test", decl.name, decl
+                case s.Import() | s.FallbackDecl() | s.BudgetDecl() | s.RouteDecl() | s.TestDecl():
+                    pass  # no name; or an imported route or test, or a second route (E112)
+                case _:
+                    assert_never(decl)
 
     def _declare(self, unit: Unit) -> dict[str, Symbol]:
         table: dict[str, Symbol] = {}
@@ -177,9 +192,9 @@ class _Resolver:
         return table
 
     def _check_route_count(self, top: Unit) -> None:
-        routes = [d for d in top.file.decls if isinstance(d, s.RouteDecl)]
+        routes = [d for d in _file(top).decls if isinstance(d, s.RouteDecl)]
         if not routes:
-            self.error(E112, "the policy has no route block", top.file.name.span,
+            self.error(E112, "the policy has no route block", _file(top).name.span,
                        help="add route { rule NAME when COND -> MODEL ... default -> MODEL }")
         for extra in routes[1:]:
             self.error(E112, "a policy has exactly one route block; this is another", extra.span,
@@ -252,7 +267,7 @@ class _Resolver:
                 display.setdefault(symbol, f"{alias}.{name}")
         for symbol in self.result.declared.values():  # unreachable by name, or a duplicate
             bare = symbol.unit is top
-            display.setdefault(symbol, symbol.name if bare else f"{symbol.unit.file.name.text}.{symbol.name}")
+            display.setdefault(symbol, symbol.name if bare else f"{_file(symbol.unit).name.text}.{symbol.name}")
 
     # ---- lookups ------------------------------------------------------------------------------
 
@@ -409,8 +424,14 @@ class _Resolver:
         return self._scope(unit).get(name.text) or self.global_signals.get(name.text)
 
 
-def _bare(node: Node) -> bool:
+def _bare(node: Node) -> TypeGuard[s.NameRef]:
     return isinstance(node, s.NameRef) and len(node.name.parts) == 1
+
+
+def _file(unit: Unit) -> s.File:
+    """The parsed file of a unit: resolution runs only on programs whose every file parsed."""
+    assert unit.file is not None, f"{unit.name} did not parse"
+    return unit.file
 
 
 def _qual(name: s.Name) -> s.QualName:

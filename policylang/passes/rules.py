@@ -6,11 +6,12 @@ rule i fires on `D and C_i and not C_1 ... and not C_(i-1)`.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 
 import z3
 
-from ..analysis.encode import as_bool
-from ..ir.boxes import TooLarge
+from ..analysis.encode import Z3Term, as_bool
+from ..ir.boxes import Box, TooLarge
 from ..analysis.facts import Facts, WitnessMismatch
 from ..analysis.solver import NoDouble
 from ..codes import E204, W201, W202, W203, W205
@@ -64,7 +65,7 @@ def _text(facts: Facts, x: e.Expr) -> str:
 
 
 def _never_holds(facts: Facts, i: int, rule: Rule) -> Diagnostic:
-    parts = _conjuncts(rule.condition)
+    parts = _conjuncts(rule.when)
     named = {str(k): as_bool(facts.encoder.encode(p)) for k, p in enumerate(parts)}
     core = [parts[int(k)] for k in facts.solver.core(named)] or parts
     shown = [f"`{_text(facts, p)}`" for p in core]
@@ -85,7 +86,7 @@ def _never_holds(facts: Facts, i: int, rule: Rule) -> Diagnostic:
     )
 
 
-def _refs(x: e.Expr):
+def _refs(x: e.Expr) -> list[e.SignalRef]:
     return [n for n in walk(x) if isinstance(n, e.SignalRef)]
 
 
@@ -97,9 +98,11 @@ def cover(facts: Facts, i: int, among: list[int]) -> list[int]:
     one rule where one suffices among those that matter; `among` must cover it (rule i never
     fires). Exact boxes answer where they can; else one solver question gives an unsat core,
     which is then shrunk."""
-    if facts.exact[i] is not None and all(facts.exact[j] is not None for j in among):
+    region = facts.exact[i]
+    regions = _exact_regions(facts, among) if region is not None else None
+    if region is not None and regions is not None:
         try:
-            return _cover_by_boxes(facts, i, among)
+            return _cover_by_boxes(facts, region, among, regions)
         except TooLarge:
             pass
     condition = facts.conditions[i]
@@ -114,13 +117,24 @@ def cover(facts: Facts, i: int, among: list[int]) -> list[int]:
     return needed
 
 
-def _cover_by_boxes(facts: Facts, i: int, among: list[int]) -> list[int]:
+def _exact_regions(facts: Facts, rules: list[int]) -> dict[int, list[Box]] | None:
+    """Each of these rules' conditions as exact boxes, or None when boxes cannot say for one."""
+    regions: dict[int, list[Box]] = {}
+    for j in rules:
+        region = facts.exact[j]
+        if region is None:
+            return None
+        regions[j] = region
+    return regions
+
+
+def _cover_by_boxes(facts: Facts, region: list[Box], among: list[int], exact: Mapping[int, list[Box]]) -> list[int]:
     """`cover` on exact boxes: the first rule of `among` that covers rule i alone, else the first
     pair (with at most `_PAIR_SEARCH_LIMIT` rules meeting it), else what is left of them when,
     last first, every rule the others make unnecessary is dropped. Only emptiness is asked of
     most differences (`Space.covers`, which builds none), and what each rule takes of rule i
     comes from the firing regions that `Facts` keeps."""
-    space, region, exact = facts.space, facts.exact[i], facts.exact
+    space = facts.space
     overlapping = [j for j in among if space.meets(region, exact[j])]
     for j in overlapping:
         if space.covers(exact[j], region):
@@ -136,27 +150,30 @@ def _cover_by_boxes(facts: Facts, i: int, among: list[int]) -> list[int]:
     # (the caller's promise, kept at each step), so only what it takes of rule i, first-match,
     # needs the ones after it.
     kept: list[int] = []
-    kept_boxes: list = []
-    for j, taken in reversed(list(zip(overlapping, _taken(facts, region, overlapping)))):
+    kept_boxes: list[Box] = []
+    for j, taken in reversed(list(zip(overlapping, _taken(facts, region, overlapping, exact)))):
         if not space.covers(kept_boxes, taken):
             kept.append(j)
             kept_boxes += exact[j]
     return kept[::-1]
 
 
-def _taken(facts: Facts, region: list, overlapping: list[int]) -> list[list]:
+def _taken(facts: Facts, region: list[Box], overlapping: list[int], exact: Mapping[int, list[Box]]
+           ) -> list[list[Box]]:
     """What each rule of `overlapping` (ascending: the earlier rules that meet `region`) takes
     of `region` under first-match: where it fires, from the firing regions `Facts` keeps, else
     by subtracting the rules before it in turn. The two agree because the rules before it that
     are not in `overlapping` do not meet `region`."""
     space = facts.space
     firing = [facts.firing_region(j) for j in overlapping]
-    if all(boxes is not None for boxes in firing):
-        return [space.intersect(region, boxes) for boxes in firing]
-    taken, left = [], region
+    known = [boxes for boxes in firing if boxes is not None]
+    if len(known) == len(firing):
+        return [space.intersect(region, boxes) for boxes in known]
+    taken: list[list[Box]] = []
+    left = region
     for j in overlapping:
-        taken.append(space.intersect(left, facts.exact[j]))
-        left = space.subtract(left, facts.exact[j]) if left else []
+        taken.append(space.intersect(left, exact[j]))
+        left = space.subtract(left, exact[j]) if left else []
     return taken
 
 
@@ -215,15 +232,16 @@ def _redundant(facts: Facts, i: int, rule: Rule) -> list[Rule] | None:
     """The rules that would decide instead if rule i were deleted, when nothing would change."""
     boxes = facts.firing_boxes(i)
     later = facts.later(i)
-    if boxes is not None and all(facts.exact[j] is not None for j in later):
+    regions = _exact_regions(facts, later) if boxes is not None else None
+    if boxes is not None and regions is not None:
         try:
-            return _redundant_by_boxes(facts, rule, boxes, later)
+            return _redundant_by_boxes(facts, rule, boxes, later, regions)
         except TooLarge:
             pass
     # the solver, asked with assumptions over literals that mean each rule's condition
     region = [facts.included(i), *(facts.excluded(j) for j in facts.earlier(i))]
     same_outcome = facts.outcome(rule)
-    excluded: list = []
+    excluded: list[Z3Term] = []
     instead: list[Rule] = []
     for j in later:
         other = facts.rules[j]
@@ -242,18 +260,19 @@ def _redundant(facts: Facts, i: int, rule: Rule) -> list[Rule] | None:
     return instead
 
 
-def _redundant_by_boxes(facts: Facts, rule: Rule, left: list, later: list[int]) -> list[Rule] | None:
+def _redundant_by_boxes(facts: Facts, rule: Rule, left: list[Box], later: list[int],
+                        exact: Mapping[int, list[Box]]) -> list[Rule] | None:
     """`_redundant` on exact boxes: `left` is what rule i takes that no later rule has taken yet."""
     space, same_outcome = facts.space, facts.outcome(rule)
     instead: list[Rule] = []
     for j in later:
         other = facts.rules[j]
-        if not space.intersect(left, facts.exact[j]):
+        if not space.intersect(left, exact[j]):
             continue
         if facts.outcome(other) != same_outcome:
             return None
         instead.append(other)
-        left = space.subtract(left, facts.exact[j])
+        left = space.subtract(left, exact[j])
         if not left:
             return instead
     default = facts.policy.default

@@ -11,6 +11,7 @@ hide nothing else.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Sequence
 from typing import Any, assert_never
 
 from ..codes import E101, E102, E103, E105, E108, E109, E110, E111, E305, Code
@@ -19,16 +20,17 @@ from ..ir import expr as e
 from ..ir import surface as s
 from ..ir.policy import (ERRORS, MODEL_FIELDS, REQUIRED_MODEL_FIELDS, Budget, Cascade, CascadeEdge,
                          CascadeTarget, Fallback, Invariant, Model, ModelTarget, Policy, RejectTarget,
-                         Rule, Signal, Test)
-from ..ir.types import (BOOL, DurationType, EnumType, FloatType, IntType, MoneyType, Type, describe,
-                        format_value, kind_of)
+                         Rule, Signal, Target, Test)
+from ..ir.types import (BOOL, BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType,
+                        Type, describe, format_value, kind_of)
 from ..source import Span
+from ..syntax.loader import Unit
 from .expressions import MODEL_FIELD_TYPES, ExpressionChecker, Where, phrase
 from .resolve import Member, Resolution, Symbol
 
 WELL_KNOWN = {"input_tokens": "int"}
 
-_TYPE_CLASSES = {"int": IntType, "float": FloatType, "money": MoneyType, "duration": DurationType}
+_TYPE_CLASSES: dict[str, type[IntType] | type[FloatType] | type[MoneyType] | type[DurationType]] = {"int": IntType, "float": FloatType, "money": MoneyType, "duration": DurationType}
 _BOUND_KINDS = {"int": "number", "float": "number", "money": "money", "duration": "duration"}
 
 _RULE = Where("a rule's condition")
@@ -36,12 +38,16 @@ _CONST = Where("a constant")
 
 
 def typecheck(res: Resolution) -> tuple[Policy | None, list[Diagnostic]]:
+    """The pass: the checked Policy of a resolved program, or None with every finding (the
+    policy is None whenever a finding is reported)."""
     checker = Checker(res)
     policy = checker.run()
     return (policy if not checker.diagnostics else None), checker.diagnostics
 
 
 class Checker:
+    """Checks each declaration once, in dependency order (thresholds and models on demand)."""
+
     def __init__(self, res: Resolution) -> None:
         self.res = res
         self.sources = res.program.sources
@@ -55,13 +61,18 @@ class Checker:
         so that E111 is reported beside those errors."""
         self._in_progress: set[Symbol] = set()
 
-    def error(self, code: Code, message: str, span: Span, *, related=(), help: str | None = None) -> None:
+    def error(self, code: Code, message: str, span: Span, *, related: Iterable[Related] = (),
+              help: str | None = None) -> None:
+        """Report a finding at `span`."""
         self.diagnostics.append(diagnostic(code, message, span, related=related, help=help))
 
     # ---- the policy ---------------------------------------------------------------------------
 
-    def run(self) -> Policy:
+    def run(self) -> Policy | None:
+        """The checked policy, or None when any declaration has a finding (all are reported)."""
         res, top = self.res, self.res.program.top
+        top_file = top.file
+        assert top_file is not None  # resolution runs only on programs whose every file parsed
         signals = [self.signal(sym) for sym in res.signals]
         models = [self.model(sym) for sym in res.symbols("model")]
         cascades, fallbacks, budgets, invariants = [], [], [], []
@@ -91,10 +102,10 @@ class Checker:
         default = self.rule(top, route.default, by_name) if route and route.default else None
         parts = [*signals, *models, *cascades, *fallbacks, *budgets, *invariants, *rules, *tests]
         if self.diagnostics or self.res.diagnostics or any(p is None for p in parts) or (route and route.default and default is None):
-            return None  # type: ignore[return-value]
+            return None
         return Policy(
-            span=top.file.name.span,
-            name=top.file.name.text,
+            span=top_file.name.span,
+            name=top_file.name.text,
             file=top.name,
             source_sha256=top.source.sha256,
             signals=tuple(signals),
@@ -112,6 +123,8 @@ class Checker:
     # ---- constants ----------------------------------------------------------------------------
 
     def threshold(self, symbol: Symbol) -> e.Const | None:
+        """A threshold's value, checked once (a constant number, amount, duration or bool);
+        None after a finding, a cycle among thresholds included."""
         if symbol in self._thresholds:
             return self._thresholds[symbol]
         if symbol in self._in_progress:
@@ -119,16 +132,18 @@ class Checker:
             self._thresholds[symbol] = None
             return None
         self._in_progress.add(symbol)
-        value = self.exprs.constant(symbol.decl.value, symbol.unit, Where(f"threshold '{symbol.name}'"))
+        decl = symbol.decl
+        assert isinstance(decl, s.Threshold)  # a symbol holds the declaration of its kind
+        value = self.exprs.constant(decl.value, symbol.unit, Where(f"threshold '{symbol.name}'"))
         self._in_progress.discard(symbol)
         if value is not None and kind_of(value.type) not in ("number", "money", "duration", "bool"):
             self.error(E103, f"a threshold is a number, money, a duration or a bool; this is {phrase(value.type)}",
-                       symbol.decl.value.span)
+                       decl.value.span)
             value = None
         self._thresholds.setdefault(symbol, value)
         return self._thresholds[symbol]
 
-    def _bound(self, node, unit, base: str, what: str) -> Any:
+    def _bound(self, node: s.Expr, unit: Unit, base: str, what: str) -> Any:
         value = self.exprs.constant(node, unit, Where(what))
         if value is None:
             return None
@@ -142,9 +157,12 @@ class Checker:
     # ---- signals and outcomes -----------------------------------------------------------------
 
     def signal_type(self, symbol: Symbol) -> Type | None:
+        """A signal's or outcome's type, checked once (its domain's bounds included); None after
+        a finding."""
         if symbol in self._types:
             return self._types[symbol]
-        decl: s.SignalDecl = symbol.decl
+        decl = symbol.decl
+        assert isinstance(decl, s.SignalDecl)  # a symbol holds the declaration of its kind
         texpr = decl.type
         result: Type | None
         if texpr.base == "bool":
@@ -179,7 +197,10 @@ class Checker:
         return result
 
     def signal(self, symbol: Symbol) -> Signal | None:
-        decl: s.SignalDecl = symbol.decl
+        """The checked signal or outcome, its default of its type and in its domain; None after
+        a finding."""
+        decl = symbol.decl
+        assert isinstance(decl, s.SignalDecl)  # a symbol holds the declaration of its kind
         t = self.signal_type(symbol)
         has_default, default = decl.default is not None, None
         if t is not None and decl.default is not None:
@@ -189,7 +210,7 @@ class Checker:
         return Signal(span=decl.name.span, name=symbol.name, role=symbol.kind, type=t,
                       has_default=has_default, default=default)
 
-    def value(self, node, symbol: Symbol, t: Type, what: str) -> Any:
+    def value(self, node: s.Expr, symbol: Symbol, t: Type, what: str) -> Any:
         """A constant given for a signal (a default, a test value): of its type, in its domain."""
         if isinstance(t, EnumType):
             binding = self.res.binding(node.name) if isinstance(node, s.NameRef) else None
@@ -207,7 +228,15 @@ class Checker:
                        node.span)
             return None
         value = float(const.value) if isinstance(t, FloatType) else const.value
-        low, high = getattr(t, "low", None), getattr(t, "high", None)
+        low: Any
+        high: Any
+        match t:
+            case IntType() | FloatType() | MoneyType() | DurationType():
+                low, high = t.low, t.high
+            case BoolType() | SetType() | StringType():
+                low = high = None
+            case _:
+                assert_never(t)
         if (low is not None and value < low) or (high is not None and value > high):
             self.error(E108, f"{format_value(value, t)} is outside the domain of '{symbol.name}', {describe(t)}", node.span)
             return None
@@ -216,6 +245,8 @@ class Checker:
     # ---- models -------------------------------------------------------------------------------
 
     def model(self, symbol: Symbol) -> Model | None:
+        """A model, checked once: its base's fields, then its own, each of its type and range;
+        None after a finding (a model that copies itself included)."""
         if symbol in self._models:
             return self._models[symbol]
         if symbol in self._in_progress:
@@ -223,7 +254,8 @@ class Checker:
             self._models[symbol] = None
             return None
         self._in_progress.add(symbol)
-        decl: s.ModelDecl = symbol.decl
+        decl = symbol.decl
+        assert isinstance(decl, s.ModelDecl)  # a symbol holds the declaration of its kind
         values: dict[str, Any] = {}
         ok = True
         if decl.base is not None:
@@ -285,7 +317,9 @@ class Checker:
 
     # ---- cascades and fallbacks ---------------------------------------------------------------
 
-    def cascade(self, unit, decl: s.CascadeDecl) -> Cascade | None:
+    def cascade(self, unit: Unit, decl: s.CascadeDecl) -> Cascade | None:
+        """The cascade as one ladder (E305 otherwise), its edges' conditions checked with
+        outcomes allowed; None after a finding."""
         symbol = self.res.declared[id(decl)]
         edges: list[CascadeEdge] = []
         ok = True
@@ -343,6 +377,8 @@ class Checker:
         return ordered
 
     def fallback(self, decl: s.FallbackDecl) -> Fallback | None:
+        """The fallback with its errors, each a provider error and listed once; None when a
+        model is unknown."""
         source, target = self.res.binding(decl.source), self.res.binding(decl.target)
         errors: list[str] = []
         for error in decl.errors:
@@ -361,7 +397,8 @@ class Checker:
 
     # ---- budgets and invariants ---------------------------------------------------------------
 
-    def budget(self, unit, decl: s.BudgetDecl) -> Budget | None:
+    def budget(self, unit: Unit, decl: s.BudgetDecl) -> Budget | None:
+        """The budget, its bound an amount (cost) or a duration (latency); None after a finding."""
         metric = decl.metric.text
         bound = self.exprs.constant(decl.bound, unit, Where(f"a {metric} budget"))
         condition = self.exprs.condition(decl.condition, unit, Where("a budget's condition")) if decl.condition else None
@@ -376,7 +413,8 @@ class Checker:
             return None
         return Budget(span=decl.span, metric=metric, bound=bound.value, condition=condition)
 
-    def invariant(self, unit, decl: s.InvariantDecl) -> Invariant | None:
+    def invariant(self, unit: Unit, decl: s.InvariantDecl) -> Invariant | None:
+        """The invariant, its requirement free to read `model.FIELD`; None after a finding."""
         condition = self.exprs.condition(decl.condition, unit, Where("an invariant's condition")) if decl.condition else None
         requirement = self.exprs.condition(decl.requirement, unit, Where("an invariant's requirement", model_fields=True))
         if requirement is None or (decl.condition is not None and condition is None):
@@ -385,18 +423,25 @@ class Checker:
 
     # ---- the route ----------------------------------------------------------------------------
 
-    def rule(self, unit, decl: s.RuleDecl, cascades: dict[str, Cascade]) -> Rule | None:
+    def rule(self, unit: Unit, decl: s.RuleDecl, cascades: dict[str, Cascade]) -> Rule | None:
+        """The rule (or the default), its target a known model or a well-formed cascade, its cap
+        within the entry model's max_output; None after a finding."""
         name = decl.name.text if decl.name is not None else "default"
         condition = self.exprs.condition(decl.condition, unit, _RULE) if decl.condition is not None else None
         target = self._target(decl.target, cascades)
-        cap = self._cap(decl, target, cascades) if decl.cap is not None else None
+        cap = self._cap(decl.cap, target, cascades) if decl.cap is not None else None
         if target is None or (decl.condition is not None and condition is None) or cap is _INVALID:
             return None
         return Rule(span=decl.span, name=name, condition=condition, target=target, cap=cap)
 
-    def _target(self, target, cascades: dict[str, Cascade]):
-        if isinstance(target, s.RejectTarget):
-            return RejectTarget(span=target.span, reason=target.reason.value)
+    def _target(self, target: s.Target, cascades: dict[str, Cascade]) -> Target | None:
+        match target:
+            case s.RejectTarget():
+                return RejectTarget(span=target.span, reason=target.reason.value)
+            case s.ModelTarget():
+                pass  # a model or a cascade, by what the name means
+            case _:
+                assert_never(target)
         symbol = self.res.binding(target.ref)
         if not isinstance(symbol, Symbol):
             return None
@@ -405,39 +450,48 @@ class Checker:
             return CascadeTarget(span=target.span, cascade=name) if name in cascades else None
         return ModelTarget(span=target.span, model=name)
 
-    def _cap(self, decl: s.RuleDecl, target, cascades) -> Any:
-        cap = self.exprs.constant(decl.cap.value, self.res.program.top, Where("max_output"))
+    def _cap(self, given: s.Cap, target: Target | None, cascades: dict[str, Cascade]) -> Any:
+        cap = self.exprs.constant(given.value, self.res.program.top, Where("max_output"))
         if cap is None:
             return _INVALID
         if cap.type.kind != "int":
-            self.error(E103, f"max_output is a whole number of tokens; this is {phrase(cap.type)}", decl.cap.value.span)
+            self.error(E103, f"max_output is a whole number of tokens; this is {phrase(cap.type)}", given.value.span)
             return _INVALID
         if cap.value <= 0:
-            self.error(E108, "max_output must be greater than 0", decl.cap.value.span)
+            self.error(E108, "max_output must be greater than 0", given.value.span)
             return _INVALID
-        if isinstance(target, RejectTarget):
-            self.error(E103, "a rejected request makes no call, so it has no max_output", decl.cap.span,
-                       help="drop `with max_output = ...` from this rule")
-            return _INVALID
-        entry = target.model if isinstance(target, ModelTarget) else None
-        if isinstance(target, CascadeTarget):
-            entry = cascades[target.cascade].steps[0]
+        entry: str | None
+        match target:
+            case RejectTarget():
+                self.error(E103, "a rejected request makes no call, so it has no max_output", given.span,
+                           help="drop `with max_output = ...` from this rule")
+                return _INVALID
+            case ModelTarget():
+                entry = target.model
+            case CascadeTarget():
+                entry = cascades[target.cascade].steps[0]
+            case None:
+                entry = None  # an unknown target, reported already
+            case _:
+                assert_never(target)
         most = self._max_outputs.get(entry) if entry is not None else None
         if most is not None and cap.value > most:
             declared = next((sym for sym in self.res.symbols("model") if self.res.display[sym] == entry), None)
             related = [Related(message=f"model '{entry}'", span=declared.span)] if declared is not None else []
             self.error(E111, f"max_output = {cap.value} is above the max_output of '{entry}' ({most})",
-                       decl.cap.value.span, related=related, help=f"lower the cap to at most {most}")
+                       given.value.span, related=related, help=f"lower the cap to at most {most}")
             return _INVALID
         return cap.value
 
     # ---- tests --------------------------------------------------------------------------------
 
-    def test(self, unit, decl: s.TestDecl) -> Test | None:
+    def test(self, unit: Unit, decl: s.TestDecl) -> Test | None:
+        """The test, every value of its signal's type and domain and every name known; None
+        after a finding."""
         given = self._assignments(decl.given, "signal", "given")
         outcomes = self._assignments(decl.outcomes, "outcome", "outcome") if decl.outcomes is not None else ()
         expect = decl.expect
-        models = []
+        models: list[str | None] = []
         for ref in ((expect.model,) if expect.model else ()) + expect.then:
             symbol = self.res.binding(ref)
             models.append(self.res.display[symbol] if isinstance(symbol, Symbol) else None)
@@ -446,14 +500,14 @@ class Checker:
         down = [self._down(d) for d in decl.down]
         for d, later in zip(decl.down, down):
             twice = [x for x in decl.down if x is not d and later is not None and self._down_name(x) == later[0]]
-            if twice and decl.down.index(twice[0]) < decl.down.index(d):
+            if twice and later is not None and decl.down.index(twice[0]) < decl.down.index(d):
                 self.error(E102, f"'{later[0]}' is down twice in this test; a model fails with one error",
                            d.span, related=[Related(message="first said here", span=twice[0].span)])
                 down = [None]
         if given is None or outcomes is None or any(m is None for m in models) or _INVALID in caps \
                 or any(d is None for d in down):
             return None
-        if rule is not None and rule != "default" and not isinstance(self.res.binding(expect.rule), Symbol):
+        if expect.rule is not None and rule != "default" and not isinstance(self.res.binding(expect.rule), Symbol):
             return None
         return Test(
             span=decl.span,
@@ -465,7 +519,7 @@ class Checker:
             expect_rule=rule,
             expect_then=tuple(models[1:]),
             expect_caps=tuple(caps) if any(c is not None for c in caps) else (),
-            down=tuple(down),  # type: ignore[arg-type]
+            down=tuple(down),
         )
 
     def _expected_cap(self, cap: s.Cap) -> Any:
@@ -495,7 +549,8 @@ class Checker:
             return None
         return (self.res.display[symbol], error) if isinstance(symbol, Symbol) else None
 
-    def _assignments(self, assignments, role: str, block: str):
+    def _assignments(self, assignments: Sequence[s.Assignment], role: str, block: str
+                     ) -> tuple[tuple[str, Any], ...] | None:
         values: list[tuple[str, Any]] = []
         ok = True
         for a in assignments:
