@@ -186,8 +186,13 @@ class PolicyServer(LanguageServer):
         if self.snapshots.get(uri) is not snapshot:
             return
         loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(
-            self.pool, lambda: check_buffer(snapshot.name, snapshot.text, snapshot.path, analyze=True))
+        try:
+            found = await loop.run_in_executor(
+                self.pool, lambda: check_buffer(snapshot.name, snapshot.text, snapshot.path, analyze=True))
+        except Exception as exc:  # a checker bug: say so in the client's log, keep serving
+            self.window_log_message(types.LogMessageParams(
+                type=types.MessageType.Error, message=f"policyc lsp: the analyses of {snapshot.name} failed: {exc!r}"))
+            return
         if self.snapshots.get(uri) is not snapshot or uri not in self.workspace.text_documents:
             return  # the buffer moved on while the analyses ran: their findings are stale
         snapshot.analysis_diagnostics = found.diagnostics
