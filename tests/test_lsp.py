@@ -371,3 +371,19 @@ def test_every_feature_answers_at_every_place_of_every_policy_without_failing() 
                 assert target[span.start:span.end].isidentifier() or span.start == span.end == 0, (name, offset)
         if offsets:
             features.references([], snapshot, offsets[len(offsets) // 2])
+
+
+@pytest.mark.asyncio
+async def test_ranges_count_utf16_code_units_as_lsp_clients_do(client: LanguageClient, tmp_path: Path):
+    text = DESK.replace('model fast     = catalog.deepseek_v4_pro { max_output = 4_000 }',
+                        'model fast     = catalog.deepseek_v4_pro { id = "😀 fast", max_output = 4_000, tier = tiers }')
+    path = tmp_path / "emoji.route"
+    path.write_text(text, encoding="utf-8")
+    uri = _open(client, path, text)
+    got = await _publishes(client, uri, 1)
+    assert [d.code for d in got] == ["E101"]
+    line = text.splitlines()[got[0].range.start.line]
+    before = line[: line.index("tiers")]
+    assert got[0].range.start.character == len(before.encode("utf-16-le")) // 2 == len(before) + 1
+    lint = _lint_json(path)[0]
+    assert lint["column"] == len(before) + 1  # lint counts code points; the client gets UTF-16 units
