@@ -41,7 +41,8 @@ def _write(value: Any, indent: int | None, level: int, out: list[str]) -> None:
         raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _write_items(items, open_: str, close: str, indent, level, out) -> None:
+def _write_items(items: list[tuple[str, Any]], open_: str, close: str, indent: int | None, level: int,
+                 out: list[str]) -> None:
     if not items:
         out.append(open_ + close)
         return

@@ -77,7 +77,8 @@ class Policy:
             return self.interpreter.decide(signals, validate=validate, strict=strict)
         module = self._engine(engine)
         try:
-            return module.decide(signals, validate=validate, strict=strict)
+            decision: Decision = module.decide(signals, validate=validate, strict=strict)  # its Decision is registered as one
+            return decision
         except module.RequestError as exc:
             raise RequestError(exc.code, exc.signal, exc.message) from None
 
@@ -91,7 +92,8 @@ class Policy:
             return self.interpreter.escalate(decision, step, outcomes)
         module = self._engine(engine)
         try:
-            return module.escalate(decision, step, outcomes)
+            following: str | None = module.escalate(decision, step, outcomes)
+            return following
         except module.RequestError as exc:
             raise RequestError(exc.code, exc.signal, exc.message) from None
 

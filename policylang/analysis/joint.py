@@ -24,12 +24,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, assert_never
 
 import z3
 
 from ..ir.policy import Policy, Signal
-from ..ir.types import BOOL, DURATION, FLOAT, INT, MONEY, EnumType, Type
+from ..ir.types import (BOOL, DURATION, FLOAT, INT, MONEY, BoolType, DurationType, EnumType, FloatType, IntType,
+                        MoneyType, SetType, StringType, Type)
 from ..ir.values import decimal_of, rational
 from .encode import Encoder, as_bool
 from .solver import NoDouble, Solver, _fraction
@@ -59,6 +60,7 @@ class Key:
 
     @property
     def shared(self) -> bool:
+        """Both versions declare the key."""
         return self.old is not None and self.new is not None
 
     @property
@@ -90,7 +92,13 @@ def common_kind(a: Type, b: Type) -> str | None:
 
 
 def _bounds(t: Type) -> tuple[Fraction | None, Fraction | None]:
-    low, high = getattr(t, "low", None), getattr(t, "high", None)
+    match t:
+        case IntType() | FloatType() | MoneyType() | DurationType():
+            low, high = t.low, t.high
+        case BoolType() | EnumType() | SetType() | StringType():
+            return None, None
+        case _:
+            assert_never(t)
     return (None if low is None else Fraction(rational(low)), None if high is None else Fraction(rational(high)))
 
 
@@ -213,7 +221,9 @@ class _JointSolver(Solver):
     """The Solver over the joint variables; a witness is one request both versions read."""
 
     def _values(self, model: z3.ModelRef, step: int | None, role: str) -> dict[str, Any]:
-        return self.encoder.space.request(model)  # type: ignore[attr-defined, no-any-return]
+        encoder = self.encoder
+        assert isinstance(encoder, _JointEncoder)  # JointSpace builds it over one
+        return encoder.space.request(model)
 
 
 class JointSpace:
@@ -232,7 +242,7 @@ class JointSpace:
             if self._has_value(key):
                 signals.append(self._value_signal(key))
             if key.flag:
-                signals.append(Signal(span=(key.old or key.new).span, name=PRESENT + key.name,  # type: ignore[union-attr]
+                signals.append(Signal(span=(key.old or key.new).span, name=PRESENT + key.name,  # type: ignore[union-attr]  # a key is declared in one version at least
                                       role="signal", type=BOOL, has_default=True, default=False))
         synthetic = Policy(span=old.span, name="joint", file=old.file, source_sha256="", signals=tuple(signals),
                            models=())
@@ -355,6 +365,7 @@ class JointSpace:
     # ---- questions ----------------------------------------------------------------------------
 
     def can_fire(self, side: str, index: int) -> bool:
+        """Some request both versions accept reaches the version's route entry `index`."""
         return self.solver.satisfiable(self.fires(side, index))
 
     def meet(self, old_index: int, new_indices: list[int]) -> int | None:

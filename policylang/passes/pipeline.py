@@ -37,6 +37,7 @@ class Checked:
 
     @property
     def ok(self) -> bool:
+        """No finding is an error."""
         return not has_errors(self.diagnostics)
 
 
