@@ -6,7 +6,8 @@ tenants as often as `n` needs), then a default. It lints clean. `tenant_rules(n)
 same rules as data, for the hand-written baselines in `tenant_baselines.py`.
 `conjunctive_tenant_policy(n)` has conjunctions instead: a tenant test and one or two more
 tests per rule, seeded, with many rules per tenant, so many rules are covered (W201) and the
-lint benchmark times the cover search.
+lint benchmark times the cover search; `conjunctive_tenant_rules(n)` gives its rules as data, for
+the hand-written baseline in `shapes.py`.
 """
 
 from __future__ import annotations
@@ -113,17 +114,72 @@ NUMERIC = {"input_tokens": (2_000, 8_000, 32_000, 64_000, 128_000),
 EXTRA_KINDS = (*NUMERIC, "flag", "task", "tier")
 
 
-def _conjunctive_extra(rng: random.Random, kind: str) -> str:
+@dataclass(frozen=True)
+class Test:
+    """One conjunct beside the tenant test: `signal op value` for a threshold (op `>`, `>=`,
+    `<`), `signal == value` for the user tier, `signal in value` for a task set, and for a
+    bool `signal` alone (value True) or `not signal` (value False)."""
+
+    signal: str
+    op: str  # ">", ">=", "<", "==", "in", "bool"
+    value: object
+
+    def route_text(self) -> str:
+        if self.op == "bool":
+            return self.signal if self.value else f"not {self.signal}"
+        if self.op == "in":
+            return f"{self.signal} in {{" + ", ".join(self.value) + "}"  # type: ignore[arg-type]
+        if self.op == "==":
+            return f"{self.signal} == {self.value}"
+        return f"{self.signal} {self.op} {self.value:_}"
+
+
+@dataclass(frozen=True)
+class ConjunctiveRule:
+    name: str
+    tenants: tuple[str, ...]  # one: `tenant == t`; three: `tenant in {..}`
+    tests: tuple[Test, ...]
+    target: str
+    cap: int | None
+
+    def route_text(self) -> str:
+        tenant = f"tenant == {self.tenants[0]}" if len(self.tenants) == 1 else \
+            "tenant in {" + ", ".join(self.tenants) + "}"
+        cap = f" with max_output = {self.cap:_}" if self.cap else ""
+        return f"  rule {self.name} when {' and '.join([tenant, *(t.route_text() for t in self.tests)])} -> " \
+               f"{self.target}{cap}"
+
+
+def _conjunctive_extra(rng: random.Random, kind: str) -> Test:
     """One test beside the tenant's: a threshold (mostly from below), a bool, a task set or a
     user tier."""
     if kind in NUMERIC:
-        return f"{kind} {rng.choice(('>', '>', '>=', '<'))} {rng.choice(NUMERIC[kind]):_}"
+        op = rng.choice(('>', '>', '>=', '<'))
+        return Test(kind, op, rng.choice(NUMERIC[kind]))
     if kind == "flag":
         flag = rng.choice(FLAGS)
-        return flag if rng.random() < 0.7 else f"not {flag}"
+        return Test(flag, "bool", rng.random() < 0.7)
     if kind == "task":
-        return "task in {" + ", ".join(sorted(rng.sample(TASKS, rng.randint(1, 3)))) + "}"
-    return f"user_tier == {rng.choice(TIERS)}"
+        return Test("task", "in", tuple(sorted(rng.sample(TASKS, rng.randint(1, 3)))))
+    return Test("user_tier", "==", rng.choice(TIERS))
+
+
+def conjunctive_tenant_rules(n: int, seed: int = 3) -> list[ConjunctiveRule]:
+    """The rules of `conjunctive_tenant_policy(n, seed)` as data, for hand-written baselines."""
+    rng = random.Random(seed)
+    tenants = [f"t{i:03d}" for i in range(CONJUNCTIVE_TENANTS)]
+    rules = []
+    for i in range(n):
+        if rng.random() < 0.3:
+            keys = tuple(sorted(rng.sample(tenants, 3)))
+        else:
+            keys = (rng.choice(tenants),)
+        kinds = rng.sample(EXTRA_KINDS, rng.choice((1, 2, 2, 2)))
+        extras = tuple(_conjunctive_extra(rng, kind) for kind in kinds)
+        target = rng.choice(("small", "medium", "medium", "large"))
+        cap = rng.choice((500, 1_000, 2_000)) if rng.random() < 0.2 else None
+        rules.append(ConjunctiveRule(f"r{i:04d}", keys, extras, target, cap))
+    return rules
 
 
 def conjunctive_tenant_policy(n: int, seed: int = 3) -> str:
@@ -134,19 +190,8 @@ def conjunctive_tenant_policy(n: int, seed: int = 3) -> str:
     and caps vary; then a default. Deterministic for a seed. Many rules per tenant, as in
     deployments that grew by hand: at 1,000 rules about 600 are covered by rules above them
     (W201, most by several) and a few are redundant (W205); there is no error, so it compiles."""
-    rng = random.Random(seed)
     tenants = [f"t{i:03d}" for i in range(CONJUNCTIVE_TENANTS)]
     header = HEADER.format(members=", ".join(tenants)).replace(
         "signal tenant:", "signal task: enum {" + ", ".join(TASKS) + "}\nsignal tenant:")
-    lines = [header.rstrip("\n")]
-    for i in range(n):
-        if rng.random() < 0.3:
-            tenant = "tenant in {" + ", ".join(sorted(rng.sample(tenants, 3))) + "}"
-        else:
-            tenant = f"tenant == {rng.choice(tenants)}"
-        kinds = rng.sample(EXTRA_KINDS, rng.choice((1, 2, 2, 2)))
-        extras = [_conjunctive_extra(rng, kind) for kind in kinds]
-        target = rng.choice(("small", "medium", "medium", "large"))
-        cap = f" with max_output = {rng.choice((500, 1_000, 2_000)):_}" if rng.random() < 0.2 else ""
-        lines.append(f"  rule r{i:04d} when {' and '.join([tenant, *extras])} -> {target}{cap}")
+    lines = [header.rstrip("\n"), *(r.route_text() for r in conjunctive_tenant_rules(n, seed))]
     return "\n".join(lines) + "\n  default -> small\n}\n"

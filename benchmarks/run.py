@@ -7,6 +7,10 @@ Suites (all by default):
   scale    tenant policies of 10, 100 and 1,000 rules: compiled against hand-written flat
            and tenant-indexed code, validating and not, and the interpreter
   startup  policyc compile of the 1,000-rule policy, importing its module
+  shapes   issue 14's two shapes: 8 rules over 7 signals of mixed kinds against hand-written
+           lazy and validating code, and the conjunctive 1,000-rule tenant policy against
+           hand-written tenant-indexed code (compiled both ways, the interpreter), with the
+           first import of its compiled module; one table of every ratio and its goal
   lint     policyc's checks on 10, 100 and 1,000 rules, all analyses on; the conjunctive
            tenant policy on 10 to 5,000 rules, with policyc compile beside lint
 
@@ -30,7 +34,7 @@ from collections import Counter
 
 import policylang
 
-from . import alternatives, handwritten, tenant_baselines
+from . import alternatives, handwritten, policies, shapes, tenant_baselines
 from .harness import git_revision, machine, time_calls, time_once
 from .policies import TENANTS, arithmetic_policy, conjunctive_tenant_policy, tenant_policy
 
@@ -262,7 +266,94 @@ def suite_lint(quick: bool) -> list[str]:
     return lines + [""]
 
 
-SUITES = {"decide": suite_decide, "scale": suite_scale, "startup": suite_startup, "lint": suite_lint}
+def _import_ms(module: pathlib.Path, fresh: bool) -> float:
+    """Milliseconds to import `module` in a new process; `fresh` deletes its bytecode cache first."""
+    if fresh:
+        for cached in module.parent.glob("__pycache__/*"):
+            cached.unlink()
+    probe = textwrap.dedent(f"""
+        import importlib, sys, time
+        sys.path.insert(0, {str(module.parent)!r})
+        start = time.perf_counter()
+        importlib.import_module({module.stem!r})
+        print(time.perf_counter() - start)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    run = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, env=env)
+    return float(run.stdout) * 1000
+
+
+def suite_shapes(quick: bool) -> list[str]:
+    rounds = 15 if quick else 61
+    eight = policylang.loads(shapes.EIGHT, name="eight_signals.route")
+    requests = shapes.eight_requests(500 if quick else 2_000)
+    candidates = {
+        "interpreter, validating": (eight.interpreter.decide, "f(r)"),
+        "hand-written, lazy": (shapes.eight_lazy, "f(r)"),
+        "hand-written, validating": (shapes.eight_validating, "f(r)"),
+        "compiled, validate=False": (eight.compiled.decide, "f(r, validate=False)"),
+        "compiled, validating": (eight.compiled.decide, "f(r)"),
+    }
+    _agree(candidates, requests)
+    small = time_calls(candidates, requests, rounds=rounds)
+    lines = ["### shapes: 8 rules over 7 signals (two ints, a float, a bool, an enum, money, a duration), "
+             "each rule reading one or two", ""]
+    lines += _table(small, "hand-written, validating")
+
+    n = 1_000
+    text = policies.conjunctive_tenant_policy(n)
+    tenants = policylang.loads(text, name=f"conjunctive_{n}.route", analyze=False)
+    requests = shapes.conjunctive_requests(500 if quick else 2_000)
+    candidates = {
+        "interpreter, validating": (tenants.interpreter.decide, "f(r)"),
+        "hand-written indexed, no validation": (tenant_baselines.load(shapes.conjunctive_indexed(n, False)), "f(r)"),
+        "hand-written indexed, validating": (tenant_baselines.load(shapes.conjunctive_indexed(n, True)), "f(r)"),
+        "compiled, validate=False": (tenants.compiled.decide, "f(r, validate=False)"),
+        "compiled, validating": (tenants.compiled.decide, "f(r)"),
+    }
+    _agree(candidates, requests)
+    large = time_calls(candidates, requests, rounds=11 if quick else 41)
+    lines += ["", f"### shapes: the conjunctive tenant policy, {n:,} rules (a tenant test of 30 tenants and one "
+              "or two more tests per rule)", ""]
+    lines += _table(large, "hand-written indexed, validating")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = pathlib.Path(tmp) / f"conjunctive_{n}.route"
+        source.write_text(text)
+        module = source.with_suffix(".py")
+        subprocess.run([_policyc(), "compile", str(source), "-o", str(module)], check=True, capture_output=True)
+        written = any(pathlib.Path(tmp).glob("__pycache__/*.pyc"))
+        _import_ms(module, fresh=False)  # writes the cache where policyc compile did not
+        cached = sorted(_import_ms(module, fresh=False) for _ in range(5))[2]
+        cold = sorted(_import_ms(module, fresh=True) for _ in range(5))[2]
+        size = module.stat().st_size
+
+    s, t = {k: v.ns_per_call for k, v in small.items()}, {k: v.ns_per_call for k, v in large.items()}
+    goal = shapes._goal_row
+    lines += ["", "### shapes: every ratio against its goal (fastest rounds, one process)", "",
+              "| what | candidate | hand-written | ratio | goal | met |", "|---|---:|---:|---:|---:|---|",
+              goal("8 rules over 7 signals, compiled, validating", s["compiled, validating"],
+                   s["hand-written, validating"], shapes.GOAL_COMPILED),
+              goal("the same, compiled `validate=False` against hand-written lazy", s["compiled, validate=False"],
+                   s["hand-written, lazy"], shapes.GOAL_COMPILED),
+              goal("the same, interpreter (validating)", s["interpreter, validating"],
+                   s["hand-written, validating"], shapes.GOAL_INTERPRETER, shapes.AIM_INTERPRETER),
+              goal(f"{n:,} conjunctive tenant rules, compiled, validating, against hand-written tenant-indexed",
+                   t["compiled, validating"], t["hand-written indexed, validating"], shapes.GOAL_COMPILED),
+              goal("the same, `validate=False`", t["compiled, validate=False"],
+                   t["hand-written indexed, no validation"], shapes.GOAL_COMPILED),
+              goal("the same, interpreter (validating)", t["interpreter, validating"],
+                   t["hand-written indexed, validating"], shapes.GOAL_INTERPRETER, shapes.AIM_INTERPRETER),
+              goal(f"importing that {n:,}-rule module ({size:,} bytes), first import, no bytecode cache", cold,
+                   None, shapes.GOAL_IMPORT_MS),
+              goal("the same, with the bytecode cache " + ("`policyc compile` wrote" if written else
+                   "of a first import (`policyc compile` writes none)"), cached, None, shapes.GOAL_IMPORT_MS),
+              ""]
+    return lines
+
+
+SUITES = {"decide": suite_decide, "scale": suite_scale, "startup": suite_startup, "lint": suite_lint,
+          "shapes": suite_shapes}
 
 
 def main(argv: list[str] | None = None) -> int:
