@@ -73,6 +73,8 @@ def signal_check(signal: Signal) -> SignalCheck:
     default = signal.default
     if t.kind in ("money", "duration") and isinstance(default, Decimal) and default == default.to_integral_value():
         default = int(default)  # the same value, and the exact type the fast path takes
+    elif t.kind == "duration" and isinstance(default, Decimal) and Decimal(repr(float(default))) == default:
+        default = float(default)  # the same value read by its repr: a duration is never a Decimal at runtime
     return SignalCheck(
         name=signal.name,
         role=signal.role,

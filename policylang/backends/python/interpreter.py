@@ -183,10 +183,12 @@ class Interpreter:
         env: Env = {}
         for entry in self._plans[role]:
             name, _, start, _, _, _, spec = entry
-            value = get(name, start)  # an absent optional signal is its default, which is valid
-            if not _fits(entry, value):
-                if value is _MISSING:
+            value = get(name, _MISSING)
+            if value is _MISSING:  # an absent optional signal is its default, valid as declared (E108)
+                if start is _MISSING:
                     raise rt._missing(role, name)
+                value = start
+            elif not _fits(entry, value):
                 value = rt._check(role, name, value, spec)
             env[name] = value
         if strict:
