@@ -61,10 +61,10 @@ class Interpreter:
                        "outcome": [_plan_entry(c) for c in self.outcome_checks]}
         self._defaults = {role: {c.name: c.default for c in found if not c.required}
                           for role, found in (("signal", self.signal_checks), ("outcome", self.outcome_checks))}
-        self._fast: dict[str, dict[str, FastTest]] = {
-            role: {c.name: _fast_test(c) for c in found}
+        self._fast: dict[str, tuple[dict[str, FastTest], dict[str, Any], int]] = {
+            role: ({c.name: _fast_test(c) for c in found}, self._defaults[role], len(found))
             for role, found in (("signal", self.signal_checks), ("outcome", self.outcome_checks))}
-        self._count = {"signal": len(self.signal_checks), "outcome": len(self.outcome_checks)}
+        """Per role: each declaration's fast test, the defaults, how many are declared."""
         self._signal_defaults = self._defaults["signal"]
         self._signal_names = frozenset(c.name for c in self.signal_checks)
         self._outcome_names = frozenset(c.name for c in self.outcome_checks)
@@ -159,8 +159,8 @@ class Interpreter:
         """
         if values.__class__ is not dict:
             values = rt._request(values, role)
-        fast = self._fast[role]
-        env = self._defaults[role].copy()
+        fast, defaults, count = self._fast[role]
+        env = defaults.copy()
         for name, value in values.items():
             test = fast.get(name)
             if test is None:
@@ -174,7 +174,7 @@ class Interpreter:
                 except rt.RequestError:  # some signal is at fault: the first in declaration order says which
                     return self._validate_in_order(values, role, strict)
             env[name] = value
-        if len(env) != self._count[role]:  # a required signal is missing: only declared names are in env
+        if len(env) != count:  # a required signal is missing: only declared names are in env
             return self._validate_in_order(values, role, strict)
         return env
 
