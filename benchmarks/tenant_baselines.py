@@ -45,7 +45,9 @@ def _slow(signals, name, kind, low=None, high=None, members=None, default=MISSIN
     if value.__class__ is bool or not isinstance(value, (int, float, Decimal)) or (kind == "int" and not isinstance(value, int)):
         raise RequestError("R002", name)
     value = Decimal(repr(value)) if isinstance(value, float) else value
-    if not (value == value and low <= value <= high):
+    if isinstance(value, Decimal) and not value.is_finite():  # NaN, sNaN (which no comparison takes), infinities
+        raise RequestError("R003", name)
+    if not low <= value <= high:
         raise RequestError("R003", name)
     return value
 '''
