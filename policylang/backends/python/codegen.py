@@ -29,6 +29,9 @@ from .index import Chain, plan_dispatch
 from ...ir.values import exact
 from .plan import cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, serving_models, signals_read
 
+_Row: TypeAlias = "tuple[int, Rule, e.Expr | None]"
+"""A rule as a path writes it: (its position, the rule, its condition, maybe specialized)."""
+
 NameOf: TypeAlias = Callable[[str, str], str]
 """How generated code reads a signal or outcome, by (name, role): a local, or a dict lookup."""
 
@@ -38,6 +41,11 @@ Python's compiler."""
 
 VALUES_START = "# -- value semantics: copied verbatim into compiled modules from here --\n"
 VALUES_END = "# -- end of the value semantics copied into compiled modules --\n"
+LAZY_RULES = 256
+"""Routes of more rules outside a dispatch than this read every signal up front without
+validation, sharing the validated path's rules: a second copy would cost more import time
+than the reads it saves."""
+
 SUPPORT_START = "# -- runtime support: copied verbatim into compiled modules below this line --\n"
 
 
@@ -152,7 +160,7 @@ class _Writer:
             case e.BoolOp(op=op, operands=operands):
                 return "(" + f" {op} ".join(self.expr(o, name_of) for o in operands) + ")"
             case e.Compare(op=op, left=left, right=right):
-                l, r = self.expr(left, name_of), self.expr(right, name_of)
+                l, r = self.operand(left, name_of), self.operand(right, name_of)
                 if left.type.kind == "set":
                     return f"_set_compare({op!r}, {l}, {r})"
                 if exact_arithmetic(left) or exact_arithmetic(right):
@@ -161,7 +169,7 @@ class _Writer:
             case e.InSet(element=element, members=members, negated=negated):
                 return f"({self.expr(element, name_of)} {'not in' if negated else 'in'} {_set_display(members)})"
             case e.InRange(element=element, low=low, high=high, negated=negated):
-                parts = [self.expr(p, name_of) for p in (low, element, high)]
+                parts = [self.operand(p, name_of) for p in (low, element, high)]
                 if any(exact_arithmetic(p) for p in (low, element, high)):
                     parts = [self.exact(p, text) for p, text in zip((low, element, high), parts)]
                 test = " <= ".join(parts)
@@ -191,6 +199,17 @@ class _Writer:
                 raise AssertionError(f"{x.kind} cannot be compiled")
             case _:
                 assert_never(x)
+
+    def operand(self, x: e.Expr, name_of: NameOf) -> str:
+        """A comparison's operand: a decimal constant whose value an int or a float holds
+        exactly is written as that literal (Python compares ints, floats and decimals by their
+        exact values, so the answer is the same, and cheaper than a Decimal's)."""
+        if isinstance(x, e.Const) and isinstance(x.value, Decimal) and x.value.is_finite():
+            if x.value == x.value.to_integral_value():
+                return repr(int(x.value))
+            if Decimal(float(x.value)) == x.value:
+                return repr(float(x.value))
+        return self.expr(x, name_of)
 
     def exact(self, x: e.Expr, text: str) -> str:
         """`text` (the code for `x`) as an exact decimal where `x` may be a float."""
@@ -256,6 +275,31 @@ class _Writer:
             "type_text": describe(signal.type),
         }
 
+    def rule_reads(self, rule: Rule, condition: e.Expr | None) -> list[str]:
+        """The signals a rule's block reads, in order: its condition's, then what its decision
+        carries for escalation."""
+        names = signals_read(condition) if condition is not None else []
+        plan = ladder(self.policy, rule)
+        if plan.reads_signals:
+            names += sorted({r.name for x in plan.edges for r in _signal_refs(x)})
+        return [n for n in dict.fromkeys(names) if n in self.locals]
+
+    def read(self, name: str) -> str:
+        """The trusted read of one signal into its local: by key when required, else with its default."""
+        check = next(c for c in checks(self.policy, "signal") if c.name == name)
+        source = f"signals[{name!r}]" if check.required else \
+            f"signals.get({name!r}, {self.constants.literal(check.default)})"
+        return f"{self.locals[name]} = {source}"
+
+    def lazy(self, views: list[dict[str, Any]], rules: list[tuple[Rule, e.Expr | None]], read: set[str]) -> None:
+        """Give each rule view the trusted reads it needs first: each signal just before the
+        first rule that tests it, never twice (`read` holds what the path has read so far)."""
+        for view, (rule, condition) in zip(views, rules):
+            for name in self.rule_reads(rule, condition):
+                if name not in read:
+                    read.add(name)
+                    view["reads"].append(self.read(name))
+
     def rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> dict[str, Any]:
         """One rule as the template writes it: its test (maybe specialized) and its decision."""
         fields = self.policy.decision_of(rule)
@@ -270,27 +314,54 @@ class _Writer:
         if condition is not None:
             prelude, test = self.condition(condition, self.local_name)
         return {"name": comment(rule.name), "line": rule.span.line, "prelude": prelude, "condition": test,
-                "result": result}
+                "result": result, "reads": [], "mark": ""}
 
     def route_view(self) -> dict[str, Any]:
-        """The rules in order; with a dispatch (backends/index.py), the rules before it, one
-        function per chain of rules, and the rules after it (or, with none after, the chains
-        end in the default themselves)."""
+        """The route twice over: the validated path (every signal already in its local) and the
+        trusted one (`validate=False`: each signal read just before the first rule that tests
+        it, or, past LAZY_RULES rules, every signal the rules read up front). With a dispatch
+        (backends/index.py) each path has the rules before it and after it (or, with none
+        after, the chains end in the default themselves); both call the same chains."""
         policy = self.policy
         dispatch = plan_dispatch(policy)
-        default = [self.rule_view(len(policy.rules), policy.default, None)] if policy.default else []
+        default: list[_Row] = [(len(policy.rules), policy.default, None)] if policy.default else []
+        before: list[_Row]
+        after: list[_Row] = []
         if dispatch is None:
-            return {"before": [self.rule_view(i, r, r.condition) for i, r in enumerate(policy.rules)] + default,
-                    "dispatch": None}
-        reads: set[str] = set()
-        for chain in (*dispatch.chains, dispatch.other):
-            for i, condition in chain.rules:
-                reads.update(signals_read(condition) if condition is not None else ())
-                for x in ladder(policy, policy.rules[i]).edges:
-                    reads.update(r.name for r in _signal_refs(x))
-        args = ", ".join(self.locals[n] for n in self.locals if n in reads)
-        after = [self.rule_view(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.after]
-        ending = None if after else (default[0]["result"] if default else "_NO_RULE")
+            before = [(i, r, r.condition) for i, r in enumerate(policy.rules)] + default
+        else:
+            before = [(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.before]
+            after = [(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.after] + default
+
+        def views(rows: list[_Row]) -> list[dict[str, Any]]:
+            return [self.rule_view(i, rule, condition) for i, rule, condition in rows]
+
+        validated: dict[str, Any] = {"reads": [], "before": views(before), "after": views(after), "key_reads": []}
+        args: list[str] = []
+        if dispatch is not None:
+            reads: set[str] = set()
+            for chain in (*dispatch.chains, dispatch.other):
+                for i, condition in chain.rules:
+                    reads.update(self.rule_reads(policy.rules[i], condition))
+            args = [n for n in self.locals if n in reads]
+        if len(before) + len(after) <= LAZY_RULES:
+            read: set[str] = set()
+            trusted: dict[str, Any] = {"reads": [], "before": views(before), "after": views(after), "key_reads": [],
+                                       "shared": False}
+            for view in (*trusted["before"], *trusted["after"]):
+                view["mark"] = ", validate=False"
+            self.lazy(trusted["before"], [(r, c) for _, r, c in before], read)
+            if dispatch is not None:
+                for name in [dispatch.key, *args]:
+                    if name not in read:
+                        read.add(name)
+                        trusted["key_reads"].append(self.read(name))
+            self.lazy(trusted["after"], [(r, c) for _, r, c in after], read)
+        else:
+            trusted = {"reads": [self.read(n) for n in self.locals if n in self.used], "shared": True}
+        if dispatch is None:
+            return {"validated": validated, "trusted": trusted, "dispatch": None}
+        ending = None if dispatch.after else (self.rule_view(*default[0])["result"] if default else "_NO_RULE")
 
         def chain_view(function: str, chain: Chain, label: str) -> dict[str, Any]:
             return {"function": function, "members": comment(label), "ending": ending,
@@ -301,10 +372,10 @@ class _Writer:
         chains.append(chain_view("_chain_other", dispatch.other, "a value that is no member (unvalidated requests)"))
         table = "{" + ", ".join(f"{m!r}: _chain_{k}" for k, c in enumerate(dispatch.chains) for m in c.members) + "}"
         return {
-            "before": [self.rule_view(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.before],
-            "dispatch": {"key": self.locals[dispatch.key], "name": comment(dispatch.key), "args": args,
+            "validated": validated, "trusted": trusted,
+            "dispatch": {"key": self.locals[dispatch.key], "name": comment(dispatch.key),
+                         "args": ", ".join(self.locals[n] for n in args),
                          "chains": chains, "table": table, "ends": ending is not None},
-            "after": after + default,
         }
 
     def render(self) -> str:
