@@ -46,6 +46,9 @@ def lint(files: tuple[str, ...], fmt: str, deny_warnings: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="the module to write (default: standard output)")
 @click.option("--check", "check_only", is_flag=True, help="exit 1 if OUTPUT is not what FILE compiles to now")
+@click.option("--bytecode/--no-bytecode", default=True, show_default=True,
+              help="with -o, also write the module's bytecode cache beside it (__pycache__), so that "
+                   "its first import skips compiling it")
 @click.option("--target", type=click.Choice(["python", "sql"]), default="python", show_default=True,
               help="a standalone Python module, or one SQL SELECT over a table of requests (section 12)")
 @click.option("--dialect", default="duckdb", show_default=True,
@@ -53,8 +56,8 @@ def lint(files: tuple[str, ...], fmt: str, deny_warnings: bool) -> None:
 @click.option("--table", default="requests", show_default=True, help="SQL only: the table of requests")
 @click.option("--columns", metavar="NAME[:TYPE],...",
               help="SQL only: the table's columns (default: one per signal, @outcomes, @output_tokens)")
-def compile_(file: str, output: str | None, check_only: bool, target: str = "python", dialect: str = "duckdb",
-             table: str = "requests", columns: str | None = None) -> None:
+def compile_(file: str, output: str | None, check_only: bool, bytecode: bool = True, target: str = "python",
+             dialect: str = "duckdb", table: str = "requests", columns: str | None = None) -> None:
     """Compile FILE to a standalone Python module (standard library only), or with
     `--target sql` to one SELECT that decides every row of a table of requests.
 
@@ -91,7 +94,22 @@ def compile_(file: str, output: str | None, check_only: bool, target: str = "pyt
         Path(output).write_text(source, encoding="utf-8")
     except OSError as exc:
         fail_usage(f"cannot write {output}: {exc.strerror or exc}")
+    if bytecode:
+        _write_bytecode(output)
     click.echo(f"wrote {output}", err=True)
+
+
+def _write_bytecode(module: str) -> None:
+    """The module's bytecode cache where `import` looks for it (__pycache__/NAME.cpython-XY.pyc,
+    for the Python running policyc), checked against the source's hash rather than its mtime,
+    so that a copy or checkout keeps it valid and an edit makes Python ignore it. A directory
+    that takes no cache is only a warning: the module imports without one."""
+    import py_compile
+
+    try:
+        py_compile.compile(module, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+    except (OSError, py_compile.PyCompileError) as exc:
+        click.echo(f"warning: no bytecode cache for {module}: {exc}", err=True)
 
 
 @main.command("eval")

@@ -422,11 +422,12 @@ class _Writer:
             outcome_checks=outcome_checks,
             models=models,
             fallbacks=list(fallbacks.items()),
-            rule_caps=[(rule.name, rule.cap) for rule in policy.route],
             constants=[(name, text) for text, name in self.constants.names.items()],
             sends=list(sends),
-            decision_names=", ".join(f"_D{i}" for i in range(len(rule_table))),
-            rule_table=rule_table,
+            rule_names=_strings([r["name"] for r in rule_table]),
+            rule_sends=_numbers([r["sends"] for r in rule_table]),
+            rule_climbs=_numbers([r["climbs"] for r in rule_table]),
+            rule_caps=_numbers([rule.cap for rule in policy.route]),
             route=route,
             has_default=policy.default is not None,
             edges=edges,
@@ -444,6 +445,22 @@ def _tidy(text: str) -> str:
             continue
         out.append(line)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _strings(items: list[str]) -> str:
+    """Python source for a sequence of strings: one quoted string split at newlines (a
+    thousand names compile a hundred times faster than a tuple of them), or, should some
+    string hold a newline, the tuple."""
+    if items and not any("\n" in item for item in items):
+        return repr("\n".join(items)) + '.split("\\n")'
+    return "(" + "".join(f"{item!r}, " for item in items) + ")"
+
+
+def _numbers(items: list[int | None]) -> str:
+    """Python source for a tuple of ints and Nones, as one string read at import ("-" for
+    None): fast to compile however long."""
+    text = " ".join("-" if item is None else str(int(item)) for item in items)
+    return f'tuple(None if _n == "-" else int(_n) for _n in {text!r}.split())'
 
 
 def _set_display(members: Collection[str]) -> str:
