@@ -413,7 +413,7 @@ def first(rule: str) -> tuple[str, str, str | None]:
     ("rule r when remaining_budget > input_tokens -> m0", "E103",
      "scale the number by a price to compare it with money: input_tokens * $0.000001"),
     ("rule r when remaining_budget > lim -> m0", "E103",
-     "'lim' is a number; declare it as an amount of money: threshold lim = $0.50"),
+     "'lim' is a number; declare it as an amount of money: threshold lim = $7.5"),
     ("rule r when n > 1 -> m0,", "E001", "to try several models in turn, declare a cascade"),
     ("rule r when n > 1 && pii -> m0", "E002", "did you mean `and`?"),
     ("rule r when n > 1 || pii -> m0", "E002", "did you mean `or`?"),
