@@ -1,0 +1,347 @@
+"""The compiled module's fast paths decide as the interpreter does (section 5).
+
+A compiled module without validation reads each signal, with its default, just before the
+first rule on the request's path that tests it, and never twice; past `LAZY_RULES` rules it
+reads them up front and shares the validated path's rules. Decimal constants that an int or a
+float holds exactly are compared as that literal. Its tables (rule names, what each rule
+decides, how it climbs, its cap) are written as strings read at import. Each of these could
+answer differently from the interpreter, so the policies here have rules reading different
+signals of every kind, defaults, required signals, cascades whose edges read signals, and
+sometimes a key enough rules test to be dispatched on; requests leave optional signals out,
+give money and durations as ints, floats and Decimals, and, spoiled, carry bad values in
+signals no rule on the path reads, which the validating path must still refuse, the first in
+declaration order named. Every property runs against both trusted-path layouts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import policylang
+from policylang import Policy, RequestError
+from policylang.backends.python import codegen
+
+import strategies as gen
+from conftest import examples
+
+KEYS = ("k0", "k1", "k2", "k3", "k4")
+
+# (declaration without its default, defaults, constants a rule compares with)
+SIGNALS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "a": ("int in 0..20", ("0", "7"), ("0", "3", "20", "5")),
+    "b": ("int", ("5",), ("0", "100", "-3")),
+    "f": ("float in -1.0..1.0", ("0.0", "0.5"), ("0.25", "-0.5", "0.1", "0.3")),
+    "g": ("bool", ("false", "true"), ()),
+    "e": ("enum {x, y, z}", ("y",), ()),
+    "m": ("money in $0..$10", ("$1", "$0.25"), ("$0.1", "$0.5", "$3", "$0.3", "$10")),
+    "d": ("duration in 0s..60s", ("1s", "1.5s"), ("500ms", "2s", "0.1s", "30s")),
+}
+OPS = ("<", "<=", ">", ">=", "==", "!=")
+
+
+@st.composite
+def atoms(draw, name: str) -> str:
+    if name == "g":
+        return draw(st.sampled_from(["g", "not g"]))
+    if name == "e":
+        member = draw(st.sampled_from("xyz"))
+        return draw(st.sampled_from([f"e == {member}", f"e != {member}", "e in {x, " + member + "}"]))
+    if name == "k":
+        members = sorted(draw(st.sets(st.sampled_from(KEYS), min_size=1, max_size=3)))
+        return f"k == {members[0]}" if len(members) == 1 else "k in {" + ", ".join(members) + "}"
+    return f"{name} {draw(st.sampled_from(OPS))} {draw(st.sampled_from(SIGNALS[name][2]))}"
+
+
+@st.composite
+def policies(draw) -> str:
+    """Signals in a random order, some with defaults, one or two read by no rule; rules reading
+    one or two of the rest; a cascade whose edge reads a signal; sometimes a dispatch key."""
+    names = draw(st.permutations(sorted(SIGNALS)))[: draw(st.integers(3, len(SIGNALS)))]
+    read = names[: max(1, len(names) - draw(st.integers(1, 2)))]
+    keyed = draw(st.integers(0, 2)) == 0
+    lines = ["policy lazy", ""]
+    for name in draw(st.permutations(list(names) + (["k"] if keyed else []))):
+        if name == "k":
+            lines.append("signal k: enum {" + ", ".join(KEYS) + "}" + draw(st.sampled_from(["", " = k1"])))
+            continue
+        declaration, defaults, _ = SIGNALS[name]
+        default = draw(st.one_of(st.none(), st.sampled_from(defaults)))
+        lines.append(f"signal {name}: {declaration}" + ("" if default is None else f" = {default}"))
+    lines += ["outcome q: float in 0.0..1.0 = 1.0", "",
+              'model m0 { id = "v/m0", tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, '
+              "max_output = 100, latency = 1s }",
+              'model m1 { id = "v/m1", tier = 2, input_per_mtok = $2, output_per_mtok = $2, context = 1_000, '
+              "max_output = 200, latency = 2s }", "",
+              "cascade up {", f"  m0 -> m1 when q < 0.5 and {draw(atoms(draw(st.sampled_from(read))))}", "}", "",
+              "route {"]
+    for i in range(draw(st.integers(9, 12)) if keyed else draw(st.integers(1, 8))):
+        parts = [draw(atoms(n)) for n in draw(st.lists(st.sampled_from(read), min_size=1, max_size=2, unique=True))]
+        if keyed and draw(st.integers(0, 4)) > 0:
+            parts.insert(draw(st.integers(0, len(parts))), draw(atoms("k")))
+        joiner = draw(st.sampled_from([" and ", " and ", " or "]))
+        target = draw(st.sampled_from(["m0", "m1", "up", 'reject "no"', "m1 with max_output = 50"]))
+        lines.append(f"  rule r{i} when {joiner.join(parts)} -> {target}")
+    lines += [f"  default -> {draw(st.sampled_from(['m0', 'up']))}", "}", ""]
+    return "\n".join(lines)
+
+
+class Counting(dict):  # type: ignore[type-arg]
+    """A request that counts how often the module reads each key."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.reads: dict[str, int] = {}
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().get(key, default)
+
+    def __getitem__(self, key: Any) -> Any:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().__getitem__(key)
+
+
+@contextmanager
+def lazy_rules(limit: int) -> Iterator[None]:
+    saved = codegen.LAZY_RULES
+    codegen.LAZY_RULES = limit
+    try:
+        yield
+    finally:
+        codegen.LAZY_RULES = saved
+
+
+def modules(policy: Policy) -> list[types.ModuleType]:
+    """The policy's module twice: lazy reads without validation, and past LAZY_RULES (every
+    signal read up front, the validated path's rules shared)."""
+    found = []
+    for limit in (codegen.LAZY_RULES, -1):
+        with lazy_rules(limit):
+            source = codegen.generate(policy.ir)
+        module = types.ModuleType("lazy_paths")
+        exec(compile(source, "<lazy_paths>", "exec"), module.__dict__)  # noqa: S102
+        found.append(module)
+    return found
+
+
+def outcome(decide: Any, request: Any, **options: Any) -> tuple[Any, ...]:
+    """("decision", fields) or ("error", code, signal, message)."""
+    try:
+        return ("decision", decide(request, **options).as_dict())
+    except RequestError as exc:
+        return ("error", exc.code, exc.signal, exc.message)
+    except Exception as exc:  # the module's own RequestError class
+        if type(exc).__name__ == "RequestError":
+            return ("error", exc.code, exc.signal, exc.message)  # type: ignore[attr-defined]
+        raise
+
+
+def _load(text: str) -> Policy:
+    return policylang.loads(text, "lazy.route", analyze=False)
+
+
+def _allowed_reads(policy: Policy, fired: str) -> set[str]:
+    """What a linear route may read deciding by `fired`: the signals of the rules up to it and
+    of the cascades their decisions carry."""
+    allowed: set[str] = set()
+    for rule in policy.ir.route:
+        if rule.condition is not None:
+            allowed.update(codegen.signals_read(rule.condition))
+        for edge in codegen.ladder(policy.ir, rule).edges:
+            allowed.update(r.name for r in codegen._signal_refs(edge))
+        if rule.name == fired:
+            break
+    return allowed
+
+
+@examples(0.5)
+@given(policies(), st.data())
+def test_trusted_reads_are_lazy_and_decide_as_the_interpreter(text: str, data) -> None:
+    """Without validation each signal is read at most once, a linear route reads nothing past
+    the rule that fires, and both layouts decide (and escalate) as the interpreter does."""
+    policy = _load(text)
+    lazy, eager = modules(policy)
+    keyed = codegen.plan_dispatch(policy.ir) is not None
+    for request in data.draw(st.lists(gen.valid_requests(policy.ir), min_size=3, max_size=10), label="requests"):
+        typed = gen.typed(policy.ir, request)
+        expected = policy.interpreter.decide(typed, validate=False)
+        for module in (lazy, eager):
+            counting = Counting(typed)
+            decision = module.decide(counting, validate=False)
+            assert decision == expected, (typed, decision, expected)
+            assert all(n == 1 for n in counting.reads.values()), counting.reads
+            if len(decision.steps) > 1:
+                for q in (0.2, 0.9):
+                    assert module.escalate(decision, 0, {"q": q}) == policy.interpreter.escalate(
+                        expected, 0, {"q": q}), (typed, q)
+        if not keyed:
+            counting = Counting(typed)
+            lazy.decide(counting, validate=False)
+            assert set(counting.reads) <= _allowed_reads(policy, expected.rule), (counting.reads, expected.rule)
+
+
+@examples(0.5)
+@given(policies(), st.data())
+def test_trusted_path_leaves_unread_required_signals_alone(text: str, data) -> None:
+    """A required signal that no rule before the firing one reads may be left out of a trusted
+    request: the lazy module decides as the interpreter does on the whole request, without a
+    KeyError."""
+    policy = _load(text)
+    lazy, _ = modules(policy)
+    if codegen.plan_dispatch(policy.ir) is not None:
+        return
+    typed = gen.typed(policy.ir, data.draw(gen.valid_requests(policy.ir), label="request"))
+    fired = policy.interpreter.decide(typed, validate=False)
+    allowed = _allowed_reads(policy, fired.rule)
+    trimmed = {k: v for k, v in typed.items() if k in allowed}
+    assert lazy.decide(trimmed, validate=False) == fired
+
+
+@examples(0.5)
+@given(policies(), st.data())
+def test_validating_paths_decide_and_refuse_as_the_interpreter(text: str, data) -> None:
+    """Valid requests (money and durations as ints, floats, Decimals; optional signals left
+    out) decide alike; spoiled ones, the spoiled signal read on the path or by no rule, are
+    refused alike, the first spoiled signal in declaration order named, strict or not."""
+    policy = _load(text)
+    inputs = list(policy.ir.inputs)
+    at = {s.name: i for i, s in enumerate(inputs)}
+    for module in modules(policy):
+        for request in data.draw(st.lists(gen.valid_requests(policy.ir), min_size=2, max_size=6), label="valid"):
+            found = outcome(module.decide, request)
+            assert found[0] == "decision"
+            assert found == outcome(policy.interpreter.decide, request), request
+        for _ in range(data.draw(st.integers(2, 5), label="count")):
+            request = data.draw(gen.valid_requests(policy.ir), label="base")
+            spoiled: list[str] = []
+            for s in data.draw(st.lists(st.sampled_from(inputs), min_size=1, max_size=2, unique_by=lambda s: s.name),
+                               label="spoil"):
+                if not s.has_default and data.draw(st.booleans(), label="drop"):
+                    request.pop(s.name, None)
+                else:
+                    request[s.name] = data.draw(st.one_of(gen.wrong_sort(s.type), gen.out_of_domain(s.type)),
+                                                label=s.name)
+                spoiled.append(s.name)
+            first = min(spoiled, key=at.__getitem__)
+            for strict in (False, True):
+                found = outcome(module.decide, request, strict=strict)
+                assert found == outcome(policy.interpreter.decide, request, strict=strict), (request, found)
+                assert found[0] == "error" and found[2] == first, (request, found, first)
+
+
+# ---- fixed cases ----------------------------------------------------------------------------------
+
+EXACT = """
+policy exact
+
+signal spend: money in $0..$10 = $5
+signal wait: duration in 0s..60s = 1s
+signal n: int in 0..10 = 0
+
+model m0 { id = "v/m0", tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 100, latency = 1s }
+
+route {
+  rule half   when spend < $0.5 -> m0
+  rule tenth  when spend == $0.1 -> m0
+  rule short  when wait <= 500ms -> m0
+  rule third  when spend in $0.3..$0.75 -> m0
+  rule whole  when spend >= $2 and n > 3 -> m0
+  default -> m0
+}
+"""
+
+
+def test_decimal_constants_are_written_as_exact_literals_and_compare_exactly() -> None:
+    """$0.5 and 500ms are written as 0.5 (a float holds them exactly), $2 as 2, $0.1 and $0.3 stay
+    Decimals; every way to give an amount near those bounds decides as the interpreter does."""
+    from decimal import Decimal
+
+    policy = _load(EXACT)
+    source = policy.to_python()
+    assert "spend < 0.5" in source and "wait <= 0.5" in source and "spend >= 2" in source
+    assert "_Decimal('0.1')" in source and "_Decimal('0.3')" in source
+    values = [0, 2, 0.1, 0.3, 0.5, 0.49999999999999994, 0.5000000000000001, 0.75, 2.0, Decimal("0.1"),
+              Decimal("0.5"), Decimal("0.4999999999999999999999999999999"), Decimal("1.99999999999999999999999999"),
+              Decimal("0.30000000000000000000000001")]
+    for module in modules(policy):
+        for value in values:
+            for request in ({"spend": value, "n": 5}, {"wait": value}):
+                assert outcome(module.decide, request) == outcome(policy.interpreter.decide, request), request
+                typed = gen.typed(policy.ir, request)
+                assert module.decide(typed, validate=False) == policy.interpreter.decide(typed, validate=False)
+
+
+def test_tables_read_at_import_are_the_policys() -> None:
+    """RULE_CAPS, the rule order and each rule's decision, written as strings read at import,
+    are what the policy says, for a route long enough to take the shared trusted path."""
+    rules = "\n".join(f"  rule r{i} when n == {i % 11} and spend > ${i % 7} -> m0"
+                      + (f" with max_output = {10 + i % 90}" if i % 3 == 0 else "") for i in range(300))
+    text = EXACT.replace(EXACT[EXACT.index("route {"):], "route {\n" + rules + "\n  default -> m0\n}\n")
+    policy = _load(text)
+    module = policy.compiled
+    assert list(module.RULE_CAPS) == [r.name for r in policy.ir.route]
+    assert module.RULE_CAPS == {r.name: r.cap for r in policy.ir.route}
+    assert [name for name, _, _ in module._RULES] == [r.name for r in policy.ir.route]
+    source = policy.to_python()
+    assert "if not validate:  # trusted" not in source  # 300 rules: the shared path
+    for request in ({"n": 3, "spend": 9}, {"n": 10, "spend": 6}, {"n": 0}, {"n": 9, "spend": 0}):
+        expected = policy.interpreter.decide(request)
+        assert module.decide(request) == expected
+        assert module.decide(gen.typed(policy.ir, request), validate=False) == expected
+
+
+def _policyc() -> str:
+    return str(Path(sys.executable).with_name("policyc"))
+
+
+def test_compile_writes_a_bytecode_cache_that_import_uses(tmp_path: Path) -> None:
+    """`policyc compile -o` writes __pycache__/NAME.cpython-XY.pyc checked against the source's
+    hash, which a fresh interpreter imports; `--no-bytecode` writes none; an edited module is
+    compiled afresh, not read from the stale cache."""
+    source = tmp_path / "exact.route"
+    source.write_text(EXACT, encoding="utf-8")
+    module = tmp_path / "exact_policy.py"
+    subprocess.run([_policyc(), "compile", str(source), "-o", str(module)], check=True, capture_output=True)
+    cache = Path(importlib.util.cache_from_source(str(module)))
+    assert cache.exists()
+    flags = int.from_bytes(cache.read_bytes()[4:8], "little")
+    assert flags == 0b11, "a checked hash-based pyc"
+    probe = "import sys; sys.path.insert(0, sys.argv[1]); import exact_policy as m; print(m.decide({'spend': 0.2}).rule)"
+
+    def imported() -> tuple[bool, str]:
+        run = subprocess.run([sys.executable, "-B", "-v", "-c", probe, str(tmp_path)], check=True,
+                             capture_output=True, text=True)
+        return f"code object from '{cache}'" in run.stderr, run.stdout.strip()
+
+    assert imported() == (True, "half")
+    module.write_text(module.read_text(encoding="utf-8").replace("half", "HALF"), encoding="utf-8")
+    assert imported() == (False, "HALF")
+    cache.unlink()
+    other = tmp_path / "bare_policy.py"
+    subprocess.run([_policyc(), "compile", str(source), "-o", str(other), "--no-bytecode"], check=True,
+                   capture_output=True)
+    assert not Path(importlib.util.cache_from_source(str(other))).exists()
+    assert not cache.exists()
+
+
+@pytest.mark.parametrize("seed", ["0", "1", "12345"])
+def test_module_bytes_do_not_depend_on_the_hash_seed(seed: str) -> None:
+    """The compiled text (lazy reads, tables as strings) is the same in every process."""
+    probe = ("import policylang, hashlib, sys; p = policylang.loads(sys.stdin.read(), 'exact.route', analyze=False); "
+             "print(hashlib.sha256(p.to_python().encode()).hexdigest())")
+    env = {"PYTHONHASHSEED": seed, "PATH": ""}
+    run = subprocess.run([sys.executable, "-c", probe], input=EXACT, check=True, capture_output=True, text=True,
+                         env=env)
+    assert run.stdout.strip() == hashlib.sha256(policylang.loads(EXACT, "exact.route", analyze=False).to_python().encode()).hexdigest()
