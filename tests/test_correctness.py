@@ -453,3 +453,30 @@ def test_request_errors_are_the_same_from_either_engine_and_the_module() -> None
     errors.append(raw.value.as_dict())
     assert errors[0] == errors[1] == errors[2] == {
         "code": "R002", "signal": "n", "message": "signal 'n' must be an int, got str '3'"}
+
+
+# ---- the decimal grid is asserted for good, whichever question first meets a variable -------
+
+GRID = """policy gen
+signal f: float in 0.0..1.0
+signal h: float
+model m0 { id = "v/m0", tier = 0, input_per_mtok = $0, output_per_mtok = $0, context = 1000, max_output = 4, latency = 1s }
+route {
+  rule r1 when f * 1.5 + h * 1.5 == -100 -> m0
+  rule r2 when true -> m0
+}
+"""
+
+
+def test_a_question_inside_a_scope_does_not_take_the_grid_with_it() -> None:
+    # f + h = -200/3 holds over the reals, never for decimals. The first question asked put
+    # the grid on h inside its push and lost it at the pop; a later assumption question then
+    # answered over the reals, so r1 "fired" and was called redundant (W205) instead of W202.
+    from policylang.analysis.facts import Facts
+    from policylang.backends.python.interpreter import Interpreter
+    from policylang.passes import rules as rule_pass
+
+    facts = Facts(policylang.loads(GRID, "gen.route", analyze=False).ir, None, Interpreter)
+    assert facts.holds(0) is False
+    assert facts.fires(0) is False
+    assert [d.code for d in rule_pass.check_rules(facts)] == ["W202"]

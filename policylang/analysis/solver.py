@@ -99,11 +99,13 @@ class Solver:
         """Every float, money and duration variable made so far, each put on the grid (under
         the `decimals` assumption) the first time it is seen."""
         found = []
+        outermost = self.z3.num_scopes() == 0  # what is added inside a push is gone at its pop
         for key, var in self.encoder.variables():
             if self.encoder.kind(key) not in _DECIMAL_KINDS:
                 continue
             if key not in self._gridded:
-                self._gridded.add(key)
+                if outermost:
+                    self._gridded.add(key)
                 self.z3.add(z3.Implies(self.decimals, z3.IsInt(var * z3.RealVal(10**GRID_DIGITS))))
             found.append(var)
         return found
@@ -126,6 +128,7 @@ class Solver:
 
     def _ask(self, terms: tuple[Any, ...], want_model: bool) -> Any:
         self.queries += 1
+        self._decimal_vars()  # on the grid for good, outside the question's scope
         self.z3.push()
         try:
             self.z3.add(*[as_bool(t) for t in terms])
@@ -177,6 +180,7 @@ class Solver:
         """A minimal set of the keys whose literals (Boolean constants asserted elsewhere to
         mean something) cannot hold together with the domains and `fixed`; every key when
         they can. Asked of this solver, with assumptions: nothing is copied."""
+        self._decimal_vars()
         keys = list(literals)
         self.z3.push()
         try:

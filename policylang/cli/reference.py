@@ -42,7 +42,7 @@ def _option_row(param: click.Parameter, ctx: click.Context) -> str | None:
 def render() -> str:
     """The reference as Markdown: every command and subcommand in `policyc --help` order, its
     usage, its help text and its options."""
-    root = click.Context(main, info_name="policyc")
+    root = click.Context(main, info_name="policyc", **main.context_settings)  # as `policyc` makes it
     out = [HEADER]
     for path, command in _commands(main, root, "policyc"):
         ctx = click.Context(command, info_name=path.split(" ", 1)[1], parent=root)
