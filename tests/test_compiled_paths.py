@@ -10,7 +10,8 @@ signals of every kind, defaults, required signals, cascades whose edges read sig
 sometimes a key enough rules test to be dispatched on; requests leave optional signals out,
 give money and durations as ints, floats and Decimals, and, spoiled, carry bad values in
 signals no rule on the path reads, which the validating path must still refuse, the first in
-declaration order named. Every property runs against both trusted-path layouts.
+declaration order named. Every property runs against each layout: as shipped, with `LAZY_CHAINS` (a keyed route's chains
+reading from the request, validated or not), and past `LAZY_RULES`.
 """
 
 from __future__ import annotations
@@ -114,21 +115,23 @@ class Counting(dict):  # type: ignore[type-arg]
 
 
 @contextmanager
-def lazy_rules(limit: int) -> Iterator[None]:
-    saved = codegen.LAZY_RULES
-    codegen.LAZY_RULES = limit
+def layout(limit: int, chains: bool) -> Iterator[None]:
+    saved = codegen.LAZY_RULES, codegen.LAZY_CHAINS
+    codegen.LAZY_RULES, codegen.LAZY_CHAINS = limit, chains
     try:
         yield
     finally:
-        codegen.LAZY_RULES = saved
+        codegen.LAZY_RULES, codegen.LAZY_CHAINS = saved
 
 
 def modules(policy: Policy) -> list[types.ModuleType]:
-    """The policy's module twice: lazy reads without validation, and past LAZY_RULES (every
+    """The policy's module three times: lazy reads without validation (as shipped, then with
+    LAZY_CHAINS, chains that read from the request in both paths), and past LAZY_RULES (every
     signal read up front, the validated path's rules shared)."""
     found = []
-    for limit in (codegen.LAZY_RULES, -1):
-        with lazy_rules(limit):
+    for limit, chains in ((codegen.LAZY_RULES, codegen.LAZY_CHAINS), (codegen.LAZY_RULES, not codegen.LAZY_CHAINS),
+                          (-1, False)):
+        with layout(limit, chains):
             source = codegen.generate(policy.ir)
         module = types.ModuleType("lazy_paths")
         exec(compile(source, "<lazy_paths>", "exec"), module.__dict__)  # noqa: S102
@@ -172,12 +175,12 @@ def test_trusted_reads_are_lazy_and_decide_as_the_interpreter(text: str, data) -
     """Without validation each signal is read at most once, a linear route reads nothing past
     the rule that fires, and both layouts decide (and escalate) as the interpreter does."""
     policy = _load(text)
-    lazy, eager = modules(policy)
+    lazy, chained, eager = modules(policy)
     keyed = codegen.plan_dispatch(policy.ir) is not None
     for request in data.draw(st.lists(gen.valid_requests(policy.ir), min_size=3, max_size=10), label="requests"):
         typed = gen.typed(policy.ir, request)
         expected = policy.interpreter.decide(typed, validate=False)
-        for module in (lazy, eager):
+        for module in (lazy, chained, eager):
             counting = Counting(typed)
             decision = module.decide(counting, validate=False)
             assert decision == expected, (typed, decision, expected)
@@ -199,7 +202,7 @@ def test_trusted_path_leaves_unread_required_signals_alone(text: str, data) -> N
     request: the lazy module decides as the interpreter does on the whole request, without a
     KeyError."""
     policy = _load(text)
-    lazy, _ = modules(policy)
+    lazy, _, _ = modules(policy)
     if codegen.plan_dispatch(policy.ir) is not None:
         return
     typed = gen.typed(policy.ir, data.draw(gen.valid_requests(policy.ir), label="request"))
@@ -220,7 +223,10 @@ def test_validating_paths_decide_and_refuse_as_the_interpreter(text: str, data) 
     at = {s.name: i for i, s in enumerate(inputs)}
     for module in modules(policy):
         for request in data.draw(st.lists(gen.valid_requests(policy.ir), min_size=2, max_size=6), label="valid"):
+            given_request = dict(request)
             found = outcome(module.decide, request)
+            assert [(k, type(v), v) for k, v in request.items()] == \
+                [(k, type(v), v) for k, v in given_request.items()], "validation changed the caller's request"
             assert found[0] == "decision"
             assert found == outcome(policy.interpreter.decide, request), request
         for _ in range(data.draw(st.integers(2, 5), label="count")):
