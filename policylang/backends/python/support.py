@@ -13,7 +13,6 @@ from ...ir.values import _INF, _money  # in a compiled module, copied just above
 
 # -- runtime support: copied verbatim into compiled modules below this line --
 from abc import ABCMeta as _ABCMeta
-from difflib import get_close_matches as _close_matches
 
 
 class RequestError(ValueError):
@@ -99,7 +98,9 @@ def _out_of_domain(role: str, name: str, domain: str, value: object) -> RequestE
 def _unknown_key(role: str, name: object,
                  known: "tuple[str, ...] | frozenset[str] | dict[str, dict[str, object]]" = ()) -> RequestError:
     """R004. Signals only in strict mode; outcomes always (a typo would stop every climb)."""
-    close = _close_matches(str(name), [str(k) for k in known], 1)
+    from difflib import get_close_matches  # here, not at import: a module's first import stays short
+
+    close = get_close_matches(str(name), [str(k) for k in known], 1)
     hint = "; did you mean '%s'?" % close[0] if close else ""
     return RequestError("R004", name, "unknown %s '%s'%s%s"
                         % (role, name, " (strict mode)" if role == "signal" else "", hint))
