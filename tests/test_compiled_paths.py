@@ -10,8 +10,9 @@ signals of every kind, defaults, required signals, cascades whose edges read sig
 sometimes a key enough rules test to be dispatched on; requests leave optional signals out,
 give money and durations as ints, floats and Decimals, and, spoiled, carry bad values in
 signals no rule on the path reads, which the validating path must still refuse, the first in
-declaration order named. Every property runs against each layout: as shipped, with `LAZY_CHAINS` (a keyed route's chains
-reading from the request, validated or not), and past `LAZY_RULES`.
+declaration order named. Every property runs against each layout: as shipped (a keyed route's chains reading lazily
+without validation, `LAZY_CHAINS`), with the chains taking every signal as an argument, and
+past `LAZY_RULES`.
 """
 
 from __future__ import annotations
@@ -125,9 +126,8 @@ def layout(limit: int, chains: bool) -> Iterator[None]:
 
 
 def modules(policy: Policy) -> list[types.ModuleType]:
-    """The policy's module three times: lazy reads without validation (as shipped, then with
-    LAZY_CHAINS, chains that read from the request in both paths), and past LAZY_RULES (every
-    signal read up front, the validated path's rules shared)."""
+    """The policy's module three times: as shipped, with LAZY_CHAINS flipped, and past
+    LAZY_RULES (every signal read up front, the validated path's rules shared)."""
     found = []
     for limit, chains in ((codegen.LAZY_RULES, codegen.LAZY_CHAINS), (codegen.LAZY_RULES, not codegen.LAZY_CHAINS),
                           (-1, False)):

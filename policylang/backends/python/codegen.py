@@ -41,12 +41,13 @@ Python's compiler."""
 
 VALUES_START = "# -- value semantics: copied verbatim into compiled modules from here --\n"
 VALUES_END = "# -- end of the value semantics copied into compiled modules --\n"
-LAZY_CHAINS = False
-"""True: the chains of a keyed dispatch read the signals they test from the request, lazily,
-in both paths (the validated path hands them the request, or a copy holding what validation
-converted). Measured on 1,000 conjunctive tenant rules (benchmarks/shapes.py) that makes the
-trusted path 1.5x -> 1.1x hand-written but the validating one 1.02x -> 1.25x, so it is off:
-the chains take every signal they read as an argument, which the validating path already holds."""
+LAZY_CHAINS = True
+"""The chains of a keyed dispatch read lazily without validation: each takes the request and
+the signals read before the dispatch, and reads the rest (`if signals is not None: ...`) just
+before the first of its rules that tests them. The validated path passes None for the request
+and every validated value instead, so it pays one test per read, not a lookup (benchmarks/shapes.py
+measures both paths on 1,000 conjunctive tenant rules). False: every signal the chains read is
+read before the dispatch and passed to them."""
 
 LAZY_RULES = 256
 """Routes of more rules outside a dispatch than this read every signal up front without
@@ -360,25 +361,29 @@ class _Writer:
             self.lazy(trusted["before"], [(r, c) for _, r, c in before], read)
             if dispatch is not None:
                 lazy_chains = LAZY_CHAINS
-                if lazy_chains:  # the chains read the rest themselves, from the request
-                    args = [n for n in args if n in read]
-                for name in [dispatch.key, *args]:
+                passed = [n for n in args if n in read or not lazy_chains]  # the chains read the rest
+                for name in [dispatch.key, *passed]:
                     if name not in read:
                         read.add(name)
                         trusted["key_reads"].append(self.read(name))
             self.lazy(trusted["after"], [(r, c) for _, r, c in after], read)
         else:
-            lazy_chains = False
+            lazy_chains, passed = False, args
             trusted = {"reads": [self.read(n) for n in self.locals if n in self.used], "shared": True}
         if dispatch is None:
-            return {"validated": validated, "trusted": trusted, "dispatch": None, "patch": False}
+            return {"validated": validated, "trusted": trusted, "dispatch": None}
         ending = None if dispatch.after else (self.rule_view(*default[0])["result"] if default else "_NO_RULE")
 
         def chain_view(function: str, chain: Chain, label: str) -> dict[str, Any]:
             rules = [(policy.rules[i], cond) for i, cond in chain.rules]
             views = [self.rule_view(i, policy.rules[i], cond) for i, cond in chain.rules]
             if lazy_chains:
-                self.lazy(views, rules, set(args))
+                self.lazy(views, rules, set(passed))
+                for view in views:  # one test for a rule's reads; the validated path passes no request
+                    if len(view["reads"]) == 1:
+                        view["reads"] = [f"if signals is not None: {view['reads'][0]}"]
+                    elif view["reads"]:
+                        view["reads"] = ["if signals is not None:", *(f"    {line}" for line in view["reads"])]
             return {"function": function, "members": comment(label), "ending": ending, "rules": views}
 
         chains = [chain_view(f"_chain_{k}", c, ", ".join(c.members[:8]) + (", ..." if len(c.members) > 8 else ""))
@@ -388,11 +393,12 @@ class _Writer:
         return {
             "validated": validated, "trusted": trusted,
             "dispatch": {"key": self.locals[dispatch.key], "name": comment(dispatch.key),
-                         "params": ", ".join(["signals"] * lazy_chains + [self.locals[n] for n in args]),
-                         "args": ", ".join(["signals"] * lazy_chains + [self.locals[n] for n in args]),
-                         "validated_args": ", ".join(["_s"] * lazy_chains + [self.locals[n] for n in args]),
+                         "params": ", ".join(["signals"] * lazy_chains + [self.locals[n] for n in passed]
+                                             + [f"{self.locals[n]}=None" for n in args if n not in passed]),
+                         "args": ", ".join(["signals"] * lazy_chains + [self.locals[n] for n in passed]),
+                         "validated_args": ", ".join(["None"] * lazy_chains + [self.locals[n] for n in passed]
+                                                     + [self.locals[n] for n in args if n not in passed]),
                          "chains": chains, "table": table, "ends": ending is not None},
-            "patch": lazy_chains,
         }
 
     def render(self) -> str:

@@ -171,16 +171,6 @@ def _check(role: str, name: str, value: object,
 
 
 
-def _patched(patched: "dict[object, object]", signals: "dict[object, object]", name: str,
-             value: object) -> "dict[object, object]":
-    """The request the chains of a keyed route read, holding `value` (what validation made of
-    the signal `name`): a copy of `signals` the first time, never the caller's dict."""
-    if patched is signals:
-        patched = dict(signals)
-    patched[name] = value
-    return patched
-
-
 def _not_serving(model: str, rule: str) -> ValueError:
     return ValueError("model %r does not serve rule %r: it is none of the rule's steps and no "
                       "fallback of one" % (model, rule))
