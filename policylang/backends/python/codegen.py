@@ -32,6 +32,10 @@ from .plan import cost_terms, exact_arithmetic, fallback_table, has_input_tokens
 _Row: TypeAlias = "tuple[int, Rule, e.Expr | None]"
 """A rule as a path writes it: (its position, the rule, its condition, maybe specialized)."""
 
+_TIGHT = (e.Compare, e.InSet, e.InRange)
+"""Tests that bind tighter than `not`, `and` and `or`: written bare beneath them, since a
+thousand rules' redundant parentheses measurably slow Python's parser (a module's import)."""
+
 NameOf: TypeAlias = Callable[[str, str], str]
 """How generated code reads a signal or outcome, by (name, role): a local, or a dict lookup."""
 
@@ -163,10 +167,11 @@ class _Writer:
                     return lit(terms.at(self.models[model].context))
                 tokens = name_of("input_tokens", "signal")
                 return f"_EXACT.add(_EXACT.multiply({tokens}, {lit(terms.per_input_token)}), {lit(terms.fixed)})"
-            case e.Not(operand=operand):
-                return f"(not {self.expr(operand, name_of)})"
-            case e.BoolOp(op=op, operands=operands):
-                return "(" + f" {op} ".join(self.expr(o, name_of) for o in operands) + ")"
+            case e.Not(operand=operand):  # comparisons bind tighter than `not`: no parentheses
+                return f"(not {self.expr(operand, name_of, top=isinstance(operand, _TIGHT))})"
+            case e.BoolOp(op=op, operands=operands):  # nor than `and`/`or`, nor `not`
+                return "(" + f" {op} ".join(self.expr(o, name_of, top=isinstance(o, (*_TIGHT, e.Not)))
+                                            for o in operands) + ")"
             case e.Compare(op=op, left=left, right=right):
                 l, r = self.operand(left, name_of), self.operand(right, name_of)
                 if left.type.kind == "set":
