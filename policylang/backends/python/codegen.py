@@ -27,7 +27,8 @@ from .checks import SignalCheck, checks
 from .lowering import split_deep
 from .index import Chain, plan_dispatch
 from ...ir.values import exact
-from .plan import cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, serving_models, signals_read
+from .plan import (cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, narrow_number,
+                   serving_models, signals_read)
 
 _Row: TypeAlias = "tuple[int, Rule, e.Expr | None]"
 """A rule as a path writes it: (its position, the rule, its condition, maybe specialized)."""
@@ -131,9 +132,13 @@ class _Writer:
         self.input_tokens = has_input_tokens(policy)
         self.models = {m.name: m for m in policy.models}
         self.locals = {s.name: _identifier(s.name, i) for i, s in enumerate(policy.signals)}
+        self.signal_checks = {c.name: c for c in checks(policy, "signal")}
+        """Each signal's check by name, in declaration order: built once, read by every read."""
+        self.ladders = {id(rule): ladder(policy, rule) for rule in policy.route}
+        """Each route entry's ladder (by the rule object's identity): built once, read by every view."""
         self.used = {name for rule in policy.route if rule.condition is not None for name in signals_read(rule.condition)}
         for rule in policy.route:  # what escalation conditions read travels with the decision
-            self.used.update(r.name for x in ladder(policy, rule).edges for r in _signal_refs(x))
+            self.used.update(r.name for x in self.ladders[id(rule)].edges for r in _signal_refs(x))
 
     # ---- expressions --------------------------------------------------------------------------
 
@@ -217,11 +222,10 @@ class _Writer:
         """A comparison's operand: a decimal constant whose value an int or a float holds
         exactly is written as that literal (Python compares ints, floats and decimals by their
         exact values, so the answer is the same, and cheaper than a Decimal's)."""
-        if isinstance(x, e.Const) and isinstance(x.value, Decimal) and x.value.is_finite():
-            if x.value == x.value.to_integral_value():
-                return repr(int(x.value))
-            if Decimal(float(x.value)) == x.value:
-                return repr(float(x.value))
+        if isinstance(x, e.Const) and isinstance(x.value, Decimal):
+            narrowed = narrow_number(x.value)
+            if narrowed.__class__ is not Decimal:
+                return repr(narrowed)
         return self.expr(x, name_of)
 
     def exact(self, x: e.Expr, text: str) -> str:
@@ -292,14 +296,14 @@ class _Writer:
         """The signals a rule's block reads, in order: its condition's, then what its decision
         carries for escalation."""
         names = signals_read(condition) if condition is not None else []
-        plan = ladder(self.policy, rule)
+        plan = self.ladders[id(rule)]
         if plan.reads_signals:
             names += sorted({r.name for x in plan.edges for r in _signal_refs(x)})
         return [n for n in dict.fromkeys(names) if n in self.locals]
 
     def read(self, name: str) -> str:
         """The trusted read of one signal into its local: by key when required, else with its default."""
-        check = next(c for c in checks(self.policy, "signal") if c.name == name)
+        check = self.signal_checks[name]
         source = f"signals[{name!r}]" if check.required else \
             f"signals.get({name!r}, {self.constants.literal(check.default)})"
         return f"{self.locals[name]} = {source}"
@@ -317,7 +321,7 @@ class _Writer:
         """One rule as the template writes it: its test (maybe specialized) and its decision."""
         fields = self.policy.decision_of(rule)
         result = f"_D{i}"
-        plan = ladder(self.policy, rule)
+        plan = self.ladders[id(rule)]
         if plan.reads_signals:  # the decision carries what its escalations will read
             names = sorted({r.name for x in plan.edges for r in _signal_refs(x)})
             captured = "{" + ", ".join(f"{n!r}: {self.locals[n]}" for n in names) + "}"
@@ -428,14 +432,14 @@ class _Writer:
                               "condition": condition})
         climbs: dict[str, int] = {}  # rules that climb the same way share one ladder
         for row, rule in zip(rule_table, policy.route):
-            plan = ladder(policy, rule)
+            plan = self.ladders[id(rule)]
             target = rule.target  # only a cascade's ladder has edges
             names = [edge_functions[(target.cascade, i)] for i in range(len(plan.edges))] \
                 if isinstance(target, CascadeTarget) else []
             serves = "{" + ", ".join(f"{m!r}: {lit(at, hoist=False)}" for m, at in sorted(plan.serves.items())) + "}"
             text = f"({lit(plan.steps, hoist=False)}, {serves}, ({''.join(n + ', ' for n in names)}))"
             row["climbs"] = climbs.setdefault(text, len(climbs))
-        signal_checks = [self.check_view(c, i) for i, c in enumerate(checks(policy, "signal"))]
+        signal_checks = [self.check_view(c, i) for i, c in enumerate(self.signal_checks.values())]
         outcome_checks = [self.check_view(c, i + len(signal_checks)) for i, c in enumerate(checks(policy, "outcome"))]
         models = [_model_view(policy.model(name), self.constants) for name in serving_models(policy)]
         fallbacks = {source: sorted(errors.items()) for source, errors in sorted(fallback_table(policy).items())}

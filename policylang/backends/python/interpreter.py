@@ -13,7 +13,6 @@ from __future__ import annotations
 import operator
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
 from functools import partial
 from typing import Any, TypeAlias, assert_never
 
@@ -21,18 +20,17 @@ from ...ir import expr as e
 from ...ir.policy import Model, Policy, Rule
 from ...ir import values
 from . import support as rt
-from .checks import Bound, SignalCheck, Spec, checks
+from .checks import SignalCheck, Spec, checks
 from .index import plan_dispatch
 from .lowering import split_deep
-from .plan import Ladder, cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, serving_models
+from .plan import (Ladder, cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, narrow_number,
+                   serving_models)
 
 Env = dict[str, Any]
 Closure = Callable[[Env, Model | None], Any]
 Step: TypeAlias = tuple[Closure | None, rt.Decision, bool]
 """One rule as `decide` tries it: its test (None: always), its decision, whether the decision
 carries the signals its escalations read."""
-PlanEntry: TypeAlias = tuple[str, str, object, Bound, Bound, frozenset[str], Spec]
-"""(name, fast-path kind, value when absent, low, high, members, spec): see `_plan_entry`."""
 FastTest: TypeAlias = tuple[type, Any, Any, frozenset[str] | None, Spec]
 """(exact class, low, high, members or None, spec): one signal's common case, see `_fast_test`."""
 Atom: TypeAlias = tuple[str, Callable[[Any], Any]]
@@ -57,8 +55,6 @@ class Interpreter:
         self.policy = policy
         self.signal_checks = checks(policy, "signal")
         self.outcome_checks = checks(policy, "outcome")
-        self._plans: dict[str, list[PlanEntry]] = {"signal": [_plan_entry(c) for c in self.signal_checks],
-                       "outcome": [_plan_entry(c) for c in self.outcome_checks]}
         self._defaults = {role: {c.name: c.default for c in found if not c.required}
                           for role, found in (("signal", self.signal_checks), ("outcome", self.outcome_checks))}
         self._fast: dict[str, tuple[dict[str, FastTest], dict[str, Any], int]] = {
@@ -180,15 +176,15 @@ class Interpreter:
 
     def _validate_in_order(self, values: dict[Any, Any], role: str, strict: bool) -> Env:
         get = values.get
+        fast, defaults, _ = self._fast[role]
         env: Env = {}
-        for entry in self._plans[role]:
-            name, _, start, _, _, _, spec = entry
+        for name, (cls, low, high, members, spec) in fast.items():  # in declaration order
             value = get(name, _MISSING)
             if value is _MISSING:  # an absent optional signal is its default, valid as declared (E108)
-                if start is _MISSING:
+                if name not in defaults:
                     raise rt._missing(role, name)
-                value = start
-            elif not _fits(entry, value):
+                value = defaults[name]
+            elif value.__class__ is not cls or not (low <= value <= high if members is None else value in members):
                 value = rt._check(role, name, value, spec)
             env[name] = value
         if strict:
@@ -247,7 +243,7 @@ class Interpreter:
                 return lambda env, model: terms.at(env["input_tokens"])
             case e.Compare(op=op, left=e.SignalRef(name=name), right=e.Const(value=value)) \
                     if left_is_plain(x):
-                test, constant = _ORDER[op], _cheap_number(value)
+                test, constant = _ORDER[op], narrow_number(value)
                 return lambda env, model: test(env[name], constant)
             case e.InSet(element=e.SignalRef(name=name), members=members, negated=negated):
                 allowed = frozenset(members)
@@ -331,7 +327,7 @@ def _atom(x: e.Expr) -> Atom | None:
     `3 < x`), membership (`x in {..}`), a bool signal or its negation; None for anything else."""
     match x:
         case e.Compare(op=op, left=e.SignalRef(name=name), right=e.Const(value=value)) if left_is_plain(x):
-            return name, partial(_FLIPPED[op], _cheap_number(value))
+            return name, partial(_FLIPPED[op], narrow_number(value))
         case e.InSet(element=e.SignalRef(name=name), members=members, negated=False):
             return name, frozenset(members).__contains__
         case e.SignalRef(name=name) if x.type.kind == "bool":
@@ -339,18 +335,6 @@ def _atom(x: e.Expr) -> Atom | None:
         case e.Not(operand=e.SignalRef(name=name)):
             return name, operator.not_
     return None
-
-
-def _cheap_number(value: Any) -> Any:
-    """A Decimal constant as the int or float of the same value where one exists: Python
-    compares ints, floats and Decimals by their exact values, so every comparison gives the
-    same answer, and an int or a float compares several times faster than a Decimal."""
-    if value.__class__ is Decimal and value.is_finite():
-        if value == value.to_integral_value():
-            return int(value)
-        if Decimal(float(value)) == value:
-            return float(value)
-    return value
 
 
 def _plain_conjunction(operands: tuple[e.Expr, ...]) -> bool:
@@ -381,43 +365,18 @@ def _local(index: int) -> str:
 
 
 
-_BOOL, _ENUM, _FLOAT, _NUMBER = "bool", "enum", "float", "number"
-
-
-def _fits(entry: PlanEntry, value: Any) -> bool:
-    """The fast path: the exact type, inside the domain (what compiled modules test inline)."""
-    _, kind, _, low, high, members, _ = entry
-    cls = value.__class__
-    if kind is _BOOL:
-        return cls is bool
-    if kind is _ENUM:
-        return cls is str and value in members
-    if kind is _FLOAT:
-        return (cls is float or cls is int) and value - value == 0 and \
-            (low is None or value >= low) and (high is None or value <= high)
-    return cls is int and (low is None or value >= low) and (high is None or value <= high)
-
-
 def _fast_test(check: SignalCheck) -> FastTest:
     """(exact class, low, high, members, spec): a value of exactly that class inside
     low..high (or among the members, for an enum) is valid as it is, with no conversion;
     anything else goes to runtime `_check`. Unbounded ends are infinite, but the largest
     finite float for a float signal, so that infinity and NaN fail the test; Decimal ends
-    are compared as the int or float of the same value (`_cheap_number`)."""
+    are compared as the int or float of the same value (`narrow_number`)."""
     if check.kind == "enum":
         return (str, None, None, frozenset(check.members), check.spec)
     if check.kind == "bool":
         return (bool, False, True, None, check.spec)
     unbounded = sys.float_info.max if check.kind == "float" else float("inf")
-    low = -unbounded if check.low is None else _cheap_number(check.low)
-    high = unbounded if check.high is None else _cheap_number(check.high)
+    low = -unbounded if check.low is None else narrow_number(check.low)
+    high = unbounded if check.high is None else narrow_number(check.high)
     # ints, money and durations: an int is exact; a float (read by its repr) or Decimal is checked
     return (float if check.kind == "float" else int, low, high, None, check.spec)
-
-
-def _plan_entry(check: SignalCheck) -> PlanEntry:
-    """(name, fast-path kind, value when absent, low, high, members, spec) for `validate`: the
-    same fast paths compiled modules take (backends/codegen.py), the rest to runtime `_check`."""
-    kind = {"bool": _BOOL, "enum": _ENUM, "float": _FLOAT}.get(check.kind, _NUMBER)
-    start = _MISSING if check.required else check.default
-    return (check.name, kind, start, check.low, check.high, frozenset(check.members), check.spec)

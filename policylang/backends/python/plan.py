@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from ...ir import expr as e
 from ...ir.node import walk
@@ -57,6 +58,19 @@ def fallback_table(policy: Policy) -> dict[str, dict[str, str]]:
         for error in fb.errors:
             table.setdefault(fb.source, {}).setdefault(error, fb.target)
     return table
+
+
+def narrow_number(value: Any) -> Any:
+    """A finite Decimal constant as the int or the float of the same value, where one exists
+    (else the value as it is): Python compares ints, floats and Decimals by their exact values,
+    so every comparison gives the same answer, and an int or a float compares several times
+    faster than a Decimal. Both engines compare constants in this form."""
+    if isinstance(value, Decimal) and value.is_finite():
+        if value == value.to_integral_value():
+            return int(value)
+        if Decimal(float(value)) == value:
+            return float(value)
+    return value
 
 
 def exact_arithmetic(x: e.Expr) -> bool:
