@@ -1,5 +1,7 @@
 """The compiled module's fast paths decide as the interpreter does (section 5).
 
+The random policies are tests/policygen_paths.py's, which tests/test_interpreter_paths.py uses too.
+
 A compiled module without validation reads each signal, with its default, just before the
 first rule on the request's path that tests it, and never twice; past `LAZY_RULES` rules it
 reads them up front and shares the validated path's rules. Decimal constants that an int or a
@@ -37,66 +39,7 @@ from policylang.backends.python import codegen
 
 import strategies as gen
 from conftest import examples
-
-KEYS = ("k0", "k1", "k2", "k3", "k4")
-
-# (declaration without its default, defaults, constants a rule compares with)
-SIGNALS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "a": ("int in 0..20", ("0", "7"), ("0", "3", "20", "5")),
-    "b": ("int", ("5",), ("0", "100", "-3")),
-    "f": ("float in -1.0..1.0", ("0.0", "0.5"), ("0.25", "-0.5", "0.1", "0.3")),
-    "g": ("bool", ("false", "true"), ()),
-    "e": ("enum {x, y, z}", ("y",), ()),
-    "m": ("money in $0..$10", ("$1", "$0.25"), ("$0.1", "$0.5", "$3", "$0.3", "$10")),
-    "d": ("duration in 0s..60s", ("1s", "1.5s"), ("500ms", "2s", "0.1s", "30s")),
-}
-OPS = ("<", "<=", ">", ">=", "==", "!=")
-
-
-@st.composite
-def atoms(draw, name: str) -> str:
-    if name == "g":
-        return draw(st.sampled_from(["g", "not g"]))
-    if name == "e":
-        member = draw(st.sampled_from("xyz"))
-        return draw(st.sampled_from([f"e == {member}", f"e != {member}", "e in {x, " + member + "}"]))
-    if name == "k":
-        members = sorted(draw(st.sets(st.sampled_from(KEYS), min_size=1, max_size=3)))
-        return f"k == {members[0]}" if len(members) == 1 else "k in {" + ", ".join(members) + "}"
-    return f"{name} {draw(st.sampled_from(OPS))} {draw(st.sampled_from(SIGNALS[name][2]))}"
-
-
-@st.composite
-def policies(draw) -> str:
-    """Signals in a random order, some with defaults, one or two read by no rule; rules reading
-    one or two of the rest; a cascade whose edge reads a signal; sometimes a dispatch key."""
-    names = draw(st.permutations(sorted(SIGNALS)))[: draw(st.integers(3, len(SIGNALS)))]
-    read = names[: max(1, len(names) - draw(st.integers(1, 2)))]
-    keyed = draw(st.integers(0, 2)) == 0
-    lines = ["policy lazy", ""]
-    for name in draw(st.permutations(list(names) + (["k"] if keyed else []))):
-        if name == "k":
-            lines.append("signal k: enum {" + ", ".join(KEYS) + "}" + draw(st.sampled_from(["", " = k1"])))
-            continue
-        declaration, defaults, _ = SIGNALS[name]
-        default = draw(st.one_of(st.none(), st.sampled_from(defaults)))
-        lines.append(f"signal {name}: {declaration}" + ("" if default is None else f" = {default}"))
-    lines += ["outcome q: float in 0.0..1.0 = 1.0", "",
-              'model m0 { id = "v/m0", tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, '
-              "max_output = 100, latency = 1s }",
-              'model m1 { id = "v/m1", tier = 2, input_per_mtok = $2, output_per_mtok = $2, context = 1_000, '
-              "max_output = 200, latency = 2s }", "",
-              "cascade up {", f"  m0 -> m1 when q < 0.5 and {draw(atoms(draw(st.sampled_from(read))))}", "}", "",
-              "route {"]
-    for i in range(draw(st.integers(9, 12)) if keyed else draw(st.integers(1, 8))):
-        parts = [draw(atoms(n)) for n in draw(st.lists(st.sampled_from(read), min_size=1, max_size=2, unique=True))]
-        if keyed and draw(st.integers(0, 4)) > 0:
-            parts.insert(draw(st.integers(0, len(parts))), draw(atoms("k")))
-        joiner = draw(st.sampled_from([" and ", " and ", " or "]))
-        target = draw(st.sampled_from(["m0", "m1", "up", 'reject "no"', "m1 with max_output = 50"]))
-        lines.append(f"  rule r{i} when {joiner.join(parts)} -> {target}")
-    lines += [f"  default -> {draw(st.sampled_from(['m0', 'up']))}", "}", ""]
-    return "\n".join(lines)
+from policygen_paths import policies
 
 
 class Counting(dict):  # type: ignore[type-arg]
