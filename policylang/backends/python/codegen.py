@@ -284,7 +284,6 @@ class _Writer:
         return {
             "name": check.name,
             "var": var,
-            "used": check.name in self.used,
             "required": check.required,
             "default_text": lit(check.default),
             "fast": self.fast_test(check, var),
