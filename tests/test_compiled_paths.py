@@ -232,6 +232,64 @@ def test_decimal_constants_are_written_as_exact_literals_and_compare_exactly() -
                 assert module.decide(typed, validate=False) == policy.interpreter.decide(typed, validate=False)
 
 
+KEYED = """policy keyed
+
+signal k: enum {k0, k1, k2}
+signal spend: money
+signal n: int
+signal pii: bool = false
+outcome q: float in 0.0..1.0 = 1.0
+
+model m0 { id = "v/m0", tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 100, latency = 1s }
+model m1 { id = "v/m1", tier = 2, input_per_mtok = $2, output_per_mtok = $2, context = 1_000, max_output = 200, latency = 2s }
+
+cascade up {
+  m0 -> m1 when q < 0.5 and spend < $0.1
+}
+
+route {
+RULES
+}
+"""
+
+
+def _keyed(rules: str) -> Policy:
+    policy = _load(KEYED.replace("RULES", rules))
+    assert codegen.plan_dispatch(policy.ir) is not None  # the shape under test is the keyed route
+    return policy
+
+
+def test_a_chain_that_ends_in_a_climbing_default_reads_what_the_climb_tests() -> None:
+    """k2's chain tests nothing that reads `spend`, and it ends in a default that climbs on
+    `spend`: the lazy chain must read it for the decision to carry (it once carried None, and
+    escalate raised a TypeError)."""
+    rules = "\n".join(f"  rule r{i} when k == k{i % 2} and spend < ${i} -> m0" for i in range(8))
+    policy = _keyed(rules + "\n  rule late when k == k2 and pii -> m1\n  default -> up")
+    for module in modules(policy):
+        for spend in (0, 0.05, 7):
+            typed = {"k": "k2", "spend": spend, "n": 1, "pii": False}
+            counting = Counting(typed)
+            decision = module.decide(counting, validate=False)
+            assert decision == policy.interpreter.decide(typed, validate=False)
+            assert all(n == 1 for n in counting.reads.values()), counting.reads
+            for q in (0.2, 0.9):
+                assert module.escalate(decision, 0, {"q": q}) == policy.interpreter.escalate(decision, 0, {"q": q})
+
+
+def test_a_signal_the_chains_and_the_rules_after_them_read_is_read_once() -> None:
+    """`n` is tested inside the chains and by a rule after them: it is read before the
+    dispatch and passed in, not read in the chain and again after it."""
+    rules = "\n".join(f"  rule r{i} when k == k0 and n < {i} -> m0" for i in range(8))
+    policy = _keyed(rules + "\n  rule after when n < 0 -> m1\n  default -> m0")
+    for module in modules(policy):
+        for key in ("k0", "k1"):
+            for n in (-1, 3, 9):
+                typed = {"k": key, "spend": 1, "n": n}
+                counting = Counting(typed)
+                assert module.decide(counting, validate=False) == policy.interpreter.decide(typed, validate=False)
+                assert all(count == 1 for count in counting.reads.values()), counting.reads
+
+
 def test_tables_read_at_import_are_the_policys() -> None:
     """RULE_CAPS, the rule order and each rule's decision, written as strings read at import,
     are what the policy says, for a route long enough to take the shared trusted path."""

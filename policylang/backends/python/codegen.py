@@ -369,7 +369,9 @@ class _Writer:
             self.lazy(trusted["before"], [(r, c) for _, r, c in before], read)
             if dispatch is not None:
                 lazy_chains = LAZY_CHAINS
-                passed = [n for n in args if n in read or not lazy_chains]  # the chains read the rest
+                # the chains read the rest, unless the rules after them read it too (once)
+                later = {n for _, r, c in after for n in self.rule_reads(r, c)}
+                passed = [n for n in args if n in read or n in later or not lazy_chains]
                 for name in [dispatch.key, *passed]:
                     if name not in read:
                         read.add(name)
@@ -380,11 +382,14 @@ class _Writer:
             trusted = {"reads": [self.read(n) for n in self.locals if n in self.used], "shared": True}
         if dispatch is None:
             return {"validated": validated, "trusted": trusted, "dispatch": None}
-        ending = None if dispatch.after else (self.rule_view(*default[0])["result"] if default else "_NO_RULE")
+        ends = not dispatch.after  # then each chain ends in the default (its own reads lazy too)
+        ending = None if dispatch.after or default else "_NO_RULE"
 
         def chain_view(function: str, chain: Chain, label: str) -> dict[str, Any]:
-            rules = [(policy.rules[i], cond) for i, cond in chain.rules]
-            views = [self.rule_view(i, policy.rules[i], cond) for i, cond in chain.rules]
+            whole = bool(chain.rules) and chain.rules[-1][1] is None  # its last rule always fires
+            rows = [(i, policy.rules[i], cond) for i, cond in chain.rules] + (default if ends and not whole else [])
+            rules = [(rule, cond) for _, rule, cond in rows]
+            views = [self.rule_view(i, rule, cond) for i, rule, cond in rows]
             if lazy_chains:
                 self.lazy(views, rules, set(passed))
                 for view in views:  # one test for a rule's reads; the validated path passes no request
@@ -392,7 +397,8 @@ class _Writer:
                         view["reads"] = [f"if signals is not None: {view['reads'][0]}"]
                     elif view["reads"]:
                         view["reads"] = ["if signals is not None:", *(f"    {line}" for line in view["reads"])]
-            return {"function": function, "members": comment(label), "ending": ending, "rules": views}
+            return {"function": function, "members": comment(label), "ending": ending, "rules": views,
+                    "closed": whole or (ends and bool(default))}
 
         chains = [chain_view(f"_chain_{k}", c, ", ".join(c.members[:8]) + (", ..." if len(c.members) > 8 else ""))
                   for k, c in enumerate(dispatch.chains)]
@@ -406,7 +412,7 @@ class _Writer:
                          "args": ", ".join(["signals"] * lazy_chains + [self.locals[n] for n in passed]),
                          "validated_args": ", ".join(["None"] * lazy_chains + [self.locals[n] for n in passed]
                                                      + [self.locals[n] for n in args if n not in passed]),
-                         "chains": chains, "table": table, "ends": ending is not None},
+                         "chains": chains, "table": table, "ends": ends},
         }
 
     def render(self) -> str:
