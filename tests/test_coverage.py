@@ -1,4 +1,4 @@
-"""`policyc test --coverage` (LANGUAGE.md section 9.6): which rules, cascade edges and
+"""`policyc test --coverage` (docs/cli.md, Coverage): which rules, cascade edges and
 fallbacks the tests exercise.
 
 What a test exercises is recomputed here from first principles (the rule `decide` names, the

@@ -1,4 +1,4 @@
-"""`policyc fmt` and `policylang.format_source` (LANGUAGE.md section 9.1).
+"""`policyc fmt` and `policylang.format_source` (docs/cli.md, `policyc fmt`).
 
 The formatter must never change meaning and must be idempotent: checked on every `.route` file
 of the repository that parses, on every shared conformance case (read in place), and on random

@@ -1,4 +1,4 @@
-"""`policyc graph` (LANGUAGE.md section 9.4): Mermaid and DOT diagrams of a policy's routing.
+"""`policyc graph` (docs/cli.md, `policyc graph`): Mermaid and DOT diagrams of a policy's routing.
 
 The DOT text is handed to Graphviz's `dot` (the Debian package `graphviz`), which must accept
 it, hostile rejection reasons included, and lay the rules out in order. The Mermaid text has no

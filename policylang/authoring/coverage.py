@@ -1,4 +1,4 @@
-"""`policyc test --coverage`: what a policy's tests exercise (LANGUAGE.md section 9.6).
+"""`policyc test --coverage`: what a policy's tests exercise (docs/cli.md, Coverage).
 
 Three kinds of item, each covered when some test exercises it:
 

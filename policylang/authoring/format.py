@@ -1,4 +1,4 @@
-"""`policyc fmt`: one canonical layout for a `.route` file (LANGUAGE.md section 9.1).
+"""`policyc fmt`: one canonical layout for a `.route` file (docs/cli.md, `policyc fmt`).
 
 The layout is a function of the parse tree, the written form of each literal and the comments,
 never of the input's white space (blank lines aside, which are kept, at most one in a row), so

@@ -1,4 +1,4 @@
-"""`policyc graph`: a policy's routing as a diagram (LANGUAGE.md section 9.4).
+"""`policyc graph`: a policy's routing as a diagram (docs/cli.md, `policyc graph`).
 
 One node per rule (in order, the default last), per model that may serve, per cascade step and
 per rejection; an edge from each rule to its target (labelled with the rule's cap); the edges
