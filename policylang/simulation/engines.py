@@ -9,6 +9,8 @@ since which model answers each step is fixed by `--down` when the query is writt
 
 from __future__ import annotations
 
+import json
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,7 +21,7 @@ from ..ir.policy import CascadeTarget, Policy as PolicyIR, Rule
 from ..policy import Policy
 from ..serving import Walk, walk
 from .report import Errors, Tally
-from .traffic import Broken, TrafficError, format_of, records
+from .traffic import Broken, TrafficError, format_of, normalized, parse_line, records
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,15 @@ def _group_key(value: Any) -> str:
 
 
 class _Feeder:
-    """The python engine's tallies, fed one record at a time through the compiled module."""
+    """The python engine's tallies, fed one record at a time through the compiled module.
+
+    A policy has few distinct ways to serve a request, so the feeder does not account each
+    record on its own: it serves each distinct decision once (`_plain`, and `_climbs` for the
+    records whose `@outcomes` climb a cascade), numbers each distinct (rule, walk), and counts per
+    (group, walk) how many records, their input tokens and their `@output_tokens`, as ints.
+    `finish` then accounts each (group, walk) once, so the Decimal work is per distinct key,
+    not per record. The sums are exact, so the tallies equal those of one `account` per record.
+    """
 
     def __init__(self, policy: Policy, *, baseline: str | None, down: dict[str, str], by: str | None,
                  groups: dict[str | None, Tally], errors: Errors) -> None:
@@ -119,17 +129,107 @@ class _Feeder:
         self.by_default = next((s.default for s in ir.inputs if s.name == by), None)
         self.base = ir.model(baseline) if baseline is not None else None
         self.groups, self.errors, self.fails = groups, errors, down.get
-        self._plain = lru_cache(maxsize=4096)(self._plain_walk)
+        # Every cap a call may get (each rule's with each model) and the baseline's, ascending.
+        # An output at or below the least is never cut: those are summed as they are. One above
+        # is cut the same by every cap at or below the cap just under it, and by none above:
+        # those are counted and summed per interval between caps (`_long`), so that the output
+        # at any cap is still exact (`finish`).
+        caps = {cap_of(ir, r, m.name) for r in ir.route for m in ir.models}
+        if self.base is not None:
+            caps.add(self.base.max_output)
+        self.caps = sorted(caps)
+        self.short = self.caps[0] if self.caps else 0
+        self._walks: list[tuple[Rule, Served]] = []  # each distinct (rule, walk), numbered
+        self._numbers: dict[tuple[str, Served], int] = {}
+        self._plain: dict[str, tuple[tuple[str, ...], int]] = {}  # rule -> (its steps, its walk without outcomes)
+        self._climbs: dict[tuple[Any, ...], int | tuple[str, str | None, str]] = {}  # see `_climb`
+        self._counts: dict[tuple[str | None, int], list[int]] = {}  # (group, walk) -> [n, tokens in, given, outputs]
+        self._long: dict[tuple[str | None, int, int], list[int]] = {}  # (group, walk, interval) -> [n, outputs]
 
-    def _plain_walk(self, rule_name: str, decision_steps: tuple[str, ...]) -> Served:
-        rule = self.rules[rule_name]
-        served = walk(_Plain(decision_steps), fails=self.fails, observe=lambda step: None, fallback=self.fallback,
+    def _number(self, rule: Rule, served: Served) -> int:
+        key = (rule.name, served)
+        number = self._numbers.get(key)
+        if number is None:
+            number = self._numbers[key] = len(self._walks)
+            self._walks.append((rule, served))
+        return number
+
+    def _plain_walk(self, decision: Any) -> int:
+        """The number of the walk of a decision served with no outcomes (no climb)."""
+        entry = self._plain.get(decision.rule)
+        steps = decision.steps
+        if entry is not None and (entry[0] is steps or entry[0] == tuple(steps)):
+            return entry[1]
+        rule = self.rules[decision.rule]
+        served = walk(_Plain(tuple(steps)), fails=self.fails, observe=lambda step: None, fallback=self.fallback,
                       escalate=lambda d, s, o: None, cap=lambda m: cap_of(self.ir, rule, m))
-        return summarize(self.ir, rule, served)
+        number = self._number(rule, summarize(self.ir, rule, served))
+        self._plain[decision.rule] = (steps, number)
+        return number
+
+    def _climb(self, decision: Any, outcomes: list[dict[str, Any]]) -> int | tuple[str, str | None, str]:
+        """The number of the walk of a decision served with these outcomes, or the request
+        error (code, signal, message) an outcome raised. Cached by everything the walk reads:
+        the rule, its model and steps, the signals the decision carries for its escalations, and each
+        outcome's keys and values with their types (True and 1 are equal keys, not equal
+        outcomes). Values that cannot be keyed (a list) are served uncached."""
+        try:
+            carried = getattr(decision, "_signals", None)
+            key = (decision.rule, decision.model, tuple(decision.steps),
+                   None if carried is None else tuple((k, v.__class__, v) for k, v in carried.items()),
+                   tuple(tuple((k, v.__class__, v) for k, v in o.items()) for o in outcomes))
+            known = self._climbs.get(key)
+        except TypeError:  # an unhashable value
+            key, known = None, None
+        if known is not None:
+            return known
+        rule = self.rules[decision.rule]
+        try:
+            served = walk(decision, fails=self.fails,
+                          observe=lambda step: outcomes[step] if step < len(outcomes) else None,
+                          fallback=self.fallback, escalate=self.escalate, cap=lambda m: cap_of(self.ir, rule, m))
+            result: int | tuple[str, str | None, str] = self._number(rule, summarize(self.ir, rule, served))
+        except self.RequestError as exc:
+            result = (exc.code, exc.signal, exc.message)
+        if key is not None:
+            if len(self._climbs) >= 16384:  # distinct outcomes without end (a float confidence): memory stays flat
+                self._climbs.clear()
+            self._climbs[key] = result
+        return result
+
+    def _group(self, signals: dict[str, Any]) -> str | None:
+        if self.by is None:
+            return None
+        value = signals.get(self.by, self.by_default)
+        return value if value.__class__ is str else _group_key(value)
+
+    def _count(self, group: str | None, number: int, tokens_in: int, output: int | None) -> None:
+        counts = self._counts.get((group, number))
+        if counts is None:
+            counts = self._counts[(group, number)] = [0, 0, 0, 0]
+        counts[0] += 1
+        counts[1] += tokens_in
+        if output is not None:
+            counts[2] += 1
+            if output <= self.short:
+                counts[3] += output
+            else:
+                self._add_long(group, number, output)
+
+    def _add_long(self, group: str | None, number: int, output: int) -> None:
+        """Count an output above the least cap in its interval: above caps[i - 1], at or below
+        caps[i] (i = len(caps): above every cap)."""
+        key = (group, number, bisect_left(self.caps, output))
+        counts = self._long.get(key)
+        if counts is None:
+            counts = self._long[key] = [0, 0]
+        counts[0] += 1
+        counts[1] += output
 
     def feed(self, location: int, record: dict[str, Any] | Broken) -> None:
-        """Decide and serve one record, adding it to its group's tally or to the errors."""
-        ir, errors = self.ir, self.errors
+        """Decide and serve one record (nulls already dropped), counting it in its group or
+        in the errors."""
+        errors = self.errors
         if isinstance(record, Broken):
             errors.add("R002", location, None, record.message)
             return
@@ -154,28 +254,116 @@ class _Feeder:
             if not _valid_tokens(tokens_in):
                 errors.add("R002", location, "@input_tokens", "@input_tokens must be a whole number >= 0")
                 return
-        rule = self.rules[decision.rule]
         if outcomes:
-            try:
-                served = summarize(ir, rule, walk(
-                    decision, fails=self.fails, observe=lambda step: outcomes[step] if step < len(outcomes) else None,
-                    fallback=self.fallback, escalate=self.escalate, cap=lambda m: cap_of(ir, rule, m)))
-            except self.RequestError as exc:
-                errors.add(exc.code, location, exc.signal, exc.message)
+            climbed = self._climb(decision, outcomes)
+            if isinstance(climbed, tuple):
+                code, signal, message = climbed
+                errors.add(code, location, signal, message)
                 return
+            number = climbed
         else:
-            served = self._plain(decision.rule, tuple(decision.steps))
-        key = _group_key(signals.get(self.by, self.by_default)) if self.by is not None else None
-        tally = self.groups.get(key)
-        if tally is None:
-            tally = self.groups[key] = Tally()
-        given = 1 if output is not None else 0
-        baseline_tokens = None
-        if self.base is not None:
-            base = self.base
-            baseline_tokens = (tokens_in, min(output, base.max_output) if output is not None else base.max_output)
-        account(tally, rule, served, 1, tokens_in,
-                (lambda cap: min(output, cap)) if output is not None else (lambda cap: cap), given, baseline_tokens)
+            number = self._plain_walk(decision)
+        self._count(self._group(signals), number, tokens_in, output)
+
+    def feed_jsonl(self, path: str, progress: Callable[[int], None] | None) -> int:
+        """Every record of a JSON lines file, as `traffic.records` reads them and `feed` counts
+        them, with the common record (an object whose signals decide, no `@outcomes`, valid
+        tokens) counted here in line; any other goes through `feed`. Returns the records read."""
+        decide, RequestError, plain, counts, by, short = (self.decide, self.RequestError, self._plain,
+                                                          self._counts, self.by, self.short)
+        has_tokens, add_long, feed = self.has_tokens, self._add_long, self.feed
+        by_default, loads = self.by_default, json.loads
+        count = 0
+        with open(path, "rb") as stream:
+            for location, line in enumerate(stream, start=1):
+                try:
+                    raw = loads(line)
+                except ValueError:  # not JSON, not UTF-8, or a blank line
+                    raw = parse_line(location, line)
+                    if raw is None:
+                        continue
+                if raw.__class__ is not dict:
+                    raw = parse_line(location, line)  # None is no blank here: json.loads read a value
+                count += 1
+                if progress is not None and not count & 65535:
+                    progress(count)
+                if raw.__class__ is Broken:
+                    feed(location, raw)
+                    continue
+                try:
+                    signals = {k: v for k, v in raw.items() if k[0] != "@" and v is not None}
+                except IndexError:  # an empty key
+                    feed(location, normalized(raw))
+                    continue
+                if raw.get("@outcomes") is not None:
+                    feed(location, normalized(raw))
+                    continue
+                try:
+                    decision = decide(signals)
+                except RequestError as exc:
+                    self.errors.add(exc.code, location, exc.signal, exc.message)
+                    continue
+                output = raw.get("@output_tokens")
+                if output is not None and not (output.__class__ is int and output >= 0):
+                    feed(location, normalized(raw))
+                    continue
+                if has_tokens:
+                    tokens_in = signals["input_tokens"]
+                else:
+                    tokens_in = raw.get("@input_tokens")
+                    if tokens_in is None:
+                        tokens_in = 0
+                    elif not (tokens_in.__class__ is int and tokens_in >= 0):
+                        feed(location, normalized(raw))
+                        continue
+                entry = plain.get(decision.rule)
+                number = entry[1] if entry is not None and entry[0] is decision.steps else self._plain_walk(decision)
+                if by is None:
+                    group = None
+                else:
+                    group = signals.get(by, by_default)
+                    if group.__class__ is not str:
+                        group = _group_key(group)
+                tally = counts.get((group, number))
+                if tally is None:
+                    tally = counts[(group, number)] = [0, 0, 0, 0]
+                tally[0] += 1
+                tally[1] += tokens_in
+                if output is not None:
+                    tally[2] += 1
+                    if output <= short:
+                        tally[3] += output
+                    else:
+                        add_long(group, number, output)
+        return count
+
+    def finish(self) -> None:
+        """Account each (group, walk) counted, once, in its group's tally."""
+        caps = self.caps
+        longs: dict[tuple[str | None, int], list[tuple[int, int, int]]] = {}
+        for (group, number, interval), (k, total) in self._long.items():
+            longs.setdefault((group, number), []).append((interval, k, total))
+        base = self.base
+        for (group, number), (n, tokens_in, given, short_sum) in self._counts.items():
+            rule, served = self._walks[number]
+            long = longs.get((group, number), [])
+            ungiven = n - given
+
+            def outputs(cap: int, long: list[tuple[int, int, int]] = long, short_sum: int = short_sum,
+                        ungiven: int = ungiven) -> int:
+                # outputs above caps[i - 1] and at most caps[i]: each is cut to `cap` if `cap`
+                # is caps[i - 1] or less, and left whole if it is caps[i] or more
+                at = caps.index(cap)
+                return (short_sum + sum(total if at >= interval else k * cap for interval, k, total in long)
+                        + ungiven * cap)
+
+            tally = self.groups.get(group)
+            if tally is None:
+                tally = self.groups[group] = Tally()
+            account(tally, rule, served, n, tokens_in, outputs, given,
+                    (tokens_in, outputs(base.max_output)) if base is not None else None)
+        self._counts.clear()
+        self._long.clear()
 
 
 def run_python(policy: Policy, traffic: str, *, baseline: str | None, down: dict[str, str], by: str | None,
@@ -184,12 +372,16 @@ def run_python(policy: Policy, traffic: str, *, baseline: str | None, down: dict
     groups: dict[str | None, Tally] = {}
     errors = Errors()
     feeder = _Feeder(policy, baseline=baseline, down=down, by=by, groups=groups, errors=errors)
-    count = 0
-    for location, record in records(traffic):
-        count += 1
-        if progress is not None and count % 65536 == 0:
-            progress(count)
-        feeder.feed(location, record)
+    if format_of(traffic) == "jsonl":
+        count = feeder.feed_jsonl(traffic, progress)
+    else:
+        count = 0
+        for location, record in records(traffic):
+            count += 1
+            if progress is not None and count % 65536 == 0:
+                progress(count)
+            feeder.feed(location, record)
+    feeder.finish()
     return Run(groups, errors, count, [])
 
 
@@ -270,6 +462,7 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
         for location, record in records(traffic):
             if location in undecided:
                 feeder.feed(location, record)
+        feeder.finish()
     return run
 
 

@@ -85,23 +85,28 @@ def records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
     return _parquet(path)
 
 
+def parse_line(number: int, raw: bytes) -> dict[str, Any] | Broken | None:
+    """Line `number` of a JSON lines file: the object it holds (nulls still in it), a Broken
+    (not JSON, not UTF-8, not an object), or None for a blank line."""
+    if not raw.strip(b" \t\r\n"):
+        return None
+    try:
+        value = json.loads(raw)
+    except UnicodeDecodeError:
+        return Broken(f"line {number} is not UTF-8 text")
+    except ValueError as exc:
+        return Broken(f"line {number} is not JSON: {str(exc)[:80]}")
+    if not isinstance(value, dict):
+        return Broken(f"line {number} is not a JSON object but {type(value).__name__}")
+    return value
+
+
 def _jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
     with open(path, "rb") as stream:
         for number, raw in enumerate(stream, start=1):
-            if not raw.strip(b" \t\r\n"):
-                continue
-            try:
-                value = json.loads(raw)
-            except UnicodeDecodeError:
-                yield number, Broken(f"line {number} is not UTF-8 text")
-                continue
-            except ValueError as exc:
-                yield number, Broken(f"line {number} is not JSON: {str(exc)[:80]}")
-                continue
-            if not isinstance(value, dict):
-                yield number, Broken(f"line {number} is not a JSON object but {type(value).__name__}")
-                continue
-            yield number, normalized(value)
+            value = parse_line(number, raw)
+            if value is not None:
+                yield number, value if isinstance(value, Broken) else normalized(value)
 
 
 def _csv(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
