@@ -13,13 +13,13 @@ not grow with the file. Prints one line per measurement and a Markdown section f
 from __future__ import annotations
 
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks.harness import git_revision, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "examples" / "simulate" / "monthly.route"
@@ -86,17 +86,6 @@ def measure(kind: str, path: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                cpu = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
-
-
 def main(count: int) -> None:
     work = ROOT / "benchmarks" / ".simulate"
     work.mkdir(exist_ok=True)
@@ -116,7 +105,8 @@ def main(count: int) -> None:
     print()
     print(f"## simulate, {count:,} records (`python -m benchmarks.simulate`)")
     print()
-    print(f"Machine: {machine()}. Date: 2026-12-01. Measured side by side in one run; ratios matter, the machine is shared.")
+    print(f"Commit {git_revision()}. Machine: {machine()}. Measured side by side in one run; ratios matter, "
+          "the machine is shared.")
     print()
     print("| engine | records | wall | records/s | peak memory |")
     print("|---|---:|---:|---:|---:|")
