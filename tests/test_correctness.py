@@ -455,7 +455,7 @@ def test_request_errors_are_the_same_from_either_engine_and_the_module() -> None
         "code": "R002", "signal": "n", "message": "signal 'n' must be an int, got str '3'"}
 
 
-# ---- the decimal grid is asserted for good, whichever question first meets a variable -------
+# ---- the decimal grid: asked inside a question's scope only, whichever question meets a variable
 
 GRID = """policy gen
 signal f: float in 0.0..1.0
@@ -480,3 +480,38 @@ def test_a_question_inside_a_scope_does_not_take_the_grid_with_it() -> None:
     assert facts.holds(0) is False
     assert facts.fires(0) is False
     assert [d.code for d in rule_pass.check_rules(facts)] == ["W202"]
+
+
+def test_a_question_on_the_grid_leaves_the_solver_over_the_reals() -> None:
+    # The grid (every decimal variable times 10^324 an integer) once stayed asserted, under an
+    # assumption, after the first question that needed it: every later question was then
+    # mixed-integer with 10^324 coefficients, and z3 could spend minutes on one (a full run of
+    # the suite hung in test_never_firing_warnings_are_sound_with_money_and_durations). Now it
+    # is added inside the question's own scope and gone after it.
+    from policylang.analysis.facts import Facts
+    from policylang.backends.python.interpreter import Interpreter
+
+    facts = Facts(policylang.loads(GRID, "gen.route", analyze=False).ir, None, Interpreter)
+    assert facts.holds(0) is False  # f * 1.5 + h * 1.5 == -100 holds for no decimals...
+    solver = facts.solver
+    assert "IsInt" not in repr(solver.z3.assertions())  # ...and the grid is not left behind
+    f, h = solver._decimal_vars()
+    assert solver.satisfiable(f * 1.5 + h * 1.5 == -100, h * 3 == -200) is False
+    assert solver.satisfiable(f * 1.5 + h * 1.5 == -99) is True
+    assert "IsInt" not in repr(solver.z3.assertions())
+
+
+def test_a_question_z3_cannot_answer_in_time_is_an_error_that_says_so() -> None:
+    """A question that runs out of time raises SolverError (E900 in run_analyses, the other
+    checks' findings standing), never an answer guessed and never a hang."""
+    import z3
+
+    from policylang.analysis import solver as solver_module
+    from policylang.analysis.facts import Facts
+    from policylang.backends.python.interpreter import Interpreter
+
+    solver = Facts(policylang.loads(GRID, "gen.route", analyze=False).ir, None, Interpreter).solver
+    solver.z3.set("timeout", 1)
+    holes = [z3.Int(f"hole{i}") for i in range(40)]  # 40 pigeons in 39 holes: hard for z3
+    with pytest.raises(solver_module.SolverError, match="z3 gave up on a question"):
+        solver.satisfiable(z3.Distinct(*holes), *[z3.And(x >= 0, x < 39) for x in holes])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, assert_never
@@ -28,8 +29,22 @@ from .encode import Encoder, as_bool
 GRID_DIGITS = 324
 """Every double's shortest repr has its last digit at 10^-324 or above (5e-324 is the least)."""
 
+TIMEOUT_MS = 60_000
+"""The most one question may take z3 (ms). A question over a policy takes it milliseconds; one
+that runs out is a checker bug, reported as E900 with the question's pass, never a hang."""
+
 _DECIMAL_KINDS = ("float", "money", "duration")
 _DOUBLE_KINDS = ("float", "duration")  # a request carries these as Python floats (or ints)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What z3 said of one question: whether a request meets it, with a model when one does,
+    else the ids of the assumptions in the unsat core."""
+
+    sat: bool
+    model: z3.ModelRef | None
+    core: frozenset[int]
 
 
 class SolverError(RuntimeError):
@@ -39,6 +54,12 @@ class SolverError(RuntimeError):
 class NoDouble(Exception):
     """The region holds decimals but no double: it is narrower than the gap between two
     neighbouring doubles, so no request with a float shows it. The finding is not reported."""
+
+
+def _unknown(reason: str) -> str:
+    if reason in ("timeout", "canceled"):
+        return f"z3 gave up on a question after {TIMEOUT_MS // 1000} s ({reason})"
+    return f"z3 could not decide a question ({reason})"
 
 
 def _fraction(value: Any) -> Fraction:
@@ -76,9 +97,7 @@ class Solver:
     def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
         self.z3 = z3.Solver()
-        self.decimals = z3.Bool("@decimals")
-        """Assumed where a question needs it: every float, money and duration is on the grid."""
-        self._gridded: set[str] = set()
+        self.z3.set("timeout", TIMEOUT_MS)
         self._steps: set[int] = set()
         for s in encoder.policy.signals:
             if s.role == "signal":
@@ -96,52 +115,66 @@ class Solver:
     # ---- decimal semantics --------------------------------------------------------------------
 
     def _decimal_vars(self) -> list[Any]:
-        """Every float, money and duration variable made so far, each put on the grid (under
-        the `decimals` assumption) the first time it is seen."""
-        found = []
-        outermost = self.z3.num_scopes() == 0  # what is added inside a push is gone at its pop
-        for key, var in self.encoder.variables():
-            if self.encoder.kind(key) not in _DECIMAL_KINDS:
-                continue
-            if key not in self._gridded:
-                if outermost:
-                    self._gridded.add(key)
-                self.z3.add(z3.Implies(self.decimals, z3.IsInt(var * z3.RealVal(10**GRID_DIGITS))))
-            found.append(var)
-        return found
+        """Every float, money and duration variable made so far."""
+        return [var for key, var in self.encoder.variables() if self.encoder.kind(key) in _DECIMAL_KINDS]
 
-    def _all_decimal(self, model: z3.ModelRef, variables: list[Any]) -> bool:
+    @staticmethod
+    def _grid(variables: list[Any]) -> list[Any]:
+        """The variables on the grid of 10^-324: asserted only inside a scope, where a question
+        needs it, and gone at its pop. (Kept for good, these constraints make every question
+        mixed-integer with 10^324 coefficients, and z3 could then spend minutes on a question
+        over the reals that takes it milliseconds.)"""
+        scale = z3.RealVal(10**GRID_DIGITS)
+        return [z3.IsInt(var * scale) for var in variables]
+
+    @staticmethod
+    def _all_decimal(model: z3.ModelRef, variables: list[Any]) -> bool:
         return all(decimal_of(_fraction(model.eval(v, model_completion=True))) is not None for v in variables)
 
-    def _decide(self, solver: z3.Solver, assumptions: list[Any]) -> Any:
-        """sat or unsat for a request: over the reals, and again on the grid where the reals'
-        model needs a value that no decimal is."""
-        variables = self._decimal_vars()
+    def _decide(self, solver: z3.Solver, assumptions: list[Any]) -> _Answer:
+        """sat or unsat for a request, with the model (sat) or the assumptions in the unsat
+        core: over the reals, and again on the grid where the reals' model needs a value that
+        no decimal is."""
         answer = solver.check(*assumptions)
-        if answer == z3.sat and variables and not self._all_decimal(solver.model(), variables):
-            answer = solver.check(*assumptions, self.decimals)
+        if answer == z3.sat:
+            model = solver.model()
+            variables = self._decimal_vars()
+            if not self._all_decimal(model, variables):
+                solver.push()
+                try:
+                    solver.add(*self._grid(variables))
+                    return self._read(solver, solver.check(*assumptions))
+                finally:
+                    solver.pop()
+            return _Answer(True, model, frozenset())
+        return self._read(solver, answer)
+
+    @staticmethod
+    def _read(solver: z3.Solver, answer: Any) -> _Answer:
         if answer == z3.unknown:
-            raise SolverError(solver.reason_unknown())
-        return answer
+            raise SolverError(_unknown(solver.reason_unknown()))
+        if answer == z3.sat:
+            return _Answer(True, solver.model(), frozenset())
+        return _Answer(False, None, frozenset(c.get_id() for c in solver.unsat_core()))
 
     # ---- questions ----------------------------------------------------------------------------
 
     def _ask(self, terms: tuple[Any, ...], want_model: bool) -> Any:
         self.queries += 1
-        self._decimal_vars()  # on the grid for good, outside the question's scope
         self.z3.push()
         try:
             self.z3.add(*[as_bool(t) for t in terms])
-            if self._decide(self.z3, []) != z3.sat:
+            answer = self._decide(self.z3, [])
+            if not answer.sat:
                 return None
-            return self.z3.model() if want_model else True
+            return answer.model if want_model else True
         finally:
             self.z3.pop()
 
     def holds_under(self, literals: list[Any]) -> bool:
         """Whether the domains and these Boolean constants can all hold (assumptions)."""
         self.queries += 1
-        return bool(self._decide(self.z3, literals) == z3.sat)
+        return self._decide(self.z3, literals).sat
 
     def model(self, *terms: Any) -> z3.ModelRef | None:
         """A model of the domains and `terms` that a request can carry, or None when none."""
@@ -161,14 +194,16 @@ class Solver:
         return upper
 
     def _optimum(self, objective: Any, terms: tuple[Any, ...], on_grid: bool) -> Fraction | None:
-        self._decimal_vars()
         opt = z3.Optimize()
+        opt.set("timeout", TIMEOUT_MS)
         opt.add(*self.z3.assertions())
         opt.add(*[as_bool(t) for t in terms])
         if on_grid:
-            opt.add(self.decimals)
+            opt.add(*self._grid(self._decimal_vars()))
         handle = opt.maximize(objective)
         answer = opt.check()
+        if answer == z3.unknown:
+            raise SolverError(_unknown(opt.reason_unknown()))
         if answer != z3.sat:
             raise SolverError(f"optimizing over a region the solver calls {answer}")
         upper = opt.upper(handle)
@@ -180,8 +215,6 @@ class Solver:
         """A minimal set of the keys whose literals (Boolean constants asserted elsewhere to
         mean something) cannot hold together with the domains and `fixed`; every key when
         they can. Asked of this solver, with assumptions: nothing is copied."""
-        self._decimal_vars()
-        keys = list(literals)
         self.z3.push()
         try:
             self.z3.add(*[as_bool(t) for t in fixed])
@@ -192,8 +225,8 @@ class Solver:
     def core(self, named: dict[str, Any], fixed: tuple[Any, ...] = ()) -> list[str]:
         """A minimal set of the named conditions that cannot hold together with the domains
         and the `fixed` terms (all of them, if they can)."""
-        self._decimal_vars()
         probe = z3.Solver()
+        probe.set("timeout", TIMEOUT_MS)
         probe.add(*self.z3.assertions())
         probe.add(*[as_bool(t) for t in fixed])
         flags = {n: z3.Bool(f"@core:{n}") for n in named}
@@ -204,12 +237,12 @@ class Solver:
 
     def _core(self, solver: z3.Solver, literals: dict[Any, Any]) -> list[Any]:
         keys = list(literals)
-        if self._decide(solver, list(literals.values())) != z3.unsat:
+        answer = self._decide(solver, list(literals.values()))
+        if answer.sat:
             return keys
-        in_core = {c.get_id() for c in solver.unsat_core()}
-        core = [k for k in keys if literals[k].get_id() in in_core]
+        core = [k for k in keys if literals[k].get_id() in answer.core]
         for k in list(core):  # deletion: keep only what is needed
-            if self._decide(solver, [literals[m] for m in core if m != k]) == z3.unsat:
+            if not self._decide(solver, [literals[m] for m in core if m != k]).sat:
                 core.remove(k)
         return core
 
@@ -253,10 +286,9 @@ class Solver:
             flags = list(preferences)
             while True:
                 answer = self._decide(self.z3, flags)
-                if answer == z3.sat:
-                    found: z3.ModelRef = self.z3.model()
-                    return found
-                core = {c.get_id() for c in self.z3.unsat_core()}
+                if answer.model is not None:
+                    return answer.model
+                core = answer.core
                 flags_left = [f for f in flags if f.get_id() not in core]
                 if not core or len(flags_left) == len(flags):
                     return None
