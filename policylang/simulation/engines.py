@@ -124,7 +124,11 @@ class _Feeder:
         self.decide, self.escalate, self.fallback = module.decide, module.escalate, module.fallback
         self.RequestError = module.RequestError
         self.rules = {r.name: r for r in ir.route}
-        self.has_tokens = any(s.name == "input_tokens" and s.role == "signal" for s in ir.signals)
+        tokens = next((s for s in ir.signals if s.name == "input_tokens" and s.role == "signal"), None)
+        self.has_tokens = tokens is not None
+        # an absent `input_tokens` is decided with its default, and counted so (without a
+        # default, `decide` has already made the record R001)
+        self.tokens_default = tokens.default if tokens is not None else None
         self.by = by
         self.by_default = next((s.default for s in ir.inputs if s.name == by), None)
         self.base = ir.model(baseline) if baseline is not None else None
@@ -248,7 +252,7 @@ class _Feeder:
             errors.add("R002", location, "@output_tokens", "@output_tokens must be a whole number >= 0")
             return
         if self.has_tokens:
-            tokens_in = signals["input_tokens"]
+            tokens_in = signals.get("input_tokens", self.tokens_default)
         else:
             tokens_in = record.get("@input_tokens", 0)
             if not _valid_tokens(tokens_in):
@@ -271,7 +275,7 @@ class _Feeder:
         tokens) counted here in line; any other goes through `feed`. Returns the records read."""
         decide, RequestError, plain, counts, by, short = (self.decide, self.RequestError, self._plain,
                                                           self._counts, self.by, self.short)
-        has_tokens, add_long, feed = self.has_tokens, self._add_long, self.feed
+        has_tokens, tokens_default, add_long, feed = self.has_tokens, self.tokens_default, self._add_long, self.feed
         by_default, loads = self.by_default, json.loads
         count = 0
         with open(path, "rb") as stream:
@@ -308,7 +312,7 @@ class _Feeder:
                     feed(location, normalized(raw))
                     continue
                 if has_tokens:
-                    tokens_in = signals["input_tokens"]
+                    tokens_in = signals.get("input_tokens", tokens_default)
                 else:
                     tokens_in = raw.get("@input_tokens")
                     if tokens_in is None:
