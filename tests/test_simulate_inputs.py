@@ -12,10 +12,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 import policylang
 from policylang.cli import main
 from policylang.simulation import simulate
+from policylang.simulation.traffic import deep_loads, shallow
+
+from conftest import examples
 
 
 DEFAULTED = """
@@ -86,3 +91,97 @@ def test_a_defaulted_input_tokens_on_the_command_line(defaulted, tmp_path):
         outputs.append(report)
     assert outputs[0] == outputs[1]
     assert outputs[0]["tokens"]["in"] == 900
+
+
+HOSTILE = """
+policy hostile
+signal task: enum {a, b}
+signal input_tokens: int in 0..1_000_000
+outcome ok: bool = true
+model m { id = "m", tier = 1, input_per_mtok = $1, output_per_mtok = $2, context = 1_000_000, max_output = 100, latency = 1s }
+model n { id = "n", tier = 2, input_per_mtok = $3, output_per_mtok = $4, context = 1_000_000, max_output = 100, latency = 2s }
+cascade up { m -> n when not ok }
+route {
+  rule one when task == a -> up
+  default -> n
+}
+"""
+
+
+def _nested(depth: int, inner: str = "1") -> str:
+    return "[" * depth + inner + "]" * depth
+
+
+def test_json_nested_deeper_than_python_parses_is_counted_not_a_traceback(tmp_path):
+    """Python's `json` gives up (RecursionError) near 1,000 levels; DuckDB's parser has no limit.
+    A deep line that is no JSON object is R002 at its line, a deep object is decided, and the
+    lines after it are simulated, by both engines alike."""
+    policy = policylang.loads(HOSTILE, "hostile.route")
+    deep = 100_000
+    lines = [
+        '{"task": "b", "input_tokens": 1}',  # 1: n
+        "[" * deep,  # 2: unterminated: R002
+        '{"a":' * deep,  # 3: unterminated: R002
+        _nested(deep),  # 4: well formed, but no object: R002
+        '{"task": "b", "input_tokens": 2, "note": ' + '{"a": ' * deep + "1" + "}" * deep + "}",  # 5: n
+        '{"task": ' + _nested(deep) + ', "input_tokens": 3}',  # 6: R002 at task
+        '{"task": "a", "input_tokens": 4, "@outcomes": [{"ok": ' + _nested(deep) + "}]}",  # 7: R002 at ok
+        '{"task": "a", "input_tokens": 5, "@outcomes": [' + _nested(deep) + "]}",  # 8: R002, not a list of objects
+        '{"task": "a", "input_tokens": 6, "@outcomes": [{"ok": false}]}',  # 9: m, n
+    ]
+    # 10 on: around the depth where Python's parser stops, where a value it read can still be
+    # too deep to show in an error message: R002 at task, R002 at ok, decided (n)
+    for depth in range(900, 1100, 7):
+        lines.append('{"task": ' + _nested(depth, "") + ', "input_tokens": 1}')
+        lines.append('{"task": "a", "input_tokens": 1, "@outcomes": [{"ok": ' + _nested(depth, "") + "}]}")
+        lines.append('{"task": "b", "input_tokens": 1, "x": ' + _nested(depth, '{"y": 1}') + "}")
+    near = (len(lines) - 9) // 3
+    path = tmp_path / "deep.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = _both(policy, path)
+    assert report["records"] == len(lines)
+    assert report["errors"] == {"R002": {"count": 6 + 2 * near, "first": {"location": 2, "signal": None}}}
+    assert report["valid"] == 3 + near
+    assert report["models"]["n"]["tokens_in"] == 1 + 2 + 6 + near
+    assert report["models"]["m"]["tokens_in"] == 6
+    (tmp_path / "hostile.route").write_text(HOSTILE, encoding="utf-8")
+    for engine in ("python", "duckdb"):
+        result = CliRunner().invoke(main, ["simulate", str(tmp_path / "hostile.route"), str(path), "--engine", engine])
+        assert result.exit_code == 1 and isinstance(result.exception, (SystemExit, type(None))), result.output
+        assert f"{len(lines)} records" in result.output and "R002" in result.output
+
+
+def _json_values():
+    scalars = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=True)
+               | st.text(max_size=6))
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                        | st.dictionaries(st.text(max_size=4), inner, max_size=4), max_leaves=25)
+
+
+@examples()
+@given(value=_json_values(), ascii_only=st.booleans(), cuts=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(
+    ["", "{", "}", "[", "]", ",", ":", '"', "\\", " ", "1", "-", ".", "e", "n", "t", "N", "I", "\x00", "\u00e9"])), max_size=3))
+def test_deep_loads_reads_what_json_loads_reads(value, ascii_only, cuts):
+    """The parser of lines too deep for Python's `json` reads every text as `json.loads` does:
+    the same value (containers past `DEEP` kept empty), or a ValueError where it raises one."""
+    text = json.dumps(value, ensure_ascii=ascii_only, indent=None if ascii_only else 1)
+    for at, piece in cuts:  # a few edits: a character replaced, or one inserted
+        at %= len(text) + 1
+        text = text[:at] + piece + text[at + 1:] if piece and at % 2 else text[:at] + piece + text[at:]
+    raw = text.encode("utf-8", "surrogatepass")
+    try:
+        want = repr(shallow(json.loads(raw)))
+    except ValueError:
+        with pytest.raises(ValueError):
+            deep_loads(raw)
+        return
+    assert repr(deep_loads(raw)) == want
+    assert repr(deep_loads(raw, depth=10**6)) == repr(json.loads(raw))
+
+
+def test_deep_loads_has_no_depth_limit():
+    assert deep_loads(_nested(200_000).encode()) == [[[[[]]]]]
+    assert deep_loads(('{"a": ' * 200_000 + "null" + "}" * 200_000).encode()) == {"a": {"a": {"a": {"a": {}}}}}
+    for broken in ("[" * 200_000, _nested(200_000) + "]", '{"a":' * 200_000, _nested(200_000, "1,"), "[1,]", '{"a": 1,}'):
+        with pytest.raises(ValueError):
+            deep_loads(broken.encode())

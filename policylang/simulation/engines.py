@@ -21,7 +21,7 @@ from ..ir.policy import CascadeTarget, Policy as PolicyIR, Rule
 from ..policy import Policy
 from ..serving import Walk, walk
 from .report import Errors, Tally
-from .traffic import Broken, TrafficError, format_of, normalized, parse_line, records
+from .traffic import Broken, TrafficError, format_of, normalized, parse_line, records, shallow
 
 
 @dataclass(frozen=True)
@@ -247,6 +247,9 @@ class _Feeder:
         except self.RequestError as exc:
             errors.add(exc.code, location, exc.signal, exc.message)
             return
+        except RecursionError:  # a value nested nearly as deep as `json` reads, shown in an error message
+            self.feed(location, shallow(record))
+            return
         output = record.get("@output_tokens")
         if output is not None and not _valid_tokens(output):
             errors.add("R002", location, "@output_tokens", "@output_tokens must be a whole number >= 0")
@@ -259,7 +262,11 @@ class _Feeder:
                 errors.add("R002", location, "@input_tokens", "@input_tokens must be a whole number >= 0")
                 return
         if outcomes:
-            climbed = self._climb(decision, outcomes)
+            try:
+                climbed = self._climb(decision, outcomes)
+            except RecursionError:  # as above, in an outcome
+                self.feed(location, shallow(record))
+                return
             if isinstance(climbed, tuple):
                 code, signal, message = climbed
                 errors.add(code, location, signal, message)
@@ -282,7 +289,7 @@ class _Feeder:
             for location, line in enumerate(stream, start=1):
                 try:
                     raw = loads(line)
-                except ValueError:  # not JSON, not UTF-8, or a blank line
+                except (ValueError, RecursionError):  # not JSON, not UTF-8, a blank line, or nested too deep
                     raw = parse_line(location, line)
                     if raw is None:
                         continue
@@ -306,6 +313,9 @@ class _Feeder:
                     decision = decide(signals)
                 except RequestError as exc:
                     self.errors.add(exc.code, location, exc.signal, exc.message)
+                    continue
+                except RecursionError:  # see `feed`
+                    feed(location, normalized(raw))
                     continue
                 output = raw.get("@output_tokens")
                 if output is not None and not (output.__class__ is int and output >= 0):

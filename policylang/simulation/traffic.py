@@ -10,7 +10,10 @@ Both engines read a record the same way, so that they report the same numbers:
   inside each object of `"@outcomes"`: a column cannot tell a missing value from a null;
 - a CSV cell is read as a JSON scalar would be: `true`/`false` a bool, JSON's number syntax an
   int or a float, anything else a string (`csv_value`);
-- a line that is not a JSON object is a record that counts under R002, at its line.
+- a line that is not a JSON object is a record that counts under R002, at its line;
+- a line nested deeper than Python's recursive `json` parser goes (a `RecursionError`) is read
+  by `deep_loads`, which gives what `json.loads` would with no recursion limit: DuckDB's parser
+  has none, so both engines decide such a line (or count it under R002 if it is no JSON object).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import csv
 import json
 import re
 from collections.abc import Iterator
+from json.decoder import JSONDecodeError, scanstring
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,11 @@ FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv
 
 INT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
 NUMBER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+DEEP = 4
+"""How deep a value of a record can matter to a decision: the record (1), a signal's value or
+`"@outcomes"` (2), an outcome object (3), an outcome's value (4). Every signal and outcome is a
+scalar, so a container at depth 4 counts only as a value of the wrong sort, whatever it holds."""
 
 
 class TrafficError(Exception):
@@ -58,6 +67,17 @@ def normalized(record: dict[str, Any]) -> dict[str, Any]:
         out["@outcomes"] = [{k: v for k, v in o.items() if v is not None} if isinstance(o, dict) else o
                             for o in outcomes]
     return out
+
+
+def shallow(value: Any, depth: int = DEEP) -> Any:
+    """A value with each container deeper than `depth` kept as an empty one of its kind, as
+    `deep_loads` reads it: a record whose values are nested nearly as deep as Python's `json`
+    reads could not be shown in an error message without recursing as deep."""
+    if value.__class__ is dict:
+        return {k: shallow(v, depth - 1) for k, v in value.items()} if depth > 0 else {}
+    if value.__class__ is list:
+        return [shallow(v, depth - 1) for v in value] if depth > 0 else []
+    return value
 
 
 def csv_value(text: str | None) -> Any:
@@ -91,7 +111,10 @@ def parse_line(number: int, raw: bytes) -> dict[str, Any] | Broken | None:
     if not raw.strip(b" \t\r\n"):
         return None
     try:
-        value = json.loads(raw)
+        try:
+            value = json.loads(raw)
+        except RecursionError:  # nested deeper than Python's parser goes
+            value = deep_loads(raw)
     except UnicodeDecodeError:
         return Broken(f"line {number} is not UTF-8 text")
     except ValueError as exc:
@@ -99,6 +122,89 @@ def parse_line(number: int, raw: bytes) -> dict[str, Any] | Broken | None:
     if not isinstance(value, dict):
         return Broken(f"line {number} is not a JSON object but {type(value).__name__}")
     return value
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_WORDS = {"n": ("null", None), "t": ("true", True), "f": ("false", False), "N": ("NaN", float("nan")),
+          "I": ("Infinity", float("inf"))}
+
+
+def deep_loads(raw: bytes | str, depth: int = DEEP) -> Any:
+    """What `json.loads(raw)` gives (the value, or the ValueError it raises), read with a stack
+    of its own rather than by recursion, so that no nesting is too deep for it. A container
+    deeper than `depth` is kept as an empty one of its kind: what it holds cannot matter to a
+    decision (`DEEP`), and a value nested that deep would make any later repr of it recurse."""
+    text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
+    if text.startswith("\ufeff"):
+        raise JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    space = _SPACE.match
+    stack: list[list[Any]] = []  # per open container: [the container, the key awaiting its value]
+    at = space(text, 0).end()
+
+    def key(frame: list[Any], at: int) -> int:
+        """Read `"key" :` at `at` into the frame; the index of the value after it."""
+        if text[at:at + 1] != '"':
+            raise JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
+        frame[1], at = scanstring(text, at + 1, True)
+        at = space(text, at).end()
+        if text[at:at + 1] != ":":
+            raise JSONDecodeError("Expecting ':' delimiter", text, at)
+        return space(text, at + 1).end()
+
+    while True:
+        char = text[at:at + 1]
+        value: Any
+        if char == '"':
+            value, at = scanstring(text, at + 1, True)
+        elif char in ("{", "["):
+            at = space(text, at + 1).end()
+            if text[at:at + 1] == ("}" if char == "{" else "]"):
+                value, at = ({} if char == "{" else []), at + 1
+            else:
+                frame: list[Any] = [{} if char == "{" else [], None]
+                stack.append(frame)
+                if char == "{":
+                    at = key(frame, at)
+                continue
+        elif char in _WORDS and text.startswith(_WORDS[char][0], at):
+            word, value = _WORDS[char]
+            at += len(word)
+        elif char == "-" and text.startswith("-Infinity", at):
+            value, at = float("-inf"), at + len("-Infinity")
+        else:
+            match = _NUMBER.match(text, at)
+            if match is None:
+                raise JSONDecodeError("Expecting value", text, at)
+            integer, fraction, exponent = match.groups()
+            value = float(integer + (fraction or "") + (exponent or "")) if fraction or exponent else int(integer)
+            at = match.end()
+        while True:  # a value is read: put it in its container, and close the containers it ends
+            if not stack:
+                at = space(text, at).end()
+                if at != len(text):
+                    raise JSONDecodeError("Extra data", text, at)
+                return value
+            frame = stack[-1]
+            container = frame[0]
+            if len(stack) >= depth and value.__class__ in (dict, list):
+                value = value.__class__()
+            if container.__class__ is dict:
+                container[frame[1]] = value
+            else:
+                container.append(value)
+            at = space(text, at).end()
+            char = text[at:at + 1]
+            if char == ("}" if container.__class__ is dict else "]"):
+                stack.pop()
+                value, at = container, at + 1
+                continue
+            if char != ",":
+                raise JSONDecodeError("Expecting ',' delimiter", text, at)
+            at = space(text, at + 1).end()
+            if container.__class__ is dict:
+                at = key(frame, at)
+            break
 
 
 def _jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
