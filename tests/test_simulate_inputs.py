@@ -20,7 +20,7 @@ from policylang.cli import main
 from policylang.simulation import simulate
 from policylang.simulation.traffic import deep_loads, shallow
 
-from conftest import examples
+from conftest import EXAMPLES, examples
 
 
 DEFAULTED = """
@@ -185,3 +185,54 @@ def test_deep_loads_has_no_depth_limit():
     for broken in ("[" * 200_000, _nested(200_000) + "]", '{"a":' * 200_000, _nested(200_000, "1,"), "[1,]", '{"a": 1,}'):
         with pytest.raises(ValueError):
             deep_loads(broken.encode())
+
+
+def test_a_csv_outcomes_cell_is_json_text_in_both_engines(tmp_path):
+    """CSV has no nested values, so an `"@outcomes"` cell holds the list as JSON text: both
+    engines climb on it (the duckdb engine once ignored the column, the python engine counted
+    every such row as R002). An empty cell or `null` is absent; text that is no JSON, or no list
+    of objects, is R002; an outcome is validated as in JSON lines."""
+    policy = policylang.load(str(EXAMPLES / "support_desk.route"))
+    rows = [
+        ["classify", "300", '[{"confidence": 0.4}]'],  # 1: fast, mid (no outcome for mid: it stops)
+        ["classify", "300", '[{"confidence": 0.4}, {"confidence": 0.3}]'],  # 2: fast, mid, frontier
+        ["extract", "2000", '[{"confidence": 0.95}]'],  # 3: fast
+        ["translate", "100", ""],  # 4: absent: fast
+        ["translate", "100", "null"],  # 5: absent: fast
+        ["format", "100", "abc"],  # 6: no JSON: R002
+        ["format", "100", '{"confidence": 0.4}'],  # 7: no list: R002
+        ["format", "100", '[{"confidence": null}]'],  # 8: the outcome's default: fast
+        ["format", "100", '[{"typo": 1}]'],  # 9: R004 at typo
+        ["format", "100", ' [{"valid": false, "tool_failures": 3}] '],  # 10: fast, mid
+        ["legal_review", "1200", '[{"confidence": 0.1}]'],  # 11: high_stakes, no cascade: frontier
+        ["format", "100", _nested(5_000, "")],  # 12: a list of lists: R002
+    ]
+    path = tmp_path / "t.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["task", "input_tokens", "@outcomes"])
+        writer.writerows(rows)
+    report = _both(policy, path)
+    assert report["errors"] == {"R002": {"count": 3, "first": {"location": 6, "signal": None}},
+                                "R004": {"count": 1, "first": {"location": 9, "signal": "typo"}}}
+    assert report["valid"] == 8
+    assert {r: v["hits"] for r, v in report["rules"].items() if v["hits"]} == {"cheap": 7, "high_stakes": 1}
+    assert report["escalations"]["requests"] == 3
+    assert [(e["from"], e["to"], e["count"]) for e in report["escalations"]["edges"]] == [
+        ("fast", "mid", 3), ("mid", "frontier", 1)]
+    assert {m: v["calls"] for m, v in report["models"].items()} == {"fast": 7, "mid": 3, "frontier": 2}
+
+
+def test_the_csv_outcomes_repro_on_the_command_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('task,input_tokens,@outcomes\nclassify,300,"[{""confidence"": 0.4}]"\n', encoding="utf-8")
+    outputs = []
+    for engine in ("duckdb", "python"):
+        result = CliRunner().invoke(main, ["simulate", str(EXAMPLES / "support_desk.route"), str(path),
+                                           "--engine", engine, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        report.pop("engine")
+        outputs.append(report)
+    assert outputs[0] == outputs[1]
+    assert outputs[0]["escalations"]["edges"] == [{"cascade": "standard", "from": "fast", "to": "mid", "count": 1}]

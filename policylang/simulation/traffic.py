@@ -1,15 +1,17 @@
 """Traffic files read record by record (section 9.3), for the python engine.
 
-JSON lines (`.jsonl`, `.ndjson`, `.json`), CSV (`.csv`, flat signals only) and Parquet
-(`.parquet`, in batches through pyarrow). Nothing holds the whole file: each reader yields one
-record at a time with its location (a line number for JSON lines, a record number otherwise).
+JSON lines (`.jsonl`, `.ndjson`, `.json`), CSV (`.csv`, flat values, `"@outcomes"` as JSON
+text) and Parquet (`.parquet`, in batches through pyarrow). Nothing holds the whole file: each
+reader yields one record at a time with its location (a line number for JSON lines, a record
+number otherwise).
 
 Both engines read a record the same way, so that they report the same numbers:
 
 - a null (a JSON null, an empty CSV cell, a Parquet null) is an absent key, at the top level and
   inside each object of `"@outcomes"`: a column cannot tell a missing value from a null;
 - a CSV cell is read as a JSON scalar would be: `true`/`false` a bool, JSON's number syntax an
-  int or a float, anything else a string (`csv_value`);
+  int or a float, anything else a string (`csv_value`); the `"@outcomes"` cell is JSON text, the
+  list it holds (`csv_outcomes`);
 - a line that is not a JSON object is a record that counts under R002, at its line;
 - a line nested deeper than Python's recursive `json` parser goes (a `RecursionError`) is read
   by `deep_loads`, which gives what `json.loads` would with no recursion limit: DuckDB's parser
@@ -91,6 +93,21 @@ def csv_value(text: str | None) -> Any:
     if NUMBER_TEXT.fullmatch(text):
         return float(text)
     return text
+
+
+def csv_outcomes(text: str | None) -> Any:
+    """The `"@outcomes"` cell of a CSV row, JSON text (`[{"confidence": 0.4}]`): the value it
+    holds (a JSON null, or an empty cell, is None: absent); the text itself when it is no JSON,
+    so that the record counts under R002 as any `"@outcomes"` that is no list of objects."""
+    if text is None or text == "":
+        return None
+    try:
+        try:
+            return json.loads(text)
+        except RecursionError:
+            return deep_loads(text)
+    except ValueError:
+        return text
 
 
 def records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
@@ -224,10 +241,10 @@ def _csv(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
         for number, row in enumerate(reader, start=1):
             record = {}
             for name, cell in zip(header, row):
-                value = csv_value(cell)
+                value = csv_outcomes(cell) if name == "@outcomes" else csv_value(cell)
                 if value is not None:
                     record[name] = value
-            yield number, record
+            yield number, normalized(record) if "@outcomes" in record else record
 
 
 def _parquet(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:

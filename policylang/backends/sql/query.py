@@ -77,14 +77,29 @@ class _Builder:
             return Absent()
         return source_of(ident(name), self.layout.columns[name], csv=self.layout.mode == "csv")
 
+    def outcomes_json(self) -> str | None:
+        """SQL: `@outcomes` as a JSON value, for a JSON line and for CSV (where a cell holds
+        the list as JSON text, NULL when the text is no JSON); None when it comes from a typed
+        column, or from no column at all."""
+        if self.layout.mode == "json":
+            return f"json_extract({col('json')}, {string(_json_key('@outcomes'))})"
+        if self.layout.mode == "csv" and "@outcomes" in self.layout.columns:
+            return col("outcomes")
+        return None
+
     def outcomes_list(self) -> tuple[str, str, str]:
         """(SQL: `@outcomes` is present, SQL: its shape is wrong (R002), SQL: its length)."""
-        if self.layout.mode == "json":
-            raw = f"json_extract({col('json')}, {string(_json_key('@outcomes'))})"
+        raw = self.outcomes_json()
+        if raw is not None:
             present = f"({raw} IS NOT NULL AND json_type({raw}) <> 'NULL')"
             elements = f"CAST(json_extract({raw}, '$[*]') AS JSON[])"
             wrong = any_of([f"json_type({raw}) <> 'ARRAY'",
                             f"array_length(list_filter({elements}, lambda x: json_type(x) <> 'OBJECT')) > 0"])
+            if self.layout.mode == "csv":  # a cell whose text is no JSON is present, and of the wrong shape
+                cell = ident("@outcomes")
+                unread = f"({cell} IS NOT NULL AND {cell} <> '' AND {raw} IS NULL)"
+                return (any_of([unread, present]), any_of([unread, all_of([present, wrong])]),
+                        case([(present, f"json_array_length({raw})")], "0"))
             return present, all_of([present, wrong]), f"json_array_length({raw})"
         sql_type = self.layout.columns.get("@outcomes") if self.layout.mode == "typed" else None
         if sql_type is None:
@@ -97,9 +112,16 @@ class _Builder:
             return present, present, "0"
         return present, f"({present} AND array_length(list_filter({column}, lambda x: x IS NULL)) > 0)", f"array_length({column})"
 
-    def outcome_source(self, step: int, name: str) -> Source:
+    def outcome_element(self, step: int) -> str | None:
+        """SQL: element `step` of a JSON `@outcomes` (`outcomes_json`), else None."""
         if self.layout.mode == "json":
-            element = f"json_extract({col('json')}, {string(_json_key('@outcomes') + f'[{step}]')})"
+            return f"json_extract({col('json')}, {string(_json_key('@outcomes') + f'[{step}]')})"
+        raw = self.outcomes_json()
+        return None if raw is None else f"json_extract({raw}, {string(f'$[{step}]')})"
+
+    def outcome_source(self, step: int, name: str) -> Source:
+        element = self.outcome_element(step)
+        if element is not None:
             return Json(f"json_extract({element}, {string(_json_key(name))})")
         fields = list_struct_fields(self.layout.columns.get("@outcomes", "")) or {}
         if name not in fields:
@@ -109,8 +131,8 @@ class _Builder:
     def unknown_outcome_keys(self, step: int) -> tuple[str, str]:
         """(SQL: element `step` has a key that names no outcome, SQL: the first such key)."""
         known = [c.name for c in self.outcomes]
-        if self.layout.mode == "json":
-            element = f"json_extract({col('json')}, {string(_json_key('@outcomes') + f'[{step}]')})"
+        element = self.outcome_element(step)
+        if element is not None:
             listed = ", ".join(string(k) for k in known) or "''"
             keys = (f"list_filter(json_keys({element}), lambda k: k NOT IN ({listed}) "
                     f"AND json_type(json_extract({element}, '$.\"' || replace(k, '\"', '\\\"') || '\"')) <> 'NULL')")
@@ -175,6 +197,8 @@ class _Builder:
         if self.layout.mode == "json":
             parsed = f"TRY_CAST({ident('line')} AS JSON)"  # NULL for a line that is no JSON object
             return f"SELECT *, CASE WHEN json_type({parsed}) = 'OBJECT' THEN {parsed} END AS {col('json')}\nFROM {self.table}"
+        if self.outcomes_json() is not None:  # CSV: the cell's JSON text, NULL when it is no JSON
+            return f"SELECT *, TRY_CAST({ident('@outcomes')} AS JSON) AS {col('outcomes')}\nFROM {self.table}"
         return f"SELECT *\nFROM {self.table}"
 
     def stage_validate(self) -> tuple[str, Env]:
