@@ -29,7 +29,7 @@ from policylang.simulation.traffic import normalized
 import policygen
 import policygen_measured
 import strategies as gen
-from conftest import example_files, examples
+from conftest import EXAMPLES, example_files, examples
 
 RANDOM_POLICIES = st.one_of(policygen.finite_policies(extras=True), policygen.float_policies(),
                             policygen_measured.measured_policies())
@@ -237,6 +237,20 @@ def test_every_dialect_parses(path, dialect):
     text = to_sql(_example(path).ir, dialect=dialect, table="logs.requests")
     assert text == to_sql(_example(path).ir, dialect=dialect, table="logs.requests")  # deterministic
     assert sqlglot.parse_one(text, read=dialect) is not None
+
+
+@pytest.mark.parametrize("dialect", ["spark", "trino", "bigquery"])
+def test_list_indexes_past_the_end_are_null(dialect):
+    """The query reads each step's outcome whether `"@outcomes"` is that long or not, which
+    DuckDB answers with NULL; Spark (ANSI mode), Trino and BigQuery fail on a plain subscript, so
+    every index must be their NULL-past-the-end form (try_element_at, element_at, SAFE_OFFSET)."""
+    from sqlglot import exp
+
+    text = to_sql(_example(EXAMPLES / "support_desk.route").ir, dialect=dialect)
+    brackets = list(sqlglot.parse_one(text, read=dialect).find_all(exp.Bracket))
+    assert brackets and all(b.args.get("safe") for b in brackets)
+    assert {"spark": "TRY_ELEMENT_AT(`@outcomes`, 2)", "trino": 'ELEMENT_AT("@outcomes", 2)',
+            "bigquery": "`@outcomes`[SAFE_OFFSET(1)]"}[dialect] in text
 
 
 def test_compile_target_sql_cli(tmp_path):

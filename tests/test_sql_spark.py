@@ -22,7 +22,9 @@ from test_sql import BOUNDARIES
 def spark():
     session = (SparkSession.builder.master("local[2]").appName("policylang-tests")
                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-               .config("spark.sql.decimalOperations.allowPrecisionLoss", "false").getOrCreate())
+               .config("spark.sql.decimalOperations.allowPrecisionLoss", "false")
+               .config("spark.sql.ansi.enabled", "true")  # Spark 4's default, where an index past the end fails
+               .getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -72,9 +74,15 @@ CORPUS = {
         {"n": 3, "g": -1.0, "@outcomes": [{"q": 0.75}]},
         {"n": 3, "f": float("nan")},
         {"n": 3, "vip": True, "g": 1.0},
+        {"n": 3, "g": 2.5, "@outcomes": []},  # a list shorter than the cascade: no element 1
     ]),
     "support_desk": ((EXAMPLES / "support_desk.route").read_text(), [
         {"task": "classify", "input_tokens": 300, "@outcomes": [{"confidence": 0.4}, {"confidence": 0.3}]},
+        # lists shorter than the cascade (two edges): Spark 4's ANSI mode once failed the whole
+        # query with [INVALID_ARRAY_INDEX] on them
+        {"task": "extract", "input_tokens": 2000, "@outcomes": [{"confidence": 0.6}]},
+        {"task": "extract", "input_tokens": 2000, "@outcomes": [{"confidence": 0.95}]},
+        {"task": "format", "input_tokens": 10, "@outcomes": []},
         {"task": "legal_review", "input_tokens": 1200},
         {"task": "summarize", "input_tokens": 4000},
         {"task": "summarize", "input_tokens": 4001, "pii": True},

@@ -39,14 +39,30 @@ def to_sql(policy: Policy, *, dialect: str = "duckdb", table: str = "requests",
 
 
 def translate(text: str, dialect: str) -> str:
-    """DuckDB SQL in another dialect, through sqlglot; DuckDB's own text as it is."""
+    """DuckDB SQL in another dialect, through sqlglot; DuckDB's own text as it is.
+
+    A list index past the end is NULL in DuckDB, and the query relies on it: it reads each
+    step's outcome whether a row's `"@outcomes"` is that long or not. Other dialects fail the
+    query there (Spark in ANSI mode, its default from Spark 4; Trino; BigQuery), so every index
+    is written as the dialect's NULL-past-the-end form: `try_element_at` in Spark, `element_at`
+    in Trino, `SAFE_OFFSET` in BigQuery (PostgreSQL's and Snowflake's subscripts are NULL
+    already)."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown SQL dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
     if dialect == "duckdb":
         return text
     import sqlglot  # the `sql` extra
+    from sqlglot import exp
 
-    translated: list[str] = sqlglot.transpile(text, read="duckdb", write=dialect, pretty=True)
+    translated: list[str] = []
+    for statement in sqlglot.parse(text, read="duckdb"):
+        if statement is None:
+            continue
+        for bracket in statement.find_all(exp.Bracket):
+            if not any(key.is_string for key in bracket.expressions):  # a list index, not a key
+                bracket.set("safe", True)
+                bracket.set("offset", 0)  # the index as sqlglot holds it, from 0 (BigQuery's OFFSET)
+        translated.append(statement.sql(dialect=dialect, pretty=True))
     return ";\n".join(t for t in translated if t) + "\n"
 
 
