@@ -236,3 +236,13 @@ def test_the_csv_outcomes_repro_on_the_command_line(tmp_path):
         outputs.append(report)
     assert outputs[0] == outputs[1]
     assert outputs[0]["escalations"]["edges"] == [{"cascade": "standard", "from": "fast", "to": "mid", "count": 1}]
+
+
+def test_latency_requests_is_a_count_like_every_other(defaulted, tmp_path):
+    """Counts are JSON numbers, the latency figures decimal strings (docs/simulate.md)."""
+    jsonl = _defaulted_files(tmp_path)[0]
+    latency = _both(defaulted, jsonl)["latency"]
+    assert latency["requests"] == 3 and (latency["mean"], latency["max"]) == ("1.667", "2")
+    empty = tmp_path / "none.jsonl"
+    empty.write_text('{"task": "c"}\n', encoding="utf-8")  # R003: no request made a call
+    assert _both(defaulted, empty)["latency"] == {"requests": 0, "mean": None, "p50": None, "p95": None, "max": None}

@@ -125,10 +125,11 @@ def _group(policy: Policy, tally: Tally, baseline: str | None) -> dict[str, Any]
     return out
 
 
-def _latency(histogram: Counter[Decimal]) -> dict[str, str | None]:
+def _latency(histogram: Counter[Decimal]) -> dict[str, int | str | None]:
+    """`requests` (a count, as every count of the report), then the figures in seconds."""
     count = sum(histogram.values())
     if not count:
-        return {"requests": "0", "mean": None, "p50": None, "p95": None, "max": None}
+        return {"requests": 0, "mean": None, "p50": None, "p95": None, "max": None}
     ordered = sorted(histogram.items())
 
     def rank(fraction: Decimal) -> str:  # nearest rank: the smallest value with ceil(p * n) at or below it
@@ -141,7 +142,7 @@ def _latency(histogram: Counter[Decimal]) -> dict[str, str | None]:
         raise AssertionError("unreachable")
 
     total = sum((EXACT.multiply(v, n) for v, n in ordered), Decimal(0))
-    return {"requests": str(count), "mean": format(_q(WIDE.divide(total, Decimal(count)), 3).normalize(EXACT), "f"),
+    return {"requests": count, "mean": format(_q(WIDE.divide(total, Decimal(count)), 3).normalize(EXACT), "f"),
             "p50": rank(Decimal("0.5")), "p95": rank(Decimal("0.95")),
             "max": format(ordered[-1][0].normalize(EXACT), "f")}
 
