@@ -246,3 +246,16 @@ def test_latency_requests_is_a_count_like_every_other(defaulted, tmp_path):
     empty = tmp_path / "none.jsonl"
     empty.write_text('{"task": "c"}\n', encoding="utf-8")  # R003: no request made a call
     assert _both(defaulted, empty)["latency"] == {"requests": 0, "mean": None, "p50": None, "p95": None, "max": None}
+
+
+def test_latency_percentiles_are_nearest_rank(tmp_path):
+    """p is the smallest latency with at least ceil(p x n) requests at or below it: the ceiling,
+    not the floor (a Decimal's // truncates, and once gave the rank below)."""
+    policy = policylang.loads(DEFAULTED, "defaulted.route")
+    path = tmp_path / "t.jsonl"
+    # 3 requests at 1s (cheap), then 4 at 2s (big): n = 7, p50 rank ceil(3.5) = 4, p95 rank ceil(6.65) = 7
+    path.write_text('{"task": "b"}\n' * 3 + '{"task": "a"}\n' * 4, encoding="utf-8")
+    assert _both(policy, path)["latency"] == {"requests": 7, "mean": "1.571", "p50": "2", "p95": "2", "max": "2"}
+    # 19 at 1s and 2 at 2s: n = 21, p50 rank 11 (1s), p95 rank ceil(19.95) = 20 (2s)
+    path.write_text('{"task": "b"}\n' * 19 + '{"task": "a"}\n' * 2, encoding="utf-8")
+    assert _both(policy, path)["latency"] == {"requests": 21, "mean": "1.095", "p50": "1", "p95": "2", "max": "2"}

@@ -7,6 +7,7 @@ Costs are summed as tokens per model and priced once, exactly: `tokens x price /
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -133,7 +134,7 @@ def _latency(histogram: Counter[Decimal]) -> dict[str, int | str | None]:
     ordered = sorted(histogram.items())
 
     def rank(fraction: Decimal) -> str:  # nearest rank: the smallest value with ceil(p * n) at or below it
-        target = max(1, int(-(-fraction * count // 1)))
+        target = max(1, math.ceil(fraction * count))  # a Decimal's // truncates: no ceiling from it
         seen = 0
         for value, n in ordered:
             seen += n
