@@ -259,3 +259,24 @@ def test_latency_percentiles_are_nearest_rank(tmp_path):
     # 19 at 1s and 2 at 2s: n = 21, p50 rank 11 (1s), p95 rank ceil(19.95) = 20 (2s)
     path.write_text('{"task": "b"}\n' * 19 + '{"task": "a"}\n' * 2, encoding="utf-8")
     assert _both(policy, path)["latency"] == {"requests": 21, "mean": "1.095", "p50": "1", "p95": "2", "max": "2"}
+
+
+@pytest.mark.parametrize("lines, said", [
+    (['{"task": "b", "input_tokens": 1}'],
+     ["1 record, 1 valid", "0 requests climbed", "note: 1 answered call had no @output_tokens: its output is"]),
+    (['{"task": "a", "input_tokens": 1, "@outcomes": [{"ok": false}], "@output_tokens": 5}'],
+     ["1 record, 1 valid", "1 request climbed"]),
+    (['{"task": "a", "input_tokens": 1, "@outcomes": [{"ok": false}]}'] * 2,
+     ["2 records, 2 valid", "2 requests climbed", "note: 4 answered calls had no @output_tokens: their output is"]),
+])
+def test_the_text_report_counts_in_the_singular_for_one(tmp_path, lines, said):
+    from policylang.simulation import render_text
+
+    policy = policylang.loads(HOSTILE, "hostile.route")
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for engine in ("duckdb", "python"):
+        text = render_text(simulate(policy, path, engine=engine))
+        for words in said:
+            assert words in text, (engine, words, text)
+        assert ("note:" in text) == (len(said) == 3)

@@ -527,7 +527,7 @@ def _tally_groups(ir: PolicyIR, rows: list[dict[str, Any]], caps: list[int], bas
             errors.add("R002", first, row["@p:token_error"], None, n)
             continue
         if index == NO_RULE:
-            notes.append(f"{n} requests matched no rule")
+            notes.append(f"{n} request matched no rule" if n == 1 else f"{n} requests matched no rule")
             continue
         marker = int(row["@p:climb"])
         rule = route[index]

@@ -19,6 +19,11 @@ def _pct(text: str) -> str:
     return f"{Decimal(text) * 100:.1f}%"
 
 
+def _many(count: int, noun: str) -> str:
+    """`1 record`, `2 records`: a count and its noun, plural unless the count is 1."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
@@ -28,7 +33,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
 def render_text(report: Report) -> str:
     """A readable summary: the totals, then a table per section."""
     d = report.as_dict()
-    out = [f"{d['policy']} on {d['traffic']} ({d['engine']} engine): {d['records']:,} records, "
+    out = [f"{d['policy']} on {d['traffic']} ({d['engine']} engine): {_many(d['records'], 'record')}, "
            f"{d['valid']:,} valid, {d['rejected']:,} rejected, {d['unserved']:,} unserved"]
     if d["down"]:
         out.append("down: " + ", ".join(f"{x['model']} ({x['error']})" for x in d["down"]))
@@ -50,7 +55,7 @@ def render_text(report: Report) -> str:
                   [[m, f"{v['calls']:,}", f"{v['answered']:,}", f"{v['tokens_in']:,}", f"{v['tokens_out']:,}",
                     _money(v["cost"])] for m, v in d["models"].items()])
     esc = d["escalations"]
-    out += ["", f"escalations: {esc['requests']:,} requests climbed ({_pct(esc['rate'])} of those sent to a model)"]
+    out += ["", f"escalations: {_many(esc['requests'], 'request')} climbed ({_pct(esc['rate'])} of those sent to a model)"]
     if esc["edges"]:
         out += _table(["cascade", "edge", "climbs"], [[e["cascade"], f"{e['from']} -> {e['to']}", f"{e['count']:,}"]
                                                       for e in esc["edges"]])

@@ -180,5 +180,7 @@ def make_report(policy: Policy, groups: dict[str | None, Tally], errors: Errors,
         data["by"] = {"signal": by, "groups": {str(value): _group(policy, groups[value], baseline)
                                                for value in sorted(groups, key=str)}}
     if overall.at_cap:
-        data["notes"].append(f"{overall.at_cap} answered calls had no @output_tokens: their output is counted at its cap")
+        data["notes"].append(f"{overall.at_cap} answered call had no @output_tokens: its output is counted at its cap"
+                             if overall.at_cap == 1 else
+                             f"{overall.at_cap} answered calls had no @output_tokens: their output is counted at its cap")
     return Report(data)
