@@ -95,7 +95,7 @@ def _unheld(value: Any) -> bool:
         return abs(value) > 2**53
     if isinstance(value, float) and math.isfinite(value):
         text = Decimal(repr(value))
-        return text != round(text, 18) or abs(value) >= 1e20
+        return -int(text.as_tuple().exponent) > 18 or abs(value) >= 1e20
     if isinstance(value, list):
         return any(_unheld(v) for o in value if isinstance(o, dict) for v in o.values())
     return False
