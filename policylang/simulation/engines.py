@@ -128,7 +128,7 @@ class _Feeder:
         self.has_tokens = tokens is not None
         # an absent `input_tokens` is decided with its default, and counted so (without a
         # default, `decide` has already made the record R001)
-        self.tokens_default = tokens.default if tokens is not None else None
+        self.tokens_default: Any = tokens.default if tokens is not None else None
         self.by = by
         self.by_default = next((s.default for s in ir.inputs if s.name == by), None)
         self.base = ir.model(baseline) if baseline is not None else None

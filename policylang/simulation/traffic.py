@@ -23,8 +23,8 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
-from json.decoder import JSONDecodeError, scanstring
+from collections.abc import Callable, Iterator
+from json.decoder import JSONDecodeError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,8 @@ def parse_line(number: int, raw: bytes) -> dict[str, Any] | Broken | None:
     return value
 
 
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = getattr(json.decoder, "scanstring")
+"""`json`'s own string scanner (its C one where there is one), so that strings read the same."""
 _SPACE = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _WORDS = {"n": ("null", None), "t": ("true", True), "f": ("false", False), "N": ("NaN", float("nan")),
@@ -155,27 +157,32 @@ def deep_loads(raw: bytes | str, depth: int = DEEP) -> Any:
     text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
     if text.startswith("\ufeff"):
         raise JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    space = _SPACE.match
+    def skip(at: int) -> int:
+        """The index of the first character at or after `at` that is no JSON whitespace."""
+        match = _SPACE.match(text, at)
+        assert match is not None  # the pattern matches the empty string anywhere
+        return match.end()
+
     stack: list[list[Any]] = []  # per open container: [the container, the key awaiting its value]
-    at = space(text, 0).end()
+    at = skip(0)
 
     def key(frame: list[Any], at: int) -> int:
         """Read `"key" :` at `at` into the frame; the index of the value after it."""
         if text[at:at + 1] != '"':
             raise JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
-        frame[1], at = scanstring(text, at + 1, True)
-        at = space(text, at).end()
+        frame[1], at = _scanstring(text, at + 1, True)
+        at = skip(at)
         if text[at:at + 1] != ":":
             raise JSONDecodeError("Expecting ':' delimiter", text, at)
-        return space(text, at + 1).end()
+        return skip(at + 1)
 
     while True:
         char = text[at:at + 1]
         value: Any
         if char == '"':
-            value, at = scanstring(text, at + 1, True)
+            value, at = _scanstring(text, at + 1, True)
         elif char in ("{", "["):
-            at = space(text, at + 1).end()
+            at = skip(at + 1)
             if text[at:at + 1] == ("}" if char == "{" else "]"):
                 value, at = ({} if char == "{" else []), at + 1
             else:
@@ -198,7 +205,7 @@ def deep_loads(raw: bytes | str, depth: int = DEEP) -> Any:
             at = match.end()
         while True:  # a value is read: put it in its container, and close the containers it ends
             if not stack:
-                at = space(text, at).end()
+                at = skip(at)
                 if at != len(text):
                     raise JSONDecodeError("Extra data", text, at)
                 return value
@@ -210,7 +217,7 @@ def deep_loads(raw: bytes | str, depth: int = DEEP) -> Any:
                 container[frame[1]] = value
             else:
                 container.append(value)
-            at = space(text, at).end()
+            at = skip(at)
             char = text[at:at + 1]
             if char == ("}" if container.__class__ is dict else "]"):
                 stack.pop()
@@ -218,7 +225,7 @@ def deep_loads(raw: bytes | str, depth: int = DEEP) -> Any:
                 continue
             if char != ",":
                 raise JSONDecodeError("Expecting ',' delimiter", text, at)
-            at = space(text, at + 1).end()
+            at = skip(at + 1)
             if container.__class__ is dict:
                 at = key(frame, at)
             break
