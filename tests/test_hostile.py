@@ -199,6 +199,7 @@ def test_300_nested_negations_in_arithmetic(tmp_path) -> None:
     assert_both_engines_decide(path, [({"n": 10}, "default")])
 
 
+@pytest.mark.slow  # parses and compiles a 100,000-term sum twice: ~15 s alone
 def test_a_100000_term_sum(tmp_path) -> None:
     path = write(tmp_path, policy(" + ".join(["n"] * 100_000) + " >= 100_000"))
     assert_both_engines_decide(path, [({"n": 1}, "deep"), ({"n": 0}, "default")])

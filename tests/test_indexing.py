@@ -25,6 +25,7 @@ import weakref
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import Phase, given, seed, settings
 from hypothesis import strategies as st
 
@@ -159,6 +160,7 @@ def _keyed_routes(generated: gen.GeneratedPolicy) -> None:
     _dispatched.append(plan_dispatch(policylang.loads(generated.text, "gen.route", analyze=False).ir) is not None)
 
 
+@pytest.mark.slow  # 100 fixed policies, whatever the profile: ~10 s
 def test_keyed_routes_mostly_dispatch() -> None:
     """The property above only tests the dispatch if the keyed generator's routes take it: most
     of a fixed sample of 100 must (whatever the profile draws for the property)."""

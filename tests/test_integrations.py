@@ -42,6 +42,7 @@ def _try_repo(repo: Path, hook: str, files: list[str], home: Path) -> subprocess
                           capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.slow  # pre-commit builds the hook's environment: ~20 s
 def test_policyc_lint_passes_on_the_examples_and_fails_on_a_broken_policy(tmp_path: Path, pre_commit_home: Path) -> None:
     examples = {p.name: p.read_text(encoding="utf-8") for p in example_files()}
     broken = examples["support_desk.route"].replace("-> frontier\n", "-> frontiers\n", 1)
@@ -54,6 +55,7 @@ def test_policyc_lint_passes_on_the_examples_and_fails_on_a_broken_policy(tmp_pa
     assert "Failed" in bad.stdout and "error[E101]: unknown model or cascade 'frontiers'" in bad.stdout
 
 
+@pytest.mark.slow  # pre-commit builds the hook's environment: ~20 s
 def test_policyc_fmt_fails_on_an_unformatted_policy_and_formats_it(tmp_path: Path, pre_commit_home: Path) -> None:
     good = (ROOT / "examples" / "support_desk.route").read_text(encoding="utf-8")
     messy = good.replace("rule pii_onprem   when", "rule pii_onprem when")

@@ -84,6 +84,7 @@ def test_totals_equal_an_independent_computation(monthly, month):
         assert abs(Decimal(report["cost"]["saving"]) - saving) < Decimal("0.00005")
 
 
+@pytest.mark.slow  # writes and simulates a month of traffic: ~10 s
 def test_the_seeds_case_lands_near_3200(monthly, tmp_path):
     """$10,000 a month on GPT-5.5 lands near $3,200 with 70% on DeepSeek V4 Pro."""
     import importlib.util

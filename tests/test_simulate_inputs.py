@@ -112,6 +112,7 @@ def _nested(depth: int, inner: str = "1") -> str:
     return "[" * depth + inner + "]" * depth
 
 
+@pytest.mark.slow  # 100,000-deep lines through both engines: ~10 s
 def test_json_nested_deeper_than_python_parses_is_counted_not_a_traceback(tmp_path):
     """Python's `json` gives up (RecursionError) near 1,000 levels; DuckDB's parser has no limit.
     A deep line that is no JSON object is R002 at its line, a deep object is decided, and the
@@ -179,6 +180,7 @@ def test_deep_loads_reads_what_json_loads_reads(value, ascii_only, cuts):
     assert repr(deep_loads(raw, depth=10**6)) == repr(json.loads(raw))
 
 
+@pytest.mark.slow  # a million-deep value: ~6 s
 def test_deep_loads_has_no_depth_limit():
     assert deep_loads(_nested(200_000).encode()) == [[[[[]]]]]
     assert deep_loads(('{"a": ' * 200_000 + "null" + "}" * 200_000).encode()) == {"a": {"a": {"a": {"a": {}}}}}

@@ -17,6 +17,8 @@ from policylang.simulation.traffic import normalized
 from conftest import EXAMPLES
 from test_sql import BOUNDARIES
 
+pytestmark = pytest.mark.slow  # a local Spark session: ~40 s to start and run
+
 
 @pytest.fixture(scope="module")
 def spark():
