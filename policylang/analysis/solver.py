@@ -136,17 +136,14 @@ class Solver:
         core: over the reals, and again on the grid where the reals' model needs a value that
         no decimal is."""
         answer = solver.check(*assumptions)
-        if answer == z3.sat:
-            model = solver.model()
-            variables = self._decimal_vars()
-            if not self._all_decimal(model, variables):
-                solver.push()
-                try:
-                    solver.add(*self._grid(variables))
-                    return self._read(solver, solver.check(*assumptions))
-                finally:
-                    solver.pop()
-            return _Answer(True, model, frozenset())
+        variables = self._decimal_vars()
+        if answer == z3.sat and not self._all_decimal(solver.model(), variables):
+            solver.push()
+            try:
+                solver.add(*self._grid(variables))
+                return self._read(solver, solver.check(*assumptions))
+            finally:
+                solver.pop()
         return self._read(solver, answer)
 
     @staticmethod
