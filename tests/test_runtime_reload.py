@@ -111,6 +111,7 @@ def test_reload_under_concurrent_runs(tmp_path, watchfiles):
         try:
             while not stop.is_set():  # the version the handle had as the run began travels with it
                 routed.run({**REQUEST, "seen": handle.version}, "x")
+                time.sleep(0.001)  # busy, not GIL-bound: the watcher's reload gets its turn
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             failures.append(exc)
 
