@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # Hypothesis profiles: `dev` (the default) is quick, for the edit-test loop; `ci` is the deep run
-# that .ci/run uses (`python -m pytest --hypothesis-profile=ci`, 8x the examples). A property asks for a share of
+# that .ci/run uses (`python -m pytest --hypothesis-profile=ci`, 200 examples to dev's 12). A property asks for a share of
 # the active profile's examples with `examples(...)`, so one switch scales every property.
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
-settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("dev", max_examples=12, deadline=None, suppress_health_check=_QUIET)
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=_QUIET)
 settings.load_profile("dev")
 

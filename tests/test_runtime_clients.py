@@ -16,15 +16,12 @@ import time
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
 
-import litellm
 import pytest
 
 import policylang
 from policylang import runtime
 from policylang.runtime.localserver import LocalServer
 from runtime_support import SHOP, FakeClock, price
-
-litellm.suppress_debug_info = True
 
 CHAT = {"task": "chat", "input_tokens": 100}
 CODE = {"task": "code", "input_tokens": 100}
@@ -49,6 +46,9 @@ def server():
 def client(kind, server, **options):
     if kind == "openai":
         return runtime.clients.openai(base_url=server.url, api_key="local", **options)
+    import litellm  # 7 s to import: only the worker that runs the litellm group pays it
+
+    litellm.suppress_debug_info = True
     return runtime.clients.litellm(model_prefix="openai/", api_base=server.url, api_key="local", **options)
 
 
@@ -67,7 +67,7 @@ def served_cost(server):
                for c in server.calls if c["usage"] is not None)
 
 
-KINDS = ["openai", "litellm"]
+KINDS = ["openai", pytest.param("litellm", marks=pytest.mark.xdist_group("litellm"))]
 
 
 @pytest.mark.parametrize("kind", KINDS)
