@@ -19,7 +19,7 @@ PREFIX = "repo"
 
 
 def github_slug(value: str, separator: str) -> str:
-    """Heading anchors as GitHub makes them (`3.10 \`test NAME { ... }\`` is
+    """Heading anchors as GitHub makes them (``3.10 `test NAME { ... }` `` is
     `310-test-name---`), so one link works on the repository browser and on the site."""
     return re.sub(r"[^\w\- ]", "", value.strip().lower()).replace(" ", separator)
 
