@@ -18,14 +18,12 @@ from collections import Counter
 from contextlib import chdir
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from click.testing import CliRunner
 
 import policylang
 from policylang.backends.python.codegen import generate
-from policylang.cli import main
+from test_cli import run
 
 POLICYC = Path(sys.executable).parent / "policyc"
 
@@ -353,22 +351,20 @@ def test_compile_check_round_trip(tmp_path):
     source = tmp_path / "rich.route"
     source.write_text(RICH, encoding="utf-8")
 
-    def policyc(*args: str):  # in process: test_cli's script round trip runs the installed policyc
+    def policyc(*args: str) -> int:  # in process: test_cli's script round trip runs the installed policyc
         with chdir(tmp_path):
-            done = CliRunner().invoke(main, list(args))
-        assert done.exception is None or isinstance(done.exception, SystemExit), done.output
-        return SimpleNamespace(returncode=done.exit_code)
+            return run(list(args)).exit_code
 
-    assert policyc("compile", "rich.route", "-o", "rich_policy.py").returncode == 0
+    assert policyc("compile", "rich.route", "-o", "rich_policy.py") == 0
     assert (tmp_path / "rich_policy.py").read_text(encoding="utf-8") == policylang.load(str(source)).to_python()
-    assert policyc("compile", "rich.route", "-o", "rich_policy.py", "--check").returncode == 0
+    assert policyc("compile", "rich.route", "-o", "rich_policy.py", "--check") == 0
     source.write_text(RICH.replace("input_tokens > 500", "input_tokens > 400"), encoding="utf-8")
-    assert policyc("compile", "rich.route", "-o", "rich_policy.py", "--check").returncode == 1
-    assert policyc("compile", "rich.route", "-o", "rich_policy.py").returncode == 0
-    assert policyc("compile", "rich.route", "-o", "rich_policy.py", "--check").returncode == 0
+    assert policyc("compile", "rich.route", "-o", "rich_policy.py", "--check") == 1
+    assert policyc("compile", "rich.route", "-o", "rich_policy.py") == 0
+    assert policyc("compile", "rich.route", "-o", "rich_policy.py", "--check") == 0
     (tmp_path / "rich_policy.py").write_text(
         (tmp_path / "rich_policy.py").read_text(encoding="utf-8") + "# hand edit\n", encoding="utf-8")
-    assert policyc("compile", "rich.route", "-o", "rich_policy.py", "--check").returncode == 1
+    assert policyc("compile", "rich.route", "-o", "rich_policy.py", "--check") == 1
 
 
 # ---- safety ----------------------------------------------------------------------------------

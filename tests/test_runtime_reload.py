@@ -125,8 +125,6 @@ def test_reload_under_concurrent_runs(tmp_path, watchfiles):
         with lock:
             reported_at = len(records)
         assert wait_for(lambda: len(records) > reported_at), "no run finished once the broken save was seen"
-        with lock:
-            broken_seen = len(records)
         assert handle.version == 1
         path.write_text(FIXED, encoding="utf-8")
         assert wait_for(lambda: handle.version == 2), "the fixed save was never served"
@@ -138,7 +136,6 @@ def test_reload_under_concurrent_runs(tmp_path, watchfiles):
             thread.join()
         handle.close()
     assert not failures
-    assert broken_seen > 0
     for record in records:  # each run is wholly one version: its path is that version's climb
         assert record["policy_sha256"] in shas
         assert record["path"] == ["a", shas[record["policy_sha256"]]]
