@@ -185,7 +185,10 @@ class _Writer:
                     l, r = self.exact(left, l), self.exact(right, r)
                 return f"({l} {op} {r})"
             case e.InSet(element=element, members=members, negated=negated):
-                return f"({self.expr(element, name_of)} {'not in' if negated else 'in'} {_set_display(members)})"
+                # a module constant: a thousand rules' set displays cost Python's compiler more
+                # (a module's first import) than the global lookup costs a decision
+                members_name = self.constants.literal(frozenset(members))
+                return f"({self.expr(element, name_of)} {'not in' if negated else 'in'} {members_name})"
             case e.InRange(element=element, low=low, high=high, negated=negated):
                 parts = [self.operand(p, name_of) for p in (low, element, high)]
                 if any(exact_arithmetic(p) for p in (low, element, high)):
