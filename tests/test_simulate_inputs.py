@@ -282,3 +282,153 @@ def test_the_text_report_counts_in_the_singular_for_one(tmp_path, lines, said):
         for words in said:
             assert words in text, (engine, words, text)
         assert ("note:" in text) == (len(said) == 3)
+
+
+# ---- lines DuckDB's reader or parser reads otherwise than Python's `json` (simulation/lines.py) ----
+
+@pytest.fixture(scope="module")
+def hostile():
+    return policylang.loads(HOSTILE, "hostile.route")
+
+
+GOOD = b'{"task": "b", "input_tokens": 1}'
+"""The line before and after each doubtful one: decided by `default`, whatever the engine."""
+
+DOUBTFUL = [  # (the line, what Python's `json` makes of it: an error code, or the rule that takes it)
+    (b'{"task": "a", "input_tokens": 3,}', "R002"),  # a trailing comma, which DuckDB accepts
+    (b'{"task": "a", "input_tokens": [1, ]}', "R002"),
+    (b'{"task": "a", "input_tokens": 3, "@outcomes": [{"ok": false,}]}', "R002"),
+    (b'{"task": "a\\ud800", "input_tokens": 3}', "R003"),  # a lone surrogate, which DuckDB refuses
+    (b'{"task": "a", "input_tokens": 3, "note": "\\udc00"}', "one"),
+    (b'{"task": "a", "input_tokens": 3, "note": "\\ud83d\\ude00"}', "one"),
+    (b'{"task": "a", "input_tokens": 3, "task": "b"}', "default"),  # Python keeps the last key
+    (b'{"task": "b", "input_tokens": 3, "ta\\u0073k": "a"}', "one"),
+    (b'{"task": "a", "input_tokens": 3, "@outcomes": [{"ok": true, "ok": 5}]}', "R002"),
+    (b'{"task": "a", "input_tokens": NaN}', "R002"),
+    (b'{"task": "a", "input_tokens": 3, "note": -Infinity}', "one"),
+    (b'\xef\xbb\xbf{"task": "a", "input_tokens": 3}', "one"),  # a byte-order mark: Python's json skips it
+    (b'{"task": "a", "input_tokens": 3, "note": "a\x1eb"}', "R002"),  # DuckDB's first delimiter
+    (b'\x1e{"task": "a", "input_tokens": 3}', "R002"),
+    (b'{"task": "a", "input_tokens": 3, "note": "\x7f\x00"}', "R002"),
+    (b'{"task": "a", "input_tokens": 3, "note": "caf\xc3\xa9 \xe2\x82\xac"}', "one"),  # UTF-8, not doubtful
+    (b'{"task": "a", "input_tokens": 99999999999999999999999}', "R003"),  # past any SQL integer
+    (b'{"task": "a", "input_tokens": 3, "@output_tokens": 99999999999999999999}', "one"),  # past BIGINT
+    (b'{"task": "a", "input_tokens": 3, "@output_tokens": -99999999999999999999999999999999999999999}', "R002"),
+    (b'{"task": "a", "input_tokens": 3, "note": "\xff"}', "R002"),  # not UTF-8: Python reads the file
+    (b'{"task": "a", "input_tokens": 3, "note": "\xed\xa0\x80"}', "one"),  # a surrogate in UTF-8 bytes
+    (b'{"task": "a", "input_tokens": 3}\r{"task": "a", "input_tokens": 4}', "R002"),  # one line for Python
+    (b'{"task": "a", "input_tokens": 3, "note": "x\ry"}', "R002"),
+]
+
+
+@pytest.mark.parametrize("line, taken", DOUBTFUL, ids=[repr(line[:40]) for line, _ in DOUBTFUL])
+def test_a_doubtful_line_is_read_as_python_reads_it(hostile, tmp_path, line, taken):
+    """Between two good lines, the line counts once, at line 2, as Python's `json` reads it."""
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(GOOD + b"\n" + line + b"\n" + GOOD + b"\n")
+    report = _both(hostile, path)
+    assert report["records"] == 3
+    if taken.startswith("R"):
+        assert list(report["errors"]) == [taken] and report["errors"][taken]["first"]["location"] == 2
+        assert report["rules"]["default"]["hits"] == 2
+    else:
+        assert report["errors"] == {}
+        assert report["rules"][taken]["hits"] == 1 + 2 * (taken == "default")
+
+
+def test_doubt_is_per_line_and_the_rest_is_duckdbs(hostile, tmp_path):
+    """Doubtful lines among many good ones: each counted where Python counts it, the locations
+    of the lines after them unmoved (a lone carriage return would have moved them: the file
+    is then Python's)."""
+    path = tmp_path / "t.jsonl"
+    body = [GOOD] * 50
+    body[10] = b'{"task": "a", "input_tokens": 3,}'
+    body[20] = b'{"task": "a", "input_tokens": 3, "task": "b"}'
+    body[30] = b'{"task": "c", "input_tokens": 3}'
+    path.write_bytes(b"\n".join(body) + b"\n")
+    report = _both(hostile, path)
+    assert report["records"] == 50
+    assert report["errors"] == {"R002": {"count": 1, "first": {"location": 11, "signal": None}},
+                                "R003": {"count": 1, "first": {"location": 31, "signal": "task"}}}
+    assert report["rules"]["default"]["hits"] == 48
+
+
+def test_a_file_holding_every_delimiter_is_read_by_python(hostile, tmp_path):
+    from policylang.simulation.lines import CANDIDATES, delimiter
+
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(GOOD + b"\n" + b'{"task": "a", "note": "' + CANDIDATES[:-1] + b'"}\n' + GOOD + b"\n")
+    assert delimiter(path) == (CANDIDATES[-1:], None)
+    path.write_bytes(GOOD + b"\n" + b'{"task": "a", "note": "' + CANDIDATES + b'"}\n' + GOOD + b"\n")
+    assert delimiter(path) == (None, "every control character somewhere in it")
+    report = _both(hostile, path)
+    assert report["records"] == 3 and report["errors"]["R002"]["count"] == 1
+
+
+def test_a_carriage_return_across_a_chunk_edge(tmp_path, monkeypatch):
+    from policylang.simulation import lines
+
+    monkeypatch.setattr(lines, "CHUNK", 4)
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"a"\r\n:1}\r\n{}\r\n')  # "\r" ends a chunk, "\n" opens the next
+    assert lines.delimiter(path) == (b"\x1e", None)
+    path.write_bytes(b'{"a":1}\r{}\n')
+    assert lines.delimiter(path) == (None, "a carriage return inside a line")
+    path.write_bytes(b'{"a":1}\n{}\r')
+    assert lines.delimiter(path) == (None, "a carriage return inside a line")
+
+
+_EDITS = st.sampled_from([b",", b", ", b"\\ud800", b"\\udfff", b"\\u00e9", b"\\ud83d\\ude00", b"NaN", b"Infinity",
+                          b"\xef\xbb\xbf", b"\x1e", b"\x00", b"\r", b"\t", b"\xc3\xa9", b"\xff", b"99999999999999999999",
+                          b'"task": "a", ', b'"task": "b", ', b'"ok": false, ', b"}", b"]", b'"', b"\\"])
+
+
+@examples(0.5)
+@given(records=st.lists(st.fixed_dictionaries({"task": st.sampled_from(["a", "b", "c"])}, optional={
+           "input_tokens": st.integers(-1, 10**20), "@output_tokens": st.integers(-1, 10**20),
+           "@outcomes": st.lists(st.fixed_dictionaries({}, optional={"ok": st.booleans()}), max_size=2),
+           "note": st.text(max_size=4)}), min_size=1, max_size=6),
+       edits=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 10**4), _EDITS), max_size=4))
+def test_both_engines_read_edited_json_lines_alike(hostile, tmp_path_factory, records, edits):
+    """Records written by `json.dumps`, then edited at random places with the text DuckDB's
+    reader or parser and Python's `json` disagree on: the two reports are equal."""
+    lines = [bytearray(json.dumps(r, ensure_ascii=False).encode("utf-8")) for r in records]
+    for line, at, piece in edits:
+        target = lines[line % len(lines)]
+        at %= len(target) + 1
+        target[at:at] = piece
+    path = tmp_path_factory.mktemp("edited") / "t.jsonl"
+    path.write_bytes(b"".join(bytes(line) + b"\n" for line in lines))
+    report = _both(hostile, path)
+    assert report["records"] <= len(lines)
+
+
+def test_duckdbs_progress_bar_never_reaches_the_output(hostile, tmp_path, monkeypatch, capfd):
+    """DuckDB draws its progress bar on standard output (into `--format json`) for a query that
+    runs past `progress_bar_time`; the engine turns it off. Here, while the bar is on, every
+    query but a SET runs as if it were long (that time at 0 ms), so a bar left on is drawn."""
+    import duckdb
+
+    connect = duckdb.connect
+
+    class Eager:
+        def __init__(self, connection):
+            self.connection = connection
+            connection.execute("SET enable_progress_bar = true")  # as outside pytest, which DuckDB leaves it off in
+
+        def execute(self, sql, *args):
+            on = self.connection.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0]
+            if on and not sql.lstrip().upper().startswith("SET "):
+                self.connection.execute("SET progress_bar_time = 0")
+            return self.connection.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.connection, name)
+
+    monkeypatch.setattr(duckdb, "connect", lambda *args, **kwargs: Eager(connect(*args, **kwargs)))
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(GOOD + b"\n" + b'{"task": "a", "input_tokens": 3}\n' * 20_000)
+    capfd.readouterr()
+    report = _both(hostile, path)
+    assert report["records"] == 20_001
+    assert capfd.readouterr() == ("", "")

@@ -20,6 +20,7 @@ from typing import Any
 from ..ir.policy import CascadeTarget, Policy as PolicyIR, Rule
 from ..policy import Policy
 from ..serving import Walk, walk
+from . import lines
 from .report import Errors, Tally
 from .traffic import Broken, TrafficError, format_of, normalized, parse_line, records, shallow
 
@@ -427,6 +428,7 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
     ir = policy.ir
     kind = format_of(traffic)
     connection = duckdb.connect(config={"preserve_insertion_order": True})
+    connection.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout, into the report
     path = string(str(traffic))
     notes: list[str] = []
     try:
@@ -442,11 +444,11 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
             table = f"(SELECT *, row_number() OVER () AS \"@p:row\" FROM {reader})"
             layout = Layout("csv", columns)
         else:
-            reader = (f"read_csv({path}, columns = {{'line': 'VARCHAR'}}, delim = '\x1e', quote = '', escape = '', "
-                      f"header = false, auto_detect = false, max_line_size = 1073741824, strict_mode = false)")
-            table = (f"(SELECT line, \"@p:row\" FROM (SELECT line, row_number() OVER () AS \"@p:row\" FROM {reader}) "
-                     f"WHERE line IS NOT NULL AND trim(line, ' \t\r') <> '')")
-            layout = Layout("json", {})
+            delim, _ = lines.delimiter(traffic)
+            if delim is None:  # DuckDB's reader would split its lines otherwise (lines.py)
+                return run_python(policy, traffic, baseline=baseline, down=down, by=by, progress=progress)
+            table = lines.lines_sql(str(traffic), delim)  # with "@p:doubt": lines Python decides
+            layout = Layout("json", {"@p:doubt": "BOOLEAN"})
         query = build(ir, layout, table, replay=by or "").text
         caps = sorted({cap_of(ir, r, m) for r in ir.route for s in ir.steps(r)
                        for m in (s, *ir.fallback_closure(s))})
@@ -454,28 +456,34 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
         sums = [f"sum(coalesce(least(\"@p:otok\", {c}), {c})) AS \"out{c}\"" for c in caps]
         if base is not None:
             sums.append(f"sum(coalesce(least(\"@p:otok\", {base.max_output}), {base.max_output})) AS \"outbase\"")
-        grouped = ("SELECT \"@p:broken\" AS broken, \"@p:group\", \"@p:rule\", \"@p:climb\", \"@p:ocode\", "
-                   "\"@p:error\", \"@p:token_error\", count(*) AS n, min(\"@p:row\") AS first, "
+        doubt = "\"@p:doubt\"" if kind == "jsonl" else "false"
+        python = f"{doubt} OR \"@p:rule\" = {UNDECIDED} OR \"@p:climb\" <= -200"  # rows the python engine decides
+        grouped = (f"SELECT {doubt} AS doubt, \"@p:broken\" AS broken, \"@p:group\", \"@p:rule\", \"@p:climb\", "
+                   "\"@p:ocode\", \"@p:error\", \"@p:token_error\", count(*) AS n, min(\"@p:row\") AS first, "
                    "arg_min(coalesce(\"@p:error_signal\", \"@p:osignal\", \"@p:unheld\"), \"@p:row\") AS first_signal, "
-                   "sum(\"@p:itok\") AS itok, count(\"@p:otok\") AS given"
+                   f"sum(\"@p:itok\") AS itok, count(\"@p:otok\") AS given, "
+                   f"list(\"@p:row\") FILTER (WHERE {python}) AS python"
                    + "".join(f", {s}" for s in sums) + f" FROM (\n{query}) GROUP BY ALL")
         query_rows = connection.execute(grouped)
         names = [d[0] for d in query_rows.description]
         rows = [dict(zip(names, row)) for row in query_rows.fetchall()]
-        undecided: set[int] = set()
-        if any(r["@p:rule"] == UNDECIDED or (r["@p:climb"] is not None and int(r["@p:climb"]) <= -200) for r in rows):
-            undecided = {int(row) for (row,) in connection.execute(
-                f"SELECT \"@p:row\" FROM (\n{query}) WHERE \"@p:rule\" = {UNDECIDED} OR \"@p:climb\" <= -200").fetchall()}
+        undecided = {int(at) for row in rows for at in row["python"] or ()}
     except duckdb.Error as exc:
         raise TrafficError(f"{traffic}: DuckDB could not read it: {str(exc).splitlines()[0]}") from None
     finally:
         connection.close()
     run = _tally_groups(ir, rows, caps, baseline, down, notes)
-    if undecided:  # values SQL cannot hold exactly: these records are decided by the python engine
+    if undecided:  # values SQL cannot hold exactly, or doubtful lines: the python engine decides these
         feeder = _Feeder(policy, baseline=baseline, down=down, by=by, groups=run.groups, errors=run.errors)
-        for location, record in records(traffic):
-            if location in undecided:
-                feeder.feed(location, record)
+        if kind == "jsonl":
+            for location, raw in lines.pick(traffic, undecided):
+                record = parse_line(location, raw)
+                if record is not None:
+                    feeder.feed(location, record if isinstance(record, Broken) else normalized(record))
+        else:
+            for location, record in records(traffic):
+                if location in undecided:
+                    feeder.feed(location, record)
         feeder.finish()
     return run
 
@@ -514,6 +522,8 @@ def _tally_groups(ir: PolicyIR, rows: list[dict[str, Any]], caps: list[int], bas
     for row in sorted(rows, key=lambda r: (r["first"],)):
         n, first = int(row["n"]), int(row["first"])
         total += n
+        if row["doubt"]:
+            continue  # a line Python's `json` may read otherwise: the python engine decides it
         if row["broken"]:
             errors.add("R002", first, None, None, n)
             continue

@@ -32,7 +32,11 @@ OUTPUTS = ("rule", "model", "steps", "max_output", "caps", "reject", "path", "er
 
 NO_RULE, UNDECIDED = -2, -1
 """`@p:rule` when no rule takes a valid request (a policy with E204), and when the query
-cannot decide a comparison exactly (S001)."""
+cannot decide a comparison exactly (S001) or hold a token count (`BIGINT_MAX`)."""
+
+BIGINT_MAX = 2**63 - 1
+"""The largest token count the query sums; a request with a larger one is left UNDECIDED, for
+the python engine, which counts any whole number exactly."""
 
 
 def col(name: str) -> str:
@@ -170,24 +174,32 @@ class _Builder:
         tokens = []
         for key in ("@output_tokens", "@input_tokens"):
             source = self.source(key)
-            good = all_of([source.is_sort("int"), f"{source.value('int')} IS NOT NULL",
-                           f"{source.value('int')} >= 0"]) if "int" in source.sorts() else FALSE
-            tokens.append((source.present(), good, f"CAST({source.value('int')} AS BIGINT)"))
-        (out_present, out_good, out_value), (in_present, in_good, in_value) = tokens
+            if "int" in source.sorts():
+                value = source.value("int")
+                good = all_of([source.is_sort("int"), f"{value} IS NOT NULL", f"{value} >= 0", f"{value} <= {BIGINT_MAX}"])
+                # a whole number past BIGINT (or past 38 digits), which Python counts exactly
+                unheld = all_of([source.present(), source.is_sort("int"), f"({value} IS NULL OR {value} > {BIGINT_MAX})"])
+            else:
+                value, good, unheld = NULL, FALSE, FALSE
+            tokens.append((source.present(), good, unheld, f"TRY_CAST({value} AS BIGINT)"))
+        (out_present, out_good, out_unheld, out_value), (in_present, in_good, in_unheld, in_value) = tokens
         if has_input_tokens(self.policy):
             tokens_column = col(f"s{index['input_tokens']}v")
-            itok = f"CAST({tokens_column} AS BIGINT)"
+            itok = f"TRY_CAST({tokens_column} AS BIGINT)"
             in_bad = FALSE
+            in_unheld = f"{tokens_column} > {BIGINT_MAX}"  # only where the signal's domain allows it
         else:
             itok = case([(all_of([in_present, in_good]), in_value)], "0")
-            in_bad = all_of([in_present, negate(in_good)])
-        token_error = case([(all_of([out_present, negate(out_good)]), string("@output_tokens")),
+            in_bad = all_of([in_present, negate(in_good), negate(in_unheld)])
+        out_bad = all_of([out_present, negate(out_good), negate(out_unheld)])
+        rule = case([(all_of([f"{col('error')} IS NULL", any_of([out_unheld, in_unheld])]), str(UNDECIDED))], col("rule"))
+        token_error = case([(out_bad, string("@output_tokens")),
                             (in_bad, string("@input_tokens"))])
         marker = col("climb")
         ocode = case([(f"{marker} = {-(100 + s)}", col(f"o{s}code")) for s in range(self.depth)])
         osignal = case([(f"{marker} = {-(100 + s)}", col(f"o{s}signal")) for s in range(self.depth)])
         broken = f"{col('json')} IS NULL" if self.layout.mode == "json" else FALSE
-        return (("@p:broken", broken), ("@p:row", col("row")), ("@p:group", group), ("@p:rule", col("rule")), ("@p:climb", marker),
+        return (("@p:broken", broken), ("@p:row", col("row")), ("@p:group", group), ("@p:rule", rule), ("@p:climb", marker),
                 ("@p:ocode", ocode), ("@p:osignal", osignal), ("@p:error", col("error")),
                 ("@p:error_signal", col("error_signal")), ("@p:unheld", col("unheld")),
                 ("@p:token_error", token_error), ("@p:itok", itok),
