@@ -23,6 +23,7 @@ from pygls.protocol import default_converter
 
 from policylang import format_source
 from policylang.lsp.snapshot import stdlib_path
+from test_cli import run
 
 POLICYC = str(Path(sys.executable).parent / "policyc")
 
@@ -74,7 +75,10 @@ def _recording_client() -> LanguageClient:
     return client
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[POLICYC, "lsp"], client_factory=_recording_client))
+# One server for the module (starting `policyc lsp` and initializing costs ~0.8 s): each test opens
+# its own files under its own tmp_path, so URIs never repeat, and `consumed` counts publishes per URI.
+@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=[POLICYC, "lsp"],
+                                                              client_factory=_recording_client))
 async def client(lsp_client: LanguageClient):
     await lsp_client.initialize_session(types.InitializeParams(
         capabilities=types.ClientCapabilities(),
@@ -118,8 +122,8 @@ def _replace(client: LanguageClient, uri: str, text: str, version: int) -> None:
 
 
 def _lint_json(path: Path) -> list[dict]:
-    done = subprocess.run([POLICYC, "lint", "--format", "json", str(path)], capture_output=True, text=True)
-    return json.loads(done.stdout)["diagnostics"]
+    """`policyc lint --format json` on the file, in process (test_cli keeps the script covered)."""
+    return json.loads(run(["lint", "--format", "json", path]).stdout)["diagnostics"]
 
 
 def _position(text: str, needle: str, nth: int = 0, inside: int = 1) -> types.Position:
@@ -146,7 +150,7 @@ def _lint_key(d: dict, uri_of_file) -> tuple:
     return (d["code"], d["line"], d["column"], d["end_line"], d["end_column"], d["message"], related)
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_an_error_arrives_with_its_code_and_range_and_clears_when_fixed(client: LanguageClient, tmp_path: Path):
     broken = DESK.replace("-> frontier\n  rule routine", "-> frontiers\n  rule routine")
     uri = _open(client, tmp_path / "desk.route", broken)
@@ -175,7 +179,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("case", list(BROKEN))
 async def test_front_end_errors_are_reported_where_lint_reports_them(client: LanguageClient, tmp_path: Path, case: str):
     codes, edits = BROKEN[case]
@@ -194,7 +198,7 @@ async def test_front_end_errors_are_reported_where_lint_reports_them(client: Lan
     assert len([p for p in client.published if p.uri == uri]) == 1
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_diagnostics_are_exactly_lints_codes_ranges_and_related_locations(client: LanguageClient, tmp_path: Path):
     path = tmp_path / "desk.route"
     path.write_text(DESK, encoding="utf-8")
@@ -213,7 +217,7 @@ async def test_diagnostics_are_exactly_lints_codes_ranges_and_related_locations(
     assert "witness: {" in e301.message and "help: " in e301.message
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_findings_in_an_imported_file_are_published_to_that_file(client: LanguageClient, tmp_path: Path):
     lib = tmp_path / "lib.route"
     lib.write_text("policy lib\n\nthreshold limit = 8_000\nthreshold other = limt\n", encoding="utf-8")
@@ -226,7 +230,7 @@ async def test_findings_in_an_imported_file_are_published_to_that_file(client: L
     assert await _publishes(client, uri, 1) == []
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_hover_says_what_a_signal_model_threshold_and_rule_are(client: LanguageClient, tmp_path: Path):
     uri = _open(client, tmp_path / "desk.route", DESK)
     await _publishes(client, uri, 2)
@@ -254,7 +258,7 @@ async def test_hover_says_what_a_signal_model_threshold_and_rule_are(client: Lan
     assert "member `legal_review` of the enum `task`" in member
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_definition_follows_an_alias_into_the_installed_stdlib(client: LanguageClient, tmp_path: Path):
     uri = _open(client, tmp_path / "desk.route", DESK)
     await _publishes(client, uri, 1)
@@ -278,7 +282,7 @@ async def test_definition_follows_an_alias_into_the_installed_stdlib(client: Lan
     assert local[0].uri == uri and local[0].range.start == _position(DESK, "careful", 0, inside=0)
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_references_find_every_use_and_the_declaration(client: LanguageClient, tmp_path: Path):
     uri = _open(client, tmp_path / "desk.route", DESK)
     await _publishes(client, uri, 1)
@@ -289,7 +293,7 @@ async def test_references_find_every_use_and_the_declaration(client: LanguageCli
         sorted(_position(DESK, "big", n, inside=0) for n in range(3))
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_completion_offers_enum_members_and_names_in_scope(client: LanguageClient, tmp_path: Path):
     uri = _open(client, tmp_path / "desk.route", DESK)
     await _publishes(client, uri, 1)
@@ -315,7 +319,7 @@ async def test_completion_offers_enum_members_and_names_in_scope(client: Languag
     assert {"gpt_5_5", "deepseek_v4_pro", "claude_sonnet_4_6", "glm_5_2"} <= {i.label for i in exported.items}
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_formatting_is_fmt(client: LanguageClient, tmp_path: Path):
     messy = DESK.replace("rule legal     when", "rule legal when").replace("\n\nbudget", "\n\n\n\nbudget")
     uri = _open(client, tmp_path / "desk.route", messy)
@@ -331,7 +335,7 @@ async def test_formatting_is_fmt(client: LanguageClient, tmp_path: Path):
         text_document=types.TextDocumentIdentifier(uri=uri), options=types.FormattingOptions(tab_size=2, insert_spaces=True))) is None
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_document_symbols_outline_signals_models_cascades_and_rules(client: LanguageClient, tmp_path: Path):
     uri = _open(client, tmp_path / "desk.route", DESK)
     await _publishes(client, uri, 1)
@@ -373,7 +377,7 @@ def test_every_feature_answers_at_every_place_of_every_policy_without_failing() 
             features.references([], snapshot, offsets[len(offsets) // 2])
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_ranges_count_utf16_code_units_as_lsp_clients_do(client: LanguageClient, tmp_path: Path):
     text = DESK.replace('model fast     = catalog.deepseek_v4_pro { max_output = 4_000 }',
                         'model fast     = catalog.deepseek_v4_pro { id = "😀 fast", max_output = 4_000, tier = tiers }')
