@@ -504,8 +504,8 @@ def _numbers(items: list[int | None]) -> str:
 
 
 def _set_display(members: Collection[str]) -> str:
-    """`{'a', 'b'}`: after `in`, Python folds a set display of constants into one frozenset
-    constant, cheaper than a global name; sorted, so the text is deterministic."""
+    """`{'a', 'b'}`, sorted so the text is deterministic: an enum signal's check, which Python
+    folds into one frozenset constant after `in` (a rule's tests name a module constant instead)."""
     return "{" + ", ".join(repr(m) for m in sorted(set(members))) + "}" if members else "frozenset()"
 
 
