@@ -432,3 +432,20 @@ def test_duckdbs_progress_bar_never_reaches_the_output(hostile, tmp_path, monkey
     report = _both(hostile, path)
     assert report["records"] == 20_001
     assert capfd.readouterr() == ("", "")
+
+
+def test_records_only_reads_the_wanted_locations_of_every_format(tmp_path):
+    from policylang.simulation.traffic import records
+
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text('{"a": 1}\n\n{"a": 3}\n{"a": 4}\n' + "{broken\n")
+    assert list(records(jsonl, only={1, 4})) == [(1, {"a": 1}), (4, {"a": 4})]
+    assert list(records(jsonl, only=set())) == []
+    assert [at for at, _ in records(jsonl)] == [1, 3, 4, 5]  # the blank line is no record
+    broken = dict(records(jsonl, only={5}))[5]
+    assert type(broken).__name__ == "Broken"
+    table = pa.table({"a": [10, 20, 30]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    assert list(records(tmp_path / "t.parquet", only={2})) == [(2, {"a": 20})]
+    (tmp_path / "t.csv").write_text("a\n1\n2\n3\n")
+    assert [at for at, _ in records(tmp_path / "t.csv", only={1, 3})] == [1, 3]

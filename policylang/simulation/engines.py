@@ -475,15 +475,8 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
     run = _tally_groups(ir, rows, caps, baseline, down, notes)
     if undecided:  # values SQL cannot hold exactly, or doubtful lines: the python engine decides these
         feeder = _Feeder(policy, baseline=baseline, down=down, by=by, groups=run.groups, errors=run.errors)
-        if kind == "jsonl":
-            for location, raw in lines.pick(traffic, undecided):
-                record = parse_line(location, raw)
-                if record is not None:
-                    feeder.feed(location, record if isinstance(record, Broken) else normalized(record))
-        else:
-            for location, record in records(traffic):
-                if location in undecided:
-                    feeder.feed(location, record)
+        for location, record in records(traffic, only=undecided):
+            feeder.feed(location, record)
         feeder.finish()
     return run
 

@@ -3,8 +3,8 @@
 DuckDB reads a JSON lines file as one text column (its CSV reader, one delimiter byte that no
 line holds) and parses each line with its own JSON parser. Where that parser or that reader could
 read a line otherwise than Python's `json` and `for line in file` do, the line is *doubtful*:
-the query leaves it out and the python engine decides it, so the two reports stay equal field
-for field. Doubtful are lines with
+the query marks it (column `"@p:doubt"`), its row is left out of the tally and the python engine
+decides it at its own line number, so the two reports stay equal field for field. Doubtful are lines with
 
 - a control character other than tab, or U+FEFF (a byte-order mark: Python's `json` skips one
   that opens a line; DuckDB refuses it);
@@ -23,7 +23,7 @@ or every candidate delimiter byte somewhere in it. Then the python engine reads 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..backends.sql.text import string
@@ -92,17 +92,3 @@ def lines_sql(path: str, delim: bytes) -> str:
     keyed = (f"SELECT line, \"@p:row\", json_keys({parsed}) AS keys FROM ({numbered}) "
              "WHERE line IS NOT NULL AND trim(line, ' \t\r') <> ''")
     return f"(SELECT line, \"@p:row\", {doubt} AS \"@p:doubt\" FROM ({keyed}))"
-
-
-def pick(path: str | Path, wanted: Iterable[int]) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line) of the wanted lines, in file order; the others are not parsed."""
-    wanted = set(wanted)
-    if not wanted:
-        return
-    last = max(wanted)
-    with open(path, "rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            if number in wanted:
-                yield number, raw
-                if number == last:
-                    return

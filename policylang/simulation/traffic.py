@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from json.decoder import JSONDecodeError
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,16 +110,17 @@ def csv_outcomes(text: str | None) -> Any:
         return text
 
 
-def records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
-    """(location, record) for every record of the file, in order, nulls dropped."""
+def records(path: str | Path, only: Collection[int] | None = None) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
+    """(location, record) for every record of the file, in order, nulls dropped; with `only`,
+    just the records at those locations (a JSON lines file's other lines are not parsed, and
+    reading stops after the last one wanted)."""
     kind = format_of(path)
     if not Path(path).is_file():
         raise TrafficError(f"{path}: no such file")
     if kind == "jsonl":
-        return _jsonl(path)
-    if kind == "csv":
-        return _csv(path)
-    return _parquet(path)
+        return _jsonl(path, only)
+    every = _csv(path) if kind == "csv" else _parquet(path)
+    return every if only is None else ((at, record) for at, record in every if at in only)
 
 
 def parse_line(number: int, raw: bytes) -> dict[str, Any] | Broken | None:
@@ -231,12 +232,19 @@ def deep_loads(raw: bytes | str, depth: int = DEEP) -> Any:
             break
 
 
-def _jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
+def _jsonl(path: str | Path, only: Collection[int] | None) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
+    last = None if only is None else max(only, default=0)
+    if last == 0:
+        return
     with open(path, "rb") as stream:
         for number, raw in enumerate(stream, start=1):
+            if only is not None and number not in only:
+                continue
             value = parse_line(number, raw)
             if value is not None:
                 yield number, value if isinstance(value, Broken) else normalized(value)
+            if number == last:
+                return
 
 
 def _csv(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
