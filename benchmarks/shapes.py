@@ -357,9 +357,12 @@ GOAL_INTERPRETER, AIM_INTERPRETER = 5.0, 3.0
 GOAL_IMPORT_MS = 50.0
 
 
-def _goal_row(what: str, candidate: float, baseline: float | None, goal: float, aim: float | None = None) -> str:
+def _goal_row(what: str, candidate: float, baseline: float | None, goal: float | None, aim: float | None = None) -> str:
     """One row of the goals table: a time in ms against a goal in ms when there is no
-    baseline, else the ratio of two times in ns against a goal (and an aim)."""
+    baseline, else the ratio of two times in ns against a goal (and an aim); a time with no
+    goal is only reported."""
+    if goal is None:
+        return f"| {what} | {candidate:,.1f} ms | | | none: reported | |"
     if baseline is None:
         met = "yes" if candidate <= goal else "**no**"
         return f"| {what} | {candidate:,.1f} ms | | | ≤ {goal:g} ms | {met} |"
