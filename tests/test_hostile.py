@@ -139,6 +139,7 @@ def test_nul_bytes_in_utf8_text(tmp_path) -> None:
     assert {d["code"] for d in diagnostics} == {"E002"}
 
 
+@pytest.mark.slow  # a 200,000-character line through error recovery: ~3 s
 def test_a_long_line_of_garbage(tmp_path) -> None:
     garbage = "".join(random.Random(7).choice("@%^&~`!?§¤\\|;:'") for _ in range(200_000))
     text = policy("n > 3").replace("route {", garbage + "\nroute {")
@@ -162,6 +163,7 @@ def test_a_2mb_comment_line_in_a_valid_policy(tmp_path) -> None:
     assert result.returncode == 0, result.stdout[-2000:]
 
 
+@pytest.mark.slow  # a 2 MB string through every analysis: ~5 s
 def test_a_2mb_string(tmp_path) -> None:
     text = policy("n > 3").replace("-> m2", '-> reject "' + "y" * 2_000_000 + '"', 1)
     status, diagnostics = lint_json(write(tmp_path, text))

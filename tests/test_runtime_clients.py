@@ -67,7 +67,8 @@ def served_cost(server):
                for c in server.calls if c["usage"] is not None)
 
 
-KINDS = ["openai", pytest.param("litellm", marks=pytest.mark.xdist_group("litellm"))]
+# litellm takes ~7 s of CPU to import: its half of these tests is slow (.ci/run runs it)
+KINDS = ["openai", pytest.param("litellm", marks=[pytest.mark.xdist_group("litellm"), pytest.mark.slow])]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -35,6 +35,8 @@ from policylang import runtime
 from policylang.ir.policy import ERRORS
 from conftest import EXAMPLES
 
+pytestmark = pytest.mark.slow  # 10,000 runs from 8 threads and the rest: ~15 s in all
+
 RUNS = int(os.environ.get("POLICYLANG_STRESS_RUNS", "10000"))
 THREADS = 8
 TASKS = int(os.environ.get("POLICYLANG_STRESS_TASKS", "200"))

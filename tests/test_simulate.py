@@ -128,6 +128,7 @@ def _both(policy, path, **options):
     return reports[0]
 
 
+@pytest.mark.slow  # a 50 MB line among the hostile ones, through both engines: ~6 s
 def test_hostile_json_lines(hostile, tmp_path):
     path = tmp_path / "t.jsonl"
     lines = [
