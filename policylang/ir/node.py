@@ -15,9 +15,22 @@ class Node(BaseModel):
     span: Span
 
 
+_FIELDS: dict[type[Node], tuple[str, ...]] = {}
+"""Each node class's field names but `span` (a Span is no node), read from pydantic once: its
+`model_fields` is a descriptor that builds its answer at every access."""
+
+
+def node_fields(cls: type[Node]) -> tuple[str, ...]:
+    """The field names of a node class, `span` left out, in declaration order."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(name for name in cls.model_fields if name != "span")
+    return names
+
+
 def children(node: Node) -> Iterator[Node]:
     """The nodes directly inside `node`, in field order (tuples flattened)."""
-    for name in type(node).model_fields:
+    for name in node_fields(type(node)):
         value = getattr(node, name)
         if isinstance(value, Node):
             yield value

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import cast
 
 from ...ir import expr as e
-from ...ir.node import Node, children
+from ...ir.node import Node, children, node_fields
 
 MAX_DEPTH = 48
 
@@ -44,7 +44,7 @@ def split_deep(expr: e.Expr, first_index: int = 0) -> tuple[list[tuple[int, e.Ex
 
 def _replace_children(node: Node, rebuilt: dict[int, Node]) -> Node:
     update: dict[str, object] = {}
-    for name in type(node).model_fields:
+    for name in node_fields(type(node)):
         value = getattr(node, name)
         if isinstance(value, Node) and id(value) in rebuilt:
             update[name] = rebuilt[id(value)]
