@@ -48,7 +48,9 @@ def _chunks(path: str | Path) -> Iterator[bytes]:
 def delimiter(path: str | Path) -> tuple[bytes | None, str | None]:
     """(a byte that no line of the file holds, None), or (None, why DuckDB's reader cannot read
     the file as Python's lines). One pass at memory speed: counts, `in` tests and a UTF-8 decode
-    of each chunk, none of them per line in Python."""
+    of each chunk, none of them per line in Python. The duckdb engine needs only whether a byte
+    was found (it hands the file to the python engine otherwise, and says nothing: the reports
+    of the two engines must stay equal); the reason is for tests and for whoever debugs."""
     utf8 = codecs.getincrementaldecoder("utf-8")("strict")
     held = False
     carry = b""
