@@ -3,8 +3,9 @@
 DuckDB reads a JSON lines file as one text column (its CSV reader, one delimiter byte that no
 line holds) and parses each line with its own JSON parser. Where that parser or that reader could
 read a line otherwise than Python's `json` and `for line in file` do, the line is *doubtful*:
-the query marks it (column `"@p:doubt"`), its row is left out of the tally and the python engine
-decides it at its own line number, so the two reports stay equal field for field. Doubtful are lines with
+the query marks it (column `"@p:doubt"`), its row is left out of the tally, and the python
+engine decides it at its own line number, so the two reports stay equal field for field.
+Doubtful are lines with
 
 - a control character other than tab, or U+FEFF (a byte-order mark: Python's `json` skips one
   that opens a line; DuckDB refuses it);
