@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..backends.python.interpreter import Interpreter
-from ..ir.node import Node
+from ..ir.node import Node, node_fields
 from ..ir.policy import Budget, Policy as PolicyIR, Rule
 from ..ir.values import decimal_of
 from ..jsontext import decimal_text
@@ -23,7 +23,7 @@ def shape(node: Any) -> Any:
     """An IR value without its source spans: two conditions written alike anywhere have one."""
     if isinstance(node, Node):
         return (type(node).__name__, tuple((name, shape(getattr(node, name)))
-                                           for name in type(node).model_fields if name != "span"))
+                                           for name in node_fields(type(node))))
     if isinstance(node, tuple):
         return tuple(shape(item) for item in node)
     return node
