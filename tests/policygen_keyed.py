@@ -222,7 +222,13 @@ def _keyed_test(draw, key: Signal, ctx) -> str:
 def _keyed_policy(draw, min_keyed: int, max_keyed: int) -> GeneratedPolicy:
     members = tuple(f"t{n}" for n in range(draw(st.integers(5, 30))))
     key = Signal("k", "enum", members=members, default=draw(st.sampled_from((None, None, None, "t0"))))
-    others = [Signal("a", "int", 0, 4), Signal("b", "bool"), Signal("c", "enum", members=("x", "y", "z"))]
+    # optional ones too: a trusted path may read those inside the conjunct that tests them,
+    # and hand the chains a local that is None until read
+    optional = draw(st.sampled_from((None, None, "a", "b", "c", "abc")))
+    defaults = {name: text if optional and name in optional else None for name, text in (("a", "2"), ("b", "false"),
+                                                                                        ("c", "y"))}
+    others = [Signal("a", "int", 0, 4, default=defaults["a"]), Signal("b", "bool", default=defaults["b"]),
+              Signal("c", "enum", members=("x", "y", "z"), default=defaults["c"])]
     chosen = draw(st.lists(st.sampled_from(others), min_size=1, max_size=3, unique_by=lambda s: s.name))
     chosen.sort(key=lambda s: s.name)
     position = draw(st.integers(0, len(chosen)))  # k among the declarations, for R001-R003 order
@@ -236,8 +242,11 @@ def _keyed_policy(draw, min_keyed: int, max_keyed: int) -> GeneratedPolicy:
         declarations += list(gen._OUTCOMES)
         declarations.append(cascade.declaration)
 
-    def global_condition():
-        return gen.condition(ctx, 1)
+    @st.composite
+    def global_condition(draw):
+        if draw(st.booleans()):  # a flat conjunction: what a trusted path may read conjunct by conjunct
+            return " and ".join(draw(st.lists(gen._atom(ctx), min_size=2, max_size=3)))
+        return draw(gen.condition(ctx, 1))
 
     conditions: list[str] = []
     conditions += [draw(global_condition()) for _ in range(draw(st.integers(0, 2)))]

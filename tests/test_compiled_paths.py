@@ -290,6 +290,32 @@ def test_a_signal_the_chains_and_the_rules_after_them_read_is_read_once() -> Non
                 assert all(count == 1 for count in counting.reads.values()), counting.reads
 
 
+def test_an_optional_signal_is_read_inside_the_conjunct_that_tests_it() -> None:
+    """`pii` is optional and tested beside `n`, which is read already: the trusted path tests `n`
+    first and reads `pii` only when that passes. The chains test `pii` too: where the rule before
+    them did not read it they read it themselves, so on every path it is read at most once, and
+    not at all where no rule reaches it."""
+    rules = "\n".join(f"  rule r{i} when k == k{i % 2} and pii and n > {i}00 -> m0" for i in range(8))
+    policy = _keyed("  rule small when n < 5 -> m1\n  rule pii_big when pii and n > 1000 -> m1\n"
+                    + rules + "\n  rule late when pii -> m0\n  default -> m0")
+    source = codegen.generate(policy.ir)
+    trusted = source.split("if not validate:", 1)[1].split("if signals.__class__", 1)[0]
+    assert "if v_n > 1000 and (v_pii := signals.get('pii', False)): return" in trusted
+    assert "if v_pii is None: v_pii = signals.get('pii', False)" in source  # in the chains
+    for layout, module in enumerate(modules(policy)):
+        for key in ("k0", "k1", "k2"):
+            for n in (1, 350, 5000):
+                for pii in (None, False, True):
+                    typed = {"k": key, "spend": 1, "n": n, **({} if pii is None else {"pii": pii})}
+                    counting = Counting(typed)
+                    decision = module.decide(counting, validate=False)
+                    assert decision == policy.interpreter.decide(typed, validate=False), typed
+                    assert all(count == 1 for count in counting.reads.values()), (typed, counting.reads)
+                    if n == 1 and layout < 2:  # `small` decides before anything tests pii (the
+                        assert set(counting.reads) == {"n"}  # third layout reads all up front)
+                    assert outcome(module.decide, typed) == outcome(policy.interpreter.decide, typed)
+
+
 def test_tables_read_at_import_are_the_policys() -> None:
     """RULE_CAPS, the rule order and each rule's decision, written as strings read at import,
     are what the policy says, for a route long enough to take the shared trusted path."""

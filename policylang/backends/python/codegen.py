@@ -304,20 +304,83 @@ class _Writer:
         return [n for n in dict.fromkeys(names) if n in self.locals]
 
     def read(self, name: str) -> str:
-        """The trusted read of one signal into its local: by key when required, else with its default."""
-        check = self.signal_checks[name]
-        source = f"signals[{name!r}]" if check.required else \
-            f"signals.get({name!r}, {self.constants.literal(check.default)})"
-        return f"{self.locals[name]} = {source}"
+        """The trusted read of one signal into its local."""
+        return f"{self.locals[name]} = {self.lookup(name)}"
 
-    def lazy(self, views: list[dict[str, Any]], rules: list[tuple[Rule, e.Expr | None]], read: set[str]) -> None:
+    def lookup(self, name: str) -> str:
+        """The trusted lookup of one signal: by key when required, else with its default."""
+        check = self.signal_checks[name]
+        return f"signals[{name!r}]" if check.required else \
+            f"signals.get({name!r}, {self.constants.literal(check.default)})"
+
+    def lazy(self, views: list[dict[str, Any]], rules: list[tuple[Rule, e.Expr | None]], read: set[str],
+             maybe: set[str] | None = None, defer: bool = False) -> None:
         """Give each rule view the trusted reads it needs first: each signal just before the
-        first rule that tests it, never twice (`read` holds what the path has read so far)."""
+        first rule that tests it, never twice (`read` holds what the path has read so far).
+        `maybe` holds what the path may have read (a local that is None until then): a rule that
+        needs one reads it behind `is None`. With `defer` (a path that only trusted requests
+        take), a conjunction tests what is read first and reads an optional signal inside the
+        conjunct that needs it, so a rule that fails early reads nothing more (see `deferred`)."""
+        maybe = set() if maybe is None else maybe
         for view, (rule, condition) in zip(views, rules):
-            for name in self.rule_reads(rule, condition):
-                if name not in read:
+            names = self.rule_reads(rule, condition)
+            later = self.deferred(rule, condition, read | maybe) if defer else None
+            for name in names:
+                if name in maybe:
+                    maybe.discard(name)
+                    read.add(name)
+                    view["guarded"].append(f"if {self.locals[name]} is None: {self.read(name)}")
+                elif name not in read and not (later and name in later[1]):
                     read.add(name)
                     view["reads"].append(self.read(name))
+            if later is not None:
+                view["condition"], deferred = later
+                view["reads"] += [f"{self.locals[name]} = None" for name in deferred]
+                maybe.update(deferred)
+
+    def deferred(self, rule: Rule, condition: e.Expr | None, read: Collection[str]) -> tuple[str, list[str]] | None:
+        """A conjunction's trusted test with optional signals read where they are tested:
+        (the test, the signals it may leave unread), or None where nothing would be saved.
+
+        The conjuncts that need no new optional signal come first (a required one is still
+        read before the rule, so a missing one is the same `KeyError`); each later conjunct
+        reads its new signal with `:=` at its only place in the condition. `and` stops at the
+        first false conjunct, so those after it read nothing; their locals start as None. On a
+        trusted request every conjunct is a pure test of typed values, so the order does not
+        change the answer."""
+        if not isinstance(condition, e.BoolOp) or condition.op != "and" or self.ladders[id(rule)].reads_signals:
+            return None
+        if split_deep(condition)[0]:
+            return None  # hoisted pieces are computed before the test, reading their signals
+        counts: dict[str, int] = {}
+        for x in walk(condition):
+            if isinstance(x, e.SignalRef):
+                counts[x.name] = counts.get(x.name, 0) + 1
+            elif isinstance(x, e.CostOf):
+                counts["input_tokens"] = counts.get("input_tokens", 0) + 2  # never deferred
+
+        def new(operand: e.Expr) -> list[str]:
+            return [n for n in signals_read(operand) if n not in read and counts.get(n) == 1
+                    and n in self.signal_checks and not self.signal_checks[n].required]
+
+        ready = [o for o in condition.operands if not new(o)]
+        pending = [o for o in condition.operands if new(o)]
+        if not ready:  # the first conjunct is always tested: its signals are read before it
+            ready.append(pending.pop(0))
+        if not pending:
+            return None
+        deferred = [n for o in pending for n in new(o)]
+        first = set(deferred)
+
+        def name_of(name: str, role: str) -> str:
+            if name in first:
+                first.discard(name)
+                return f"({self.locals[name]} := {self.lookup(name)})"
+            return self.locals[name]
+
+        tests = [self.expr(o, self.local_name, top=isinstance(o, (*_TIGHT, e.Not))) for o in ready]
+        tests += [self.expr(o, name_of, top=isinstance(o, (*_TIGHT, e.Not))) for o in pending]
+        return " and ".join(tests), deferred
 
     def rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> dict[str, Any]:
         """One rule as the template writes it: its test (maybe specialized) and its decision."""
@@ -333,7 +396,7 @@ class _Writer:
         if condition is not None:
             prelude, test = self.condition(condition, self.local_name)
         return {"name": comment(rule.name), "line": rule.span.line, "prelude": prelude, "condition": test,
-                "result": result, "reads": [], "mark": ""}
+                "result": result, "reads": [], "guarded": [], "mark": ""}
 
     def route_view(self) -> dict[str, Any]:
         """The route twice over: the validated path (every signal already in its local) and the
@@ -363,25 +426,31 @@ class _Writer:
                 for i, condition in chain.rules:
                     reads.update(self.rule_reads(policy.rules[i], condition))
             args = [n for n in self.locals if n in reads]
+        maybe: set[str] = set()  # what the trusted path may have read by the dispatch
         if len(before) + len(after) <= LAZY_RULES:
             read: set[str] = set()
             trusted: dict[str, Any] = {"reads": [], "before": views(before), "after": views(after), "key_reads": [],
                                        "shared": False}
             for view in (*trusted["before"], *trusted["after"]):
                 view["mark"] = ", validate=False"
-            self.lazy(trusted["before"], [(r, c) for _, r, c in before], read)
+            self.lazy(trusted["before"], [(r, c) for _, r, c in before], read, maybe, defer=True)
             if dispatch is not None:
                 lazy_chains = LAZY_CHAINS
                 # the chains read the rest, unless the rules after them read it too (once)
                 later = {n for _, r, c in after for n in self.rule_reads(r, c)}
-                passed = [n for n in args if n in read or n in later or not lazy_chains]
+                passed = [n for n in args if n in read or n in maybe or n in later or not lazy_chains]
                 for name in [dispatch.key, *passed]:
-                    if name not in read:
+                    if name in maybe and (name in later or not lazy_chains or name == dispatch.key):
+                        maybe.discard(name)
+                        read.add(name)
+                        trusted["key_reads"].append(f"if {self.locals[name]} is None: {self.read(name)}")
+                    elif name not in read and name not in maybe:
                         read.add(name)
                         trusted["key_reads"].append(self.read(name))
-            self.lazy(trusted["after"], [(r, c) for _, r, c in after], read)
+            chain_maybe = set(maybe)
+            self.lazy(trusted["after"], [(r, c) for _, r, c in after], read, maybe, defer=True)
         else:
-            lazy_chains, passed = False, args
+            lazy_chains, passed, chain_maybe = False, args, set()
             trusted = {"reads": [self.read(n) for n in self.locals if n in self.used], "shared": True}
         if dispatch is None:
             return {"validated": validated, "trusted": trusted, "dispatch": None}
@@ -393,8 +462,8 @@ class _Writer:
             rows = [(i, policy.rules[i], cond) for i, cond in chain.rules] + (default if ends and not whole else [])
             rules = [(rule, cond) for _, rule, cond in rows]
             views = [self.rule_view(i, rule, cond) for i, rule, cond in rows]
-            if lazy_chains:
-                self.lazy(views, rules, set(passed))
+            if lazy_chains:  # what the trusted path may have read comes as None if it has not
+                self.lazy(views, rules, set(passed) - chain_maybe, chain_maybe & set(passed))
                 for view in views:  # one test for a rule's reads; the validated path passes no request
                     if len(view["reads"]) == 1:
                         view["reads"] = [f"if signals is not None: {view['reads'][0]}"]
