@@ -47,12 +47,13 @@ Python's compiler."""
 VALUES_START = "# -- value semantics: copied verbatim into compiled modules from here --\n"
 VALUES_END = "# -- end of the value semantics copied into compiled modules --\n"
 LAZY_CHAINS = True
-"""The chains of a keyed dispatch read lazily without validation: each takes the request and
-the signals read before the dispatch, and reads the rest (`if signals is not None: ...`) just
-before the first of its rules that tests them. The validated path passes None for the request
-and every validated value instead, so it pays one test per read, not a lookup (benchmarks/shapes.py
-measures both paths on 1,000 conjunctive tenant rules). False: every signal the chains read is
-read before the dispatch and passed to them."""
+"""Without validation a keyed dispatch calls chains of its own (`_lazy_N`): each takes the
+request and the signals read before the dispatch, and reads the rest just before the first of
+its rules that tests them. The validated path's chains (`_chain_N`) take every validated value
+and read nothing. Two copies of the chains cost a module's import only where no bytecode cache
+is at hand (benchmarks/shapes.py measures both paths and the import on 1,000 conjunctive tenant
+rules). False: the trusted path reads every signal the chains read before the dispatch and
+calls the validated path's chains."""
 
 LAZY_RULES = 256
 """Routes of more rules outside a dispatch than this read every signal up front without
@@ -134,6 +135,9 @@ class _Writer:
         self.locals = {s.name: _identifier(s.name, i) for i, s in enumerate(policy.signals)}
         self.signal_checks = {c.name: c for c in checks(policy, "signal")}
         """Each signal's check by name, in declaration order: built once, read by every read."""
+        self.views: dict[tuple[int, int], tuple[e.Expr | None, dict[str, Any]]] = {}
+        """Each rule view written so far, by (position, the condition's identity), with the
+        condition (kept, so that its identity is not reused)."""
         self.ladders = {id(rule): ladder(policy, rule) for rule in policy.route}
         """Each route entry's ladder (by the rule object's identity): built once, read by every view."""
         self.used = {name for rule in policy.route if rule.condition is not None for name in signals_read(rule.condition)}
@@ -383,7 +387,16 @@ class _Writer:
         return " and ".join(tests), deferred
 
     def rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> dict[str, Any]:
-        """One rule as the template writes it: its test (maybe specialized) and its decision."""
+        """One rule as the template writes it: its test (maybe specialized) and its decision; a
+        new view each call, its test written once (both paths' chains hold the same rules)."""
+        made = self.views.get((i, id(condition)))
+        if made is not None and made[0] is condition:
+            return {**made[1], "reads": [], "guarded": []}
+        view = self._rule_view(i, rule, condition)
+        self.views[(i, id(condition))] = (condition, view)
+        return {**view, "reads": [], "guarded": []}
+
+    def _rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> dict[str, Any]:
         fields = self.policy.decision_of(rule)
         result = f"_D{i}"
         plan = self.ladders[id(rule)]
@@ -403,7 +416,8 @@ class _Writer:
         trusted one (`validate=False`: each signal read just before the first rule that tests
         it, or, past LAZY_RULES rules, every signal the rules read up front). With a dispatch
         (backends/index.py) each path has the rules before it and after it (or, with none
-        after, the chains end in the default themselves); both call the same chains."""
+        after, the chains end in the default themselves); the trusted path calls chains of its
+        own that read lazily (LAZY_CHAINS), or the validated path's."""
         policy = self.policy
         dispatch = plan_dispatch(policy)
         default: list[_Row] = [(len(policy.rules), policy.default, None)] if policy.default else []
@@ -457,34 +471,44 @@ class _Writer:
         ends = not dispatch.after  # then each chain ends in the default (its own reads lazy too)
         ending = None if dispatch.after or default else "_NO_RULE"
 
-        def chain_view(function: str, chain: Chain, label: str) -> dict[str, Any]:
+        def chain_view(function: str, chain: Chain, label: str, lazy: bool) -> dict[str, Any]:
             whole = bool(chain.rules) and chain.rules[-1][1] is None  # its last rule always fires
             rows = [(i, policy.rules[i], cond) for i, cond in chain.rules] + (default if ends and not whole else [])
-            rules = [(rule, cond) for _, rule, cond in rows]
             views = [self.rule_view(i, rule, cond) for i, rule, cond in rows]
-            if lazy_chains:  # what the trusted path may have read comes as None if it has not
-                self.lazy(views, rules, set(passed) - chain_maybe, chain_maybe & set(passed))
-                for view in views:  # one test for a rule's reads; the validated path passes no request
-                    if len(view["reads"]) == 1:
-                        view["reads"] = [f"if signals is not None: {view['reads'][0]}"]
-                    elif view["reads"]:
-                        view["reads"] = ["if signals is not None:", *(f"    {line}" for line in view["reads"])]
+            if lazy:  # what the trusted path may have read comes as None if it has not
+                for view in views:
+                    view["mark"] = ", validate=False"
+                self.lazy(views, [(rule, cond) for _, rule, cond in rows], set(passed) - chain_maybe,
+                          chain_maybe & set(passed))
             return {"function": function, "members": comment(label), "ending": ending, "rules": views,
                     "closed": whole or (ends and bool(default))}
 
-        chains = [chain_view(f"_chain_{k}", c, ", ".join(c.members[:8]) + (", ..." if len(c.members) > 8 else ""))
-                  for k, c in enumerate(dispatch.chains)]
-        chains.append(chain_view("_chain_other", dispatch.other, "a value that is no member (unvalidated requests)"))
-        table = "{" + ", ".join(f"{m!r}: _chain_{k}" for k, c in enumerate(dispatch.chains) for m in c.members) + "}"
+        def family(prefix: str, name: str, lazy: bool, other: bool, params: str) -> dict[str, Any]:
+            """One function per chain and the table from each value of the key to its function."""
+            chains = [chain_view(f"{prefix}_{k}", c, ", ".join(c.members[:8]) + (", ..." if len(c.members) > 8 else ""),
+                                 lazy) for k, c in enumerate(dispatch.chains)]
+            if other:
+                chains.append(chain_view(f"{prefix}_other", dispatch.other,
+                                         "a value that is no member (unvalidated requests)", lazy))
+            table = "{" + ", ".join(f"{m!r}: {prefix}_{k}" for k, c in enumerate(dispatch.chains) for m in c.members) + "}"
+            return {"chains": chains, "table": table, "name": name, "params": params}
+
+        key = self.locals[dispatch.key]
+        values = ", ".join(self.locals[n] for n in args)
+        # the trusted path has chains of its own that read lazily, or it reads what the chains
+        # read up front and calls the validated path's (which then also take a value that is no member)
+        trusted_own = lazy_chains and not trusted["shared"]
+        families = [family("_chain", "_CHAINS", False, not trusted_own, values)]
+        if trusted_own:
+            validated["call"] = f"_CHAINS[{key}]({values})"  # a validated key is a member
+            lazy_args = ", ".join(["signals", *(self.locals[n] for n in passed)])
+            families.append(family("_lazy", "_LAZY_CHAINS", True, True, lazy_args))
+            trusted["call"] = f"_LAZY_CHAINS.get({key}, _lazy_other)({lazy_args})"
+        else:
+            validated["call"] = trusted["call"] = f"_CHAINS.get({key}, _chain_other)({values})"
         return {
             "validated": validated, "trusted": trusted,
-            "dispatch": {"key": self.locals[dispatch.key], "name": comment(dispatch.key),
-                         "params": ", ".join(["signals"] * lazy_chains + [self.locals[n] for n in passed]
-                                             + [f"{self.locals[n]}=None" for n in args if n not in passed]),
-                         "args": ", ".join(["signals"] * lazy_chains + [self.locals[n] for n in passed]),
-                         "validated_args": ", ".join(["None"] * lazy_chains + [self.locals[n] for n in passed]
-                                                     + [self.locals[n] for n in args if n not in passed]),
-                         "chains": chains, "table": table, "ends": ends},
+            "dispatch": {"name": comment(dispatch.key), "families": families, "ends": ends},
         }
 
     def render(self) -> str:
