@@ -224,11 +224,10 @@ def _keyed_policy(draw, min_keyed: int, max_keyed: int) -> GeneratedPolicy:
     key = Signal("k", "enum", members=members, default=draw(st.sampled_from((None, None, None, "t0"))))
     # optional ones too: a trusted path may read those inside the conjunct that tests them,
     # and hand the chains a local that is None until read
-    optional = draw(st.sampled_from((None, None, "a", "b", "c", "abc")))
-    defaults = {name: text if optional and name in optional else None for name, text in (("a", "2"), ("b", "false"),
-                                                                                        ("c", "y"))}
-    others = [Signal("a", "int", 0, 4, default=defaults["a"]), Signal("b", "bool", default=defaults["b"]),
-              Signal("c", "enum", members=("x", "y", "z"), default=defaults["c"])]
+    optional = draw(st.sampled_from(("", "", "a", "b", "c", "abc")))
+    others = [Signal("a", "int", 0, 4, default="2" if "a" in optional else None),
+              Signal("b", "bool", default="false" if "b" in optional else None),
+              Signal("c", "enum", members=("x", "y", "z"), default="y" if "c" in optional else None)]
     chosen = draw(st.lists(st.sampled_from(others), min_size=1, max_size=3, unique_by=lambda s: s.name))
     chosen.sort(key=lambda s: s.name)
     position = draw(st.integers(0, len(chosen)))  # k among the declarations, for R001-R003 order

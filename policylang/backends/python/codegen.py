@@ -318,27 +318,26 @@ class _Writer:
             f"signals.get({name!r}, {self.constants.literal(check.default)})"
 
     def lazy(self, views: list[dict[str, Any]], rules: list[tuple[Rule, e.Expr | None]], read: set[str],
-             maybe: set[str] | None = None, defer: bool = False) -> None:
+             maybe: set[str], defer: bool = False) -> None:
         """Give each rule view the trusted reads it needs first: each signal just before the
         first rule that tests it, never twice (`read` holds what the path has read so far).
         `maybe` holds what the path may have read (a local that is None until then): a rule that
         needs one reads it behind `is None`. With `defer` (a path that only trusted requests
         take), a conjunction tests what is read first and reads an optional signal inside the
         conjunct that needs it, so a rule that fails early reads nothing more (see `deferred`)."""
-        maybe = set() if maybe is None else maybe
         for view, (rule, condition) in zip(views, rules):
             names = self.rule_reads(rule, condition)
-            later = self.deferred(rule, condition, read | maybe) if defer else None
+            rewritten = self.deferred(rule, condition, read | maybe) if defer else None
             for name in names:
                 if name in maybe:
                     maybe.discard(name)
                     read.add(name)
                     view["guarded"].append(f"if {self.locals[name]} is None: {self.read(name)}")
-                elif name not in read and not (later and name in later[1]):
+                elif name not in read and not (rewritten and name in rewritten[1]):
                     read.add(name)
                     view["reads"].append(self.read(name))
-            if later is not None:
-                view["condition"], deferred = later
+            if rewritten is not None:
+                view["condition"], deferred = rewritten
                 view["reads"] += [f"{self.locals[name]} = None" for name in deferred]
                 maybe.update(deferred)
 
@@ -367,13 +366,14 @@ class _Writer:
             return [n for n in signals_read(operand) if n not in read and counts.get(n) == 1
                     and n in self.signal_checks and not self.signal_checks[n].required]
 
-        ready = [o for o in condition.operands if not new(o)]
-        pending = [o for o in condition.operands if new(o)]
+        operands = [(o, new(o)) for o in condition.operands]
+        ready = [o for o, names in operands if not names]
+        pending = [(o, names) for o, names in operands if names]
         if not ready:  # the first conjunct is always tested: its signals are read before it
-            ready.append(pending.pop(0))
+            ready.append(pending.pop(0)[0])
         if not pending:
             return None
-        deferred = [n for o in pending for n in new(o)]
+        deferred = [n for _, names in pending for n in names]
         first = set(deferred)
 
         def name_of(name: str, role: str) -> str:
@@ -383,7 +383,7 @@ class _Writer:
             return self.locals[name]
 
         tests = [self.expr(o, self.local_name, top=isinstance(o, (*_TIGHT, e.Not))) for o in ready]
-        tests += [self.expr(o, name_of, top=isinstance(o, (*_TIGHT, e.Not))) for o in pending]
+        tests += [self.expr(o, name_of, top=isinstance(o, (*_TIGHT, e.Not))) for o, _ in pending]
         return " and ".join(tests), deferred
 
     def rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> dict[str, Any]:
