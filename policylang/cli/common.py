@@ -10,6 +10,7 @@ import click
 from .. import __version__
 from ..codes import E009
 from ..diagnostics import render_text, summary_line
+from ..passes.pipeline import recursion_headroom
 from ..policy import Policy, PolicyError, load
 
 FINE, FAILED, USAGE = 0, 1, 2
@@ -20,6 +21,10 @@ FINE, FAILED, USAGE = 0, 1, 2
 @click.version_option(__version__, prog_name="policyc")
 def main() -> None:
     """Check, test and compile .route routing policies."""
+    # What the checker admits (expressions nested 1,000 levels deep, E006 past that), every
+    # command handles: the passes after checking (the back ends, explain, graph, diff) recurse
+    # over expressions as the checker does, so the whole command gets the checker's headroom.
+    click.get_current_context().with_resource(recursion_headroom())
 
 
 def fail_usage(message: str) -> NoReturn:

@@ -229,13 +229,14 @@ def hull(x: e.Expr | None, negated: bool = False) -> Box | None:
     `x = None` (a default, or no `when`) holds everywhere."""
     if x is None:
         return TOP if not negated else None
+    x, negated = _peeled(x, negated)
     match x:
         case e.Const(value=value) if isinstance(value, bool):
             return TOP if value != negated else None
         case e.SignalRef(role="signal") if x.type.kind == "bool":
             return {x.name: frozenset({not negated})}
-        case e.Not(operand=operand):
-            return hull(operand, not negated)
+        case e.Not():
+            raise AssertionError("peeled above")
         case e.BoolOp(op=op, operands=operands):
             combine_all = (op == "and") != negated
             boxes = [hull(o, negated) for o in operands]
@@ -459,13 +460,14 @@ class Space:
         return found
 
     def _region(self, x: e.Expr, negated: bool) -> list[Box] | None:
+        x, negated = _peeled(x, negated)
         match x:
             case e.Const(value=value) if isinstance(value, bool):
                 return [{}] if value != negated else []
             case e.SignalRef(role="signal") if x.type.kind == "bool":
                 return [{x.name: frozenset({not negated})}]
-            case e.Not(operand=operand):
-                return self._region(operand, not negated)
+            case e.Not():
+                raise AssertionError("peeled above")
             case e.BoolOp(op=op, operands=operands):
                 found = [self._region(o, negated) for o in operands]
                 parts = [p for p in found if p is not None]
@@ -534,6 +536,14 @@ def _checked(region: list[Box]) -> list[Box]:
     if len(region) > LIMIT:
         raise TooLarge
     return region
+
+
+def _peeled(x: e.Expr, negated: bool) -> tuple[e.Expr, bool]:
+    """`x` without the chain of `not` around it, and whether an odd count of them negates it:
+    a loop, not a recursion, so that the 1,000 chained `not` the front end admits cost no stack."""
+    while isinstance(x, e.Not):
+        x, negated = x.operand, not negated
+    return x, negated
 
 
 def _signal(x: e.Expr) -> TypeGuard[e.SignalRef]:

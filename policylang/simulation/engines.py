@@ -429,6 +429,8 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
     kind = format_of(traffic)
     connection = duckdb.connect(config={"preserve_insertion_order": True})
     connection.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout, into the report
+    # a condition nests up to 1,000 levels (E006 past that), and its SQL a few more than that
+    connection.execute("SET max_expression_depth = 10000")
     path = string(str(traffic))
     notes: list[str] = []
     try:
