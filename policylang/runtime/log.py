@@ -1,23 +1,41 @@
-"""The decision log: one JSON line per run, appended where every process can share the file.
+"""The decision log: one JSON line per record, appended where every process can share the file.
 
 Each record is encoded first and written with a single `write` on a descriptor opened with
 O_APPEND, so lines from threads and processes never interleave, and a record is in the kernel
-before `run` returns: no buffer to lose when the app stops, raises or exits. Only a process
+before the call returns: no buffer to lose when the app stops, raises or exits. Only a process
 killed in the middle of its write (SIGKILL, or a signal it has no handler for) can leave that
 one record torn, at the end of the file, since the kernel may cut a write short for a dying
 process; the next JsonlLog to open the file ends the torn line first, so it never swallows
 another record. (Writers hold an advisory lock, flock, for each record, so the one opening the
 file tells a dead writer's torn record from a live writer's record in progress.)
+
+Writing never raises into the app's request path. A write that fails (a full disk, an I/O error,
+a descriptor closed behind the log's back) keeps the record in a bounded backlog, in order,
+logs one warning for the episode and counts it (`errors`); the backlog is written first as soon
+as a write works again (the next record, or `flush()`). Past the bound the oldest records are
+dropped (`dropped`) and the file gets an `{"event": "lost", "records": N}` note where they would
+have been. The file is reopened when it was moved away (log rotation by `mv`: each write
+compares the path's inode with the open file's, as `logging.handlers.WatchedFileHandler` does)
+and after `reopen()`, which a signal handler may call.
+
+Runs write two records (section 13, the Router): `{"event": "start", "run_id", ...}` before the
+run's first upstream call and its end record (`"event": "end"`) when it ends, so a process killed
+mid-run still leaves the start of every run whose call was made. `read_log` gives the end
+records and, on request, a record for each start that has no end (`"end": "unfinished"`).
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import math
 import os
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +45,13 @@ try:
     import fcntl
 except ImportError:  # not on Windows: records are still whole, a torn tail is just not mended
     fcntl = None  # type: ignore[assignment]
+
+_warn = logging.getLogger(__name__)
+
+BACKLOG = 10_000
+"""Records a JsonlLog holds in memory while it cannot write, by default."""
+
+_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
 
 def _plain(value: Any) -> Any:
@@ -58,39 +83,230 @@ def encode(record: dict[str, Any]) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-class JsonlLog:
-    """A decision log file: `log(record)` appends one complete, flushed line. Safe across
-    threads and processes; `fsync=True` also survives a power loss, at a disk write per run."""
+def _now_text() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+
+class JsonlLog:
+    """A decision log file: `log(record)` appends one complete line, or keeps it until the
+    file can take it. Safe across threads and processes; never raises once constructed.
+
+    `fsync=True` also survives a power loss, at a disk write per record. `backlog` bounds the
+    records held while writes fail (the oldest are dropped past it, and a `"lost"` note says how
+    many). `watch=False` stops the per-write check for rotation (then only `reopen()` moves to a
+    new file). Counters: `errors` (writes that failed), `dropped` (records lost past the
+    backlog), `pending` (records held now). Construction raises OSError when the file cannot be
+    opened at all: that is a configuration error, found before any request.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False, backlog: int = BACKLOG,
+                 watch: bool = True) -> None:
+        if backlog < 0:
+            raise ValueError("backlog is a number of records and must be >= 0")
         self.path = os.fspath(path)
         self.fsync = fsync
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
-                                       0o644)
+        self.backlog = backlog
+        self.watch = watch
+        self.errors = 0
+        self.dropped = 0
+        self._lost = 0  # dropped records the file has no note of yet
+        self._failing: str | None = None  # the error of the current failing episode
+        self._pending: deque[bytes] = deque()
         self._lock = threading.Lock()
-        with _exclusive(self._fd):  # no live writer is mid-record now: a torn tail is a dead one's
-            if _torn(self.path):  # end its line, so that ours start on their own
-                os.write(self._fd, b"\n")
+        self._closed = False
+        self._reopen = False
+        self._torn = False  # a write of ours was cut short: the file ends inside our line
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._fd, self._identity = self._open()
+
+    # ---- the file ---------------------------------------------------------------------------
+
+    def _open(self) -> tuple[int, tuple[int, int]]:
+        """A descriptor on the path (created if missing) and its (device, inode); a torn tail a
+        dead writer left is ended first, so that our records start on lines of their own."""
+        fd = os.open(self.path, _OPEN_FLAGS, 0o644)
+        try:
+            stat = os.fstat(fd)
+            with _exclusive(fd):  # no live writer is mid-record now: a torn tail is a dead one's
+                if _torn(self.path):
+                    try:
+                        os.write(fd, b"\n")
+                    except OSError:  # a full disk: the next record starts with the newline
+                        self._torn = True
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, (stat.st_dev, stat.st_ino)
+
+    def _moved(self) -> bool:
+        """Whether the path no longer names the open file (renamed or deleted: rotated)."""
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return True
+        return (stat.st_dev, stat.st_ino) != self._identity
+
+    def _switch(self) -> bool:
+        """Open the path anew and write there from now on; whether it could. If it cannot be
+        opened, the old descriptor stays in use (records go to the moved file, not nowhere)."""
+        self._reopen = False
+        try:
+            fd, identity = self._open()
+        except OSError as exc:
+            self._failed(exc, "reopening")
+            return False
+        old, self._fd, self._identity = self._fd, fd, identity
+        if old is not None and old != fd:  # the same number: the old one was closed behind our back
+            try:
+                os.close(old)
+            except OSError:
+                pass
+        return True
+
+    # ---- writing ----------------------------------------------------------------------------
 
     def __call__(self, record: dict[str, Any]) -> None:
-        """Append `record` as one line."""
-        line = encode(record)
-        with self._lock:  # O_APPEND keeps lines whole; the lock keeps close() from racing a write
-            fd = self._fd
-            if fd is None:
-                raise ValueError(f"the decision log {self.path} is closed")
+        """Append `record` as one line, after any records held back; never raises. A record
+        that cannot be written now is held (see the class)."""
+        try:
+            line = encode(record)
+        except Exception as exc:  # a value whose repr raises: count it, the app goes on
+            with self._lock:
+                self.dropped += 1
+                self._lost += 1
+                self._failed(exc, "encoding a record")
+            return
+        with self._lock:
+            self._pending.append(line)
+            while len(self._pending) > self.backlog:
+                self._pending.popleft()
+                self.dropped += 1
+                self._lost += 1
+            self._write()
+
+    def flush(self) -> int:
+        """Try to write the records held back now; the number still held. Never raises."""
+        with self._lock:
+            self._write()
+            return len(self._pending)
+
+    @property
+    def pending(self) -> int:
+        """Records held in memory because the file could not take them yet."""
+        return len(self._pending)
+
+    def reopen(self) -> None:
+        """Write to a freshly opened file at the path from the next record on (after log
+        rotation). Only sets a flag, so it is safe in a signal handler:
+        `signal.signal(signal.SIGHUP, lambda *_: log.reopen())`."""
+        self._reopen = True
+
+    def _write(self) -> None:
+        """Write the held records in order (the lock is held). Stops at the first failure."""
+        if not self._pending and not self._lost:
+            return
+        if self._closed:
+            self._write_closed()
+            return
+        if self._reopen or self._fd is None or (self.watch and self._moved()):
+            self._switch()
+        fd = self._fd
+        if fd is None:
+            return
+        for again in (True, False):
+            try:
+                with _exclusive(fd):
+                    self._drain(fd)
+                break
+            except OSError as exc:
+                if again and exc.errno == errno.EBADF and self._switch():  # closed behind our back
+                    assert self._fd is not None
+                    fd = self._fd
+                    continue
+                self._failed(exc, "writing")
+                return
+        if self.fsync:
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                self._failed(exc, "syncing")
+                return
+        self._recovered()
+
+    def _write_closed(self) -> None:
+        """After `close()`: each record opens the file, is written, and closes it."""
+        try:
+            fd = os.open(self.path, _OPEN_FLAGS, 0o644)
+        except OSError as exc:
+            self._failed(exc, "reopening the closed log")
+            return
+        try:
             with _exclusive(fd):
-                written = os.write(fd, line)
-                while written < len(line):  # only a full disk or a signal cuts a write short
-                    written += os.write(fd, line[written:])
+                self._drain(fd)
             if self.fsync:
                 os.fsync(fd)
+        except OSError as exc:
+            self._failed(exc, "writing")
+            return
+        finally:
+            os.close(fd)
+        self._recovered()
+
+    def _drain(self, fd: int) -> None:
+        """Write the lost note, if any, and every held record, each whole; raises OSError at the
+        first that fails, with it still held (a part written is ended by the next write)."""
+        if self._lost:
+            self._put(fd, encode({"event": "lost", "time": _now_text(), "records": self._lost,
+                                  "reason": self._failing or "the backlog was full"}))
+            self._lost = 0
+        pending = self._pending
+        while pending:
+            self._put(fd, pending[0])
+            pending.popleft()
+
+    def _put(self, fd: int, line: bytes) -> None:
+        data = b"\n" + line if self._torn else line
+        written = 0
+        try:
+            while written < len(data):  # only a full disk or a signal cuts a write short
+                written += os.write(fd, data[written:])
+        except OSError:
+            if written:
+                self._torn = not data[:written].endswith(b"\n")
+            raise
+        self._torn = False
+
+    def _failed(self, exc: BaseException, doing: str) -> None:
+        self.errors += 1
+        if self._failing is None:
+            self._failing = f"{doing} {self.path}: {exc}"
+            _warn.warning("the decision log cannot write (%s); records are held in memory (at most %d, "
+                          "the oldest dropped past that) and written when it can", self._failing, self.backlog)
+
+    def _recovered(self) -> None:
+        if self._failing is not None:
+            _warn.warning("the decision log %s writes again (after %d failed writes; %d records dropped in all)",
+                          self.path, self.errors, self.dropped)
+            self._failing = None
 
     def close(self) -> None:
-        """Close the file; a record given after this is a ValueError."""
+        """Write what is held if it can, and close the file. A record given after this is still
+        written (the file is opened for it); records that could not be written are counted in
+        `dropped`, with a warning."""
         with self._lock:
+            self._write()
+            if self._pending:
+                _warn.warning("the decision log %s closes with %d records it could not write",
+                              self.path, len(self._pending))
+                self.dropped += len(self._pending)
+                self._pending.clear()
+            self._closed = True
             if self._fd is not None:
-                os.close(self._fd)
+                try:
+                    os.close(self._fd)
+                except OSError:
+                    pass
                 self._fd = None
 
     def __enter__(self) -> JsonlLog:
@@ -130,16 +346,50 @@ def _torn(path: str) -> bool:
         return False
 
 
-def read_log(path: str | os.PathLike[str], *, skip_torn: bool = False) -> Iterator[dict[str, Any]]:
-    """The records of a decision log, in order, blank lines skipped. A line that does not
-    parse is a ValueError naming it, or, with `skip_torn=True`, skipped (the torn record of a
-    writer that was killed mid-write)."""
+def is_start(record: Any) -> bool:
+    """Whether a record is a run's start record (written before its first upstream call)."""
+    return isinstance(record, dict) and record.get("event") == "start"
+
+
+def is_end(record: Any) -> bool:
+    """Whether a record is a run's end record: `"event": "end"`, or a record with no `event`
+    (logs written before start records existed)."""
+    return isinstance(record, dict) and record.get("event", "end") == "end"
+
+
+def unfinished(start: dict[str, Any]) -> dict[str, Any]:
+    """The record that stands for a run that started and has no end record (its process was
+    killed, or is still running it): the start's fields, `"event": "unfinished"`,
+    `"end": "unfinished"`, nothing spent that the log knows of."""
+    return {**start, "event": "unfinished", "end": "unfinished", "attempts": [], "path": [], "complete": False,
+            "error": {"type": "unfinished", "message": "the run started and the log has no end for it"}}
+
+
+def read_log(path: str | os.PathLike[str], *, skip_torn: bool = False, every: bool = False,
+             unfinished_runs: bool = False) -> Iterator[dict[str, Any]]:
+    """The end records of a decision log, in order, blank lines skipped; start records and the
+    log's own notes (`"event": "lost"`) are left out unless `every=True`, which gives every
+    record as written. With `unfinished_runs=True`, after the last record, one `unfinished`
+    record per start record whose `run_id` no end record has. A line that does not parse is a
+    ValueError naming it, or, with `skip_torn=True`, skipped (the torn record of a writer killed
+    mid-write, or cut short by a full disk)."""
+    started: dict[Any, dict[str, Any]] = {}
     with open(path, encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
+                record = json.loads(line)
             except json.JSONDecodeError as exc:
                 if not skip_torn:
                     raise ValueError(f"{os.fspath(path)}:{number}: not a JSON record: {exc.msg}") from None
+                continue
+            if unfinished_runs and isinstance(record, dict) and isinstance(record.get("run_id"), str):
+                if is_start(record):
+                    started[record["run_id"]] = record
+                elif is_end(record):
+                    started.pop(record["run_id"], None)
+            if every or is_end(record):
+                yield record
+    for start in started.values():
+        yield unfinished(start)
