@@ -2,17 +2,23 @@
 way gateway users expect them (LiteLLM's retries and cooldowns, the OpenAI SDK's backoff).
 
 Both read time only through the clock they are given, so a test with a fake clock and a seeded
-random generator sees the same delays and the same breaker states every run.
+random generator sees the same delays and the same breaker states every run. The breaker's
+state machine is written once here, over plain fields; `state.RedisState` runs the same machine
+in Redis (a Lua script that mirrors `_Machine` line for line) so that processes share it.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from random import Random
 
 from .errors import RETRYABLE
+
+_log = logging.getLogger("policylang.runtime")
 
 
 @dataclass(frozen=True)
@@ -51,89 +57,270 @@ class Retry:
 NO_RETRY = Retry(attempts=1)
 
 
+
+STATES = ("closed", "open", "half_open", "parked")
+"""The states a breaker reports to `Breakers.subscribe` listeners and to `Breakers.state`."""
+
+_CLOSED, _OPEN, _HALF_OPEN = 0, 1, 2
+_NAMES = {_CLOSED: "closed", _OPEN: "open", _HALF_OPEN: "half_open"}
+
+
 @dataclass(frozen=True)
 class Breaker:
-    """A circuit breaker per model id: after `failures` errors in `on` within `window` seconds
-    the model is not called for `cooldown` seconds, each call it would have had counting as
-    `unavailable` (so its `unavailable` fallback serves). After the cooldown one call goes
-    through (half open): an answer closes the breaker, a failure opens it for another cooldown.
-    `content_filtered` is about the request, not the provider, so it never counts."""
+    """A circuit breaker per model id, tripping on a failure rate at volume and on consecutive
+    failures below it (docs/runtime.md, "Circuit breakers", gives the reasoning and numbers).
 
+    Closed, each answer and each error in `on` is a vote in a rolling window of `window`
+    seconds (`buckets` slices of it roll over one at a time). A failure opens the breaker when
+    the window holds at least `min_calls` votes and at least `rate` of them are failures; with
+    fewer votes, when it is the `failures`-th failure in a row. Open, the model is not called
+    (its calls count as `unavailable`, so that fallback serves) for `cooldown` seconds, doubled
+    at each opening that follows another without a close between, at most `max_cooldown`, and
+    shortened by a random fraction of at most `jitter`. Then `probes` calls go through (half
+    open): the breaker closes as soon as more than `1 - rate` of them answered and opens again
+    as soon as at least `rate` of them failed. A `rate_limited` error with a Retry-After parks
+    the model for that long (at most `max_park` seconds; 0 turns parking off) instead of
+    voting. Errors outside `on` (`content_filtered`: the request, not the provider) never vote.
+    """
+
+    rate: float = 0.5
+    min_calls: int = 20
+    window: float = 10.0
+    buckets: int = 10
     failures: int = 5
-    window: float = 60.0
-    cooldown: float = 30.0
+    cooldown: float = 5.0
+    max_cooldown: float = 60.0
+    jitter: float = 0.25
+    probes: int = 1
+    max_park: float = 60.0
     on: frozenset[str] = frozenset({"unavailable", "rate_limited", "timeout", "server_error"})
 
     def __post_init__(self) -> None:
-        if self.failures < 1 or self.window <= 0 or self.cooldown < 0:
-            raise ValueError("Breaker needs failures >= 1, window > 0 and cooldown >= 0")
+        if not 0 < self.rate <= 1:
+            raise ValueError("Breaker(rate=...) is the failure rate that trips it: 0 < rate <= 1")
+        if self.min_calls < 1 or self.failures < 1 or self.probes < 1 or self.buckets < 1:
+            raise ValueError("Breaker needs min_calls >= 1, failures >= 1, probes >= 1 and buckets >= 1")
+        if not (math.isfinite(self.window) and self.window > 0):
+            raise ValueError("Breaker(window=...) is in seconds and must be positive")
+        if not (0 <= self.cooldown <= self.max_cooldown < math.inf) or not 0 <= self.jitter <= 1:
+            raise ValueError("Breaker needs 0 <= cooldown <= max_cooldown (finite) and 0 <= jitter <= 1")
+        if not (0 <= self.max_park < math.inf):
+            raise ValueError("Breaker(max_park=...) is in seconds: finite and >= 0 (0: never park)")
         object.__setattr__(self, "on", frozenset(self.on))
+
+    def open_for(self, openings: int, draw: float) -> float:
+        """Seconds the breaker stays open at its `openings`-th opening in a row (1 for the
+        first), for a random `draw` in [0, 1): `min(max_cooldown, cooldown * 2 ** (openings - 1))`
+        shortened by `jitter * draw` of itself."""
+        wait = min(self.max_cooldown, self.cooldown * 2.0 ** min(openings - 1, 64))
+        return wait * (1.0 - self.jitter * draw)
+
+    def park_for(self, error: str | None, retry_after: float | None) -> float | None:
+        """Seconds to park a model for this result, or None when the result votes: only a
+        `rate_limited` error with a positive, finite Retry-After parks, for at most `max_park`."""
+        if error != "rate_limited" or retry_after is None or self.max_park <= 0:
+            return None
+        try:
+            seconds = float(retry_after)
+        except (TypeError, ValueError):
+            return None
+        if not seconds > 0:  # negative, zero or NaN: the header says nothing usable
+            return None
+        return min(seconds, self.max_park)
+
+
+Listener = Callable[[str, str], None]
 
 
 @dataclass
-class _State:
-    failed: deque[float] = field(default_factory=deque)
-    open_until: float | None = None
-    probing: bool = False
+class _Machine:
+    """One model's breaker, as plain fields (Redis keeps the same fields in a hash)."""
+
+    mode: int = _CLOSED
+    until: float = 0.0  # open until (mode open)
+    openings: int = 0  # openings since the last close: the backoff's exponent
+    parked: float = 0.0  # parked until (0: not parked)
+    streak: int = 0  # consecutive failures (closed)
+    granted: int = 0  # half open: probes let through, their answers and failures
+    good: int = 0
+    bad: int = 0
+    window: dict[int, list[int]] = field(default_factory=dict)  # bucket -> [votes, failures]
+    seen: str = "closed"  # the state last told to the listeners
+
+    def name(self, now: float) -> str:
+        return "parked" if self.parked and now < self.parked else _NAMES[self.mode]
 
 
 class Breakers:
-    """The breaker states of one Router, keyed by model id; safe across threads and tasks."""
+    """The breaker states of one Router (or one `State`), keyed by model id; safe across
+    threads and tasks. `rng` draws the cooldowns' jitter."""
 
-    def __init__(self, config: Breaker) -> None:
+    def __init__(self, config: Breaker, rng: Random | None = None) -> None:
         self.config = config
-        self._states: dict[str, _State] = {}
+        self._rng = rng or Random()
+        self._states: dict[str, _Machine] = {}
+        self._listeners: list[Listener] = []
         self._lock = threading.Lock()
 
+    # ---- the interface the Router calls -------------------------------------------------------
+
     def allow(self, key: str, now: float) -> bool:
-        """May `key` be called now? True when closed; after the cooldown, True for one probe
-        at a time (the caller must `record` or `release` it)."""
-        state = self._states.get(key)
-        if state is None or state.open_until is None:
+        """May `key` be called now? True when closed; False while open or parked; half open,
+        True for at most `probes` calls (each must be given to `record` or `release`)."""
+        machine = self._states.get(key)
+        if machine is None:
             return True
         with self._lock:
-            if state.open_until is None:
-                return True
-            if now < state.open_until or state.probing:
-                return False
-            state.probing = True
-            return True
+            allowed = self._allow(machine, now)
+            changed = self._changed(machine, now)
+        if changed is not None:
+            self._emit(key, changed)
+        return allowed
 
-    def record(self, key: str, now: float, error: str | None) -> None:
-        """The result of a call to `key` that `allow` let through: None for an answer."""
+    def record(self, key: str, now: float, error: str | None, retry_after: float | None = None) -> None:
+        """The result of a call `allow` let through: None for an answer, else its error and
+        the Retry-After seconds the provider gave, if any."""
         config = self.config
         if error is None and key not in self._states:
             return  # the common case: an answer from a model that never failed
+        park = config.park_for(error, retry_after)
+        if error is not None and park is None and error not in config.on:
+            if key in self._states:
+                self.release(key)  # no vote; a probe's slot is given back
+            return
+        draw = self._rng.random()
         with self._lock:
-            state = self._states.get(key)
-            if state is None:
-                if error not in config.on:
-                    return
-                state = self._states[key] = _State()
-            if error not in config.on:
-                if state.probing:  # the probe answered: the provider is back
-                    state.open_until, state.probing = None, False
-                    state.failed.clear()
-                return
-            if state.probing:
-                state.open_until, state.probing = now + config.cooldown, False
-                return
-            state.failed.append(now)
-            while state.failed and state.failed[0] <= now - config.window:
-                state.failed.popleft()
-            if len(state.failed) >= config.failures:
-                state.open_until = now + config.cooldown
-                state.failed.clear()
+            machine = self._states.get(key)
+            if machine is None:
+                machine = self._states[key] = _Machine()
+            if park is not None:
+                self._park(machine, now, park)
+            else:
+                self._vote(machine, now, error is not None, draw)
+            changed = self._changed(machine, now)
+        if changed is not None:
+            self._emit(key, changed)
 
     def release(self, key: str) -> None:
         """A call `allow` let through ended with no result to judge (an exception the Router
-        re-raised): free the probe slot."""
+        re-raised, a request error): a half-open probe's slot is given back."""
         with self._lock:
-            state = self._states.get(key)
-            if state is not None:
-                state.probing = False
+            machine = self._states.get(key)
+            if machine is not None:
+                _give_back(machine)
 
     def is_open(self, key: str, now: float) -> bool:
-        """Whether calls to `key` are being stopped at `now` (open, cooldown not over)."""
-        state = self._states.get(key)
-        return state is not None and state.open_until is not None and now < state.open_until
+        """Whether calls to `key` are stopped at `now`: open with time left, or parked."""
+        return self.reopens_in(key, now) > 0
+
+    def reopens_in(self, key: str, now: float) -> float:
+        """Seconds until `key` may be called again: 0 when closed or half open, else what is
+        left of its cooldown or its parking (whichever ends later)."""
+        machine = self._states.get(key)
+        if machine is None:
+            return 0.0
+        left = machine.parked - now if machine.parked else 0.0
+        if machine.mode == _OPEN:
+            left = max(left, machine.until - now)
+        return max(0.0, left)
+
+    def state(self, key: str, now: float) -> str:
+        """`key`'s state at `now`, one of `STATES` (an open breaker whose cooldown is over
+        reads "open" until a call asks for it: the asking turns it half open)."""
+        machine = self._states.get(key)
+        return "closed" if machine is None else machine.name(now)
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(model id, new state)` at every change of a breaker's state, after
+        the change, outside any lock. A listener that raises is logged and never reaches the
+        request path."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    # ---- the machine --------------------------------------------------------------------------
+
+    def _allow(self, machine: _Machine, now: float) -> bool:
+        if machine.parked:
+            if now < machine.parked:
+                return False
+            machine.parked = 0.0
+        if machine.mode == _OPEN:
+            if now < machine.until:
+                return False
+            machine.mode, machine.granted, machine.good, machine.bad = _HALF_OPEN, 0, 0, 0
+        if machine.mode == _HALF_OPEN:
+            if machine.granted >= self.config.probes:
+                return False
+            machine.granted += 1
+        return True
+
+    def _park(self, machine: _Machine, now: float, seconds: float) -> None:
+        machine.parked = max(machine.parked, now + seconds)
+        _give_back(machine)
+
+    def _vote(self, machine: _Machine, now: float, failed: bool, draw: float) -> None:
+        config = self.config
+        if machine.mode == _OPEN:
+            return  # a call let through before the breaker opened: the cooldown stands
+        if machine.mode == _HALF_OPEN:
+            if machine.granted <= machine.good + machine.bad:
+                return  # no probe is out: a straggler from before the opening
+            if failed:
+                machine.bad += 1
+                if machine.bad >= config.rate * config.probes:
+                    self._trip(machine, now, draw)
+            else:
+                machine.good += 1
+                if machine.good > (1.0 - config.rate) * config.probes:
+                    machine.mode, machine.openings, machine.streak = _CLOSED, 0, 0
+                    machine.window.clear()
+            return
+        width = config.window / config.buckets
+        bucket = math.floor(now / width)
+        counts = machine.window.get(bucket)
+        if counts is None:
+            counts = machine.window[bucket] = [0, 0]
+        counts[0] += 1
+        if not failed:
+            machine.streak = 0
+            return
+        counts[1] += 1
+        machine.streak += 1
+        oldest = bucket - config.buckets
+        votes = failures = 0
+        for index in list(machine.window):
+            if index <= oldest:
+                del machine.window[index]
+            else:
+                votes += machine.window[index][0]
+                failures += machine.window[index][1]
+        if (failures >= config.rate * votes) if votes >= config.min_calls else machine.streak >= config.failures:
+            self._trip(machine, now, draw)
+
+    def _trip(self, machine: _Machine, now: float, draw: float) -> None:
+        machine.openings += 1
+        machine.mode, machine.until = _OPEN, now + self.config.open_for(machine.openings, draw)
+        machine.streak, machine.granted, machine.good, machine.bad = 0, 0, 0, 0
+        machine.window.clear()
+
+    @staticmethod
+    def _changed(machine: _Machine, now: float) -> str | None:
+        """The machine's state when it differs from the one last told (and now told), else None."""
+        name = machine.name(now)
+        if name == machine.seen:
+            return None
+        machine.seen = name
+        return name
+
+    def _emit(self, key: str, state: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(key, state)
+            except Exception:  # a listener's bug must not fail the app's request
+                _log.warning("a breaker listener raised on %s -> %s", key, state, exc_info=True)
+
+
+def _give_back(machine: _Machine) -> None:
+    """A half-open probe ended without a vote: its slot is free again."""
+    if machine.mode == _HALF_OPEN and machine.granted > machine.good + machine.bad:
+        machine.granted -= 1
