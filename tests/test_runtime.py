@@ -258,11 +258,13 @@ def test_a_failed_probe_opens_the_breaker_again(shop):
     assert call.calls == [("spare", 1000)]  # open again for a whole cooldown
 
 
-def test_failures_outside_the_window_do_not_open_the_breaker(shop):
+def test_an_answer_between_failures_keeps_the_breaker_closed_below_volume(shop):
+    # below min_calls the breaker counts failures in a row (however slow the traffic), and an
+    # answer ends the row; tests/test_runtime_breaker.py tests the rate at volume
     clock = FakeClock()
-    call = Scripted({"small": ["rate_limited"] * 3})
+    call = Scripted({"small": ["rate_limited", None, "rate_limited", None, "rate_limited"]})
     routed = router(shop, call, clock, breaker=runtime.Breaker(failures=2, window=10, cooldown=30))
-    for _ in range(3):
+    for _ in range(5):
         routed.run(CHAT, "x")
         clock.advance(11)
     call.calls.clear()
