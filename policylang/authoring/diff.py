@@ -37,6 +37,8 @@ from ..policy import Policy
 from ..serving import walk
 from ..source import Span
 from .diff_budgets import BudgetDiff, budgets, notes, shape
+from .diff_climbs import ClimbChange, climbs
+from .diff_findings import Findings, findings
 from .diff_signals import Acceptance, acceptance
 from .explain import call_cost
 
@@ -153,11 +155,22 @@ class Diff:
     """What changed that no decision shows: model fields, fallbacks, cascade conditions."""
     no_common_request: bool = False
     traffic: TrafficSummary | None = None
+    climbs: list[ClimbChange] = field(default_factory=list)
+    """Requests decided with the same steps that climb a cascade edge in one version only."""
+    findings: Findings | None = None
+    """The errors and warnings NEW has that OLD has not (None: not looked for)."""
 
     @property
     def changed(self) -> bool:
-        """Some request's decision changes: a pair, or a request only one version accepts."""
-        return bool(self.changes or self.acceptance)
+        """Some request's decision or climb changes: a pair, a request only one version
+        accepts, or a climb."""
+        return bool(self.changes or self.acceptance or self.climbs)
+
+    @property
+    def failed(self) -> bool:
+        """What `policyc diff` exits 1 for: some request decides or climbs differently, or NEW
+        has an error (section 9.5, revision 3)."""
+        return self.changed or (self.findings is not None and self.findings.errors > 0)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -170,6 +183,10 @@ class Diff:
         }
         if self.no_common_request:
             out["no_common_request"] = True
+        if self.climbs:  # present only where there is something to say: the output of a diff
+            out["climbs"] = [c.as_dict() for c in self.climbs]  # without them stays as it was
+        if self.findings is not None and (self.findings.added or self.findings.errors):
+            out["findings"] = self.findings.as_dict()
         if self.traffic is not None:
             out["traffic"] = self.traffic.as_dict()
         return out
@@ -192,7 +209,7 @@ def _decision_dict(decision: Decision) -> dict[str, Any]:
 
 
 def diff(old: Policy, new: Policy, *, traffic: Iterable[str] | None = None,
-         progress: Callable[[str], None] | None = None) -> Diff:
+         progress: Callable[[str], None] | None = None, lint: bool = True) -> Diff:
     """Every change in what `new` decides against `old` (section 9.5).
 
     Guarantees: each Change is a pair (old entry, new entry) whose decisions differ on a field
@@ -200,8 +217,12 @@ def diff(old: Policy, new: Policy, *, traffic: Iterable[str] | None = None,
     by the new entry (DiffError otherwise); every such pair with a request both accept is
     reported (the solver rules out the others). Each Acceptance has a witness one version's
     validation accepts and the other's refuses. A Rename fires on exactly the same requests
-    with the same decision. `traffic` (JSON lines) adds counts and costs per pair; `progress`,
-    when given, is told now and then how far the work has come (`rule 500 of 1,000`).
+    with the same decision. Each ClimbChange is a pair with the same steps and a cascade edge
+    that some request, with its outcomes, climbs in one version only (climbs below it in both),
+    with a witness both interpreters replay; every such pair, edge and direction is reported.
+    With `lint`, `findings` holds every error and warning of NEW that OLD has not. `traffic`
+    (JSON lines) adds counts and costs per pair; `progress`, when given, is told now and then
+    how far the work has come (`rule 500 of 1,000`).
     """
     from ..analysis.joint import JointSpace
 
@@ -211,7 +232,10 @@ def diff(old: Policy, new: Policy, *, traffic: Iterable[str] | None = None,
     if not space.empty:
         report.changes = _changes(space, old, new, old_entries, new_entries, progress)
         report.renames = _renames(space, old.ir, new.ir, old_entries, new_entries)
+        report.climbs = climbs(old, new, old_entries, new_entries, progress)
     report.acceptance = acceptance(space, old, new)
+    if lint:
+        report.findings = findings(old, new)
     report.budgets = budgets(old, new)
     report.notes = notes(old, new)
     if traffic is not None:

@@ -119,6 +119,11 @@ def _budget_text(policy: Policy, budget: Budget) -> str:
     return f"{budget.metric} <= {bound}{when}"
 
 
+def condition_text(policy: Policy, condition: Node) -> str:
+    """A condition as the policy's source writes it, on one line."""
+    return _text(policy.sources, condition.span)
+
+
 def _text(sources: dict[str, Source], span: Span) -> str:
     source = sources.get(span.file)
     return " ".join(source.text[span.start : span.end].split()) if source is not None else "?"

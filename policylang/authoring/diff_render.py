@@ -6,11 +6,15 @@ import json
 import re
 from fractions import Fraction
 
+from decimal import Decimal
+
 from ..backends.python.support import Decision
+from ..diagnostics import Diagnostic
 from ..jsontext import dumps
 from .diff import Change, Diff, TrafficSummary
 from .diff_budgets import BudgetDiff, amount
-from .explain import money as _money
+from .diff_climbs import ClimbChange
+from .diff_findings import Findings
 
 
 def _decision_words(decision: Decision, caps: bool = True) -> str:
@@ -47,6 +51,14 @@ def render_text(report: Diff) -> str:
                              f"{_money(t.cost_after)}")
             if change.from_traffic:
                 lines.append("      found in the traffic only: please report this as a bug in diff")
+    if report.climbs:
+        edges = len({(c.cascade, c.step) for c in report.climbs})
+        rules = len({(c.old.rule, c.new.rule) for c in report.climbs})
+        lines += ["", f"climbs that change ({_count(edges, 'cascade edge')}, {_count(rules, 'rule')})"]
+        for climb in report.climbs:
+            lines.append(f"  {_climb_words(climb)}")
+            lines.append(f"      e.g. {dumps(climb.witness)}: OLD calls {' -> '.join(climb.before)}, "
+                         f"NEW {' -> '.join(climb.after)}")
     if report.acceptance:
         lines += ["", "requests only one version accepts"]
         for fact in report.acceptance:
@@ -69,8 +81,42 @@ def render_text(report: Diff) -> str:
         lines += [f"  {note}" for note in report.notes]
     if report.traffic is not None:
         lines += ["", _traffic_words(report.traffic)]
+    if report.findings is not None and report.findings.added:
+        lines += ["", f"new in NEW: {_findings_count(report.findings.added)} that OLD does not have"]
+        for d in report.findings.added:
+            lines.append(f"  {d.severity.value}[{d.code}] {_where(d)}: {d.message}")
+            if d.witness is not None:
+                lines.append(f"      e.g. {dumps(d.witness)}")
     lines += ["", _verdict(report)]
     return "\n".join(lines)
+
+
+def _climb_words(climb: ClimbChange) -> str:
+    """`rule drafting, cascade careful: cheap -> mid climbs only in NEW (when ...)`."""
+    entries = climb.old.label if climb.old.rule == climb.new.rule else f"{climb.old.label} -> {climb.new.label}"
+    if climb.old_when != climb.new_when:
+        how = f"when {climb.old_when}  now  when {climb.new_when}"
+    else:
+        how = f"when {climb.new_when}, which reads differently"
+    return (f"{entries}, cascade {climb.cascade}: {climb.source} -> {climb.target} climbs only in "
+            f"{climb.climbs.upper()} ({how})")
+
+
+def _where(d: Diagnostic) -> str:
+    return f"{d.span.file}:{d.span.line}:{d.span.column}"
+
+
+def _findings_count(found: tuple[Diagnostic, ...] | list[Diagnostic]) -> str:
+    errors = sum(d.is_error for d in found)
+    parts = ([_count(errors, "error")] if errors else []) + \
+        ([_count(len(found) - errors, "warning")] if len(found) > errors else [])
+    return " and ".join(parts)
+
+
+def _money(value: Decimal) -> str:
+    """An amount as `simulate` prints it: cents with thousands separators from $1 up
+    ($5,413.04), the digits that matter below ($0.00055)."""
+    return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.6f}".rstrip("0")
 
 
 def _count(n: int, word: str) -> str:
@@ -96,6 +142,27 @@ def _traffic_words(t: TrafficSummary) -> str:
 
 
 def _verdict(report: Diff) -> str:
+    verdict = _change_verdict(report)
+    found = report.findings
+    if found is None or not (found.errors or found.added):
+        return verdict
+    return f"{verdict}; {_findings_words(found)}"
+
+
+def _findings_words(found: Findings) -> str:
+    """`NEW has 1 error (new)`, `NEW has 3 errors (2 new); 1 new warning`."""
+    parts = []
+    if found.errors:
+        new = found.added_errors
+        fresh = "new" if new == found.errors == 1 else f"{new:,} new" if new else "none new"
+        parts.append(f"NEW has {_count(found.errors, 'error')} ({fresh})")
+    warnings = len(found.added) - found.added_errors
+    if warnings:
+        parts.append(_count(warnings, "new warning"))
+    return "; ".join(parts)
+
+
+def _change_verdict(report: Diff) -> str:
     if not report.changed:
         return "no request's decision changes"
     parts = []
@@ -105,7 +172,11 @@ def _verdict(report: Diff) -> str:
     if report.acceptance:
         signals = len({a.signal for a in report.acceptance})
         parts.append(f"{_count(signals, 'signal')} {'change' if signals != 1 else 'changes'} which requests are accepted")
-    return "decisions change: " + "; ".join(parts)
+    if report.climbs:
+        edges = len({(c.cascade, c.step) for c in report.climbs})
+        parts.append(f"{_count(edges, 'cascade edge')} {'climb' if edges != 1 else 'climbs'} differently")
+    head = "decisions change" if report.changes or report.acceptance else "climbs change"
+    return f"{head}: " + "; ".join(parts)
 
 
 def render_markdown(report: Diff) -> str:
@@ -126,6 +197,16 @@ def render_markdown(report: Diff) -> str:
             if report.traffic is not None and c.traffic is not None:
                 row += f" {c.traffic.requests:,} | {_money(c.traffic.cost_before)} → {_money(c.traffic.cost_after)} |"
             lines.append(row)
+    if report.climbs:
+        lines += ["", "#### Climbs that change", "",
+                  "| old | new | cascade edge | climbs only in | conditions | example request | old calls | new calls |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for climb in report.climbs:
+            when = climb.new_when if climb.old_when == climb.new_when else f"{climb.old_when} → {climb.new_when}"
+            lines.append(f"| {_md(climb.old.label)} | {_md(climb.new.label)} | "
+                         f"{_md(f'{climb.cascade}: {climb.source} -> {climb.target}')} | {climb.climbs.upper()} | "
+                         f"{_code(when)} | {_code(dumps(climb.witness))} | {_md(' -> '.join(climb.before))} | "
+                         f"{_md(' -> '.join(climb.after))} |")
     if report.acceptance:
         lines += ["", "#### Requests only one version accepts", "",
                   "| signal | change | accepted only by | requests | example | the other says |", "|---|---|---|---|---|---|"]
@@ -146,6 +227,12 @@ def render_markdown(report: Diff) -> str:
         lines += [f"- {_md(n)}" for n in report.notes]
     if report.traffic is not None:
         lines += ["", _md(_traffic_words(report.traffic))]
+    if report.findings is not None and report.findings.added:
+        lines += ["", f"#### New in NEW: {_findings_count(report.findings.added)}", "",
+                  "| severity | code | where | message | example request |", "|---|---|---|---|---|"]
+        for d in report.findings.added:
+            example = _code(dumps(d.witness)) if d.witness is not None else ""
+            lines.append(f"| {d.severity.value} | {d.code} | {_code(_where(d))} | {_md(d.message)} | {example} |")
     return "\n".join(lines) + "\n"
 
 

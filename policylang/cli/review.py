@@ -85,7 +85,7 @@ def diff(old: str, new: str, traffic: str | None, fmt: str) -> None:
         click.echo(render_markdown(report), nl=False)
     else:
         click.echo(diff_text(report))
-    sys.exit(FAILED if report.changed else FINE)
+    sys.exit(FAILED if report.failed else FINE)
 
 
 def _version(path: str, which: str) -> Policy:
