@@ -197,9 +197,11 @@ def test_litellm_says_what_it_cannot_carry_over(tmp_path: Path) -> None:
     out = tmp_path / "partial.route"
     done = subprocess.run([POLICYC, "import", "litellm", str(config), "-o", str(out)], capture_output=True, text=True)
     assert done.returncode == 1  # written, and lint finds the prices it could not know
-    assert "warning: max_budget" in done.stderr and "warning: model local: input_per_mtok" in done.stderr
+    assert "warning: litellm_settings.max_budget: spend over time is not carried over" in done.stderr
+    assert "warning: model local: input_per_mtok" in done.stderr
     text = out.read_text(encoding="utf-8")
-    assert "# TODO: model local: input_per_mtok: the config gives no model_info.input_cost_per_token" in text
+    assert ("# TODO: model local: input_per_mtok: the config gives no input_cost_per_token (litellm_params or "
+            "model_info) for ollama/llama3") in text
     lint = policylang.lint([str(out)])
     assert {d.code for d in lint.diagnostics} == {"E109"}
 
@@ -402,3 +404,131 @@ def test_portkey_config_errors_name_the_key(tmp_path: Path) -> None:
     bad.write_text('{"strategy": ', encoding="utf-8")
     done = subprocess.run([POLICYC, "import", "portkey", str(bad)], capture_output=True, text=True)
     assert done.returncode == 2 and "bad.json:1:14: not JSON" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---- nothing read is dropped: prices where LiteLLM's custom pricing puts them, every key named --------------
+
+
+def test_litellm_prices_in_litellm_params_are_carried_over() -> None:
+    """docs.litellm.ai/docs/proxy/custom_pricing puts per-token prices in litellm_params."""
+    config = {"model_list": [
+        {"model_name": "azure-model", "litellm_params": {
+            "model": "azure/my-deployment", "api_key": "os.environ/AZURE_API_KEY",
+            "input_cost_per_token": 0.000421, "output_cost_per_token": 0.000520},
+         "model_info": {"max_input_tokens": 8_000, "max_output_tokens": 1_000}},
+        {"model_name": "both", "litellm_params": {"model": "azure/other", "input_cost_per_token": 1e-6,
+                                                  "output_cost_per_token": 2e-6},
+         "model_info": {"input_cost_per_token": 3e-6, "output_cost_per_token": 2e-6, "max_input_tokens": 8_000,
+                        "max_output_tokens": 1_000}}]}
+    result = import_litellm(config, "priced")
+    assert "input_per_mtok  = $421  # litellm_params.input_cost_per_token x 1,000,000" in result.text
+    assert "output_per_mtok = $520  # litellm_params.output_cost_per_token x 1,000,000" in result.text
+    assert "input_per_mtok  = $1  # litellm_params.input_cost_per_token" in result.text
+    assert not any("azure_model: input_per_mtok" in w for w in result.warnings)
+    assert any("model both: litellm_params.input_cost_per_token and model_info.input_cost_per_token differ" in w
+               for w in result.warnings)
+    assert not any("output_cost_per_token differ" in w for w in result.warnings)  # equal: nothing to say
+
+
+UNCARRIED_LITELLM = {
+    "router_settings.routing_strategy", "router_settings.num_retries", "router_settings.retry_policy",
+    "router_settings.allowed_fails", "router_settings.cooldown_time", "router_settings.provider_budget_config",
+    "router_settings.redis_host", "model_list[0].litellm_params.rpm", "model_list[0].litellm_params.tpm",
+    "model_list[1].rpm", "model_list[1].tpm", "model_list[0].litellm_params.max_budget",
+    "model_list[0].litellm_params.budget_duration", "model_list[1].litellm_params.weight",
+    "model_list[2].litellm_params.temperature", "model_list[0].model_info.id", "litellm_settings.max_budget",
+    "litellm_settings.success_callback", "general_settings.master_key", "general_settings.database_url",
+}
+
+
+def test_every_litellm_key_is_carried_over_or_named(tmp_path: Path) -> None:
+    """Each key the production-shaped fixture holds that a policy cannot say is named, with its
+    path, in a `# TODO` line of the policy and in a warning; the carried ones are in the policy."""
+    config = DATA / "litellm_production.yaml"
+    _, text, done = imported(tmp_path, "litellm", config)
+    todos = "\n".join(line for line in text.splitlines() if line.startswith("# TODO"))
+    warnings = "\n".join(line for line in done.stderr.splitlines() if line.startswith("warning: "))
+    for path in sorted(UNCARRIED_LITELLM):
+        assert path in todos, path
+        assert path in warnings, path
+    for carried in ("input_per_mtok  = $0.16  # litellm_params.input_cost_per_token", "latency         = 120s",
+                    "latency         = 60s", "signal tag:", "fallback chat_default -> reasoning"):
+        assert carried in text, carried
+    for secret in ("sk-do-not-print-1234", "AZURE_API_KEY", "localhost:11434"):  # values never printed
+        assert secret not in text and secret not in done.stderr
+
+
+def test_unknown_keys_are_named_not_dropped() -> None:
+    config = {"model_list": [{"model_name": "a", "future_key": 1, "litellm_params": {
+        "model": "openai/gpt-5.5", "frobnicate": True}, "model_info": {"color": "blue"}}],
+        "router_settings": {"some_future_setting": {"deep": [1, 2]}}, "brand_new_section": {"x": 1}}
+    warnings = "\n".join(import_litellm(config).warnings)
+    for path in ("model_list[0].future_key", "model_list[0].litellm_params.frobnicate",
+                 "model_list[0].model_info.color", "router_settings.some_future_setting", "brand_new_section"):
+        assert path in warnings, path
+    assert "some_future_setting.deep" not in warnings  # the outermost key unread, not every key under it
+
+
+def test_every_portkey_key_is_carried_over_or_named(tmp_path: Path) -> None:
+    _, text, done = imported(tmp_path, "portkey", DATA / "portkey_production.json")
+    for path in ("config.retry", "config.cache", "config.request_timeout", "config.targets[1].targets[0].retry",
+                 "config.targets[0].targets[0].api_key", "config.targets[0].targets[2].override_params.temperature",
+                 "config.targets[1].targets[0].override_params.max_tokens", "config.targets[1].targets[1].custom_host"):
+        assert f"warning: {path}" in done.stderr or f", {path}" in done.stderr, path
+        assert path in text, path
+    assert "config.//" not in done.stderr  # the fixture's comment, JSON's stand-in for one
+    assert "weight" not in done.stderr and "never-printed" not in done.stderr + text
+
+
+@pytest.mark.parametrize(("kind", "text", "message"), [
+    ("portkey", '{"strategy": {"mode": "loadbalance"}, "targets": [{"provider": "openai", "override_params": '
+                '{"model": "gpt-5.5"}, "weight": NaN}]}', "config.targets[0].weight: nan is not a number"),
+    ("portkey", '{"strategy": {"mode": "loadbalance"}, "targets": [{"provider": "openai", "override_params": '
+                '{"model": "gpt-5.5"}, "weight": Infinity}]}', "config.targets[0].weight: inf is not a number"),
+    ("portkey", '{"strategy": {"mode": "loadbalance"}, "targets": [{"provider": "openai", "override_params": '
+                '{"model": "gpt-5.5"}, "weight": 1e308}]}', "config.targets[0].weight: 1.000E+308 is larger"),
+    ("portkey", '{"retry": {"attempts": -1}, "provider": "openai", "override_params": {"model": "gpt-5.5"}}',
+     "config.retry.attempts: expected a number of attempts >= 0 and <= 100, found -1"),
+    ("portkey", '{"strategy": {"mode": "conditional", "conditions": [{"query": {"params.n": {"$gt": 1e300}}, '
+                '"then": "a"}], "default": "a"}, "targets": [{"name": "a", "provider": "openai"}]}',
+     "config.strategy.conditions[0].query.params.n.$gt: 1.000E+300 is larger"),
+    ("portkey", '{"a": ' * 1_500 + "1" + "}" * 1_500, "nested"),
+    ("portkey", '{"w": ' + "9" * 5_000 + "}", "a number too long to read"),
+    ("litellm", "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/gpt-5.5\n"
+                "router_settings:\n  num_retries: -2\n", "router_settings.num_retries: expected a number of retries"),
+    ("litellm", "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/gpt-5.5\n"
+                "router_settings:\n  num_retries: 1e308\n", "router_settings.num_retries: expected a number of retries "
+                                                            ">= 0 and <= 100, found 1.000E+308"),
+    ("litellm", "model_list:\n  - model_name: a\n    litellm_params:\n      model: x/y\n"
+                "      input_cost_per_token: -0.000001\n", "model_list[0].litellm_params.input_cost_per_token: expected"),
+    ("litellm", "model_list:\n  - model_name: a\n    litellm_params:\n      model: x/y\n      rpm: .nan\n",
+     "model_list[0].litellm_params.rpm: nan is not a number"),
+    ("litellm", "model_list:\n  - model_name: a\n    litellm_params:\n      model: x/y\n    model_info:\n"
+                "      max_input_tokens: .inf\n", "model_list[0].model_info.max_input_tokens: inf is not a number"),
+    ("litellm", "model_list:\n  - model_name: a\n    litellm_params:\n      model: x/y\n      weight: 1e308\n",
+     "model_list[0].litellm_params.weight: expected a weight >= 0 and <= 1000000000, found 1.000E+308"),
+    ("litellm", "".join("  " * i + f"k{i}:\n" for i in range(1_500)) + "  " * 1_500 + "1\n", "nested"),
+    ("litellm", 'a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]\n' + "".join(
+        f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 8)) + "model_list: *a7\n",
+     "more than 100,000 values"),
+], ids=lambda v: v if len(v) < 12 else None)
+def test_absurd_numbers_and_deep_configs_are_refused_with_the_path(tmp_path: Path, kind: str, text: str,
+                                                                  message: str) -> None:
+    config = tmp_path / ("config.json" if kind == "portkey" else "config.yaml")
+    config.write_text(text, encoding="utf-8")
+    done = subprocess.run([POLICYC, "import", kind, str(config)], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    for internal in ("Decimal(", "InvalidOperation", "RecursionError", "set_int_max_str_digits", "NoneType"):
+        assert internal not in done.stderr
+
+
+def test_deep_configs_from_python_are_refused_too() -> None:
+    deep: dict[str, Any] = {"provider": "openai", "override_params": {"model": "gpt-5.5"}}
+    for _ in range(1_500):
+        deep = {"strategy": {"mode": "fallback"}, "targets": [deep]}
+    with pytest.raises(ConfigError, match="nested more than 64 levels deep"):
+        import_portkey(deep)
+    with pytest.raises(ConfigError, match=r"model_list\[0\].model_info.max_input_tokens: nan"):
+        import_litellm({"model_list": [{"model_name": "a", "litellm_params": {"model": "x/y"},
+                                        "model_info": {"max_input_tokens": float("nan")}}]})

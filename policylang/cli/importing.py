@@ -24,6 +24,10 @@ def import_() -> None:
     """
 
 
+TOO_DEEP = "nested too deep to read (no router config nests more than a few levels)"
+TOO_LONG = "a number too long to read (thousands of digits): no router setting is that large"
+
+
 def _read(path: str) -> str:
     try:
         return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
@@ -43,8 +47,8 @@ def _write(imported: Imported, config: str, output: str | None) -> None:
         fail_usage(f"cannot write {output}: {exc.strerror or exc}")
     result = lint_files([output])
     todos = plural(len(imported.warnings), "TODO")
-    click.echo(f"wrote {output} from {config} ({todos}); policyc lint: {result.errors} errors, "
-               f"{result.warnings} warnings", err=True)
+    click.echo(f"wrote {output} from {config} ({todos}); policyc lint: {plural(result.errors, 'error')}, "
+               f"{plural(result.warnings, 'warning')}", err=True)
     sys.exit(FAILED if result.errors else FINE)
 
 
@@ -74,6 +78,11 @@ def litellm(config: str, output: str | None) -> None:
         mark = getattr(exc, "problem_mark", None)
         where = f"{config}:{mark.line + 1}:{mark.column + 1}" if mark is not None else config
         fail_usage(f"{where}: not YAML: {getattr(exc, 'problem', None) or exc}")
+    except RecursionError:
+        fail_usage(f"{config}: {TOO_DEEP}")
+    except ValueError:  # a YAML integer too long for Python, or a date no calendar has
+        fail_usage(f"{config}: a value YAML cannot convert (a number thousands of digits long, or a date no "
+                   "calendar has)")
     try:
         imported = import_litellm(data, _name(config, output), Path(config).name)
     except ConfigError as exc:
@@ -97,6 +106,10 @@ def portkey(config: str, output: str | None) -> None:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         fail_usage(f"{config}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}")
+    except RecursionError:
+        fail_usage(f"{config}: {TOO_DEEP}")
+    except ValueError:  # an integer too long for Python to read
+        fail_usage(f"{config}: {TOO_LONG}")
     try:
         imported = import_portkey(data, _name(config, output), Path(config).name)
     except ConfigError as exc:

@@ -179,8 +179,8 @@ class Draft:
                 continue
             out.append(head + " {")
             for key, value in model.fields.items():
-                note = model.notes.get(key)
-                out.append(f"  {key} = {value}" + (f"  # {comment(note)}" if note else ""))
+                field_note = model.notes.get(key)
+                out.append(f"  {key} = {value}" + (f"  # {comment(field_note)}" if field_note else ""))
             out.append("}")
         out.append("")
         for source, target, errors, why in self.fallbacks:

@@ -5,7 +5,9 @@ What the config means, per LiteLLM's documentation (the pages each part follows 
 - `model_list` (docs.litellm.ai/docs/proxy/configs): each entry is a deployment of the model
   group `model_name`, calling `litellm_params.model`; `model_info` may give
   `input_cost_per_token`, `output_cost_per_token` (US dollars), `max_input_tokens` (the context
-  window) and `max_output_tokens` (or the older `max_tokens`). A request names its group with
+  window) and `max_output_tokens` (or the older `max_tokens`). The prices may instead be in
+  `litellm_params`, where docs.litellm.ai/docs/proxy/custom_pricing puts them (that one wins
+  when both are given, with a TODO when they differ). A request names its group with
   `model`: here the enum signal `model_group`. A model whose id is in std/catalog copies it.
 - `fallbacks`, `default_fallbacks`, `context_window_fallbacks`, `content_policy_fallbacks` in
   `router_settings` or `litellm_settings` (docs.litellm.ai/docs/proxy/reliability): lists of
@@ -24,7 +26,9 @@ What the config means, per LiteLLM's documentation (the pages each part follows 
 
 Where LiteLLM chooses at run time (several deployments for one request: its load balancing),
 the policy sends the request to the first and lets the others serve as its fallbacks, and says
-so in a TODO. Nothing from the config is executed or evaluated.
+so in a TODO. Every other key of the config is named in a TODO line saying why it is not
+carried over (`reasons.litellm_reason`), and every number is checked first (`ledger.survey`,
+`reasons.check_numbers`). Nothing from the config is executed or evaluated.
 """
 
 from __future__ import annotations
@@ -36,21 +40,14 @@ from typing import Any
 
 from .draft import (TOKENS_LIMIT, CatalogModel, ConfigError, Draft, Imported, Model, Names, Rule, catalog, identifier,
                     money, quoted)
+from .ledger import Ledger, survey
+from .reasons import LITELLM_REASONS, check_numbers, litellm_reason
 
 PROVIDER_ERRORS = ("unavailable", "rate_limited", "timeout", "server_error")
 COMPLEXITY_ROUTER = "auto_router/complexity_router"
 DEFAULT_TIERS = ("SIMPLE", "MEDIUM", "COMPLEX", "REASONING")
 FALLBACK_KEYS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
-UNCARRIED = {
-    "model_group_alias": "model_group_alias (request names that stand for other groups) is not carried over; "
-                         "add each alias to model_group's members with its group's rules",
-    "provider_budget_config": "provider_budget_config (spend per provider over time) is not carried over: a "
-                              "policy's budget bounds one request's worst case",
-    "max_budget": "max_budget (the proxy's spend over time) is not carried over: a policy's budget bounds one "
-                  "request's worst case",
-    "model_group_retry_policy": "model_group_retry_policy is not carried over: policylang.runtime's retry "
-                                "option sets retries",
-}
+SECTIONS = ("litellm_settings", "router_settings")
 
 
 @dataclass
@@ -81,6 +78,11 @@ class _State:
     """Request tag -> its member of `tag`."""
     rule_names: Names = field(default_factory=Names)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    ledger: Ledger = field(default_factory=lambda: Ledger({}))
+
+    def use_setting(self, key: str) -> None:
+        """`key` of router_settings and litellm_settings (wherever given) is carried over."""
+        self.ledger.use(*(f"{section}.{key}" for section in SECTIONS))
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -113,7 +115,7 @@ def _count(value: Any, where: str) -> int:
 def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """router_settings over litellm_settings (both may carry the fallbacks)."""
     merged: dict[str, Any] = {}
-    for section in ("litellm_settings", "router_settings"):
+    for section in SECTIONS:
         merged.update(_mapping(config.get(section), section))
     return merged
 
@@ -142,6 +144,8 @@ def import_litellm(config: Any, name: str = "litellm", source: str | None = None
     for each thing it could not carry over (each also a `# TODO` line of the policy).
     Raises ConfigError, naming the key, for a config that is not a LiteLLM config."""
     config = _mapping(config, "the config")
+    found = survey(config)
+    check_numbers(found)
     entries = config.get("model_list")
     if not isinstance(entries, list) or not entries:
         raise ConfigError("model_list: expected a non-empty list of deployments (LiteLLM's proxy config)")
@@ -150,7 +154,8 @@ def import_litellm(config: Any, name: str = "litellm", source: str | None = None
         f"Imported by `policyc import litellm` from {source or name}, a LiteLLM proxy config.",
         "Requests: model_group is the request's `model`; input_tokens its size; see each signal.",
     ])
-    state = _State(draft, [], settings=settings)
+    state = _State(draft, [], settings=settings, ledger=Ledger(found))
+    state.ledger.open(*SECTIONS, "general_settings", "environment_variables")
     for i, entry in enumerate(entries):
         entry = _mapping(entry, f"model_list[{i}]")
         group = entry.get("model_name")
@@ -167,12 +172,11 @@ def import_litellm(config: Any, name: str = "litellm", source: str | None = None
             raise ConfigError(f"model_list[{i}].litellm_params.tags: expected a list of tags")
         deployment = Deployment(i, group, model, tuple(tags), _mapping(entry.get("model_info"),
                                 f"model_list[{i}].model_info"), params)
+        state.ledger.use(f"model_list[{i}].model_name", f"model_list[{i}].litellm_params.model")
+        state.ledger.open(f"model_list[{i}].litellm_params", f"model_list[{i}].model_info")
         state.deployments.append(deployment)
         state.groups.setdefault(group, []).append(deployment)
 
-    for key, message in UNCARRIED.items():
-        if settings.get(key):
-            draft.todo(message)
     _signals(state, settings)
     routers = {g: ds for g, ds in state.groups.items() if ds[0].model.startswith("auto_router/")}
     _models(state, settings, routers)
@@ -182,6 +186,7 @@ def import_litellm(config: Any, name: str = "litellm", source: str | None = None
             _router_rules(state, group, deployments[0])
         else:
             _group_rules(state, group, deployments, settings)
+    state.ledger.report(draft, litellm_reason)
     return Imported(draft.render(), list(draft.todos))
 
 
@@ -201,7 +206,10 @@ def _signals(state: _State, settings: Mapping[str, Any]) -> None:
                     key=lambda t: min(d.index for d in state.deployments if t in d.tags))
     filtering = bool(settings.get("enable_tag_filtering")) or any(
         bool(_mapping(d.info, "").get("enable_tag_filtering")) for d in state.deployments)
+    state.use_setting("enable_tag_filtering")
+    state.ledger.use(*(f"{d.where}.model_info.enable_tag_filtering" for d in state.deployments))
     if tagged and filtering:
+        state.ledger.use(*(f"{d.where}.litellm_params.tags" for d in state.deployments))
         tag_names = Names()
         tag_names.taken.add("none")
         state.tags = {t: tag_names.new(t, "t") for t in tagged}
@@ -210,6 +218,9 @@ def _signals(state: _State, settings: Mapping[str, Any]) -> None:
     elif tagged:
         state.draft.todo("deployments carry tags but enable_tag_filtering is off, so LiteLLM ignores them "
                          "for routing, and so does this policy")
+        state.ledger.note(*(f"{d.where}.litellm_params.tags" for d in state.deployments))
+    else:  # only `default` tags: what an untagged request gets anyway
+        state.ledger.use(*(f"{d.where}.litellm_params.tags" for d in state.deployments))
     routers = [d for d in state.deployments if d.model.startswith(COMPLEXITY_ROUTER)]
     if routers:
         tiers = _tiers(routers[0])
@@ -240,7 +251,8 @@ def _tiers(router: Deployment) -> list[tuple[str, str]]:
 
 def _models(state: _State, settings: Mapping[str, Any], routers: Mapping[str, list[Deployment]]) -> None:
     draft, names, known = state.draft, Names(), catalog()
-    timeout = settings.get("timeout", settings.get("request_timeout"))
+    timeout_key = "timeout" if "timeout" in settings else "request_timeout"
+    timeout = settings.get(timeout_key)
     for group, deployments in state.groups.items():
         if group in routers:
             continue
@@ -248,7 +260,17 @@ def _models(state: _State, settings: Mapping[str, Any], routers: Mapping[str, li
             suffix = "_".join(d.tags) if len(deployments) > 1 and d.tags else (str(n + 1) if n else "")
             d.name = names.new(f"{group}_{suffix}" if suffix else group, "m")
             state.rule_names.taken.add(d.name)
-            draft.models.append(_model(state, d, known, d.params.get("timeout", timeout)))
+            own = "timeout" in d.params
+            model = _model(state, d, known, d.params["timeout"] if own else timeout)
+            if "latency" in model.fields and own:
+                state.ledger.use(f"{d.where}.litellm_params.timeout")
+            elif "latency" in model.fields and timeout is not None:
+                state.use_setting(timeout_key)
+            draft.models.append(model)
+    if timeout is not None and not any(f"{s}.{timeout_key}" in state.ledger.used for s in SECTIONS):
+        state.ledger.note(*(f"{s}.{timeout_key}" for s in SECTIONS))
+        draft.todo(f"{timeout_key}: every model copies its latency from std/catalog, so the configured timeout "
+                   "is not carried over (policylang.runtime's Router(timeout=...) sets one)")
 
 
 def _model(state: _State, d: Deployment, known: Mapping[str, CatalogModel], timeout: Any) -> Model:
@@ -264,17 +286,29 @@ def _model(state: _State, d: Deployment, known: Mapping[str, CatalogModel], time
         model.notes["tier"] = "TODO: LiteLLM has no capability rank; cascades use it (W306)"
     prices = (("input_per_mtok", "input_cost_per_token"), ("output_per_mtok", "output_cost_per_token"))
     for field_name, key in prices:
-        if key in info:
-            model.fields[field_name] = money(_number(info[key], f"{where}.{key}") * 1_000_000)
-            model.notes[field_name] = f"model_info.{key} x 1,000,000"
+        given = [(section, source[key]) for section, source in (("litellm_params", d.params), ("model_info", info))
+                 if key in source]
+        for section, value in given:
+            state.ledger.use(f"{d.where}.{section}.{key}")
+            _number(value, f"{d.where}.{section}.{key}")
+        if given:
+            section, value = given[0]
+            model.fields[field_name] = money(_number(value, f"{d.where}.{section}.{key}") * 1_000_000)
+            model.notes[field_name] = f"{section}.{key} x 1,000,000"
+            if len(given) == 2 and _number(given[1][1], "") != _number(value, ""):
+                state.draft.todo(f"model {d.name}: litellm_params.{key} and model_info.{key} differ; the policy "
+                                 "takes litellm_params's, the price LiteLLM's custom pricing charges the call")
         elif base is None:
-            model.missing.append(f"{field_name}: the config gives no model_info.{key} for {d.model}")
+            model.missing.append(f"{field_name}: the config gives no {key} (litellm_params or model_info) "
+                                 f"for {d.model}")
     if "max_input_tokens" in info:
+        state.ledger.use(f"{where}.max_input_tokens")
         model.fields["context"] = f"{_count(info['max_input_tokens'], f'{where}.max_input_tokens'):_}"
     elif base is None:
         model.missing.append(f"context: the config gives no model_info.max_input_tokens for {d.model}")
     out_key = "max_output_tokens" if "max_output_tokens" in info else "max_tokens" if "max_tokens" in info else None
     if out_key is not None:
+        state.ledger.use(f"{where}.max_output_tokens", f"{where}.max_tokens")  # max_tokens: the older name
         model.fields["max_output"] = f"{_count(info[out_key], f'{where}.{out_key}'):_}"
     elif base is None:
         model.missing.append(f"max_output: the config gives no model_info.max_output_tokens for {d.model}")
@@ -346,9 +380,9 @@ def _choose(state: _State, group: str, chosen: list[Deployment], condition: str,
     if len(chosen) > 1:
         strategy = settings.get("routing_strategy", "simple-shuffle")
         others = ", ".join(d.name for d in chosen[1:])
+        serve = "serves as its fallback" if len(chosen) == 2 else "serve as its fallbacks"
         state.draft.todo(f"{group}: LiteLLM's {strategy} routing chooses among {target.name}, {others} at run "
-                         f"time; this policy sends those requests to {target.name}, and {others} serve as its "
-                         "fallbacks")
+                         f"time; this policy sends those requests to {target.name}, and {others} {serve}")
     _context_rules(state, group, target, condition, base)
     state.draft.rules.append(Rule(state.rule_names.new(base), condition, target.name))
 
@@ -380,9 +414,11 @@ def _router_rules(state: _State, group: str, router: Deployment) -> None:
     if not router.model.startswith(COMPLEXITY_ROUTER):
         state.draft.todo(f"{router.where}: {router.model} routes by what it reads in the prompt, which a policy "
                          f"cannot; requests to {group} are rejected until a rule says where they go")
+        state.ledger.note(f"{router.where}.litellm_params")
         state.draft.rules.append(Rule(state.rule_names.new(f"for_{member}"), f"model_group == {member}",
                                       f"reject {quoted(f'{router.model} is not carried over')}"))
         return
+    state.ledger.use(f"{router.where}.litellm_params.complexity_router_config.tiers")
     for tier, target_group in _tiers(router):
         chosen = primary(state, target_group)
         if chosen is None:
@@ -398,6 +434,8 @@ def _router_rules(state: _State, group: str, router: Deployment) -> None:
 
 def _fallbacks(state: _State, settings: Mapping[str, Any], routers: Mapping[str, list[Deployment]]) -> None:
     draft = state.draft
+    for key in (*FALLBACK_KEYS, "default_fallbacks"):
+        state.use_setting(key)
     generic = _fallback_lists(settings, "fallbacks")
     content = _fallback_lists(settings, "content_policy_fallbacks")
     default = settings.get("default_fallbacks") or []
@@ -409,8 +447,8 @@ def _fallbacks(state: _State, settings: Mapping[str, Any], routers: Mapping[str,
             continue
         last = deployments[-1]
         if not state.tags and len(deployments) > 1:  # a failed deployment's retry goes to another one
-            for one, two in zip(deployments, deployments[1:]):
-                draft.fallback(one.name, two.name, PROVIDER_ERRORS, f"another deployment of {group}")
+            for here, after in zip(deployments, deployments[1:]):
+                draft.fallback(here.name, after.name, PROVIDER_ERRORS, f"another deployment of {group}")
         own = generic.get(group, list(default))
         errors = PROVIDER_ERRORS + (() if group in content else ("content_filtered",))
         for key, targets, errs in (("fallbacks", own, errors), ("content_policy_fallbacks", content.get(group, []),

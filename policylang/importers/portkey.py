@@ -23,17 +23,22 @@ What the config means, per Portkey's documentation (portkey.ai/docs/product/ai-g
   or with numbers, bool with booleans, else an enum of the values the config names plus
   `other` (any other value, or none: the default).
 
-Nothing in the config is executed; names become identifiers and strings quoted literals.
+Every other key (retries, caching, credentials, call parameters, ...) is named in a TODO line
+saying why it is not carried over (`reasons.portkey_reason`), and every number is checked first
+(`ledger.survey`, `reasons.check_numbers`). Nothing in the config is executed; names become
+identifiers and strings quoted literals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from .draft import ERRORS, ConfigError, Draft, Imported, Model, Names, Rule, catalog, identifier, quoted
+from .ledger import Ledger, survey
+from .reasons import check_numbers, portkey_reason
 
 STATUS_ERRORS = {429: "rate_limited", 408: "timeout", 504: "timeout", 502: "unavailable", 503: "unavailable"}
 ORDER_OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
@@ -92,6 +97,10 @@ class _Importer:
         self.keys: dict[str, _Key] = {}
         self.draws = 0
         self.leaves: dict[int, str] = {}
+        found = survey(config, "config")
+        check_numbers(found)
+        self.ledger = Ledger(found)
+        self.ledger.use(*(path for path, entry in found.items() if entry.key == "//"))  # JSON's stand-in comment
 
     # ---- the tree ------------------------------------------------------------------------------------
 
@@ -104,6 +113,8 @@ class _Importer:
         if not isinstance(strategy, Mapping) or not isinstance(strategy.get("mode"), str):
             raise ConfigError(f"{where}.strategy: expected {{\"mode\": \"fallback\"|\"loadbalance\"|\"conditional\"}}")
         mode = strategy["mode"]
+        self.ledger.use(f"{where}.strategy.mode", f"{where}.name")
+        self.ledger.open(f"{where}.strategy", f"{where}.targets")
         targets = raw.get("targets")
         if not isinstance(targets, list) or not targets:
             raise ConfigError(f"{where}.targets: a {mode} strategy needs a list of targets")
@@ -111,13 +122,18 @@ class _Importer:
         node.children = [self.node(t, f"{where}.targets[{i}]") for i, t in enumerate(targets)]
         if mode == "loadbalance":
             for i, target in enumerate(targets):
+                self.ledger.use(f"{where}.targets[{i}].weight")
                 weight = target.get("weight", 1)
                 if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
                     raise ConfigError(f"{where}.targets[{i}].weight: expected a number >= 0")
                 node.weights.append(Decimal(repr(weight)) if isinstance(weight, float) else Decimal(weight))
             if not any(node.weights):
                 raise ConfigError(f"{where}: every weight is 0, so no target can serve")
-        elif mode not in ("fallback", "conditional", "single"):
+        elif mode == "fallback":
+            self.ledger.use(f"{where}.strategy.on_status_codes")
+        elif mode == "conditional":
+            self.ledger.use(f"{where}.strategy.conditions", f"{where}.strategy.default")
+        elif mode != "single":
             raise ConfigError(f"{where}.strategy.mode: {mode!r} is not fallback, loadbalance or conditional")
         return node
 
@@ -125,6 +141,9 @@ class _Importer:
         override = raw.get("override_params") or {}
         if not isinstance(override, Mapping):
             raise ConfigError(f"{where}.override_params: expected an object")
+        self.ledger.use(*(f"{where}.{key}" for key in ("provider", "virtual_key", "provider_slug", "name",
+                                                       "override_params.model")))
+        self.ledger.open(f"{where}.override_params")
         model = override.get("model")
         provider = raw.get("provider") or raw.get("virtual_key") or raw.get("provider_slug")
         if isinstance(model, str) and model.startswith("@") and "/" in model:
@@ -209,6 +228,7 @@ class _Importer:
 
     def fallbacks(self, node: _Node) -> None:
         codes = node.raw["strategy"].get("on_status_codes")
+        errors: tuple[str, ...]
         if codes is None:
             errors = ERRORS
         else:
@@ -232,7 +252,7 @@ class _Importer:
         draw = "draw" if self.draws == 1 else f"draw_{self.draws}"
         self.draft.signals.append((draw, "float in 0.0..1.0",
                                    f"{node.where}: loadbalance; the app draws it uniformly in [0, 1)"))
-        total = sum(node.weights)
+        total = sum(node.weights, Decimal(0))
         cumulative = Decimal(0)
         live = [(child, w) for child, w in zip(node.children, node.weights) if w > 0]
         for k, (child, weight) in enumerate(live):
@@ -384,15 +404,12 @@ class _Importer:
                                               "without it, a policy needs the value"))
                 self.draft.todo(f"{key.path}: a request without it fails no condition in Portkey; here it is "
                                 f"a required signal {key.signal}")
-        for key in ("retry", "cache", "request_timeout", "guardrails", "input_guardrails", "output_guardrails"):
-            if key in config:
-                self.draft.todo(f"config.{key} is not carried over: it is not routing (policylang.runtime has retries "
-                                "and timeouts of its own)")
+        self.ledger.report(self.draft, portkey_reason)
         if self.draft.default is None:  # a config whose every request is decided by a rule
             raise AssertionError("the tree's last rule takes every request")
         return Imported(self.draft.render(), list(self.draft.todos))
 
-    def queries(self, raw: Any, where: str):
+    def queries(self, raw: Any, where: str) -> Iterator[tuple[str, Any]]:
         if not isinstance(raw, Mapping):
             return
         strategy = raw.get("strategy")
