@@ -19,7 +19,6 @@ by both compiled engines.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,7 +31,7 @@ from ..ir.node import walk as nodes
 from ..ir.policy import Policy as PolicyIR, Rule
 from ..ir.types import EnumType
 from ..ir.values import EXACT
-from ..jsontext import decimal_text, dumps
+from ..jsontext import RecordError, decimal_text, dumps, json_kind, read_record
 from ..policy import Policy
 from ..serving import walk
 from ..source import Span
@@ -130,6 +129,8 @@ class TrafficSummary:
     """Records old accepts and new refuses, by new's error code."""
     only_new: dict[str, int] = field(default_factory=dict)
     not_objects: int = 0
+    first_not_object: tuple[int, str] | None = None
+    """The line of the first record that is no request, and why (`jsontext.read_record`)."""
     cost_before: Decimal = Decimal(0)
     cost_after: Decimal = Decimal(0)
 
@@ -137,6 +138,8 @@ class TrafficSummary:
         return {"records": self.records, "unchanged": self.unchanged, "changed": self.changed,
                 "refused_by_both": self.refused_by_both, "only_old_accepts": dict(self.only_old),
                 "only_new_accepts": dict(self.only_new), "not_requests": self.not_objects,
+                "first_not_request": None if self.first_not_object is None else
+                {"line": self.first_not_object[0], "message": self.first_not_object[1]},
                 "cost_before": decimal_text(self.cost_before.normalize()),
                 "cost_after": decimal_text(self.cost_after.normalize())}
 
@@ -208,7 +211,7 @@ def _decision_dict(decision: Decision) -> dict[str, Any]:
 # ---- comparing --------------------------------------------------------------------------------
 
 
-def diff(old: Policy, new: Policy, *, traffic: Iterable[str] | None = None,
+def diff(old: Policy, new: Policy, *, traffic: Iterable[str | bytes] | None = None,
          progress: Callable[[str], None] | None = None, lint: bool = True) -> Diff:
     """Every change in what `new` decides against `old` (section 9.5).
 
@@ -403,7 +406,7 @@ def _renames(space, old: PolicyIR, new: PolicyIR, old_entries, new_entries) -> l
 # ---- traffic ----------------------------------------------------------------------------------
 
 
-def _replay_traffic(report: Diff, old: Policy, new: Policy, lines: Iterable[str],
+def _replay_traffic(report: Diff, old: Policy, new: Policy, lines: Iterable[str | bytes],
                     progress: Callable[[str], None] | None) -> TrafficSummary:
     summary = TrafficSummary()
     pairs = {(c.old.rule, c.new.rule): c for c in report.changes}
@@ -415,13 +418,16 @@ def _replay_traffic(report: Diff, old: Policy, new: Policy, lines: Iterable[str]
         if not line.strip():
             continue
         summary.records += 1
-        try:
-            record = json.loads(line)
-        except ValueError:
+        try:  # read as `eval --requests` and `simulate` read a record: a bad one is counted, not fatal
+            record = read_record(line)
+        except RecordError as exc:
             summary.not_objects += 1
+            summary.first_not_object = summary.first_not_object or (number, f"line {number} {exc}")
             continue
         if not isinstance(record, dict):
             summary.not_objects += 1
+            summary.first_not_object = summary.first_not_object or (
+                number, f"line {number} is not a JSON object but {json_kind(record)}")
             continue
         signals = {k: v for k, v in record.items() if not k.startswith("@")}
         before = _decide(old, signals)
@@ -484,9 +490,11 @@ def _request_cost(policy: Policy, decision: Decision, record: dict[str, Any]) ->
     observed = outcomes if isinstance(outcomes, list) else []
     produced = record.get("@output_tokens")
     produced = produced if produced.__class__ is int and produced >= 0 else None
-    tokens = record.get("input_tokens") if any(s.name == "input_tokens" for s in policy.ir.inputs) else \
-        record.get("@input_tokens")
-    tokens = tokens if tokens.__class__ is int else None
+    declared = next((s for s in policy.ir.inputs if s.name == "input_tokens"), None)
+    # as simulate counts them (9.3): the signal, or its default where the request leaves it out;
+    # without the signal, "@input_tokens", or none
+    tokens = record.get("input_tokens", declared.default) if declared is not None else record.get("@input_tokens", 0)
+    tokens = tokens if tokens.__class__ is int and tokens >= 0 else None
     caps = dict(zip(decision.steps, decision.caps))
 
     def observe(step: int):

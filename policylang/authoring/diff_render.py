@@ -137,8 +137,12 @@ def _traffic_words(t: TrafficSummary) -> str:
     refused = ""
     if t.only_old or t.only_new:
         refused = f" ({sum(t.only_old.values()):,} now refused, {sum(t.only_new.values()):,} now accepted)"
+    broken = ""
+    if t.first_not_object is not None:  # the records that are no request, and the first of them
+        broken = f", {t.not_objects:,} not a request (first: {t.first_not_object[1]})"
     return (f"traffic: {_count(t.records, 'record')}, {t.changed:,} decided differently{refused}, {t.unchanged:,} "
-            f"the same, {t.refused_by_both:,} refused by both; cost {_money(t.cost_before)} -> {_money(t.cost_after)}")
+            f"the same, {t.refused_by_both:,} refused by both{broken}; cost {_money(t.cost_before)} -> "
+            f"{_money(t.cost_after)}")
 
 
 def _verdict(report: Diff) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -11,7 +12,7 @@ import click
 from ..codes import E009
 from ..diagnostics import render_json_result, render_sarif, render_text, summary_line
 from ..linting import lint as lint_files
-from ..requests import evaluate_line
+from ..requests import evaluate_line, request_lines
 from .common import FAILED, FINE, USAGE, fail_usage, load_or_exit, main, plural
 
 
@@ -123,22 +124,29 @@ def eval_(file: str, request: str | None, requests_file: str | None, engine: str
     """Decide requests: one JSON line out per request in, with the path when @outcomes is given."""
     if (request is None) == (requests_file is None):
         fail_usage("give exactly one of --request JSON or --requests FILE.jsonl")
+    policy = load_or_exit(file)
     if request is not None:
-        lines = [request]
+        lines: Iterable[tuple[int, str | bytes]] = [(1, request)]
+        where: str | None = "--request"
     else:
         assert requests_file is not None
-        try:
-            stream = sys.stdin if requests_file == "-" else open(requests_file, encoding="utf-8")
-            with stream:
-                lines = [line for line in stream.read().splitlines() if line.strip()]
-        except (OSError, UnicodeDecodeError) as exc:
-            fail_usage(f"cannot read {requests_file}: {getattr(exc, 'strerror', None) or exc}")
-    policy = load_or_exit(file)
+        try:  # read line by line as bytes: a line that is not UTF-8 is that line's error only
+            stream = sys.stdin.buffer if requests_file == "-" else open(requests_file, "rb")
+        except OSError as exc:
+            fail_usage(f"cannot read {requests_file}: {exc.strerror or exc}")
+        lines, where = request_lines(stream), None
     failed = False
-    for number, line in enumerate(lines, start=1):
-        result = evaluate_line(policy, line, engine=engine, strict=strict, line_number=number)  # type: ignore[arg-type]
-        failed = failed or "error" in result
-        click.echo(json.dumps(result))
+    try:
+        for number, line in lines:
+            result = evaluate_line(policy, line, engine=engine, strict=strict,  # type: ignore[arg-type]
+                                   line_number=number, where=where)
+            failed = failed or "error" in result
+            click.echo(json.dumps(result))
+    except OSError as exc:
+        fail_usage(f"cannot read {requests_file}: {exc.strerror or exc}")
+    finally:
+        if requests_file not in (None, "-"):
+            stream.close()
     sys.exit(FAILED if failed else FINE)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import click
 
 from ..diagnostics import render_text, summary_line
-from ..jsontext import dumps
+from ..jsontext import RecordError, dumps, read_record
 from ..policy import Policy, PolicyError, check_text, load
 from .common import FAILED, FINE, fail_usage, load_or_exit, main, unreadable
 
@@ -35,10 +35,10 @@ def explain(file: str, request: str, all_rules: bool, engine: str, strict: bool,
 
     policy = load_or_exit(file, analyze=False)  # explaining needs names and types, not a clean budget
     try:
-        signals = json.loads(request)
-    except ValueError as exc:
+        signals = read_record(request)  # read as every command reads a request
+    except RecordError as exc:
         answer = Explanation(policy=policy.name, request={}, decision=None, file=policy.ir.file,
-                             error=RequestError("R002", None, f"--request is not JSON: {exc}"))
+                             error=RequestError("R002", None, f"--request {exc}"))
     else:
         answer = policy.explain(signals, engine=engine, all_rules=all_rules, strict=strict)  # type: ignore[arg-type]
     click.echo(dumps(answer.as_dict()) if fmt == "json" else explanation_text(answer))
@@ -107,16 +107,15 @@ def _version(path: str, which: str) -> Policy:
         fail_usage(f"{which} ({path}) has errors; fix them to compare the versions")
 
 
-def _traffic_lines(path: str) -> Iterator[str]:
+def _traffic_lines(path: str) -> Iterator[bytes]:
+    """The file's lines as bytes: each is read on its own (`jsontext.read_record`), so that a
+    line that is not UTF-8 is that record's problem, not the file's."""
     try:
-        stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
+        stream = sys.stdin.buffer if path == "-" else open(path, "rb")
     except OSError as exc:
         fail_usage(f"cannot read {path}: {exc.strerror or exc}")
     with stream:
-        try:
-            yield from stream
-        except UnicodeDecodeError as exc:
-            fail_usage(f"cannot read {path}: {exc}")
+        yield from stream
 
 
 def _progress(message: str) -> None:

@@ -9,7 +9,6 @@ since which model answers each step is fixed by `--down` when the query is writt
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from ..jsontext import read_record
 from ..ir.policy import CascadeTarget, Policy as PolicyIR, Rule
 from ..policy import Policy
 from ..serving import Walk, walk
@@ -284,18 +284,18 @@ class _Feeder:
         decide, RequestError, plain, counts, by, short = (self.decide, self.RequestError, self._plain,
                                                           self._counts, self.by, self.short)
         has_tokens, tokens_default, add_long, feed = self.has_tokens, self.tokens_default, self._add_long, self.feed
-        by_default, loads = self.by_default, json.loads
+        by_default, loads = self.by_default, read_record
         count = 0
         with open(path, "rb") as stream:
             for location, line in enumerate(stream, start=1):
                 try:
                     raw = loads(line)
-                except (ValueError, RecursionError):  # not JSON, not UTF-8, a blank line, or nested too deep
+                except ValueError:  # refused (not JSON, not UTF-8, a key twice...) or a blank line
                     raw = parse_line(location, line)
                     if raw is None:
                         continue
                 if raw.__class__ is not dict:
-                    raw = parse_line(location, line)  # None is no blank here: json.loads read a value
+                    raw = parse_line(location, line)  # None is no blank here: read_record read a value
                 count += 1
                 if progress is not None and not count & 65535:
                     progress(count)

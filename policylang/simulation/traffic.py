@@ -12,22 +12,25 @@ Both engines read a record the same way, so that they report the same numbers:
 - a CSV cell is read as a JSON scalar would be: `true`/`false` a bool, JSON's number syntax an
   int or a float, anything else a string (`csv_value`); the `"@outcomes"` cell is JSON text, the
   list it holds (`csv_outcomes`);
-- a line that is not a JSON object is a record that counts under R002, at its line;
-- a line nested deeper than Python's recursive `json` parser goes (a `RecursionError`) is read
-  by `deep_loads`, which gives what `json.loads` would with no recursion limit: DuckDB's parser
-  has none, so both engines decide such a line (or count it under R002 if it is no JSON object).
+- a line is read by `jsontext.read_record`, as `eval --requests` and `diff --traffic` read
+  theirs: a line it refuses (not UTF-8, not JSON, NaN or Infinity, a number too large, a key
+  twice) or that is no JSON object is a record that counts under R002, at its line, and the
+  rest of the file is read;
+- a line nested deeper than Python's recursive `json` parser goes is read by `deep_loads`,
+  which has no recursion limit: DuckDB's parser has none, so both engines decide such a line
+  (or count it under R002 if it is no JSON object).
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import re
-from collections.abc import Callable, Collection, Iterator
-from json.decoder import JSONDecodeError
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..jsontext import DEEP, RecordError, deep_loads, json_kind, read_record
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
            ".pq": "parquet"}
@@ -35,10 +38,8 @@ FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv
 INT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
 NUMBER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
-DEEP = 4
-"""How deep a value of a record can matter to a decision: the record (1), a signal's value or
-`"@outcomes"` (2), an outcome object (3), an outcome's value (4). Every signal and outcome is a
-scalar, so a container at depth 4 counts only as a value of the wrong sort, whatever it holds."""
+__all__ = ["DEEP", "Broken", "TrafficError", "csv_outcomes", "csv_value", "deep_loads", "format_of", "normalized",
+           "parse_line", "records", "schema_problems", "shallow"]
 
 
 class TrafficError(Exception):
@@ -102,11 +103,8 @@ def csv_outcomes(text: str | None) -> Any:
     if text is None or text == "":
         return None
     try:
-        try:
-            return json.loads(text)
-        except RecursionError:
-            return deep_loads(text)
-    except ValueError:
+        return read_record(text)
+    except RecordError:
         return text
 
 
@@ -125,111 +123,16 @@ def records(path: str | Path, only: Collection[int] | None = None) -> Iterator[t
 
 def parse_line(number: int, raw: bytes) -> dict[str, Any] | Broken | None:
     """Line `number` of a JSON lines file: the object it holds (nulls still in it), a Broken
-    (not JSON, not UTF-8, not an object), or None for a blank line."""
+    (why `read_record` refuses it, or not an object), or None for a blank line."""
     if not raw.strip(b" \t\r\n"):
         return None
     try:
-        try:
-            value = json.loads(raw)
-        except RecursionError:  # nested deeper than Python's parser goes
-            value = deep_loads(raw)
-    except UnicodeDecodeError:
-        return Broken(f"line {number} is not UTF-8 text")
-    except ValueError as exc:
-        return Broken(f"line {number} is not JSON: {str(exc)[:80]}")
-    if not isinstance(value, dict):
-        return Broken(f"line {number} is not a JSON object but {type(value).__name__}")
+        value = read_record(raw)
+    except RecordError as exc:
+        return Broken(f"line {number} {exc}")
+    if value.__class__ is not dict:
+        return Broken(f"line {number} is not a JSON object but {json_kind(value)}")
     return value
-
-
-_scanstring: Callable[[str, int, bool], tuple[str, int]] = getattr(json.decoder, "scanstring")
-"""`json`'s own string scanner (its C one where there is one), so that strings read the same."""
-_SPACE = re.compile(r"[ \t\n\r]*")
-_NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
-_WORDS = {"n": ("null", None), "t": ("true", True), "f": ("false", False), "N": ("NaN", float("nan")),
-          "I": ("Infinity", float("inf"))}
-
-
-def deep_loads(raw: bytes | str, depth: int = DEEP) -> Any:
-    """What `json.loads(raw)` gives (the value, or the ValueError it raises), read with a stack
-    of its own rather than by recursion, so that no nesting is too deep for it. A container
-    deeper than `depth` is kept as an empty one of its kind: what it holds cannot matter to a
-    decision (`DEEP`), and a value nested that deep would make any later repr of it recurse."""
-    text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
-    if text.startswith("\ufeff"):
-        raise JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    def skip(at: int) -> int:
-        """The index of the first character at or after `at` that is no JSON whitespace."""
-        match = _SPACE.match(text, at)
-        assert match is not None  # the pattern matches the empty string anywhere
-        return match.end()
-
-    stack: list[list[Any]] = []  # per open container: [the container, the key awaiting its value]
-    at = skip(0)
-
-    def key(frame: list[Any], at: int) -> int:
-        """Read `"key" :` at `at` into the frame; the index of the value after it."""
-        if text[at:at + 1] != '"':
-            raise JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
-        frame[1], at = _scanstring(text, at + 1, True)
-        at = skip(at)
-        if text[at:at + 1] != ":":
-            raise JSONDecodeError("Expecting ':' delimiter", text, at)
-        return skip(at + 1)
-
-    while True:
-        char = text[at:at + 1]
-        value: Any
-        if char == '"':
-            value, at = _scanstring(text, at + 1, True)
-        elif char in ("{", "["):
-            at = skip(at + 1)
-            if text[at:at + 1] == ("}" if char == "{" else "]"):
-                value, at = ({} if char == "{" else []), at + 1
-            else:
-                frame: list[Any] = [{} if char == "{" else [], None]
-                stack.append(frame)
-                if char == "{":
-                    at = key(frame, at)
-                continue
-        elif char in _WORDS and text.startswith(_WORDS[char][0], at):
-            word, value = _WORDS[char]
-            at += len(word)
-        elif char == "-" and text.startswith("-Infinity", at):
-            value, at = float("-inf"), at + len("-Infinity")
-        else:
-            match = _NUMBER.match(text, at)
-            if match is None:
-                raise JSONDecodeError("Expecting value", text, at)
-            integer, fraction, exponent = match.groups()
-            value = float(integer + (fraction or "") + (exponent or "")) if fraction or exponent else int(integer)
-            at = match.end()
-        while True:  # a value is read: put it in its container, and close the containers it ends
-            if not stack:
-                at = skip(at)
-                if at != len(text):
-                    raise JSONDecodeError("Extra data", text, at)
-                return value
-            frame = stack[-1]
-            container = frame[0]
-            if len(stack) >= depth and value.__class__ in (dict, list):
-                value = value.__class__()
-            if container.__class__ is dict:
-                container[frame[1]] = value
-            else:
-                container.append(value)
-            at = skip(at)
-            char = text[at:at + 1]
-            if char == ("}" if container.__class__ is dict else "]"):
-                stack.pop()
-                value, at = container, at + 1
-                continue
-            if char != ",":
-                raise JSONDecodeError("Expecting ',' delimiter", text, at)
-            at = skip(at + 1)
-            if container.__class__ is dict:
-                at = key(frame, at)
-            break
 
 
 def _jsonl(path: str | Path, only: Collection[int] | None) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
