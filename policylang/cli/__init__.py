@@ -14,5 +14,7 @@ from . import review as _review  # noqa: F401  (registers explain, diff)
 from . import simulate as _simulate  # noqa: F401  (registers simulate)
 from . import editor as _editor  # noqa: F401  (registers lsp)
 from . import importing as _importing  # noqa: F401  (registers import litellm, import portkey)
+from . import serve as _serve  # noqa: F401  (registers serve)
+from . import report as _report  # noqa: F401  (registers report)
 
 __all__ = ["main"]

@@ -1,0 +1,187 @@
+"""Serving (section 14): uvicorn workers, hot reload, graceful drain.
+
+`check(path)` loads the config and its policies once in the parent (errors stop `serve` at start,
+exit 1). `run(path, host, port, workers)` then serves: one process, or `workers` processes
+sharing one listening socket (uvicorn's supervisor restarts a worker that dies). Each worker
+loads the config itself, opens the decision log (one shared file: each record is one append),
+and every `reload.interval` seconds (default 2) compares the sha256 of the config and the policy
+files it names: a changed, valid version is swapped in between requests (a request in flight
+finishes on the version it started with); a broken one is logged, never served. On SIGTERM a
+worker answers /health/ready with 503, stops accepting, lets requests and streams in flight
+finish (up to `limits.drain_timeout` seconds), then exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Any
+
+from .app import Gateway
+from .config import ConfigError
+from .served import REQUEST, Served, build, fingerprint, read_config
+
+logger = logging.getLogger("policylang.gateway")
+
+CONFIG_ENV = "POLICYLANG_SERVE_CONFIG"
+
+
+def check(path: str) -> Served:
+    """The config at `path` loaded and checked whole; ConfigError with located messages."""
+    return build(path)
+
+
+def _decision_log(path: str | None) -> Any:
+    if path is None:
+        return None
+    from ..runtime import JsonlLog
+    from .signals import TOKEN_COUNTER
+    log = JsonlLog(path)
+
+    def write(record: dict[str, Any]) -> None:
+        extra = REQUEST.get()
+        if extra is not None:
+            record["gateway"] = {**extra, "input_tokens_counter": TOKEN_COUNTER}
+        log(record)
+    write.close = log.close  # type: ignore[attr-defined]
+    return write
+
+
+def _metrics() -> Any:
+    try:
+        from ..runtime import metrics as runtime_metrics  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    try:
+        return runtime_metrics.Metrics()
+    except ImportError:  # prometheus_client missing: no /metrics
+        return None
+
+
+def _state(url: str | None) -> Any:
+    if url is None:
+        return None
+    from .. import runtime
+    redis_state = getattr(runtime, "RedisState", None)
+    if redis_state is None:
+        logger.warning("[state] redis: this runtime has no RedisState (13.2); budgets and breakers stay per process, "
+                       "rates are shared")
+        return None
+    return redis_state(url)
+
+
+def make_app(path: str, served: Served | None = None) -> Gateway:
+    """The ASGI app for the config at `path` (loaded at startup unless `served` is given)."""
+    config = served.config if served is not None else read_config(path)
+    app = Gateway(None, limits=config.limits)
+    metrics = _metrics()
+    app.metrics = metrics
+    log = _decision_log(config.log_path)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def startup() -> None:
+        loaded = served
+        if loaded is None or log is not None or metrics is not None:
+            state = _state(config.redis)
+            loaded = await asyncio.to_thread(build, path, log=log, metrics=metrics, state=state)
+        app.served = loaded
+        app.limits = loaded.config.limits
+        _drain_on_sigterm(app)
+        if loaded.config.reload_interval > 0:
+            tasks.append(asyncio.ensure_future(_reload(app, path, log, metrics)))
+
+    async def shutdown() -> None:
+        for task in tasks:
+            task.cancel()
+        if app.served is not None:
+            await app.served.call.close()
+            await app.served.keys.close()
+        if log is not None:
+            log.close()
+
+    app.on_startup.append(startup)
+    app.on_shutdown.append(shutdown)
+    return app
+
+
+def _drain_on_sigterm(app: Gateway) -> None:
+    """Chain a SIGTERM handler that marks the app draining before uvicorn's own stops it."""
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except ValueError:
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        app.draining = True
+        if callable(previous):
+            previous(signum, frame)
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an app embedded in a test's thread)
+        pass
+
+
+async def _reload(app: Gateway, path: str, log: Any, metrics: Any) -> None:
+    """Poll the config's files; swap in a new valid version, report a broken one."""
+    seen_broken: str | None = None
+    while True:
+        served = app.served
+        assert served is not None
+        await asyncio.sleep(served.config.reload_interval)
+        now = await asyncio.to_thread(fingerprint, served.files)
+        if now == served.fingerprint or now == seen_broken:
+            continue
+        try:
+            fresh = await asyncio.to_thread(build, path, log=log, metrics=metrics, state=served.state)
+        except ConfigError as exc:
+            seen_broken = now
+            logger.error("config not reloaded, still serving the last good version:\n%s", exc)
+            continue
+        except Exception as exc:  # nothing from a broken file may stop the worker
+            seen_broken = now
+            logger.error("config not reloaded (%s), still serving the last good version", type(exc).__name__)
+            continue
+        for name, policy in fresh.policies.items():  # budgets survive a reload
+            old = served.policies.get(name)
+            if old is not None and old.policy.compiled.SOURCE_SHA256 == policy.policy.compiled.SOURCE_SHA256:
+                policy.sessions = old.sessions
+        fresh.keys = served.keys if fresh.config.keys == served.config.keys else fresh.keys
+        app.served, app.limits = fresh, fresh.config.limits
+        seen_broken = None
+        logger.warning("reloaded %s: serving %s", path, ", ".join(fresh.policies))
+        asyncio.get_running_loop().call_later(fresh.config.limits.total_timeout + 5,
+                                              lambda: asyncio.ensure_future(served.call.close()))
+
+
+def worker_app() -> Gateway:
+    """The app of one worker process (uvicorn's factory): the config named by the environment."""
+    return make_app(os.environ[CONFIG_ENV])
+
+
+def run(path: str, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, served: Served | None = None,
+        log_level: str = "warning") -> None:
+    """Serve the config at `path` until SIGTERM or SIGINT (section 14)."""
+    import uvicorn
+    config = served.config if served is not None else read_config(path)
+    limits = config.limits
+    options: dict[str, Any] = {
+        "host": host, "port": port, "log_level": log_level, "access_log": False, "lifespan": "on",
+        "timeout_keep_alive": int(max(1, limits.keep_alive)), "timeout_graceful_shutdown": int(limits.drain_timeout),
+        "loop": "uvloop" if _has("uvloop") else "asyncio", "http": "httptools" if _has("httptools") else "h11",
+        "h11_max_incomplete_event_size": limits.max_header_bytes, "server_header": False,
+    }
+    if workers > 1:
+        os.environ[CONFIG_ENV] = os.path.abspath(path)
+        uvicorn.run("policylang.gateway.server:worker_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(make_app(path, served), **options)
+
+
+def _has(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
