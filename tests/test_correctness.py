@@ -452,7 +452,7 @@ def test_request_errors_are_the_same_from_either_engine_and_the_module() -> None
         policy.compiled.decide({"input_tokens": 5, "n": "3"})
     errors.append(raw.value.as_dict())
     assert errors[0] == errors[1] == errors[2] == {
-        "code": "R002", "signal": "n", "message": "signal 'n' must be an int, got str '3'"}
+        "code": "R002", "signal": "n", "message": "signal 'n' must be a whole number, got \"3\""}
 
 
 # ---- the decimal grid: asked inside a question's scope only, whichever question meets a variable

@@ -27,7 +27,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from ..backends.python.support import Decision, RequestError
+from ..backends.python.support import Decision, RequestError, _shown as _shown_value
 from ..ir import expr as e
 from ..ir.node import walk
 from ..ir.policy import CascadeTarget, Model, Policy as PolicyIR, Rule
@@ -262,7 +262,7 @@ def explain(policy: Policy, request: Mapping[str, Any], *, engine: Engine = "com
         request = dict(request.items())
     except (AttributeError, TypeError, ValueError):
         return _refused(policy, request, RequestError(
-            "R002", None, f"a request is an object of signal names to values, got {type(request).__name__}"))
+            "R002", None, f"a request is an object of signal names to values, not {_shown_value(request)}"))
     shown = request
     signals = {k: v for k, v in request.items() if not (isinstance(k, str) and k.startswith("@"))}
     outcomes = request.get(OUTCOMES_KEY)
@@ -274,7 +274,7 @@ def explain(policy: Policy, request: Mapping[str, Any], *, engine: Engine = "com
         if key in request:
             value = request[key]
             if value.__class__ is not int or value < 0:
-                return _refused(policy, shown, RequestError("R002", key, f"{key} must be an int >= 0, got {value!r}"))
+                return _refused(policy, shown, RequestError("R002", key, f"{key} must be a whole number >= 0, got {_shown_value(value)}"))
             extra[key] = value
     try:
         env = policy.interpreter.validate(signals, "signal", strict)

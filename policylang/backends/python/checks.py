@@ -21,10 +21,10 @@ Spec: TypeAlias = tuple[str, Bound, Bound, frozenset[str], str, str]
 
 _EXPECTED = {
     "bool": "true or false",
-    "int": "an int",
+    "int": "a whole number",
     "float": "a number",
-    "money": "an amount of money (int, float or Decimal)",
-    "duration": "a duration in seconds (int or float)",
+    "money": "an amount of money (a number of dollars)",
+    "duration": "a duration (a number of seconds)",
     "enum": "a string",
 }
 

@@ -78,7 +78,34 @@ class Decision(metaclass=_ABCMeta):
 
 
 def _shown(value: object) -> str:
-    text = repr(value)
+    """A value as a request's JSON spells it (`null`, `true`, `"x"`, `1e308`, `NaN`, `a list`),
+    never as Python does (`None`, `Decimal('1E+308')`), cut to about 60 characters."""
+    cls = value.__class__
+    if value is None:
+        return "null"
+    if cls is bool:
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+    elif isinstance(value, int):
+        if value.bit_length() > 190:  # str() of a number past 4,300 digits raises; past 57, it is cut
+            return "a number of about %d digits" % int(value.bit_length() * 0.30103 + 1)
+        text = str(value)
+    elif isinstance(value, (float, _Decimal)):
+        if value != value:
+            return "NaN"
+        if value in (_INF, -_INF):
+            return "Infinity" if value > 0 else "-Infinity"
+        text = repr(value) if cls is float else str(value)
+        if "e" in text or "E" in text:  # 1e+308, 1E+308: the exponent as JSON writes it, 1e308
+            mantissa, _, exponent = text.lower().partition("e")
+            text = "%se%d" % (mantissa, int(exponent))
+    elif isinstance(value, (list, tuple)):
+        return "a list"
+    elif isinstance(value, dict):
+        return "an object"
+    else:
+        return "a value of type %s" % cls.__name__
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -87,8 +114,7 @@ def _missing(role: str, name: str) -> RequestError:
 
 
 def _wrong_type(role: str, name: str, expected: str, value: object) -> RequestError:
-    return RequestError("R002", name, "%s '%s' must be %s, got %s %s"
-                        % (role, name, expected, type(value).__name__, _shown(value)))
+    return RequestError("R002", name, "%s '%s' must be %s, got %s" % (role, name, expected, _shown(value)))
 
 
 def _out_of_domain(role: str, name: str, domain: str, value: object) -> RequestError:
@@ -107,8 +133,8 @@ def _unknown_key(role: str, name: object,
 
 
 def _not_a_mapping(role: str, value: object) -> RequestError:
-    return RequestError("R002", None, "a request is an object of %s names to values, got %s"
-                        % (role, type(value).__name__))
+    return RequestError("R002", None, "a request is an object of %s names to values, not %s"
+                        % (role, _shown(value)))
 
 
 def _request(values: object, role: str) -> "dict[object, object]":
