@@ -181,22 +181,21 @@ class Breakers:
         """The result of a call `allow` let through: None for an answer, else its error and
         the Retry-After seconds the provider gave, if any."""
         config = self.config
-        if error is None and key not in self._states:
-            return  # the common case: an answer from a model that never failed
         park = config.park_for(error, retry_after)
-        if error is not None and park is None and error not in config.on:
-            if key in self._states:
-                self.release(key)  # no vote; a probe's slot is given back
+        votes = park is None and (error is None or error in config.on)
+        if not votes and park is None and key not in self._states:
             return
-        draw = self._rng.random()
+        draw = self._rng.random() if votes else 0.0
         with self._lock:
             machine = self._states.get(key)
             if machine is None:
                 machine = self._states[key] = _Machine()
             if park is not None:
                 self._park(machine, now, park)
-            else:
+            elif votes:
                 self._vote(machine, now, error is not None, draw)
+            else:
+                _give_back(machine)  # no vote (content_filtered...): a probe's slot comes back
             changed = self._changed(machine, now)
         if changed is not None:
             self._emit(key, changed)
