@@ -69,6 +69,9 @@ def diff(old: str, new: str, traffic: str | None, fmt: str) -> None:
         fail_usage("standard input can be OLD, NEW or --traffic, not two of them")
     before, after = _version(old, "OLD"), _version(new, "NEW")
     lines = _traffic_lines(traffic) if traffic is not None else None
+    if lines is not None:  # a decision log is read as the requests it logged (simulation.decisionlog)
+        from ..simulation.decisionlog import money_signals, traffic_lines
+        lines = traffic_lines(lines, money_signals(before, after))
     progress = _progress if sys.stderr.isatty() else None
     try:
         report = compare(before, after, traffic=lines, progress=progress)

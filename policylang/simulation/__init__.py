@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..ir.policy import ERRORS
 from ..policy import Policy
+from .decisionlog import as_traffic, money_signals
 from .engines import ENGINES
 from .render import render_html, render_text
 from .report import Report, make_report
@@ -61,14 +62,19 @@ def simulate(policy: Policy, traffic: str | Path, *, baseline: str | None = None
     if engine not in ENGINES:
         raise SimulationError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     try:
-        format_of(traffic)
         if not Path(traffic).is_file():
+            format_of(traffic)
             raise TrafficError(f"{traffic}: no such file")
-        run = ENGINES[engine](policy, str(traffic), baseline=baseline, down=down_map, by=by, progress=progress)
+        with as_traffic(traffic, money_signals(policy)) as log:  # a decision log, whatever its suffix
+            if log is None:
+                format_of(traffic)
+            source = str(traffic) if log is None else log.path
+            run = ENGINES[engine](policy, source, baseline=baseline, down=down_map, by=by, progress=progress)
     except TrafficError as exc:
         raise SimulationError(str(exc)) from None
+    notes = run.notes + (log.counts.notes() if log is not None else [])
     return make_report(ir, run.groups, run.errors, run.records, baseline=baseline, by=by, down=down_map,
-                       engine=engine, traffic=Path(traffic).name, notes=run.notes)
+                       engine=engine, traffic=Path(traffic).name, notes=notes)
 
 
 __all__ = ["Report", "SimulationError", "parse_down", "render_html", "render_text", "simulate"]
