@@ -24,7 +24,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 CONFORMANCE = ROOT.parent / "shared" / "conformance" / "cases"
-"""The shared conformance cases, read in place (never copied); absent on some machines."""
+"""The shared conformance cases, read in place (never copied): beside the repository on the
+machines that have them, absent from a clone anywhere else."""
+CONFORMANCE_ABSENT = (f"the shared conformance cases are not beside this clone ({CONFORMANCE} is absent); "
+                      ".ci/run runs them where they are")
+needs_conformance = pytest.mark.skipif(not CONFORMANCE.is_dir(), reason=CONFORMANCE_ABSENT)
+"""A test that reads the shared conformance cases: skipped, with the reason, where they are absent."""
 
 
 def example_files() -> list[pathlib.Path]:
@@ -32,7 +37,15 @@ def example_files() -> list[pathlib.Path]:
 
 
 def conformance_files() -> list[pathlib.Path]:
+    """The shared conformance cases, or none where they are absent."""
     return sorted(CONFORMANCE.glob("*.route")) if CONFORMANCE.is_dir() else []
+
+
+def conformance_params() -> list:
+    """`conformance_files()` for `pytest.mark.parametrize`: where the cases are absent, one
+    parameter that skips with the reason (an empty parameter set would skip without one)."""
+    files = conformance_files()
+    return files or [pytest.param(None, id="conformance-absent", marks=pytest.mark.skip(reason=CONFORMANCE_ABSENT))]
 
 
 @pytest.fixture
