@@ -22,7 +22,7 @@ from ..policy import Policy
 from ..serving import Walk, walk
 from . import lines
 from .report import Errors, Tally
-from .traffic import Broken, TrafficError, format_of, normalized, parse_line, records, shallow
+from .traffic import Broken, TrafficError, csv_header, format_of, normalized, parse_line, records, shallow
 
 
 @dataclass(frozen=True)
@@ -433,15 +433,25 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
     connection.execute("SET max_expression_depth = 10000")
     path = string(str(traffic))
     notes: list[str] = []
+    csv_broken = False
     try:
         if kind == "parquet":
             table = f"(SELECT *, file_row_number + 1 AS \"@p:row\" FROM read_parquet({path}, file_row_number = true))"
             described = connection.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()
             layout = Layout("typed", {name: sql_type for name, sql_type, *_ in described})
         elif kind == "csv":
+            header = csv_header(traffic)  # a header Python refuses, DuckDB must not read (traffic.py)
             reader = (f"read_csv({path}, all_varchar = true, header = true, delim = ',', quote = '\"', "
                       f"escape = '\"', null_padding = true)")
-            described = connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+            try:
+                described = connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+            except duckdb.Error:
+                described = []
+            if not header or len(described) != len(header):
+                # DuckDB cannot read the file as CSV (a quote left open, bytes that are not UTF-8),
+                # or found a row longer than the header: the python engine reads it, record by record
+                # or refusing it where it breaks, so that both engines report the same
+                return run_python(policy, traffic, baseline=baseline, down=down, by=by, progress=progress)
             columns = {name: "VARCHAR" for name, *_ in described}
             table = f"(SELECT *, row_number() OVER () AS \"@p:row\" FROM {reader})"
             layout = Layout("csv", columns)
@@ -471,9 +481,14 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
         rows = [dict(zip(names, row)) for row in query_rows.fetchall()]
         undecided = {int(at) for row in rows for at in row["python"] or ()}
     except duckdb.Error as exc:
-        raise TrafficError(f"{traffic}: DuckDB could not read it: {str(exc).splitlines()[0]}") from None
+        if kind == "csv" and _unreadable_csv(str(exc)):  # found past DESCRIBE's sample: as above
+            csv_broken = True
+        else:
+            raise TrafficError(f"{traffic}: DuckDB could not read it: {str(exc).splitlines()[0]}") from None
     finally:
         connection.close()
+    if csv_broken:
+        return run_python(policy, traffic, baseline=baseline, down=down, by=by, progress=progress)
     run = _tally_groups(ir, rows, caps, baseline, down, notes)
     if undecided:  # values SQL cannot hold exactly, or doubtful lines: the python engine decides these
         feeder = _Feeder(policy, baseline=baseline, down=down, by=by, groups=run.groups, errors=run.errors)
@@ -481,6 +496,11 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
             feeder.feed(location, record)
         feeder.finish()
     return run
+
+
+def _unreadable_csv(message: str) -> bool:
+    """Whether DuckDB's error says it could not read the CSV (its reader's own words)."""
+    return "CSV Error" in message or "sniffing" in message or "unicode" in message.lower()
 
 
 def _ident(name: str) -> str:

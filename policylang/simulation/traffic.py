@@ -28,7 +28,7 @@ import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..jsontext import DEEP, RecordError, deep_loads, json_kind, read_record
 
@@ -38,7 +38,7 @@ FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv
 INT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
 NUMBER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
-__all__ = ["DEEP", "Broken", "TrafficError", "csv_outcomes", "csv_value", "deep_loads", "format_of", "normalized",
+__all__ = ["DEEP", "Broken", "TrafficError", "csv_header", "csv_outcomes", "csv_value", "deep_loads", "format_of", "normalized",
            "parse_line", "records", "schema_problems", "shallow"]
 
 
@@ -150,19 +150,75 @@ def _jsonl(path: str | Path, only: Collection[int] | None) -> Iterator[tuple[int
                 return
 
 
+_CSV_WORDS = {"unexpected end of data": "a quote is never closed",
+              "',' expected after '\"'": "text after a closing quote"}
+"""Python's csv errors in the words of CSV."""
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _csv_stream(path: str | Path, errors: str) -> IO[str]:
+    """The file opened as CSV text: UTF-8, a byte-order mark skipped (DuckDB skips it too)."""
+    return open(path, encoding="utf-8-sig", errors=errors, newline="")
+
+
+def csv_header(path: str | Path) -> list[str]:
+    """The column names of a CSV file (none for an empty file), or TrafficError, with the
+    line, when the header is no CSV, not UTF-8 or names a column twice: both engines read the
+    header here first, so that they refuse the same files with the same words."""
+    try:
+        with _csv_stream(path, "surrogateescape") as stream:
+            header = next(csv.reader(stream, strict=True), [])
+    except csv.Error as exc:
+        raise TrafficError(f"{path}: line 1: the header is not CSV ({exc})") from None
+    if _SURROGATE.search("".join(header)):
+        raise TrafficError(f"{path}: line 1: the header is not UTF-8 text")
+    seen: set[str] = set()
+    for name in header:
+        if name in seen and name:
+            raise TrafficError(f"{path}: line 1: the header names the column {name!r} twice")
+        seen.add(name)
+    return header
+
+
 def _csv(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
-    with open(path, encoding="utf-8", newline="") as stream:
-        reader = csv.reader(stream)
-        header = next(reader, None)
-        if header is None:
-            return
-        for number, row in enumerate(reader, start=1):
-            record = {}
-            for name, cell in zip(header, row):
-                value = csv_outcomes(cell) if name == "@outcomes" else csv_value(cell)
-                if value is not None:
-                    record[name] = value
-            yield number, normalized(record) if "@outcomes" in record else record
+    """Each CSV record, numbered from 1 after the header, blank lines skipped (as DuckDB does):
+    a record with a byte that is not UTF-8 or more fields than the header names is Broken (R002
+    at its number); a quote left open, or text after a closing quote, refuses the file at its
+    line (TrafficError): where the records end is then unknown."""
+    header = csv_header(path)
+    if not header:
+        return
+    width = len(header)
+    with _csv_stream(path, "surrogateescape") as stream:  # a byte that is not UTF-8: a lone surrogate
+        reader = csv.reader(stream, strict=True)
+        next(reader, None)
+        number = 0
+        start = 2  # the line the record being read starts on
+        try:
+            for row in reader:
+                if not row:
+                    start = reader.line_num + 1
+                    continue
+                number += 1
+                start = reader.line_num + 1
+                if _SURROGATE.search("".join(row)):
+                    yield number, Broken(f"record {number} (line {reader.line_num}) is not UTF-8 text")
+                    continue
+                if len(row) > width:
+                    yield number, Broken(f"record {number} (line {reader.line_num}) has {len(row)} fields; "
+                                         f"the header names {width}")
+                    continue
+                record = {}
+                for name, cell in zip(header, row):
+                    value = csv_outcomes(cell) if name == "@outcomes" else csv_value(cell)
+                    if value is not None:
+                        record[name] = value
+                yield number, normalized(record) if "@outcomes" in record else record
+        except csv.Error as exc:
+            why = _CSV_WORDS.get(str(exc), str(exc))
+            raise TrafficError(f"{path}: line {start}: record {number + 1} is not CSV ({why}), so where "
+                               "the records after it start is unknown") from None
 
 
 def _parquet(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
