@@ -216,7 +216,6 @@ KILLED = textwrap.dedent(r"""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason="the Router's start records (core, issue 24.5) have not landed yet")
 def test_a_process_killed_mid_run_leaves_the_start_of_the_run_it_did_not_finish(tmp_path):
     path = tmp_path / "decisions.jsonl"
     child = subprocess.Popen([sys.executable, "-c", KILLED, str(path), "3"], stdout=subprocess.PIPE, text=True)
