@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -29,6 +31,8 @@ from ..policy import PolicyError
 from ..source import Source, Span
 from . import features
 from .snapshot import Findings, Snapshot, buffer_source, check_buffer, source_path
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 DEFAULT_DELAY = 0.4
 """Seconds a buffer stays unchanged before its analyses run."""
@@ -112,6 +116,7 @@ class PolicyServer(LanguageServer):
         return from_fs_path(path) if path is not None else owner
 
     def location(self, location: features.Location, owner: str, snapshot: Snapshot) -> types.Location:
+        source: Source | None
         if location.path is None or location.path == snapshot.path:
             uri, source = owner, snapshot.source
         else:
@@ -242,6 +247,7 @@ def build() -> PolicyServer:
         ls.closed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
+    @_answering(lambda: None)
     def formatting(ls: PolicyServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
         snapshot = ls.snapshot(params.text_document.uri)
         try:
@@ -256,6 +262,7 @@ def build() -> PolicyServer:
                                new_text=formatted)]
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @_answering(lambda: None)
     def hover(ls: PolicyServer, params: types.HoverParams) -> types.Hover | None:
         snapshot = ls.snapshot(params.text_document.uri)
         found = features.hover(snapshot, ls.offset(snapshot, params.position))
@@ -265,6 +272,7 @@ def build() -> PolicyServer:
                            range=ls.range(found.span, snapshot.source))
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    @_answering(list)
     def definition(ls: PolicyServer, params: types.DefinitionParams) -> list[types.Location]:
         uri = params.text_document.uri
         snapshot = ls.snapshot(uri)
@@ -272,6 +280,7 @@ def build() -> PolicyServer:
                 for loc in features.definition(snapshot, ls.offset(snapshot, params.position))]
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
+    @_answering(list)
     def references(ls: PolicyServer, params: types.ReferenceParams) -> list[types.Location]:
         uri = params.text_document.uri
         snapshot = ls.snapshot(uri)
@@ -282,6 +291,7 @@ def build() -> PolicyServer:
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=[".", "{", ",", " ", "="]))
+    @_answering(lambda: types.CompletionList(is_incomplete=False, items=[]))
     def completion(ls: PolicyServer, params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
         snapshot = ls.snapshot(uri)
@@ -291,6 +301,7 @@ def build() -> PolicyServer:
             for c in found])
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    @_answering(list)
     def symbols(ls: PolicyServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
         snapshot = ls.snapshot(params.text_document.uri)
 
@@ -304,6 +315,29 @@ def build() -> PolicyServer:
         return [convert(entry) for entry in features.outline(snapshot)]
 
     return server
+
+
+def _answering(empty: Callable[[], Any]) -> Callable[[Handler], Handler]:
+    """A request handler that answers `empty()` for a document the client never opened (there
+    is no buffer to answer from), and for any failure of its own, which it reports in the
+    client's log in one line: a client never gets an error with a traceback in it."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def answer(ls: PolicyServer, params: Any) -> Any:
+            if params.text_document.uri not in ls.workspace.text_documents:
+                return empty()
+            try:
+                return handler(ls, params)
+            except Exception as exc:  # a bug of ours: say so in the log, keep serving
+                ls.window_log_message(types.LogMessageParams(
+                    type=types.MessageType.Error,
+                    message=f"policyc lsp: {handler.__name__} failed on {params.text_document.uri}: {exc!r}"))
+                return empty()
+
+        return answer  # type: ignore[return-value]
+
+    return wrap
 
 
 def _configure(ls: PolicyServer, options: Any) -> None:
