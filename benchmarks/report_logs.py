@@ -117,7 +117,7 @@ def repeated(base: list[dict[str, Any]], count: int, *, start: float = START, sp
         record = dict(base[index % len(base)])
         moment = datetime.fromtimestamp(start + index * spacing, timezone.utc)
         record["time"] = moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-        record["run_id"] = f"{index:016x}"
+        record["run_id"] = f"{index // len(base):06x}-{record.get('run_id')}"
         yield json.dumps(record)
 
 

@@ -148,7 +148,7 @@ def report(logs: Sequence[str], *, policy: Policy | None = None, by: str | None 
 def _one(files: list[Path], options: Options, engine: str) -> dict[str, Any]:
     tally = count(files, options, engine)
     if options.policy is None and options.by not in ("arm", "policy") and len(tally.policies) > 1:
-        listed = "; ".join(f"{name}: {n} record(s), first at {first}" for name, (n, first) in sorted(tally.policies.items()))
+        listed = "; ".join(f"{name}: {n} record(s), first at {tally.where(first)}" for name, (n, first) in sorted(tally.policies.items()))
         raise ReportError(f"the logs hold records of {len(tally.policies)} policies ({listed}); pick one with "
                           "--policy FILE, or compare them with --by policy (or --by arm for a canary)")
     return make_report(tally, options, [str(f) for f in files], engine)

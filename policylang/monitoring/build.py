@@ -143,12 +143,12 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
         "records": tally.records,
         "requests": requests,
         "summary": overall,
-        "policies": [{"policy": p, "requests": n, "first": first} for p, (n, first) in sorted(tally.policies.items())],
+        "policies": [{"policy": p, "requests": n, "first": tally.where(first)} for p, (n, first) in sorted(tally.policies.items())],
         "skipped": {
-            "problems": [{"reason": r, "count": n, "first": first} for r, (n, first) in sorted(tally.problems.items())],
+            "problems": [{"reason": r, "count": n, "first": tally.where(first)} for r, (n, first) in sorted(tally.problems.items())],
             "outside_window": tally.outside,
             "other_policy": tally.skipped_policy,
-            "start_records": len(tally.starts),
+            "start_records": tally.starts,
         },
         "unfinished_runs": tally.unfinished,
         "ends": dict(sorted(_ends(tally).items())),
@@ -255,12 +255,12 @@ def _notes(tally: Tally, options: Options) -> list[str]:
                      "finish them (killed?)")
     for sha, (n, first) in sorted(tally.versions.items()):
         notes.append(f"{n} record(s) come from another version of policy {options.policy} (sha256 {sha[:12]}, "
-                     f"first at {first})")
+                     f"first at {tally.where(first)})")
     for name, (n, first) in sorted(tally.unknown_signals.items()):
         notes.append(f"{n} record(s) log signal {name!r}, which the policy does not declare (renamed or removed "
-                     f"since?), first at {first}")
+                     f"since?), first at {tally.where(first)}")
     for reason, (n, first) in sorted(tally.problems.items()):
-        notes.append(f"{n} record(s) skipped: {reason} (first at {first})")
+        notes.append(f"{n} record(s) skipped: {reason} (first at {tally.where(first)})")
     if tally.outside:
         notes.append(f"{tally.outside} record(s) outside the window")
     if tally.skipped_policy:

@@ -66,9 +66,12 @@ def quantiles(histogram: Counter[float]) -> tuple[int, float, float, float] | No
 class Tally:
     """The aggregate of a set of logs (module docstring)."""
 
+    files: list[str] = field(default_factory=list)
+    """The logs read, in order: a location is (index in `files`, line or record number)."""
     records: int = 0
-    starts: set[str] = field(default_factory=set)
-    ended: set[str] = field(default_factory=set)
+    starts: int = 0
+    unfinished: int = 0
+    """start records, and the distinct run_ids among them with no end record"""
     problems: dict[str, list[Any]] = field(default_factory=dict)  # reason -> [count, first location]
     outside: int = 0
     policies: dict[str, list[Any]] = field(default_factory=dict)  # name -> [count, first location]
@@ -89,26 +92,23 @@ class Tally:
     ttft: dict[tuple[str, Any], tuple[int, float, float, float]] = field(default_factory=dict)
     """scope ("all", None) | ("group", g) | ("bucket", b) -> (n, p50, p95, p99)"""
 
-    def problem(self, reason: str, location: str, count: int = 1) -> None:
-        """Count `count` records under `reason`, keeping the first location."""
-        entry = self.problems.get(reason)
-        if entry is None:
-            self.problems[reason] = [count, location]
-        else:
-            entry[0] += count
-
-    @property
-    def unfinished(self) -> int:
-        """Runs with a start record and no end record."""
-        return len(self.starts - self.ended)
+    def where(self, location: Location) -> str:
+        """A location as `file:line`."""
+        return f"{self.files[location[0]]}:{location[1]}"
 
 
-def _note(table: dict[str, list[Any]], key: str, location: str) -> None:
+Location = tuple[int, int]
+
+
+def note(table: dict[Any, list[Any]], key: Any, location: Location, count: int = 1) -> None:
+    """Count `count` under `key`, keeping the first (least) location."""
     entry = table.get(key)
     if entry is None:
-        table[key] = [1, location]
+        table[key] = [count, location]
     else:
-        entry[0] += 1
+        entry[0] += count
+        if location < entry[1]:
+            entry[1] = location
 
 
 def fallbacks_of(run: Run) -> list[tuple[str, str]]:
@@ -140,24 +140,27 @@ class Counting:
         self.options, self.tally = options, tally
         self.latency: dict[tuple[str, Any], Counter[float]] = {}
         self.ttft: dict[tuple[str, Any], Counter[float]] = {}
+        self.started: set[str] = set()
+        self.ended: set[str] = set()
 
-    def feed(self, location: str, item: dict[str, Any] | Problem) -> None:
-        """Count one record read at `location` ('file:line')."""
+    def feed(self, location: Location, item: dict[str, Any] | Problem) -> None:
+        """Count one record read at `location` (file index, line)."""
         tally = self.tally
         tally.records += 1
         found = item if isinstance(item, Problem) else classify(item)
         if isinstance(found, Problem):
-            tally.problem(found.reason, location)
+            note(tally.problems, found.reason, location)
         elif isinstance(found, Start):
-            tally.starts.add(found.run_id)
+            tally.starts += 1
+            self.started.add(found.run_id)
         else:
             self.add(location, found)
 
-    def add(self, location: str, run: Run) -> None:
+    def add(self, location: Location, run: Run) -> None:
         """Count one end record."""
         options, tally = self.options, self.tally
         if run.run_id is not None:
-            tally.ended.add(run.run_id)
+            self.ended.add(run.run_id)
         if (options.since is not None and run.time < options.since) or (
                 options.until is not None and run.time >= options.until):
             tally.outside += 1
@@ -165,13 +168,13 @@ class Counting:
         if options.policy is not None and run.policy != options.policy:
             tally.skipped_policy += 1
             return
-        _note(tally.policies, run.policy, location)
+        note(tally.policies, run.policy, location)
         if options.sha256 is not None and run.sha256 is not None and run.sha256 != options.sha256:
-            _note(tally.versions, run.sha256, location)
+            note(tally.versions, run.sha256, location)
         if options.signals is not None:
             for name in run.signals:
                 if name not in options.signals:
-                    _note(tally.unknown_signals, name, location)
+                    note(tally.unknown_signals, name, location)
         group = group_of(run, options.by)
         bucket = run.time // (options.every * 1_000_000) * options.every if options.every else None
         falls = fallbacks_of(run)
@@ -223,7 +226,8 @@ class Counting:
             histogram[value] += 1
 
     def finish(self, keep: Callable[[tuple[str, Any]], bool] = lambda scope: True) -> Tally:
-        """The Tally, with its quantiles computed."""
+        """The Tally, with its quantiles and unfinished runs computed."""
+        self.tally.unfinished = len(self.started - self.ended)
         for source, target in ((self.latency, self.tally.latency), (self.ttft, self.tally.ttft)):
             for scope, histogram in source.items():
                 found = quantiles(histogram)
@@ -234,15 +238,14 @@ class Counting:
 
 def count_python(files: Iterable[Path], options: Options) -> Tally:
     """The python engine: every record of every file, streamed, into one Tally."""
-    counting = Counting(options, Tally())
-    for path in files:
-        name = str(path)
+    counting = Counting(options, Tally(files=[str(f) for f in files]))
+    for index, path in enumerate(files):
         for number, item in records(path):
-            counting.feed(f"{name}:{number}", item)
-    return counting.finish(_scope_filter(options))
+            counting.feed((index, number), item)
+    return counting.finish(scope_filter(options))
 
 
-def _scope_filter(options: Options) -> Callable[[tuple[str, Any]], bool]:
+def scope_filter(options: Options) -> Callable[[tuple[str, Any]], bool]:
     """Which quantile scopes a report shows: the groups only with --by, buckets only with --every."""
     def keep(scope: tuple[str, Any]) -> bool:
         return scope[0] == "all" or (scope[0] == "group" and options.by is not None) or (
@@ -250,5 +253,5 @@ def _scope_filter(options: Options) -> Callable[[tuple[str, Any]], bool]:
     return keep
 
 
-__all__ = ["Counting", "Options", "QUANTILES", "Tally", "count_python", "fallbacks_of", "group_of", "quantiles",
-           "rank"]
+__all__ = ["Counting", "Location", "Options", "QUANTILES", "Tally", "count_python", "fallbacks_of", "group_of", "note",
+           "quantiles", "rank", "scope_filter"]

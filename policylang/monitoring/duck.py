@@ -1,0 +1,386 @@
+"""The duckdb engine: the logs read where they lie by an embedded DuckDB, into the same Tally
+as the python engine.
+
+Each JSON line is read as text (simulation's `lines`, which marks the lines DuckDB's parser
+could read otherwise than Python's `json`) and parsed once in SQL. A line is *plain* when SQL can
+read it exactly as `reading.facts` does: every field of the sort the log writes, costs of at
+most 12 + 18 digits (exact in DECIMAL(38, 18)), whole numbers within 2**53 (exact as doubles),
+finite numbers, no key twice in any object. The plain rows are counted by SQL; every other row
+(a doubtful line, no JSON, no decision record, an odd field) is handed to the python engine's
+`Counting` at its line, and the two Tallies are merged. The quantiles are computed in SQL over
+the plain rows' values and the python rows' values together, by the same nearest rank.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .reading import ENDS, PARQUET, records
+from .tally import QUANTILES, Counting, Options, Tally, note, scope_filter
+
+FIELDS = ("event", "time", "policy", "policy_sha256", "rule", "end", "path", "cost", "seconds", "signals", "arm",
+          "run_id", "attempts", "shadow")
+ATTEMPT = ("model", "step", "error", "skipped", "cost", "ttft", "outcomes")
+TIME_Z = r"[0-9]{4}-[0-9][0-9]-[0-9][0-9]T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z"
+MONEY = r"[0-9]{1,12}(\.[0-9]{1,18})?"
+SAFE = 9007199254740992  # 2**53
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _v(name: str) -> str:
+    return f"v[{FIELDS.index(name) + 1}]"
+
+
+def _a(name: str) -> str:
+    return f"a[{ATTEMPT.index(name) + 1}]"
+
+
+def _none(x: str) -> str:
+    return f"({x} IS NULL OR json_type({x}) = 'NULL')"
+
+
+def _str(x: str) -> str:
+    return f"coalesce(json_type({x}) = 'VARCHAR', false)"
+
+
+def _text(x: str) -> str:
+    return f"json_extract_string({x}, '$')"
+
+
+def _number(x: str, non_negative: bool) -> str:
+    """A finite JSON number that is exactly the double Python's float() makes of it."""
+    floor = " AND {x}::DOUBLE >= 0".format(x=x) if non_negative else ""
+    return (f"(coalesce((json_type({x}) IN ('BIGINT', 'UBIGINT') AND abs(TRY_CAST({x} AS HUGEINT)) <= {SAFE}) OR "
+            f"(json_type({x}) = 'DOUBLE' AND isfinite({x}::DOUBLE)), false){floor})")
+
+
+def _once(keys: str) -> str:
+    """No key twice in a list of keys (NULL lists pass)."""
+    return f"coalesce(len({keys}) = len(list_distinct({keys})), true)"
+
+
+def _group_sql(by: str | None) -> tuple[str, str]:
+    """(the group's SQL value, the condition that SQL reads it as `group_key` does)."""
+    if by is None:
+        return "NULL::VARCHAR", "true"
+    if by in ("arm", "policy"):
+        return _text(_v(by)), "true"
+    g = f"json_extract({_v('signals')}, {_q('$.' + by)})"
+    value = (f"CASE WHEN {_none(g)} THEN NULL WHEN json_type({g}) = 'VARCHAR' THEN {_text(g)} "
+             f"WHEN json_type({g}) = 'BOOLEAN' THEN {_text(g)} ELSE CAST(TRY_CAST({g} AS BIGINT) AS VARCHAR) END")
+    plain = (f"({_none(g)} OR json_type({g}) IN ('VARCHAR', 'BOOLEAN') OR (json_type({g}) IN ('BIGINT', 'UBIGINT') "
+             f"AND TRY_CAST({g} AS BIGINT) IS NOT NULL))")
+    return value, plain
+
+
+def facts_sql(source: str, options: Options) -> str:
+    """SQL over `source` (f, r, line, doubt): one row per record with `kind` ('run', 'start' or
+    'other': for Python) and, for runs, their facts as columns."""
+    paths = "[" + ", ".join(_q(f"$.{name}") for name in FIELDS) + "]"
+    apaths = "[" + ", ".join(_q(f"$.{name}") for name in ATTEMPT) + "]"
+    ends = ", ".join(_q(e) for e in ENDS)
+    att = f"list_transform(json_extract({_v('attempts')}, '$[*]'), lambda e: json_extract(e, {apaths}))"
+    whole = f"a[{len(ATTEMPT) + 1}]"
+    keys_once = _once(f"json_keys({whole})")
+    outcome_keys_once = _once(f"json_keys({_a('outcomes')})")
+    shadow_policy, shadow_rule = "(s->'$.policy')", "(s->'$.rule')"
+    attempt_ok = (f"json_type({whole}) = 'OBJECT' AND {_str(_a('model'))} "
+                  f"AND coalesce(json_type({_a('step')}) = 'BIGINT' OR (json_type({_a('step')}) = 'UBIGINT' "
+                  f"AND TRY_CAST({_a('step')} AS BIGINT) IS NOT NULL), false) "
+                  f"AND ({_none(_a('error'))} OR {_str(_a('error'))}) AND ({_none(_a('skipped'))} OR {_str(_a('skipped'))}) "
+                  f"AND ({_a('cost')} IS NULL OR ({_str(_a('cost'))} AND regexp_full_match({_text(_a('cost'))}, {_q(MONEY)}))) "
+                  f"AND ({_none(_a('ttft'))} OR {_number(_a('ttft'), True)}) "
+                  f"AND ({_none(_a('outcomes'))} OR json_type({_a('outcomes')}) = 'OBJECT') "
+                  f"AND {keys_once} AND ({_none(_a('outcomes'))} OR {outcome_keys_once})")
+    outcome_entries = "map_entries(json_transform(final, '\"MAP(VARCHAR, JSON)\"'))"
+    outcome_ok = (f"coalesce(list_bool_and(list_transform({outcome_entries}, lambda o: json_type(o.value) NOT IN "
+                  f"('BIGINT', 'UBIGINT', 'DOUBLE') OR {_number('o.value', False)})), true)")
+    shadow = f"json_extract({_v('shadow')}, '$[*]')"
+    shadow_ok = (f"({_none(_v('shadow'))} OR (json_type({_v('shadow')}) = 'ARRAY' AND coalesce(list_bool_and("
+                 f"list_transform({shadow}, lambda s: json_type(s) = 'OBJECT' AND {_str(shadow_policy)} "
+                 f"AND ({_none(shadow_rule)} OR {_str(shadow_rule)}) AND {_once('json_keys(s)')})), true)))")
+    group, group_ok = _group_sql(options.by)
+    time_text = _text(_v("time"))
+    run_ok = f"""({_none(_v('event'))} OR ({_str(_v('event'))} AND {_text(_v('event'))} = 'end'))
+        AND {_str(_v('time'))} AND regexp_full_match({time_text}, {_q(TIME_Z)})
+        AND TRY_CAST({time_text} AS TIMESTAMPTZ) IS NOT NULL
+        AND {_str(_v('policy'))} AND ({_none(_v('policy_sha256'))} OR {_str(_v('policy_sha256'))})
+        AND ({_none(_v('rule'))} OR {_str(_v('rule'))}) AND {_str(_v('end'))} AND {_text(_v('end'))} IN ({ends})
+        AND json_type({_v('path')}) = 'ARRAY'
+        AND coalesce(list_bool_and(list_transform(json_extract({_v('path')}, '$[*]'), lambda m: json_type(m) = 'VARCHAR')), true)
+        AND {_str(_v('cost'))} AND regexp_full_match({_text(_v('cost'))}, {_q(MONEY)})
+        AND ({_none(_v('seconds'))} OR {_number(_v('seconds'), True)})
+        AND ({_none(_v('signals'))} OR (json_type({_v('signals')}) = 'OBJECT' AND {_once(f"json_keys({_v('signals')})")}))
+        AND ({_none(_v('arm'))} OR {_str(_v('arm'))}) AND ({_none(_v('run_id'))} OR {_str(_v('run_id'))})
+        AND json_type({_v('attempts')}) = 'ARRAY'
+        AND coalesce(list_bool_and(list_transform(att, lambda a: {attempt_ok})), true)
+        AND {shadow_ok} AND {group_ok}"""
+    start_ok = f"{_str(_v('event'))} AND {_text(_v('event'))} = 'start' AND {_str(_v('run_id'))}"
+    made = ("list_transform(att, lambda a: {'model': " + _text(_a("model")) + ", 'step': " + _a("step") + "::BIGINT, "
+            "'error': CASE WHEN json_type(" + _a("error") + ") = 'VARCHAR' THEN " + _text(_a("error")) + " END, "
+            "'skipped': CASE WHEN json_type(" + _a("skipped") + ") = 'VARCHAR' THEN " + _text(_a("skipped")) + " END, "
+            "'cost': coalesce(" + _text(_a("cost")) + ", '0')::DECIMAL(38, 18), "
+            "'ttft': CASE WHEN json_type(" + _a("ttft") + ") IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN " + _a("ttft") +
+            "::DOUBLE END})")
+    final = (f"list_filter(att, lambda a: {_none(_a('error'))} AND {_none(_a('skipped'))})[-1][{ATTEMPT.index('outcomes') + 1}]")
+    outcomes = (f"CASE WHEN {_none('final')} THEN [] ELSE list_filter(list_transform({outcome_entries}, lambda o: "
+                "{'name': o.key, 'b': CASE WHEN json_type(o.value) = 'BOOLEAN' THEN o.value::BOOLEAN END, "
+                "'x': CASE WHEN json_type(o.value) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN o.value::DOUBLE END}), "
+                "lambda o: o.b IS NOT NULL OR o.x IS NOT NULL) END")
+    parsed = (f"SELECT f, r, doubt, v, {att} AS att FROM (SELECT f, r, doubt, "
+              f"CASE WHEN NOT doubt THEN try(json_extract(line, {paths})) END AS v FROM {source})")
+    staged = (f"SELECT *, CASE WHEN doubt OR v IS NULL THEN 'other' WHEN {start_ok} THEN 'start' WHEN {run_ok} "
+              f"THEN 'run' ELSE 'other' END AS kind FROM ({parsed})")
+    with_final = f"SELECT *, CASE WHEN kind = 'run' THEN {final} END AS final FROM ({staged})"
+    return f"""SELECT f, r, CASE WHEN kind = 'run' AND NOT ({outcome_ok}) THEN 'other' ELSE kind END AS kind,
+        CASE WHEN kind = 'start' THEN {_text(_v('run_id'))} WHEN kind = 'run' THEN {_text(_v('run_id'))} END AS run_id,
+        CASE WHEN kind = 'run' THEN epoch_us(CAST({time_text} AS TIMESTAMPTZ)) END AS t,
+        {_text(_v('policy'))} AS policy, {_text(_v('policy_sha256'))} AS sha256, {_text(_v('rule'))} AS rule,
+        {_text(_v('end'))} AS "end",
+        CASE WHEN kind = 'run' THEN list_transform(json_extract({_v('path')}, '$[*]'), lambda m: {_text('m')}) END AS path,
+        CASE WHEN kind = 'run' THEN {_text(_v('cost'))}::DECIMAL(38, 18) END AS cost,
+        CASE WHEN kind = 'run' AND NOT {_none(_v('seconds'))} THEN {_v('seconds')}::DOUBLE END AS seconds,
+        CASE WHEN kind = 'run' THEN {group} END AS grp,
+        CASE WHEN kind = 'run' THEN {made} END AS attempts,
+        CASE WHEN kind = 'run' THEN {outcomes} END AS outcomes,
+        CASE WHEN kind = 'run' THEN list_transform({shadow}, lambda s: {{'policy': {_text("s->'$.policy'")},
+            'rule': {_text("s->'$.rule'")}}}) END AS shadow,
+        CASE WHEN kind = 'run' THEN coalesce(json_keys({_v('signals')}), []) END AS signal_names
+        FROM ({with_final})"""
+
+
+def sources(files: list[Path]) -> tuple[list[str], list[int]]:
+    """SQL sources (f, r, line, doubt) for the files DuckDB reads, and the indexes of the files
+    the python engine reads whole (JSON lines DuckDB's reader would split otherwise, Parquet)."""
+    from ..simulation import lines
+
+    parts, whole = [], []
+    for index, path in enumerate(files):
+        if path.suffix.lower() in PARQUET:
+            whole.append(index)
+            continue
+        delim, _why = lines.delimiter(path)
+        if delim is None:
+            whole.append(index)
+            continue
+        parts.append(f"SELECT {index} AS f, \"@p:row\" AS r, line, \"@p:doubt\" AS doubt FROM {lines.lines_sql(str(path), delim)}")
+    return parts, whole
+
+
+def count_duckdb(files: list[Path], options: Options) -> Tally:
+    """The duckdb engine: the Tally `count_python` gives for the same files and options."""
+    try:
+        import duckdb
+    except ImportError:
+        from .reading import LogError
+
+        raise LogError("the duckdb engine needs DuckDB: pip install 'policylang[duckdb]', or use --engine python") from None
+    tally = Tally(files=[str(f) for f in files])
+    counting = Counting(options, Tally(files=tally.files))
+    parts, whole = sources(files)
+    connection = duckdb.connect(config={"preserve_insertion_order": False})
+    try:
+        connection.execute("SET enable_progress_bar = false")
+        connection.execute("SET TimeZone = 'UTC'")
+        for index in whole:
+            for number, item in records(files[index]):
+                counting.feed((index, number), item)
+        if parts:
+            source = "(" + " UNION ALL ".join(parts) + ")"
+            connection.execute(f"CREATE TEMP TABLE facts AS {facts_sql(source, options)}")
+            _python_rows(connection, files, counting)
+            _aggregate(connection, tally, options)
+        else:
+            connection.execute("CREATE TEMP TABLE facts (f INTEGER, r BIGINT, kind VARCHAR, run_id VARCHAR)")
+        other = counting.finish(lambda scope: False)
+        merge(tally, other)
+        _unfinished(connection, tally, counting)
+        _quantiles(connection, tally, options, counting)
+    except duckdb.Error as exc:
+        from .reading import LogError
+
+        raise LogError(f"DuckDB could not read the logs: {str(exc).splitlines()[0]}") from None
+    finally:
+        connection.close()
+    return tally
+
+
+def _python_rows(connection: Any, files: list[Path], counting: Counting) -> None:
+    """Feed the rows SQL left to Python to the python engine, reading only those lines."""
+    wanted: dict[int, set[int]] = {}
+    for f, r in connection.execute("SELECT f, r FROM facts WHERE kind = 'other'").fetchall():
+        wanted.setdefault(int(f), set()).add(int(r))
+    for index, rows in sorted(wanted.items()):
+        last = max(rows)
+        for number, item in records(files[index]):
+            if number in rows:
+                counting.feed((index, number), item)
+            if number >= last:
+                break
+
+
+def _where(options: Options) -> str:
+    """The runs the report counts: in the window, of the chosen policy."""
+    conditions = ["kind = 'run'"]
+    if options.since is not None:
+        conditions.append(f"t >= {options.since}")
+    if options.until is not None:
+        conditions.append(f"t < {options.until}")
+    if options.policy is not None:
+        conditions.append(f"policy = {_q(options.policy)}")
+    return " AND ".join(conditions)
+
+
+def _bucket(options: Options) -> str:
+    return f"(t // {options.every * 1_000_000}) * {options.every}" if options.every else "NULL::BIGINT"
+
+
+def _aggregate(connection: Any, tally: Tally, options: Options) -> None:
+    """Fill the Tally's counts and sums from the plain rows."""
+    q = connection.execute
+    tally.records += q("SELECT count(*) FROM facts WHERE kind <> 'other'").fetchone()[0]
+    tally.starts += q("SELECT count(*) FROM facts WHERE kind = 'start'").fetchone()[0]
+    window = ["kind = 'run'"] + [c for c in _where(Options(since=options.since, until=options.until)).split(" AND ")[1:]]
+    tally.outside += q(f"SELECT count(*) FROM facts WHERE kind = 'run' AND NOT ({' AND '.join(window)})").fetchone()[0]
+    if options.policy is not None:
+        tally.skipped_policy += q(f"SELECT count(*) FROM facts WHERE {' AND '.join(window)} AND policy <> "
+                                  f"{_q(options.policy)}").fetchone()[0]
+    where = _where(options)
+    for policy, n, f, r in q(f"SELECT policy, count(*), arg_min(f, (f, r)), arg_min(r, (f, r)) FROM facts WHERE {where} "
+                             "GROUP BY policy").fetchall():
+        note(tally.policies, policy, (int(f), int(r)), int(n))
+    if options.sha256 is not None:
+        for sha, n, f, r in q(f"SELECT sha256, count(*), arg_min(f, (f, r)), arg_min(r, (f, r)) FROM facts WHERE {where} "
+                              f"AND sha256 IS NOT NULL AND sha256 <> {_q(options.sha256)} GROUP BY sha256").fetchall():
+            note(tally.versions, sha, (int(f), int(r)), int(n))
+    if options.signals is not None:
+        known = "[" + ", ".join(_q(s) for s in sorted(options.signals)) + "]"
+        for name, n, f, r in q(f"SELECT name, count(*), arg_min(f, (f, r)), arg_min(r, (f, r)) FROM (SELECT f, r, "
+                               f"unnest(signal_names) AS name FROM facts WHERE {where}) WHERE NOT list_contains({known}, name) "
+                               "GROUP BY name").fetchall():
+            note(tally.unknown_signals, name, (int(f), int(r)), int(n))
+    bucket = _bucket(options)
+    falls = ("coalesce(list_filter(list_transform(range(1, len(attempts)), lambda i: CASE WHEN attempts[i].error IS NOT NULL "
+             "AND attempts[i + 1].step = attempts[i].step AND attempts[i + 1].model <> attempts[i].model "
+             "THEN {'model': attempts[i].model, 'error': attempts[i].error} END), lambda x: x IS NOT NULL), [])")
+    success = (f"list_filter(outcomes, lambda o: o.name = {_q(options.success)})[1].b" if options.success is not None
+               else "NULL::BOOLEAN")
+    q(f"CREATE TEMP VIEW counted AS SELECT *, {bucket} AS bucket, {falls} AS falls, {success} AS success "
+      f"FROM facts WHERE {where}")
+    for g, b, rule, end, path, fell, good, n, cost in q(
+            "SELECT grp, bucket, rule, \"end\", path, len(falls) > 0, success, count(*), sum(cost) FROM counted "
+            "GROUP BY ALL").fetchall():
+        key = (g, b, rule, end, tuple(path), bool(fell), good)
+        _add(tally.runs, key, int(n), Decimal(cost))
+    for g, b, model, error, skipped, n, cost in q(
+            "SELECT grp, bucket, a.model, a.error, a.skipped, count(*), sum(a.cost) FROM (SELECT grp, bucket, "
+            "unnest(attempts) AS a FROM counted) GROUP BY ALL").fetchall():
+        _add(tally.attempts, (g, b, model, error, skipped), int(n), Decimal(cost))
+    for g, b, model, error, n in q("SELECT grp, bucket, x.model, x.error, count(*) FROM (SELECT grp, bucket, "
+                                   "unnest(falls) AS x FROM counted) GROUP BY ALL").fetchall():
+        tally.fallbacks[(g, b, model, error)] += int(n)
+    for path, name, flag, number, n in q("SELECT path, o.name, o.b, o.x, count(*) FROM (SELECT path, unnest(outcomes) AS o "
+                                         "FROM counted) GROUP BY ALL").fetchall():
+        entry = tally.outcomes.setdefault((tuple(path), name), [0, 0, 0, Fraction(0)])
+        if flag is not None:
+            entry[0] += int(n)
+            entry[1] += int(n) if flag else 0
+        else:
+            entry[2] += int(n)
+            entry[3] += Fraction(number) * int(n)
+    for candidate, live, rule, n in q("SELECT s.policy, rule, s.rule, count(*) FROM (SELECT rule, unnest(shadow) AS s "
+                                      "FROM counted) GROUP BY ALL").fetchall():
+        tally.shadow[(candidate, live, rule)] += int(n)
+
+
+def _add(table: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], n: int, cost: Decimal) -> None:
+    entry = table.get(key)
+    if entry is None:
+        table[key] = [n, cost]
+    else:
+        entry[0] += n
+        entry[1] += cost
+
+
+def merge(into: Tally, other: Tally) -> None:
+    """Add `other`'s counts and sums to `into` (not the quantiles nor unfinished runs)."""
+    into.records += other.records
+    into.starts += other.starts
+    into.outside += other.outside
+    into.skipped_policy += other.skipped_policy
+    for mine, theirs in ((into.problems, other.problems), (into.policies, other.policies),
+                         (into.versions, other.versions), (into.unknown_signals, other.unknown_signals)):
+        for key, (n, first) in theirs.items():
+            note(mine, key, first, n)
+    for key, (n, cost) in other.runs.items():
+        _add(into.runs, key, n, cost)
+    for key, (n, cost) in other.attempts.items():
+        _add(into.attempts, key, n, cost)
+    into.fallbacks.update(other.fallbacks)
+    into.shadow.update(other.shadow)
+    for key, values in other.outcomes.items():
+        entry = into.outcomes.setdefault(key, [0, 0, 0, Fraction(0)])
+        for i in range(4):
+            entry[i] += values[i]
+
+
+def _unfinished(connection: Any, tally: Tally, counting: Counting) -> None:
+    """Distinct start run_ids with no end record, over the SQL rows and the python rows."""
+    connection.execute("CREATE TEMP TABLE py_ids (run_id VARCHAR, start BOOLEAN)")
+    rows = [(i, True) for i in counting.started] + [(i, False) for i in counting.ended]
+    if rows:
+        connection.executemany("INSERT INTO py_ids VALUES (?, ?)", rows)
+    tally.unfinished = connection.execute(
+        "SELECT count(*) FROM (SELECT run_id FROM facts WHERE kind = 'start' UNION SELECT run_id FROM py_ids WHERE start "
+        "EXCEPT (SELECT run_id FROM facts WHERE kind = 'run' AND run_id IS NOT NULL UNION SELECT run_id FROM py_ids "
+        "WHERE NOT start))").fetchone()[0]
+
+
+def _quantiles(connection: Any, tally: Tally, options: Options, counting: Counting) -> None:
+    """Latency and ttft quantiles per scope, by nearest rank, over both engines' values."""
+    connection.execute("CREATE TEMP TABLE py_values (what VARCHAR, scope VARCHAR, key VARCHAR, value DOUBLE, n BIGINT)")
+    rows = []
+    for what, table in (("latency", counting.latency), ("ttft", counting.ttft)):
+        for (scope, key), histogram in table.items():
+            rows += [(what, scope, None if key is None else str(key), value, n) for value, n in histogram.items()]
+    if rows:
+        connection.executemany("INSERT INTO py_values VALUES (?, ?, ?, ?, ?)", rows)
+    has_facts = connection.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'facts' "
+                                   "AND column_name = 'seconds'").fetchone()[0]
+    bucket = _bucket(options)
+    plain = []
+    if has_facts:
+        plain = [f"SELECT 'latency' AS what, seconds AS value, grp, {bucket} AS bucket FROM facts WHERE {_where(options)} "
+                 "AND seconds IS NOT NULL AND \"end\" IN ('answered', 'incomplete')",
+                 f"SELECT 'ttft' AS what, a.ttft AS value, grp, bucket FROM (SELECT grp, {bucket} AS bucket, unnest(attempts) AS a FROM facts "
+                 f"WHERE {_where(options)}) WHERE a.ttft IS NOT NULL"]
+    scopes = [("all", "NULL::VARCHAR")]
+    if options.by is not None:
+        scopes.append(("group", "grp"))
+    if options.every is not None:
+        scopes.append(("bucket", "CAST(bucket AS VARCHAR)"))
+    keep = scope_filter(options)
+    for scope, column in scopes:
+        parts = [f"SELECT what, {column} AS key, value, 1 AS n FROM ({p})" for p in plain]
+        parts.append(f"SELECT what, key, value, n FROM py_values WHERE scope = {_q(scope)}")
+        union = " UNION ALL ".join(parts)
+        ranked = (f"SELECT what, key, value, sum(n) OVER (PARTITION BY what, key ORDER BY value ROWS UNBOUNDED PRECEDING) "
+                  f"AS upto, sum(n) OVER (PARTITION BY what, key) AS total FROM (SELECT what, key, value, sum(n) AS n "
+                  f"FROM ({union}) GROUP BY ALL)")
+        wants = " , ".join(f"min(value) FILTER (WHERE upto >= greatest(1, ({p} * total + 99) // 100)) AS p{p}"
+                           for p, _ in QUANTILES)
+        for what, key, total, *values in connection.execute(
+                f"SELECT what, key, any_value(total), {wants} FROM ({ranked}) GROUP BY what, key").fetchall():
+            target = tally.latency if what == "latency" else tally.ttft
+            real_key: Any = key
+            if scope == "bucket" and key is not None:
+                real_key = int(key)
+            if keep((scope, real_key)):
+                target[(scope, real_key)] = (int(total), float(values[0]), float(values[1]), float(values[2]))
+
