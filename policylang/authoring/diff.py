@@ -235,7 +235,10 @@ def diff(old: Policy, new: Policy, *, traffic: Iterable[str | bytes] | None = No
     if not space.empty:
         report.changes = _changes(space, old, new, old_entries, new_entries, progress)
         report.renames = _renames(space, old.ir, new.ir, old_entries, new_entries)
-        report.climbs = climbs(old, new, old_entries, new_entries, progress)
+        alike = {k.name for k in space.key_list if k.read_alike}
+        old_hulls, new_hulls = _entry_hulls(old.ir, alike), _entry_hulls(new.ir, alike)
+        report.climbs = climbs(old, new, old_entries, new_entries, progress=progress,
+                               apart=lambda i, j: disjoint(old_hulls[i], new_hulls[j]))
     report.acceptance = acceptance(space, old, new)
     if lint:
         report.findings = findings(old, new)

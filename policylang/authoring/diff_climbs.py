@@ -79,14 +79,16 @@ class ClimbChange:
 
 
 def climbs(old: Policy, new: Policy, old_entries: Sequence[tuple[Entry, Decision]],
-           new_entries: Sequence[tuple[Entry, Decision]],
+           new_entries: Sequence[tuple[Entry, Decision]], *, apart: Callable[[int, int], bool] = lambda i, j: False,
            progress: Callable[[str], None] | None = None) -> list[ClimbChange]:
     """Every (old entry, new entry, cascade edge, direction) along which some request and its
     outcomes climb differently, each with a witness both interpreters replay (a `DiffError`
     otherwise). Entries are numbered as the decision diff numbers them (the rules, then the
     fall-through). Pairs whose steps differ are the decision diff's; edges whose conditions
-    read alike in both versions are not asked about (no climb can split there)."""
-    pairs = _candidates(old, new, old_entries, new_entries)
+    read alike in both versions are not asked about (no climb can split there). `apart(i, j)`
+    may say that two entries share no request (boxes around where they fire), which saves
+    asking the solver; it must never say so of two that do."""
+    pairs = _candidates(old, new, old_entries, new_entries, apart)
     if not pairs:
         return []
     shared = [s.name for s in old.ir.outcomes if any(t.name == s.name for t in new.ir.outcomes)]
@@ -99,17 +101,13 @@ def climbs(old: Policy, new: Policy, old_entries: Sequence[tuple[Entry, Decision
         return []
     views = {side: _EdgeView(space, space.policies[side], side, set(shared)) for side in ("old", "new")}
     found: list[ClimbChange] = []
-    for number, (i, j, asked) in enumerate(pairs):
-        if progress is not None and number % 50 == 0 and len(pairs) > 100:
-            progress(f"comparing climbs: pair {number + 1:,} of {len(pairs):,}")
+    for i, j, asked in _meeting(space, pairs, progress):
         fires = (space.fires("old", i), space.fires("new", j))
-        if not space.solver.satisfiable(*fires):
-            continue
         old_entry, before = old_entries[i]
         new_entry, _ = new_entries[j]
         old_edges, new_edges = _edges(old.ir, old_entry.rule), _edges(new.ir, new_entry.rule)
         below: list[Any] = []
-        for k in range(len(before.steps) - 1):
+        for k in range(max(asked) + 1):  # the edges above the last one asked about do not matter
             a = as_bool(views["old"].encode(old_edges[k].condition, k))
             b = as_bool(views["new"].encode(new_edges[k].condition, k))
             if k in asked:
@@ -126,6 +124,28 @@ def climbs(old: Policy, new: Policy, old_entries: Sequence[tuple[Entry, Decision
     return found
 
 
+def _meeting(space: JointSpace, pairs: list[tuple[int, int, frozenset[int]]],
+             progress: Callable[[str], None] | None) -> list[tuple[int, int, frozenset[int]]]:
+    """The pairs some request fires together: the solver is asked once per old entry and once
+    more per pair found, as the decision diff asks (not once per pair: a thousand rules sent to
+    one cascade make a million pairs, of which a few thousand meet)."""
+    by_old: dict[int, dict[int, frozenset[int]]] = {}
+    for i, j, asked in pairs:
+        by_old.setdefault(i, {})[j] = asked
+    found = []
+    for number, (i, candidates) in enumerate(by_old.items()):
+        if progress is not None and number % 50 == 0 and len(by_old) > 100:
+            progress(f"comparing climbs: old rule {number + 1:,} of {len(by_old):,}")
+        left = sorted(candidates)
+        while left:
+            met = space.meet(i, left)
+            if met is None:
+                break
+            left.remove(met)
+            found.append((i, met, candidates[met]))
+    return found
+
+
 def _not(term: Term) -> Term:
     import z3
 
@@ -136,7 +156,8 @@ def _not(term: Term) -> Term:
 
 
 def _candidates(old: Policy, new: Policy, old_entries: Sequence[tuple[Entry, Decision]],
-                new_entries: Sequence[tuple[Entry, Decision]]) -> list[tuple[int, int, frozenset[int]]]:
+                new_entries: Sequence[tuple[Entry, Decision]],
+                apart: Callable[[int, int], bool]) -> list[tuple[int, int, frozenset[int]]]:
     """(old entry, new entry, the edges to ask about) for every pair with the same steps (two
     or more) and some edge whose condition may read differently in the two versions."""
     keys = {k.name: k for k in joint_keys(old.ir, new.ir)}
@@ -161,20 +182,22 @@ def _candidates(old: Policy, new: Policy, old_entries: Sequence[tuple[Entry, Dec
                     return False
         return True
 
-    ladders: dict[tuple[str, str | None, str | None], frozenset[int]] = {}
+    ladders: dict[tuple[str, str], frozenset[int]] = {}
+    climbing = [(j, tuple(after.steps), _cascade_of(new.ir, entry.rule)) for j, (entry, after) in enumerate(new_entries)
+                if len(after.steps) >= 2]
     found = []
     for i, (old_entry, before) in enumerate(old_entries):
         if len(before.steps) < 2:
             continue
-        for j, (new_entry, after) in enumerate(new_entries):
-            if tuple(after.steps) != tuple(before.steps):
+        mine = _cascade_of(old.ir, old_entry.rule)
+        for j, steps, theirs in climbing:
+            if steps != tuple(before.steps) or apart(i, j):
                 continue
-            key = (str(len(before.steps)), old_entry.rule, new_entry.rule)
-            asked = ladders.get(key)
-            if asked is None:
-                old_edges, new_edges = _edges(old.ir, old_entry.rule), _edges(new.ir, new_entry.rule)
-                asked = frozenset(k for k in range(len(before.steps) - 1) if not alike(old_edges[k], new_edges[k]))
-                ladders[key] = asked
+            asked = ladders.get((mine, theirs))
+            if asked is None:  # edges of equal steps: the same number of them
+                old_edges, new_edges = old.ir.cascade(mine).edges, new.ir.cascade(theirs).edges
+                asked = frozenset(k for k in range(len(steps) - 1) if not alike(old_edges[k], new_edges[k]))
+                ladders[(mine, theirs)] = asked
             if asked:
                 found.append((i, j, asked))
     return found
