@@ -32,6 +32,7 @@ __all__ = [
     "Model",
     "OverBudget",
     "ProviderError",
+    "RedisState",
     "Rejected",
     "Result",
     "Retry",
@@ -44,3 +45,13 @@ __all__ = [
     "read_log",
     "watch",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`runtime.RedisState` (extra `redis`): imported when first asked for, so that importing
+    the runtime never imports redis."""
+    if name == "RedisState":
+        from .redisstate import RedisState
+
+        return RedisState
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

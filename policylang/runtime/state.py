@@ -115,3 +115,13 @@ class LocalState:
             if found is None:
                 found = self._ledgers[key] = LocalLedger(budget)
             return found
+
+
+def __getattr__(name: str) -> object:
+    """`state.RedisState` (extra `redis`), imported when first asked for, so that importing the
+    runtime never imports redis."""
+    if name == "RedisState":
+        from .redisstate import RedisState
+
+        return RedisState
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,380 @@
+"""`RedisState` (section 13.2): breaker states, session spend and reservations in Redis, shared
+by every process and host that uses the same URL and prefix (extra `redis`).
+
+Each change is one Lua script (`redisscripts`): atomic, no read-modify-write from a client.
+When Redis cannot be reached, nothing raises into the app: each operation is served on this
+process's local state, a warning is logged once per outage, `unavailable` counts the operations
+served so, and Redis is tried again after `retry_interval` seconds. When it answers again each
+ledger catches up (docs/runtime.md says exactly what that means). Importing this module does
+not import redis: the constructor does.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from random import Random
+from typing import Any
+
+from . import redisscripts as lua
+from .errors import MissingExtra
+from .resilience import Breaker, Breakers, Listener
+
+_log = logging.getLogger("policylang.runtime")
+
+
+class RedisState:
+    """A `runtime.state.State` in Redis at `url` (`redis://host:port/db`), every key under
+    `prefix`. A reservation is held under a lease of `lease` seconds that this process renews
+    every `lease / 3` seconds while the call is in flight: a process killed mid-run strands its
+    holds for at most `lease` seconds. `clock` (wall time, shared by hosts) times the breakers;
+    `timeout` bounds each Redis command; `client` replaces the connection (tests)."""
+
+    def __init__(self, url: str, prefix: str = "policylang", lease: float = 30.0, *,
+                 clock: Callable[[], float] = time.time, timeout: float = 0.5, retry_interval: float = 1.0,
+                 client: Any = None) -> None:
+        try:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry as RedisRetry
+        except ImportError as exc:
+            raise MissingExtra("runtime.RedisState", "redis", "redis") from exc
+        if not (math.isfinite(lease) and lease > 0):
+            raise ValueError("RedisState(lease=...) is in seconds: finite and positive")
+        if not (timeout > 0 and retry_interval >= 0):
+            raise ValueError("RedisState needs timeout > 0 and retry_interval >= 0")
+        self.prefix = prefix
+        self.lease = lease
+        self.clock = clock
+        self.retry_interval = retry_interval
+        self._client = client if client is not None else redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=RedisRetry(NoBackoff(), 0))
+        self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self._scripts = {name: self._client.register_script(getattr(lua, name))
+                         for name in ("RESERVE", "SETTLE", "TOTALS", "RENEW", "CATCH_UP", "BREAKER")}
+        kwargs = self._client.connection_pool.connection_kwargs
+        self.where = f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}"  # never the password
+        self.unavailable = 0
+        """Operations served on local state because Redis could not be reached (for metrics)."""
+        self.outages = 0
+        """Times Redis went from reachable to unreachable."""
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self._ledgers: dict[str, RedisLedger] = {}
+        self._breakers: dict[Breaker, RedisBreakers] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis is unreachable and local state serves."""
+        return self._down_since is not None
+
+    def breakers(self, config: Breaker, rng: Random | None = None) -> RedisBreakers:
+        """The shared breaker states for `config` (one object per configuration)."""
+        with self._lock:
+            found = self._breakers.get(config)
+            if found is None:
+                found = self._breakers[config] = RedisBreakers(self, config, rng)
+            return found
+
+    def ledger(self, key: str, budget: Decimal) -> RedisLedger:
+        """The shared account of budget `key`; `budget` is stored when the account is new (an
+        existing account keeps its budget). Starts the lease renewer."""
+        with self._lock:
+            found = self._ledgers.get(key)
+            if found is None:
+                found = self._ledgers[key] = RedisLedger(self, key, budget)
+            if self._renewer is None:
+                self._renewer = threading.Thread(target=self._renew, name="policylang-redis-leases", daemon=True)
+                self._renewer.start()
+            return found
+
+    def close(self) -> None:
+        """Stop renewing leases (holds still in flight then lapse within `lease`) and close the
+        connections."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+        self._client.close()
+
+    # ---- reaching Redis -----------------------------------------------------------------------
+
+    def run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        """Run one of the scripts; raises `Unreachable` (after counting and, once per outage,
+        logging) when Redis cannot be reached or is still in its retry pause."""
+        if self._down_since is not None and time.monotonic() < self._retry_at:
+            self.unavailable += 1
+            raise Unreachable()
+        try:
+            answer = self._scripts[script](keys=keys, args=args)
+        except self._errors as exc:
+            self.unavailable += 1
+            self._retry_at = time.monotonic() + self.retry_interval
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                self.outages += 1
+                _log.warning("policylang.runtime: Redis at %s is unreachable (%s); serving breakers and budgets "
+                             "on this process's local state until it answers", self.where, type(exc).__name__)
+            raise Unreachable() from exc
+        if self._down_since is not None:
+            _log.warning("policylang.runtime: Redis at %s answers again after %.1f s; local spend caught up",
+                         self.where, time.monotonic() - self._down_since)
+            self._down_since = None
+        return answer
+
+    def key(self, *parts: str) -> str:
+        """A key under the prefix; the braces are a Redis Cluster hash tag, so one account's
+        keys share a slot."""
+        return ":".join((self.prefix, *parts))
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.lease / 3):
+            for ledger in list(self._ledgers.values()):
+                try:
+                    ledger.sync()
+                except Exception:  # the renewer must outlive any one failure
+                    _log.warning("policylang.runtime: renewing leases failed", exc_info=True)
+
+
+class Unreachable(Exception):
+    """Redis could not be reached for this operation (handled inside the runtime)."""
+
+
+class RedisLedger:
+    """A `runtime.state.Ledger` in Redis, with a local fallback while Redis is unreachable.
+
+    Local mode starts from the last totals this process read from Redis, so it never spends
+    what it knew to be gone; it journals what it does (spend settled, Redis holds given back,
+    new holds) and the journal is applied to Redis by one script, exactly once, when Redis
+    answers again."""
+
+    def __init__(self, state: RedisState, key: str, budget: Decimal) -> None:
+        self._state = state
+        tag = "{" + key + "}"
+        self._keys = [state.key("ledger", tag), state.key("ledger", tag, "leases"), state.key("ledger", tag, "holds"),
+                      state.key("ledger", tag, "applied")]
+        self._budget = lua.to_units(budget)
+        self.budget = budget
+        self._lock = threading.Lock()
+        self._mine: dict[str, int] = {}  # this process's holds in Redis: units
+        self._local: dict[str, int] = {}  # holds made while Redis was away
+        self._away_spent = 0  # settled while away, not yet in Redis
+        self._drops: set[str] = set()  # Redis holds settled or released while away
+        self._batch: str | None = None  # the id of the journal's catch-up, kept until it lands
+        self._spent = self._held = 0  # the last totals read from Redis (units), then local changes
+        with self._lock:
+            try:
+                self._read(state.run("TOTALS", self._keys, []))
+            except Unreachable:
+                pass
+
+    def reserve(self, amount: Decimal) -> str | None:
+        """A hold id for `amount`, or None when budget - spent - held < amount: atomic across
+        every process sharing the account."""
+        units = lua.to_units(amount)
+        hold = secrets.token_hex(8)
+        with self._lock:
+            try:
+                self._catch_up()
+                answer = self._state.run("RESERVE", self._keys, [hold, units, self._budget, self._spent,
+                                                                 int(self._state.lease * 1000)])
+                self._read(answer)
+                if not int(answer[0]):
+                    return None
+                self._mine[hold] = units
+                return hold
+            except Unreachable:
+                if self._spent + self._held + units > self._budget:
+                    return None
+                self._local[hold] = units
+                self._held += units
+                return hold
+
+    def settle(self, hold: str, cost: Decimal) -> None:
+        """`cost` replaces the hold (it is spent even when the hold's lease ran out); a hold
+        this process does not know (settled already) costs nothing twice."""
+        self._end(hold, lua.to_units(cost))
+
+    def release(self, hold: str) -> None:
+        """Give the hold back, nothing spent."""
+        self._end(hold, 0)
+
+    def totals(self) -> tuple[Decimal, Decimal]:
+        """(spent, held): Redis's, or while it is away the last read with this process's own
+        changes since."""
+        with self._lock:
+            try:
+                self._catch_up()
+                self._read(self._state.run("TOTALS", self._keys, []))
+            except Unreachable:
+                pass
+            return lua.from_units(self._spent), lua.from_units(self._held)
+
+    def sync(self) -> None:
+        """Catch up if Redis is back, and renew the leases of this process's holds in flight
+        (the renewer thread calls this every lease / 3 seconds)."""
+        with self._lock:
+            try:
+                self._catch_up()
+                if self._mine:
+                    self._state.run("RENEW", self._keys, [int(self._state.lease * 1000), *self._mine])
+            except Unreachable:
+                pass
+
+    def _end(self, hold: str, units: int) -> None:
+        with self._lock:
+            local = self._local.pop(hold, None)
+            if local is not None:  # made while away: journaled, like its cost
+                self._held -= local
+                self._away_spent += units
+                self._spent += units
+            elif hold in self._mine:
+                try:
+                    self._catch_up()
+                    self._read(self._state.run("SETTLE", self._keys, [hold, units]))
+                    del self._mine[hold]
+                    return
+                except Unreachable:
+                    self._held -= self._mine.pop(hold)
+                    self._drops.add(hold)
+                    self._away_spent += units
+                    self._spent += units
+            else:
+                return
+            try:
+                self._catch_up()
+            except Unreachable:
+                pass
+
+    def _catch_up(self) -> None:
+        """Apply the journal of a Redis outage in one script, exactly once (its batch id)."""
+        if not (self._away_spent or self._drops or self._local):
+            return
+        if self._batch is None:
+            self._batch = secrets.token_hex(12)
+        adopt = [item for hold, units in self._local.items() for item in (hold, units)]
+        self._state.run("CATCH_UP", self._keys, [self._batch, self._away_spent, self._budget,
+                                                 self._spent - self._away_spent, int(self._state.lease * 1000),
+                                                 len(self._drops), *self._drops, *adopt])
+        self._mine.update(self._local)
+        self._local.clear()
+        self._drops.clear()
+        self._away_spent = 0
+        self._batch = None
+        self._read(self._state.run("TOTALS", self._keys, []))
+
+    def _read(self, answer: list[Any]) -> None:
+        self._spent, self._held = int(answer[1]), int(answer[2])
+        if int(answer[3]):
+            self._budget = int(answer[3])
+            self.budget = lua.from_units(self._budget)
+
+
+_MODES = {0: "closed", 1: "open", 2: "half_open"}
+
+
+class RedisBreakers:
+    """`Breakers` whose machines live in Redis (the same machine, as the script `BREAKER`), so
+    a model one process found down is left alone by all. Times come from the state's `clock`
+    (hosts share wall time), not from the Router's `now`; while Redis is away, a local
+    `Breakers` judges on this process's calls alone."""
+
+    def __init__(self, state: RedisState, config: Breaker, rng: Random | None = None) -> None:
+        self.config = config
+        self._state = state
+        self._rng = rng or Random()
+        self._local = Breakers(config, self._rng)
+        self._listeners: list[Listener] = []
+        self._seen: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._local.subscribe(self._emit)
+        self._args = [config.rate, config.min_calls, config.window, config.buckets, config.failures, config.cooldown,
+                      config.max_cooldown, config.jitter, config.probes,
+                      int(1000 * max(86400.0, 4 * (config.window + config.max_cooldown + config.max_park)))]
+
+    def allow(self, key: str, now: float) -> bool:
+        """May `key` be called now (the shared machine decides; a half-open probe counts)."""
+        try:
+            return bool(self._run(key, "allow")[0])
+        except Unreachable:
+            return self._local.allow(key, now)
+
+    def record(self, key: str, now: float, error: str | None, retry_after: float | None = None) -> None:
+        """The result of a call `allow` let through, as `Breakers.record`."""
+        config = self.config
+        park = config.park_for(error, retry_after)
+        if park is not None:
+            op = "park"
+        elif error is None or error in config.on:
+            op = "fail" if error is not None else "ok"
+        else:
+            op = "release"
+        try:
+            self._run(key, op, self._rng.random() if op in ("ok", "fail") else 0.0, park or 0.0)
+        except Unreachable:
+            self._local.record(key, now, error, retry_after=retry_after)
+
+    def release(self, key: str) -> None:
+        """An allowed call ended with nothing to judge: a probe's slot is given back."""
+        try:
+            self._run(key, "release")
+        except Unreachable:
+            self._local.release(key)
+
+    def is_open(self, key: str, now: float) -> bool:
+        """Whether calls to `key` are stopped now: open with time left, or parked."""
+        return self.reopens_in(key, now) > 0
+
+    def reopens_in(self, key: str, now: float) -> float:
+        """Seconds until `key` may be called again (0 when closed or half open)."""
+        try:
+            _, mode, until, parked = self._run(key, "peek")
+        except Unreachable:
+            return self._local.reopens_in(key, now)
+        clock = self._state.clock()
+        left = parked - clock if parked else 0.0
+        if mode == 1:
+            left = max(left, until - clock)
+        return max(0.0, left)
+
+    def state(self, key: str, now: float) -> str:
+        """`key`'s state, one of `resilience.STATES`."""
+        try:
+            _, mode, _, parked = self._run(key, "peek")
+        except Unreachable:
+            return self._local.state(key, now)
+        return "parked" if parked and self._state.clock() < parked else _MODES[mode]
+
+    def subscribe(self, listener: Listener) -> None:
+        """`listener(model id, state)` at each change this process sees (in Redis, or of its
+        local breakers while Redis is away); a listener that raises is logged, never raised."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def _run(self, key: str, op: str, draw: float = 0.0, park: float = 0.0) -> tuple[int, int, float, float]:
+        tag = "{" + key + "}"
+        now = self._state.clock()
+        answer = self._state.run("BREAKER", [self._state.key("breaker", tag), self._state.key("breaker", tag, "window")],
+                                 [op, repr(float(now)), repr(draw), repr(float(park)), *self._args])
+        allowed, mode, until, parked = int(answer[0]), int(answer[1]), float(answer[2]), float(answer[3])
+        name = "parked" if parked and now < parked else _MODES[mode]
+        with self._lock:
+            changed = self._seen.get(key, "closed") != name
+            self._seen[key] = name
+        if changed:
+            self._emit(key, name)
+        return allowed, mode, until, parked
+
+    def _emit(self, key: str, state: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(key, state)
+            except Exception:
+                _log.warning("a breaker listener raised on %s -> %s", key, state, exc_info=True)
