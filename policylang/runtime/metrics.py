@@ -83,6 +83,16 @@ class Metrics:
                                           ["policy"], **where)
         self.failures = prom.Counter("metrics_errors", "Records or events the metrics could not read", **where)
         self._otel = _OtelInstruments(meter_provider) if otel else None
+        self._children: dict[tuple[Any, ...], Any] = {}  # (metric, *labels) -> its child: labels() is slow
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """The child of `metric` for these label values, made once (bounded by the policy's
+        rules, models and ends, like the labels themselves)."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     # ---- the seams the Router calls ---------------------------------------------------------
 
@@ -99,8 +109,8 @@ class Metrics:
     def breaker(self, model_id: str, state: str) -> None:
         """A model's breaker changed state (`closed`, `open`, `half_open`, `parked`). Never raises."""
         try:
-            self.breaker_open.labels(model_id).set(OPEN_STATES[state])
-            self.breaker_changes.labels(model_id, state).inc()
+            self._child(self.breaker_open, model_id).set(OPEN_STATES[state])
+            self._child(self.breaker_changes, model_id, state).inc()
         except Exception as exc:
             self._failed(exc)
 
@@ -108,38 +118,38 @@ class Metrics:
 
     def _observe(self, record: Mapping[str, Any]) -> None:
         policy = str(record.get("policy") or "")
-        self.requests.labels(policy, _text(record.get("rule")), _text(record.get("end"))).inc()
+        self._child(self.requests, policy, _text(record.get("rule")), _text(record.get("end"))).inc()
         seconds = record.get("seconds")
         if isinstance(seconds, (int, float)) and seconds >= 0:
-            self.run_seconds.labels(policy).observe(seconds)
+            self._child(self.run_seconds, policy).observe(seconds)
         if record.get("session") is not None or "remaining_budget" in (record.get("signals") or {}):
             spent = _dollars(record.get("cost"))
             if spent:
-                self.session_spend.labels(policy).inc(spent)
+                self._child(self.session_spend, policy).inc(spent)
         otel = self._otel
         for attempt in record.get("attempts") or ():
             model = _text(attempt.get("gen_ai.request.model") or attempt.get("model"))
             skipped = attempt.get("skipped")
             if skipped:
-                self.skipped.labels(model, str(skipped)).inc()
+                self._child(self.skipped, model, str(skipped)).inc()
                 continue
             error = _text(attempt.get("error"))
-            self.calls.labels(model, error).inc()
+            self._child(self.calls, model, error).inc()
             took = attempt.get("seconds")
             if isinstance(took, (int, float)) and took >= 0:
-                self.call_seconds.labels(model).observe(took)
+                self._child(self.call_seconds, model).observe(took)
             ttft = attempt.get("ttft")
             if isinstance(ttft, (int, float)) and ttft >= 0:
-                self.ttft_seconds.labels(model).observe(ttft)
+                self._child(self.ttft_seconds, model).observe(ttft)
             tokens_in, tokens_out = attempt.get("gen_ai.usage.input_tokens"), attempt.get("gen_ai.usage.output_tokens")
             if not error:
                 cost = _dollars(attempt.get("cost"))
                 if cost:
-                    self.cost.labels(model).inc(cost)
+                    self._child(self.cost, model).inc(cost)
                 if isinstance(tokens_in, int) and tokens_in > 0:
-                    self.tokens.labels(model, "input").inc(tokens_in)
+                    self._child(self.tokens, model, "input").inc(tokens_in)
                 if isinstance(tokens_out, int) and tokens_out > 0:
-                    self.tokens.labels(model, "output").inc(tokens_out)
+                    self._child(self.tokens, model, "output").inc(tokens_out)
             if otel is not None:
                 otel.call(model, error, took, ttft, tokens_in if not error else None, tokens_out if not error else None)
 
