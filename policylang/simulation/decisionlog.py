@@ -42,6 +42,10 @@ from .traffic import FORMATS
 PEEK = 64
 """Lines read at most to recognise a decision log: its first JSON object decides."""
 
+PEEK_BYTES = 1 << 22
+"""A line longer than this is not parsed to recognise a log (a 50 MB line of plain traffic is
+not worth parsing twice); the lines after it may still tell."""
+
 
 def is_log_record(value: Any) -> bool:
     """Whether a JSON value is a record of the runtime's decision log: a run's record (with
@@ -58,7 +62,7 @@ def _first_object(lines: Iterable[bytes | str]) -> Any:
     for count, line in enumerate(lines):
         if count >= PEEK:
             return None
-        if not line.strip():
+        if len(line) > PEEK_BYTES or not line.strip():
             continue
         try:
             value = json.loads(line)
