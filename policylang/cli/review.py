@@ -45,7 +45,7 @@ def explain(file: str, request: str, all_rules: bool, engine: str, strict: bool,
     sys.exit(FAILED if answer.failed else FINE)
 
 
-@main.command(short_help="Which requests a change decides differently, each with a witness.")
+@main.command(short_help="Which requests a change decides or climbs differently.")
 @click.argument("old", type=click.Path(dir_okay=False, allow_dash=True))
 @click.argument("new", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--traffic", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE.jsonl",
@@ -53,12 +53,15 @@ def explain(file: str, request: str, all_rules: bool, engine: str, strict: bool,
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
               help="text for people, json for tools, markdown for a pull-request comment")
 def diff(old: str, new: str, traffic: str | None, fmt: str) -> None:
-    """Which requests NEW decides differently from OLD, exactly, each with a witness; the
-    requests only one version accepts; renamed rules; each budget's worst case before and
-    after. OLD or NEW may be - for standard input.
+    """Which requests NEW decides differently from OLD, exactly, each with a witness; each
+    rule and cascade edge that some request, with its @outcomes, climbs in one version only;
+    the requests only one version accepts; renamed rules; each budget's worst case before and
+    after; the errors and warnings NEW has that OLD has not. OLD or NEW may be - for standard
+    input.
 
-    Exit status: 0 no request's decision changes; 1 some does; 2 usage or I/O error, or a
-    version that has errors (so nothing can be compared).
+    Exit status: 0 no request's decision or climb changes and NEW has no error; 1 some does,
+    or NEW has an error; 2 usage or I/O error, or a version that has syntax, name or type
+    errors (so nothing can be compared).
     """
     from ..authoring.diff import DiffError, diff as compare
     from ..authoring.diff_render import render_markdown, render_text as diff_text
