@@ -84,25 +84,39 @@ def render_text(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
+CHAR_WIDTH = 8.0
+"""An upper bound on one character's width at the charts' 13px system-ui font (a digit is ~7.2px)."""
+ROW, BAR_LENGTH, GAP = 26, 440, 10
+
+
+def _text_width(text: str) -> float:
+    return CHAR_WIDTH * len(text)
+
+
 def _bars(title: str, items: list[tuple[str, float, float | None]], unit: str) -> str:
-    """A horizontal bar chart: one bar per item, a second (the baseline) when given."""
-    width, row = 640, 26
-    top = max([v for _, v, _ in items] + [b for *_, b in items if b is not None] + [1e-12])
-    height = 30 + row * len(items) * 2
+    """A horizontal bar chart: one row per item, and a grey row under it, labelled `baseline`,
+    when the item has one. The labels have a column as wide as the longest, each value is
+    written after its bar, and the picture is as wide and as tall as what it holds, so no
+    label is cut off and no empty band is left under the last bar."""
+    rows: list[tuple[str, float, str]] = []
+    for label, value, base in items:
+        rows.append((label, value, "#3b7dd8"))
+        if base is not None:
+            rows.append(("baseline", base, "#bbb"))
+    top = max([value for _, value, _ in rows] + [1e-12])
+    label_column = GAP + max([_text_width(label) for label, _, _ in rows] + [0.0])
+    value_column = GAP + max([_text_width(unit.format(value)) for _, value, _ in rows] + [0.0])
+    width = round(max(label_column + BAR_LENGTH + value_column, _text_width(title)) + 1)
+    height = 30 + ROW * len(rows)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="{html.escape(title)}"><text x="0" y="16" font-weight="bold">{html.escape(title)}</text>']
     y = 30
-    for label, value, base in items:
-        parts.append(f'<text x="0" y="{y + 14}">{html.escape(label)}</text>')
-        length = 440 * value / top
-        parts.append(f'<rect x="150" y="{y}" width="{length:.1f}" height="18" fill="#3b7dd8"/>'
-                     f'<text x="{155 + length:.1f}" y="{y + 14}">{html.escape(unit.format(value))}</text>')
-        y += row
-        if base is not None:
-            length = 440 * base / top
-            parts.append(f'<rect x="150" y="{y}" width="{length:.1f}" height="18" fill="#bbb"/>'
-                         f'<text x="{155 + length:.1f}" y="{y + 14}">baseline {html.escape(unit.format(base))}</text>')
-            y += row
+    for label, value, colour in rows:
+        length = BAR_LENGTH * value / top
+        parts.append(f'<text x="0" y="{y + 14}">{html.escape(label)}</text>'
+                     f'<rect x="{label_column:.1f}" y="{y}" width="{length:.1f}" height="18" fill="{colour}"/>'
+                     f'<text x="{label_column + length + 5:.1f}" y="{y + 14}">{html.escape(unit.format(value))}</text>')
+        y += ROW
     parts.append("</svg>")
     return "".join(parts)
 
@@ -129,14 +143,16 @@ def render_html(report: Report) -> str:
         f"<h1>{html.escape(d['policy'])} on {html.escape(d['traffic'])}</h1>",
         f"<pre>{html.escape(render_text(report))}</pre>",
         *charts,
-        "<h2>Rules</h2>" + _html_table(["rule", "hits", "share"], [[r, v["hits"], v["share"]] for r, v in d["rules"].items()]),
+        "<h2>Rules</h2>" + _html_table(["rule", "hits", "share"], [[r, f"{v['hits']:,}", _pct(v["share"])]
+                                                                   for r, v in d["rules"].items()]),
         "<h2>Models</h2>" + _html_table(["model", "calls", "answered", "tokens in", "tokens out", "cost"],
-                                        [[m, v["calls"], v["answered"], v["tokens_in"], v["tokens_out"], v["cost"]]
-                                         for m, v in d["models"].items()]),
+                                        [[m, f"{v['calls']:,}", f"{v['answered']:,}", f"{v['tokens_in']:,}",
+                                          f"{v['tokens_out']:,}", _money(v["cost"])] for m, v in d["models"].items()]),
     ]
     if d["fallbacks"]:
         sections.append("<h2>Fallbacks</h2>" + _html_table(["model", "error", "served by", "calls"],
-                        [[f["model"], f["error"], f["fallback"] or "(unserved)", f["count"]] for f in d["fallbacks"]]))
+                        [[f["model"], f["error"], f["fallback"] or "(unserved)", f"{f['count']:,}"]
+                         for f in d["fallbacks"]]))
     style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}"
              "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}td:first-child,th:first-child{text-align:left}"
              "svg{display:block;margin:1em 0;font-size:13px}")
