@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
 
 import policylang
 from policylang import runtime
@@ -172,3 +173,65 @@ def test_the_cli_simulates_and_diffs_a_log(shop, logged, tmp_path):
     assert traffic["records"] == 300 and traffic["not_requests"] == 0
     (change,) = json.loads(done.output)["changes"]
     assert change["traffic"]["requests"] == hits["legal"]
+
+
+BUDGETED = """
+policy budgeted
+import "std/signals"
+model cheap { id = "acme/cheap" tier = 1 input_per_mtok = $1 output_per_mtok = $1 context = 100_000 max_output = 1_000 latency = 1s }
+model dear  { id = "acme/dear"  tier = 2 input_per_mtok = $10 output_per_mtok = $10 context = 100_000 max_output = 1_000 latency = 1s }
+cascade up { cheap -> dear when confidence < 0.5 }
+route {
+  rule too_large when input_tokens > 90_000 -> reject "too large"
+  rule rich   when remaining_budget >= $0.05 -> dear
+  rule thrift when remaining_budget >= $0.02 -> up
+  default -> reject "session budget exhausted"
+}
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_session_log_replays_with_the_remaining_budget_each_run_saw(engine, tmp_path):
+    """A Session fills the money signal `remaining_budget`, which the log writes as an exact
+    decimal string: the replay reads it back as money and decides every run as it was."""
+    policy = policylang.loads(BUDGETED, "budgeted.route")
+    path = tmp_path / "session.jsonl"
+    with runtime.JsonlLog(path) as log:
+        router = runtime.Router(policy, Seeded(), assess=runtime.assess.outcomes(json=True), log=log, retry=None,
+                                breaker=None)
+        session = runtime.Session(router, Decimal("0.3"))
+        hits, cost = Counter(), Decimal(0)
+        for signals, request in workload(60, 5):
+            signals = {"input_tokens": signals["input_tokens"] % 1_000}
+            request["input"] = signals["input_tokens"]
+            request["confidence"] = {"cheap": request["confidence"]["small"], "dear": request["confidence"]["big"]}
+            try:
+                result = session.run(signals, request)
+            except runtime.Rejected as exc:
+                hits[exc.decision.rule] += 1
+                continue
+            hits[result.rule] += 1
+            cost += result.cost
+    assert hits["rich"] and hits["thrift"] and hits["default"]  # the budget ran down through every rule
+    report = simulate(policy, path, engine=engine)
+    assert {rule: r["hits"] for rule, r in report["rules"].items() if r["hits"]} == dict(hits)
+    assert Decimal(report["cost"]["total"]) == cost == session.spent
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 60))
+def test_any_seeded_workload_round_trips_on_both_engines(shop, tmp_path_factory, seed, count):
+    path = tmp_path_factory.mktemp("seeded") / "decisions.jsonl"
+    with runtime.JsonlLog(path) as log:
+        cost, hits, climbed, calls, errors = run_all(shop, log, count=count, seed=seed)
+    reports = []
+    for engine in ENGINES:
+        report = simulate(shop, path, engine=engine).as_dict()
+        assert Decimal(report["cost"]["total"]) == cost
+        assert {rule: r["hits"] for rule, r in report["rules"].items() if r["hits"]} == dict(hits)
+        assert report["escalations"]["requests"] == climbed
+        assert {model: m["calls"] for model, m in report["models"].items() if m["calls"]} == dict(calls)
+        assert {code: e["count"] for code, e in report["errors"].items()} == dict(errors)
+        report.pop("engine")
+        reports.append(report)
+    assert reports[0] == reports[1]
