@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from typing import Any
 
 from .app import Gateway
@@ -55,15 +56,26 @@ def _metrics() -> Any:
     except ImportError:
         return None
     try:
-        return runtime_metrics.Metrics()
+        from prometheus_client import CollectorRegistry
     except ImportError:  # prometheus_client missing: no /metrics
         return None
+    registry = CollectorRegistry()  # the app's own: /metrics shows this worker's runs
+    metrics = runtime_metrics.Metrics(registry=registry)
+    if getattr(metrics, "registry", None) is None:
+        metrics.registry = registry
+    return metrics
 
 
 def _state(url: str | None) -> Any:
-    if url is None:
-        return None
+    """The runtime's shared state (13.2) for `[state] redis`; else one in-process state, so a
+    key's budget is one account across the served policies of this worker."""
     from .. import runtime
+    if url is None:
+        try:
+            from ..runtime.state import LocalState
+        except ImportError:
+            return None
+        return LocalState()
     redis_state = getattr(runtime, "RedisState", None)
     if redis_state is None:
         logger.warning("[state] redis: this runtime has no RedisState (13.2); budgets and breakers stay per process, "
@@ -75,26 +87,27 @@ def _state(url: str | None) -> Any:
 def make_app(path: str, served: Served | None = None) -> Gateway:
     """The ASGI app for the config at `path` (loaded at startup unless `served` is given)."""
     config = served.config if served is not None else read_config(path)
-    app = Gateway(None, limits=config.limits)
+    app = Gateway(None, limits=config.limits)  # `served` (the parent's check) is rebuilt with the log and state
     metrics = _metrics()
     app.metrics = metrics
     log = _decision_log(config.log_path)
     tasks: list[asyncio.Task[None]] = []
+    retired: list[Any] = []  # the upstream calls of versions replaced by a reload
 
     async def startup() -> None:
-        loaded = served
-        if loaded is None or log is not None or metrics is not None:
-            state = _state(config.redis)
-            loaded = await asyncio.to_thread(build, path, log=log, metrics=metrics, state=state)
+        state = _state(config.redis)
+        loaded = await asyncio.to_thread(build, path, log=log, metrics=metrics, state=state)
         app.served = loaded
         app.limits = loaded.config.limits
         _drain_on_sigterm(app)
         if loaded.config.reload_interval > 0:
-            tasks.append(asyncio.ensure_future(_reload(app, path, log, metrics)))
+            tasks.append(asyncio.ensure_future(_reload(app, path, log, metrics, retired)))
 
     async def shutdown() -> None:
         for task in tasks:
             task.cancel()
+        for call in retired:
+            await call.close()
         if app.served is not None:
             await app.served.call.close()
             await app.served.keys.close()
@@ -123,7 +136,7 @@ def _drain_on_sigterm(app: Gateway) -> None:
         pass
 
 
-async def _reload(app: Gateway, path: str, log: Any, metrics: Any) -> None:
+async def _reload(app: Gateway, path: str, log: Any, metrics: Any, retired: list[Any]) -> None:
     """Poll the config's files; swap in a new valid version, report a broken one."""
     seen_broken: str | None = None
     while True:
@@ -151,6 +164,7 @@ async def _reload(app: Gateway, path: str, log: Any, metrics: Any) -> None:
         app.served, app.limits = fresh, fresh.config.limits
         seen_broken = None
         logger.warning("reloaded %s: serving %s", path, ", ".join(fresh.policies))
+        retired.append(served.call)  # requests in flight on the old version still use its connections
         asyncio.get_running_loop().call_later(fresh.config.limits.total_timeout + 5,
                                               lambda: asyncio.ensure_future(served.call.close()))
 
@@ -171,11 +185,14 @@ def run(path: str, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, 
         "timeout_keep_alive": int(max(1, limits.keep_alive)), "timeout_graceful_shutdown": int(limits.drain_timeout),
         "loop": "uvloop" if _has("uvloop") else "asyncio", "http": "httptools" if _has("httptools") else "h11",
         "h11_max_incomplete_event_size": limits.max_header_bytes, "server_header": False,
+        "interface": "asgi3", "proxy_headers": False,
     }
     if workers > 1:
         os.environ[CONFIG_ENV] = os.path.abspath(path)
         uvicorn.run("policylang.gateway.server:worker_app", factory=True, workers=workers, **options)
     else:
+        # uvicorn re-raises the SIGTERM it drained for, once done: then exit 0, a clean stop
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         uvicorn.run(make_app(path, served), **options)
 
 

@@ -4,7 +4,7 @@ Chat Completions API to the endpoint each model id's prefix names.
 One pooled `aiohttp` session per upstream base URL and worker (keep-alive connections reused
 across requests); a timeout per call from the upstream's config. The call sends the client's
 request with `model` set to the model's id less the upstream's prefix and the call's cap as
-`max_tokens` (or `max_completion_tokens`), and returns a `runtime.Answer` whose `raw` is the
+`max_tokens` (or `max_completion_tokens`; the client's own `max_tokens` when it is lower), and returns a `runtime.Answer` whose `raw` is the
 upstream's JSON answer. Provider failures become section 3.6's errors exactly as
 `runtime.clients` maps them (429 `rate_limited` with its Retry-After, 5xx `server_error`, 503
 and a refused connection `unavailable`, a timeout `timeout`); an upstream that refuses the
@@ -109,8 +109,10 @@ class GatewayCall:
         """The upstream request's JSON: the client's, with the model and the call's cap."""
         body = dict(request)
         body["model"] = model.id[len(endpoint.upstream.prefix):]
-        body.pop("max_tokens", None)
-        body.pop("max_completion_tokens", None)
+        asked = body.pop("max_completion_tokens", None)
+        asked = body.pop("max_tokens", asked) if asked is None else (body.pop("max_tokens", None), asked)[1]
+        if isinstance(asked, int) and not isinstance(asked, bool) and 0 < asked < max_output:
+            max_output = asked  # the client asked for less than the policy's cap
         body[endpoint.upstream.max_tokens_param] = max_output
         if stream:
             body["stream"] = True
