@@ -252,6 +252,8 @@ async def test_hover_says_what_a_signal_model_threshold_and_rule_are(client: Lan
     assert "threshold big = 200_000" in big
     routine = await hover("routine")
     assert "task in {classify}" in routine and "input_tokens <= 200000" in routine
+    assert routine.startswith("rule `routine`")  # the hover names the rule, and shows it whole
+    assert "rule routine when task == classify -> fast with max_output = 500" in routine
     never = await hover("never")
     assert "never fires" in never
     member = await hover("legal_review", 1)
@@ -308,9 +310,21 @@ async def test_completion_offers_enum_members_and_names_in_scope(client: Languag
     _replace(client, uri, DESK, 3)
     await _publishes(client, uri, 1)
     names = await client.text_document_completion_async(types.CompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=_position(DESK, "default -> careful", inside=11)))
+        text_document=types.TextDocumentIdentifier(uri=uri), position=_position(DESK, "task == legal_review", inside=0)))
     labels = {item.label for item in names.items}
     assert {"fast", "frontier", "careful", "task", "input_tokens", "big", "catalog", "route"} <= labels
+
+    async def after_arrow(needle: str, inside: int) -> list[str]:
+        found = await client.text_document_completion_async(types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=_position(DESK, needle, inside=inside)))
+        return [item.label for item in found.items]
+
+    # a rule's or the default's target: a model, a cascade or reject, never a signal or an outcome
+    assert await after_arrow("default -> careful", 11) == ["careful", "fast", "frontier", "reject"]
+    assert await after_arrow("-> frontier\n  rule routine", 3) == ["careful", "fast", "frontier", "reject"]
+    # a cascade edge's and a fallback's: a model
+    assert await after_arrow("-> frontier when confidence", 3) == ["fast", "frontier"]
+    assert await after_arrow("fallback fast -> frontier", 17) == ["fast", "frontier"]
     alias = DESK.replace("catalog.gpt_5_5 ", "catalog.")
     _replace(client, uri, alias, 4)
     await _publishes(client, uri, 1)

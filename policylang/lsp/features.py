@@ -182,6 +182,16 @@ def _decl_text(symbol: Symbol) -> str:
     return _one_line(text)
 
 
+def _rule_text(symbol: Symbol) -> str:
+    """The whole rule, `rule NAME when CONDITION -> TARGET with CAP` (its declaration's span is
+    the keyword alone)."""
+    decl = symbol.decl
+    parts = [node for node in (decl, getattr(decl, "condition", None), getattr(decl, "target", None),
+                               getattr(decl, "cap", None)) if node is not None]
+    end = max(node.span.end for node in parts)
+    return _one_line(symbol.unit.source.text[decl.span.start:end])
+
+
 def _one_line(text: str, limit: int = 200) -> str:
     without_comments = " ".join(line.split("#", 1)[0].strip() for line in text.splitlines())
     joined = re.sub(r"\s+", " ", without_comments).strip()
@@ -261,7 +271,7 @@ def _symbol_text(snapshot: Snapshot, symbol: Symbol) -> str:
         edges = [_one_line(symbol.unit.source.text[edge.span.start:edge.span.end]) for edge in symbol.decl.edges]
         lines.append("\n".join(f"- `{edge}`" for edge in edges))
     elif symbol.kind == "rule":
-        lines = [_code(_decl_text(symbol))]
+        lines = [f"rule `{symbol.name}`", _code(_rule_text(symbol))]
         region = _firing_summary(snapshot, symbol)
         if region:
             lines.append(region)
@@ -354,7 +364,8 @@ _ENUM_BEFORE = (
 def completions(snapshot: Snapshot, offset: int, fallback: Snapshot | None = None) -> list[Completion]:
     """What may be typed at `offset`: the members of the enum being compared or assigned
     (`task == |`, `task in {a, |`, `given { task = | }`); the names an alias brings
-    (`catalog.|`); the provider errors after `on`; else every name in scope (signals,
+    (`catalog.|`); the provider errors after `on`; after `->` the models, and in a rule or the
+    default the cascades and `reject` too (never a signal or an outcome); else every name in scope (signals,
     thresholds, models, cascades, aliases) and the keywords. Names come from the buffer when it
     parses, else from `fallback`, the last version that did."""
     text = snapshot.text
@@ -378,6 +389,8 @@ def completions(snapshot: Snapshot, offset: int, fallback: Snapshot | None = Non
                 return [Completion(m.text, "member", f"member of {symbol.name}") for m in symbol.decl.type.members]
     if re.search(r"\bon\s+(?:\w+\s*,\s*)*\w*$", before):
         return [Completion(e, "error", "provider error (3.6)") for e in ERRORS]
+    if re.search(r"->\s*\w*$", before):
+        return _target_completions(names, models_only=_models_only(text, line_start, before))
     dotted = re.search(r"([A-Za-z_]\w*)\.(\w*)$", before)
     if dotted:
         alias = dotted.group(1) + "."
@@ -393,6 +406,31 @@ def completions(snapshot: Snapshot, offset: int, fallback: Snapshot | None = Non
               for alias, target in sorted(_aliases(source.program.top).items())]
     found += [Completion(k, "keyword") for k in KEYWORDS]
     return found
+
+
+def _models_only(text: str, line_start: int, before: str) -> bool:
+    """Whether the `->` before the cursor is a fallback's or a cascade edge's (a model follows)
+    rather than a rule's or the default's (a model, a cascade or `reject`)."""
+    if re.match(r"\s*fallback\b", before):
+        return True
+    depth = 0
+    for i in range(line_start - 1, -1, -1):  # the block the line is in: cascade { ... } or route { ... }
+        if text[i] == "}":
+            depth += 1
+        elif text[i] == "{":
+            if depth == 0:
+                opener = text[text.rfind("\n", 0, i) + 1:i]
+                return re.match(r"\s*cascade\b", opener) is not None
+            depth -= 1
+    return False
+
+
+def _target_completions(names: dict[str, Symbol], *, models_only: bool) -> list[Completion]:
+    """What may follow `->`: the models, and in a rule or the default also the cascades and `reject`."""
+    kinds = ("model",) if models_only else ("model", "cascade")
+    found = [Completion(shown, _KIND_OF[sym.kind], _detail(sym)) for shown, sym in sorted(names.items())
+             if "." not in shown and sym.kind in kinds]
+    return found if models_only else found + [Completion("reject", "keyword", 'reject "reason"')]
 
 
 def _detail(symbol: Symbol) -> str:
