@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -229,3 +230,21 @@ def test_a_process_killed_mid_run_leaves_the_start_of_the_run_it_did_not_finish(
     starts = [r for r in read_log(path, every=True) if r.get("event") == "start"]
     assert len(starts) == 4 and len({s["run_id"] for s in starts}) == 4
     assert records[-1]["run_id"] == starts[-1]["run_id"] and records[-1]["signals"] == {"input_tokens": 10}
+
+
+def test_a_router_serves_while_its_log_cannot_write_and_the_log_catches_up(tmp_path):
+    import policylang
+
+    from runtime_support import SHOP, Scripted
+
+    path = tmp_path / "decisions.jsonl"
+    path.symlink_to("/dev/full")
+    log = JsonlLog(path)
+    router = runtime.Router(policylang.loads(SHOP, "shop.route"), Scripted(), log=log, retry=None, breaker=None)
+    results = [router.run({"task": "code", "input_tokens": 100}, "x") for _ in range(3)]  # nothing raised
+    assert all(r.model == "big" for r in results) and log.errors >= 3 and log.pending >= 3
+    path.unlink()
+    assert log.flush() == 0
+    ends = list(read_log(path))
+    assert [r["end"] for r in ends] == ["answered"] * 3 and [Decimal(r["cost"]) for r in ends] == [r.cost for r in results]
+    log.close()
