@@ -187,6 +187,13 @@ def test_readers_skip_start_records_and_report_a_start_without_an_end_as_unfinis
     assert [(r["rule"], r["end"]) for r in records] == [("chat", "answered"), ("old", "answered"),
                                                        ("default", "unfinished"), ("legal", "unfinished")]
     assert records[2]["event"] == "unfinished" and records[2]["signals"] == {"task": "code"}
+    rotated = tmp_path / "decisions.jsonl.1"  # c's end landed in the next file after a rotation
+    os.rename(path, rotated)
+    with JsonlLog(path) as log:
+        log({"event": "end", "run_id": "c3", "rule": "legal", "end": "answered"})
+    records = list(read_log([rotated, path], unfinished_runs=True))
+    assert [(r["rule"], r["end"]) for r in records] == [("chat", "answered"), ("old", "answered"),
+                                                       ("legal", "answered"), ("default", "unfinished")]
 
 
 KILLED = textwrap.dedent(r"""

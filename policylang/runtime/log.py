@@ -33,7 +33,7 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -365,31 +365,35 @@ def unfinished(start: dict[str, Any]) -> dict[str, Any]:
             "error": {"type": "unfinished", "message": "the run started and the log has no end for it"}}
 
 
-def read_log(path: str | os.PathLike[str], *, skip_torn: bool = False, every: bool = False,
-             unfinished_runs: bool = False) -> Iterator[dict[str, Any]]:
+def read_log(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, skip_torn: bool = False,
+             every: bool = False, unfinished_runs: bool = False) -> Iterator[dict[str, Any]]:
     """The end records of a decision log, in order, blank lines skipped; start records and the
     log's own notes (`"event": "lost"`) are left out unless `every=True`, which gives every
-    record as written. With `unfinished_runs=True`, after the last record, one `unfinished`
-    record per start record whose `run_id` no end record has. A line that does not parse is a
-    ValueError naming it, or, with `skip_torn=True`, skipped (the torn record of a writer killed
-    mid-write, or cut short by a full disk)."""
-    started: dict[Any, dict[str, Any]] = {}
-    with open(path, encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if not skip_torn:
-                    raise ValueError(f"{os.fspath(path)}:{number}: not a JSON record: {exc.msg}") from None
-                continue
-            if unfinished_runs and isinstance(record, dict) and isinstance(record.get("run_id"), str):
-                if is_start(record):
-                    started[record["run_id"]] = record
-                elif is_end(record):
-                    started.pop(record["run_id"], None)
-            if every or is_end(record):
-                yield record
+    record as written. `path` may be a list of files read one after the other (a rotated log,
+    oldest first), so that a run which started in one file and ended in the next is one run.
+    With `unfinished_runs=True`, after the last record, one `unfinished` record per start
+    record whose `run_id` no end record has. A line that does not parse is a ValueError naming
+    it, or, with `skip_torn=True`, skipped (the torn record of a writer killed mid-write, or
+    cut short by a full disk)."""
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    started: dict[str, dict[str, Any]] = {}
+    for one in paths:
+        with open(one, encoding="utf-8", errors="replace") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    if not skip_torn:
+                        raise ValueError(f"{os.fspath(one)}:{number}: not a JSON record: {exc.msg}") from None
+                    continue
+                if unfinished_runs and isinstance(record, dict) and isinstance(record.get("run_id"), str):
+                    if is_start(record):
+                        started[record["run_id"]] = record
+                    elif is_end(record):
+                        started.pop(record["run_id"], None)
+                if every or is_end(record):
+                    yield record
     for start in started.values():
         yield unfinished(start)
