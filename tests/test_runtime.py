@@ -354,12 +354,18 @@ def test_one_record_per_run_whatever_its_end(shop, tmp_path):
             routed.run({"task": "poetry", "input_tokens": 1}, "x")
         routed.run(CODE, "x")
     lines = path.read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in lines]
+    everything = [json.loads(line) for line in lines]
+    starts = [r for r in everything if r["event"] == "start"]
+    records = [r for r in everything if r["event"] == "end"]
     assert [r["end"] for r in records] == ["incomplete", "rejected", "exhausted", "request_error", "answered"]
-    fields = {"time", "policy", "policy_sha256", "rule", "decision", "signals", "attempts", "path", "cost", "seconds",
-              "complete", "error", "end", "model", "gen_ai.request.model", "gen_ai.usage.input_tokens",
-              "gen_ai.usage.output_tokens"}
+    fields = {"event", "run_id", "time", "policy", "policy_sha256", "rule", "decision", "signals", "attempts", "path",
+              "cost", "seconds", "complete", "error", "end", "model", "gen_ai.request.model",
+              "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"}
     assert all(set(r) == fields for r in records)
+    # a start record before the first upstream call of each run that made one, with the end's run_id
+    assert [r["run_id"] for r in starts] == [records[i]["run_id"] for i in (0, 2, 4)]
+    assert set(starts[0]) == {"event", "run_id", "time", "policy", "policy_sha256", "rule", "decision", "signals"}
+    assert len({r["run_id"] for r in records}) == 5
     incomplete, rejected, exhausted, bad, answered = records
     assert incomplete["time"] == "2027-01-15T08:00:00.000000Z" and incomplete["policy"] == "shop"
     assert incomplete["path"] == ["small"] and incomplete["complete"] is False and incomplete["error"]["step"] == 1
@@ -518,7 +524,7 @@ def test_a_retry_the_budget_cannot_cover_gives_way_to_the_fallback(shop_policy):
     def call(model, request, *, max_output):
         calls.append(model.name)
         if model.name == "small":
-            session._held += Decimal("0.002")
+            session._ledger._held += Decimal("0.002")  # another run's hold, taken while small was called
             raise runtime.ProviderError("rate_limited")
         return runtime.Answer("{}", "stop", 10, 10)
 

@@ -27,6 +27,7 @@ def test_the_example_app_prints_what_the_readme_shows(tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == readme_block()
-    records = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text(encoding="utf-8").splitlines()]
+    lines = (tmp_path / "decisions.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [r for r in map(json.loads, lines) if r["event"] == "end"]
     assert [r["end"] for r in records] == ["answered"] * 5 + ["rejected"]
     assert [r["path"] for r in records][:4] == [["fast"], ["frontier"], ["fast", "mid"], ["backup"]]

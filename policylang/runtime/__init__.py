@@ -11,23 +11,28 @@ It needs nothing beyond policylang itself; the client glue (`runtime.clients`), 
 spans (`runtime.otel`) and `watchfiles` are extras, imported only when used.
 """
 
-from . import assess, clients, otel
+from . import assess, clients, metrics, otel
 from .engine import Engine, Model
-from .errors import Exhausted, MissingExtra, OverBudget, ProviderError, Rejected
+from .errors import BudgetBusy, Exhausted, MissingExtra, OverBudget, ProviderError, Rejected, StreamInterrupted
 from .log import JsonlLog, read_log
 from .resilience import Breaker, Retry
-from .results import Answer, Attempt, Result
+from .results import Answer, Attempt, Result, Usage
 from .router import Router
 from .session import Session
+from .state import LocalState
+from .streaming import AStream, Stream
 from .watch import Watched, watch
 
 __all__ = [
+    "AStream",
     "Answer",
     "Attempt",
     "Breaker",
+    "BudgetBusy",
     "Engine",
     "Exhausted",
     "JsonlLog",
+    "LocalState",
     "MissingExtra",
     "Model",
     "OverBudget",
@@ -38,9 +43,13 @@ __all__ = [
     "Retry",
     "Router",
     "Session",
+    "Stream",
+    "StreamInterrupted",
+    "Usage",
     "Watched",
     "assess",
     "clients",
+    "metrics",
     "otel",
     "read_log",
     "watch",

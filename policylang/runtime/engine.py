@@ -88,13 +88,13 @@ def _from_module(module: types.ModuleType, what: str) -> Engine:
         try:
             return decide(signals)
         except errors as exc:
-            raise RequestError(exc.code, exc.signal, exc.message) from None  # type: ignore[no-untyped-call]
+            raise RequestError(exc.code, exc.signal, exc.message) from None
 
     def escalating(decision: Any, step: int, outcomes: Mapping[str, Any]) -> str | None:
         try:
             following: str | None = escalate(decision, step, outcomes)
         except errors as exc:
-            raise RequestError(exc.code, exc.signal, exc.message) from None  # type: ignore[no-untyped-call]
+            raise RequestError(exc.code, exc.signal, exc.message) from None
         return following
 
     table: Mapping[str, Mapping[str, str]] = module.FALLBACKS

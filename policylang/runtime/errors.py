@@ -14,22 +14,26 @@ go straight to the fallback)."""
 class ProviderError(Exception):
     """A provider failed a call: `error` is one of section 3.6's names (`unavailable`,
     `rate_limited`, `timeout`, `server_error`, `content_filtered`); `retry_after` the seconds
-    the provider asked to wait (its Retry-After), if it said."""
+    the provider asked to wait (its Retry-After), if it said. `transient`: a failure a retry
+    may cure whatever its name (a connection refused or reset is `unavailable` for the
+    fallbacks, but retried first, as the SDKs retry it)."""
 
-    def __init__(self, error: str, message: str = "", *, retry_after: float | None = None) -> None:
+    def __init__(self, error: str, message: str = "", *, retry_after: float | None = None,
+                 transient: bool = False) -> None:
         if error not in ERRORS:
             raise ValueError(f"{error!r} is no provider error; the errors are {', '.join(ERRORS)}")
         super().__init__(message or error)
         self.error = error
         self.message = message or error
         self.retry_after = retry_after
+        self.transient = transient
 
     def __reduce__(self) -> Any:
-        return (_provider_error, (self.error, self.message, self.retry_after))
+        return (_provider_error, (self.error, self.message, self.retry_after, self.transient))
 
 
-def _provider_error(error: str, message: str, retry_after: float | None) -> ProviderError:
-    return ProviderError(error, message, retry_after=retry_after)
+def _provider_error(error: str, message: str, retry_after: float | None, transient: bool = False) -> ProviderError:
+    return ProviderError(error, message, retry_after=retry_after, transient=transient)
 
 
 class Rejected(Exception):
@@ -56,6 +60,26 @@ class Exhausted(Exception):
 class OverBudget(Exhausted):
     """An `Exhausted` run whose last call was not made because the session's budget could not
     cover its worst case."""
+
+
+class BudgetBusy(Exhausted):
+    """An `Exhausted` run that waited (as long as the Session's `wait`) for money held by
+    other runs' calls in flight, and still could not be covered: the budget is not spent,
+    only held. Not an `OverBudget`: retrying later may serve it."""
+
+
+class StreamInterrupted(Exception):
+    """A stream failed after its first chunk was handed to the app: `partial` is the text
+    handed out, `attempts` every attempt (the last one `cut="interrupted"`), `cause` the
+    provider's error. The Router never switches model in the middle of an answer."""
+
+    def __init__(self, partial: str, attempts: tuple[Any, ...], cause: BaseException | None = None) -> None:
+        last = attempts[-1] if attempts else None
+        where = f" from {last.model} ({last.error})" if last is not None else ""
+        super().__init__(f"the stream was interrupted{where} after {len(partial)} characters")
+        self.partial = partial
+        self.attempts = attempts
+        self.cause = cause
 
 
 class MissingExtra(ImportError):

@@ -32,12 +32,24 @@ class Answer:
     raw: Any = None
 
 
+class Usage(NamedTuple):
+    """What a stream reports last, when the provider says it: the tokens it read and wrote."""
+
+    input_tokens: int
+    output_tokens: int
+
+
 class Attempt(NamedTuple):
     """One call (or one call not made: `skipped` says why, `"breaker_open"` or
     `"over_budget"`): the step it served, the policy's name for the model and its provider id,
     the cap it was given, the error it failed with or the outcomes its answer was judged to
     have, the tokens and exact cost of an answer (a failure costs nothing), its seconds, and
     which try of this model for this step it was (0 the first, 1 the first retry, ...).
+    A streamed call also has `ttft` (seconds to its first chunk); `usage_missing` says the
+    provider reported no usage (the call is costed at its worst case); `cut` is
+    `"interrupted"` (the stream failed after its first chunk was handed out) or
+    `"abandoned"` (the app stopped reading); `fail_open` says the call was made although
+    the model's breaker was open, because every model the step could reach was.
     A named tuple, as cheap to make as the runtime's hot path needs."""
 
     step: int
@@ -53,11 +65,15 @@ class Attempt(NamedTuple):
     retry: int = 0
     skipped: str | None = None
     message: str | None = None
+    ttft: float | None = None
+    fail_open: bool = False
+    usage_missing: bool = False
+    cut: str | None = None
 
     @property
     def answered(self) -> bool:
-        """Whether this call was made and answered."""
-        return self.error is None and self.skipped is None
+        """Whether this call was made and answered (a stream cut short did not answer)."""
+        return self.error is None and self.skipped is None and self.cut is None
 
     def as_dict(self) -> dict[str, Any]:
         """The attempt as the decision log writes it, with the OpenTelemetry GenAI names for
@@ -76,6 +92,10 @@ class Attempt(NamedTuple):
             "gen_ai.usage.output_tokens": self.output_tokens,
             "cost": money_text(self.cost),
             "seconds": round(self.seconds, 6),
+            "ttft": round(self.ttft, 6) if self.ttft is not None else None,
+            "fail_open": self.fail_open,
+            "usage_missing": self.usage_missing,
+            "cut": self.cut,
         }
 
 
