@@ -444,3 +444,26 @@ def test_traffic_totals_are_formatted_as_simulate_formats_them(tmp_path):
     assert "traffic: 12,345 requests, cost $2.47 -> $7.41" in result.output
     assert "traffic: 12,345 records, 12,345 decided differently, 0 the same, 0 refused by both; cost $2.47 -> $7.41" \
         in result.output
+
+
+def test_traffic_counts_the_records_that_climb_differently(tmp_path):
+    old, new = tmp_path / "old.route", tmp_path / "new.route"
+    old.write_text(LADDER)
+    new.write_text(LADDER.replace("unsure = 0.7", "unsure = 0.8"))
+    traffic = tmp_path / "t.jsonl"
+    records = [{"task": "draft", "@outcomes": [{"confidence": 0.75}], "@output_tokens": 10}] * 3 + \
+        [{"task": "draft", "@outcomes": [{"confidence": 0.5}]}, {"task": "draft"}, {"task": "classify"},
+         {"task": "draft", "@outcomes": [{"confidence": 7}]}]  # refused by both: climbs nowhere
+    traffic.write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = diff(policylang.load(str(old), analyze=False), policylang.load(str(new), analyze=False),
+                  traffic=traffic.read_text().splitlines())
+    (climb,) = report.climbs
+    assert climb.traffic.requests == 3 and not climb.from_traffic
+    # 10 output tokens: cheap $0.00002; cheap then mid: + 10 x $4/M = $0.00006
+    assert (climb.traffic.cost_before, climb.traffic.cost_after) == (Decimal("0.00006"), Decimal("0.00018"))
+    t = report.traffic
+    assert (t.records, t.changed, t.climbed, t.unchanged) == (7, 0, 3, 4)
+    assert report.as_dict()["traffic"]["climbed_differently"] == 3
+    shown = _run("diff", str(old), str(new), "--traffic", str(traffic)).output
+    assert "      traffic: 3 requests, cost $0.00006 -> $0.00018" in shown
+    assert "traffic: 7 records, 0 decided differently, 3 climbed differently, 4 the same" in shown

@@ -36,7 +36,7 @@ from ..policy import Policy
 from ..serving import walk
 from ..source import Span
 from .diff_budgets import BudgetDiff, budgets, notes, shape
-from .diff_climbs import ClimbChange, climbs
+from .diff_climbs import ClimbChange, climb_change, climbs, path
 from .diff_findings import Findings, findings
 from .diff_signals import Acceptance, acceptance
 from .explain import call_cost
@@ -133,6 +133,8 @@ class TrafficSummary:
     """The line of the first record that is no request, and why (`jsontext.read_record`)."""
     cost_before: Decimal = Decimal(0)
     cost_after: Decimal = Decimal(0)
+    climbed: int = 0
+    """Records both versions decide alike that climb a cascade differently (not `unchanged`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"records": self.records, "unchanged": self.unchanged, "changed": self.changed,
@@ -141,7 +143,8 @@ class TrafficSummary:
                 "first_not_request": None if self.first_not_object is None else
                 {"line": self.first_not_object[0], "message": self.first_not_object[1]},
                 "cost_before": decimal_text(self.cost_before.normalize()),
-                "cost_after": decimal_text(self.cost_after.normalize())}
+                "cost_after": decimal_text(self.cost_after.normalize()),
+                **({"climbed_differently": self.climbed} if self.climbed else {})}
 
 
 @dataclass
@@ -415,6 +418,9 @@ def _replay_traffic(report: Diff, old: Policy, new: Policy, lines: Iterable[str 
     pairs = {(c.old.rule, c.new.rule): c for c in report.changes}
     for change in report.changes:
         change.traffic = PairTraffic()
+    climbed = {c.key: c for c in report.climbs}
+    for climb in report.climbs:
+        climb.traffic = PairTraffic()
     for number, line in enumerate(lines, start=1):
         if progress is not None and number % 1000 == 0:
             progress(f"replaying traffic: {number:,} records")
@@ -450,7 +456,15 @@ def _replay_traffic(report: Diff, old: Policy, new: Policy, lines: Iterable[str 
         summary.cost_before = EXACT.add(summary.cost_before, cost_before)
         summary.cost_after = EXACT.add(summary.cost_after, cost_after)
         if _outcome(before) == _outcome(after):
-            summary.unchanged += 1
+            climb = _climbed(old, new, before, after, record, climbed, report)
+            if climb is None:
+                summary.unchanged += 1
+                continue
+            summary.climbed += 1
+            assert climb.traffic is not None
+            climb.traffic.requests += 1
+            climb.traffic.cost_before = EXACT.add(climb.traffic.cost_before, cost_before)
+            climb.traffic.cost_after = EXACT.add(climb.traffic.cost_after, cost_after)
             continue
         summary.changed += 1
         change = pairs.get((before.rule, after.rule))
@@ -464,6 +478,35 @@ def _replay_traffic(report: Diff, old: Policy, new: Policy, lines: Iterable[str 
         change.traffic.cost_before = EXACT.add(change.traffic.cost_before, cost_before)
         change.traffic.cost_after = EXACT.add(change.traffic.cost_after, cost_after)
     return summary
+
+
+def _climbed(old: Policy, new: Policy, before: Decision, after: Decision, record: dict[str, Any],
+             climbed: dict[tuple[str | None, str | None, int, str], ClimbChange], report: Diff) -> ClimbChange | None:
+    """The climb change a logged request, decided alike, moves along (its `@outcomes` walked
+    by both compiled modules), or None when both call the same models. A record whose outcome
+    objects a version refuses is left out: it climbs nowhere. One the analysis missed is
+    reported with the record as its witness, flagged."""
+    outcomes = record.get("@outcomes")
+    if len(before.steps) < 2 or not isinstance(outcomes, list) or not outcomes:
+        return None
+    try:
+        paths = path(old, before, outcomes, compiled=True), path(new, after, outcomes, compiled=True)
+    except RequestError:
+        return None
+    if paths[0] == paths[1]:
+        return None
+    step = min(len(p) for p in paths) - 1
+    side = "old" if len(paths[0]) > len(paths[1]) else "new"
+    key = (before.rule, after.rule, step, side)
+    found = climbed.get(key)
+    if found is None:  # the analysis should have found it: report it, it is real
+        signals = {k: v for k, v in record.items() if not k.startswith("@")}
+        found = climb_change(old, new, _entry(old.ir, before.rule), _entry(new.ir, after.rule), before.steps, step,
+                             side, {**signals, "@outcomes": outcomes[: step + 1]}, paths, from_traffic=True)
+        found.traffic = PairTraffic()
+        climbed[key] = found
+        report.climbs.append(found)
+    return found
 
 
 def _entry(ir: PolicyIR, rule: str | None) -> Entry:

@@ -37,12 +37,12 @@ from ..ir.node import walk as nodes
 from ..ir.policy import CascadeEdge, CascadeTarget, Policy as PolicyIR, Rule, Signal
 from ..ir.types import EnumType
 from ..jsontext import dumps
-from ..policy import Policy
+from ..policy import Engine, Policy
 from ..serving import walk
 from .diff_budgets import condition_text, shape
 
 if TYPE_CHECKING:
-    from .diff import Entry
+    from .diff import Entry, PairTraffic
 
 
 def copy_name(step: int, outcome: str) -> str:
@@ -50,7 +50,7 @@ def copy_name(step: int, outcome: str) -> str:
     return f"@{step}:{outcome}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class ClimbChange:
     """Requests that both versions decide with the same steps, and that climb edge `step`
     (`source -> target`) in one version only (`climbs`: "old" or "new"), having climbed every
@@ -69,13 +69,36 @@ class ClimbChange:
     witness: dict[str, Any]
     before: tuple[str, ...]
     after: tuple[str, ...]
+    traffic: PairTraffic | None = None
+    from_traffic: bool = False
+    """Found only by replaying traffic: the analysis missed it (a bug worth reporting)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"old": self.old.as_dict(), "new": self.new.as_dict(),
-                "edge": {"cascade": self.cascade, "step": self.step, "from": self.source, "to": self.target,
-                         "old_when": self.old_when, "new_when": self.new_when},
-                "climbs": self.climbs, "witness": self.witness, "path_before": list(self.before),
-                "path_after": list(self.after)}
+        out = {"old": self.old.as_dict(), "new": self.new.as_dict(),
+               "edge": {"cascade": self.cascade, "step": self.step, "from": self.source, "to": self.target,
+                        "old_when": self.old_when, "new_when": self.new_when},
+               "climbs": self.climbs, "witness": self.witness, "path_before": list(self.before),
+               "path_after": list(self.after)}
+        if self.traffic is not None:
+            out["traffic"] = self.traffic.as_dict()
+        if self.from_traffic:
+            out["from_traffic"] = True
+        return out
+
+    @property
+    def key(self) -> tuple[str | None, str | None, int, str]:
+        """(old rule, new rule, edge, the version that alone climbs it)."""
+        return (self.old.rule, self.new.rule, self.step, self.climbs)
+
+
+def climb_change(old: Policy, new: Policy, old_entry: Entry, new_entry: Entry, steps: Sequence[str], step: int,
+                 side: str, witness: dict[str, Any], paths: tuple[tuple[str, ...], tuple[str, ...]],
+                 from_traffic: bool = False) -> ClimbChange:
+    """The report of edge `step` of a pair of entries with these steps, climbed by `side` alone."""
+    old_edge, new_edge = _edges(old.ir, old_entry.rule)[step], _edges(new.ir, new_entry.rule)[step]
+    return ClimbChange(old_entry, new_entry, _cascade_of(new.ir, new_entry.rule), step, steps[step], steps[step + 1],
+                       condition_text(old, old_edge.condition), condition_text(new, new_edge.condition), side,
+                       witness, *paths, from_traffic=from_traffic)
 
 
 def climbs(old: Policy, new: Policy, old_entries: Sequence[tuple[Entry, Decision]],
@@ -116,10 +139,7 @@ def climbs(old: Policy, new: Policy, old_entries: Sequence[tuple[Entry, Decision
                     if witness is None:
                         continue
                     paths = _replay(old, new, witness, old_entry, new_entry, k, side)
-                    found.append(ClimbChange(old_entry, new_entry, _cascade_of(new.ir, new_entry.rule),
-                                             k, before.steps[k], before.steps[k + 1],
-                                             condition_text(old, old_edges[k].condition),
-                                             condition_text(new, new_edges[k].condition), side, witness, *paths))
+                    found.append(climb_change(old, new, old_entry, new_entry, before.steps, k, side, witness, paths))
             below += [a, b]
     return found
 
@@ -279,14 +299,15 @@ def _witness(space: JointSpace, terms: tuple[Any, ...], step: int) -> dict[str, 
 # ---- replaying a witness ------------------------------------------------------------------------
 
 
-def path(policy: Policy, decision: Decision, outcomes: list[dict[str, Any]]) -> tuple[str, ...]:
+def path(policy: Policy, decision: Decision, outcomes: list[Any], compiled: bool = False) -> tuple[str, ...]:
     """The models a decision calls under 9.3's walk, every provider answering, with these
-    outcome objects (the i-th observed after step i). Raises RequestError for an outcome object
-    the policy refuses."""
+    outcome objects (the i-th observed after step i), by the interpreter or the compiled
+    module. Raises RequestError for an outcome object the policy refuses."""
+    engine: Engine = "compiled" if compiled else "interpreted"
     served = walk(decision, fails=lambda model: None,
                   observe=lambda step: outcomes[step] if step < len(outcomes) else None,
-                  fallback=policy.interpreter.fallback, escalate=policy.interpreter.escalate,
-                  cap=lambda model: 0)
+                  fallback=lambda model, error: policy.fallback(model, error, engine=engine),
+                  escalate=lambda d, step, seen: policy.escalate(d, step, seen, engine=engine), cap=lambda model: 0)
     return tuple(served.answered)
 
 

@@ -59,6 +59,12 @@ def render_text(report: Diff) -> str:
             lines.append(f"  {_climb_words(climb)}")
             lines.append(f"      e.g. {dumps(climb.witness)}: OLD calls {' -> '.join(climb.before)}, "
                          f"NEW {' -> '.join(climb.after)}")
+            if climb.traffic is not None:
+                t = climb.traffic
+                lines.append(f"      traffic: {_count(t.requests, 'request')}, cost {_money(t.cost_before)} -> "
+                             f"{_money(t.cost_after)}")
+            if climb.from_traffic:
+                lines.append("      found in the traffic only: please report this as a bug in diff")
     if report.acceptance:
         lines += ["", "requests only one version accepts"]
         for fact in report.acceptance:
@@ -140,7 +146,8 @@ def _traffic_words(t: TrafficSummary) -> str:
     broken = ""
     if t.first_not_object is not None:  # the records that are no request, and the first of them
         broken = f", {t.not_objects:,} not a request (first: {t.first_not_object[1]})"
-    return (f"traffic: {_count(t.records, 'record')}, {t.changed:,} decided differently{refused}, {t.unchanged:,} "
+    climbed = f", {t.climbed:,} climbed differently" if t.climbed else ""
+    return (f"traffic: {_count(t.records, 'record')}, {t.changed:,} decided differently{refused}{climbed}, {t.unchanged:,} "
             f"the same, {t.refused_by_both:,} refused by both{broken}; cost {_money(t.cost_before)} -> "
             f"{_money(t.cost_after)}")
 
@@ -203,14 +210,18 @@ def render_markdown(report: Diff) -> str:
             lines.append(row)
     if report.climbs:
         lines += ["", "#### Climbs that change", "",
-                  "| old | new | cascade edge | climbs only in | conditions | example request | old calls | new calls |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| old | new | cascade edge | climbs only in | conditions | example request | old calls | new calls |"
+                  + (" requests | cost before → after |" if report.traffic else ""),
+                  "|---|---|---|---|---|---|---|---|" + ("---:|---|" if report.traffic else "")]
         for climb in report.climbs:
             when = climb.new_when if climb.old_when == climb.new_when else f"{climb.old_when} → {climb.new_when}"
-            lines.append(f"| {_md(climb.old.label)} | {_md(climb.new.label)} | "
-                         f"{_md(f'{climb.cascade}: {climb.source} -> {climb.target}')} | {climb.climbs.upper()} | "
-                         f"{_code(when)} | {_code(dumps(climb.witness))} | {_md(' -> '.join(climb.before))} | "
-                         f"{_md(' -> '.join(climb.after))} |")
+            row = (f"| {_md(climb.old.label)} | {_md(climb.new.label)} | "
+                   f"{_md(f'{climb.cascade}: {climb.source} -> {climb.target}')} | {climb.climbs.upper()} | "
+                   f"{_code(when)} | {_code(dumps(climb.witness))} | {_md(' -> '.join(climb.before))} | "
+                   f"{_md(' -> '.join(climb.after))} |")
+            if report.traffic is not None and climb.traffic is not None:
+                row += f" {climb.traffic.requests:,} | {_money(climb.traffic.cost_before)} → {_money(climb.traffic.cost_after)} |"
+            lines.append(row)
     if report.acceptance:
         lines += ["", "#### Requests only one version accepts", "",
                   "| signal | change | accepted only by | requests | example | the other says |", "|---|---|---|---|---|---|"]
