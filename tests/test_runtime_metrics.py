@@ -259,3 +259,23 @@ def test_two_processes_in_multiprocess_mode_add_up_in_one_scrape(tmp_path):
     assert sample(samples, "policylang_run_seconds_count", policy="p") == 12
     assert sample(samples, "policylang_breaker_open", model="acme/m") == 1  # the largest of the live workers
     assert all(w.returncode == 0 for w in workers)
+
+
+def test_a_logs_health_is_scraped(tmp_path):
+    from policylang.runtime.log import JsonlLog
+
+    path = tmp_path / "decisions.jsonl"
+    path.symlink_to("/dev/full")  # a full disk
+    log = JsonlLog(path, backlog=2)
+    registry = CollectorRegistry()
+    Metrics(registry, otel=False).watch_log(log)
+    for i in range(3):
+        log({"i": i})
+    samples = scrape(registry)
+    assert sample(samples, "policylang_log_write_errors_total", path=str(path)) == 3
+    assert sample(samples, "policylang_log_dropped_records_total", path=str(path)) == 1
+    assert sample(samples, "policylang_log_pending_records", path=str(path)) == 2
+    path.unlink()
+    log.flush()
+    assert sample(scrape(registry), "policylang_log_pending_records", path=str(path)) == 0
+    log.close()

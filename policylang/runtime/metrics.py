@@ -83,6 +83,8 @@ class Metrics:
                                           ["policy"], **where)
         self.failures = prom.Counter("metrics_errors", "Records or events the metrics could not read", **where)
         self._otel = _OtelInstruments(meter_provider) if otel else None
+        self._registry = registry if registry is not None else prom.REGISTRY
+        self._namespace = namespace
         self._children: dict[tuple[Any, ...], Any] = {}  # (metric, *labels) -> its child: labels() is slow
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -113,6 +115,14 @@ class Metrics:
             self._child(self.breaker_changes, model_id, state).inc()
         except Exception as exc:
             self._failed(exc)
+
+    def watch_log(self, log: Any) -> None:
+        """Export a `JsonlLog`'s health at each scrape, labelled by its path:
+        `{namespace}_log_write_errors_total`, `{namespace}_log_dropped_records_total` and
+        `{namespace}_log_pending_records` (held in memory while the file cannot take them).
+        Read from this process's log object, so in prometheus_client's multiprocess mode they
+        are exported only by a registry of the worker itself, not by the shared folder."""
+        self._registry.register(_LogHealth(log, self._namespace))
 
     # ---- counting ---------------------------------------------------------------------------
 
@@ -218,3 +228,26 @@ class _OtelInstruments:
         for kind, tokens in (("input", tokens_in), ("output", tokens_out)):
             if isinstance(tokens, int) and tokens >= 0:
                 self._tokens.record(tokens, {**attributes, "gen_ai.token.type": kind})
+
+
+class _LogHealth:
+    """A prometheus_client collector reading a JsonlLog's counters when scraped."""
+
+    def __init__(self, log: Any, namespace: str) -> None:
+        self.log = log
+        self.prefix = f"{namespace}_" if namespace else ""
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        path = str(getattr(self.log, "path", ""))
+        errors = CounterMetricFamily(f"{self.prefix}log_write_errors", "Writes of the decision log that failed",
+                                     labels=["path"])
+        errors.add_metric([path], self.log.errors)
+        dropped = CounterMetricFamily(f"{self.prefix}log_dropped_records",
+                                      "Decision-log records lost past the backlog's bound", labels=["path"])
+        dropped.add_metric([path], self.log.dropped)
+        pending = GaugeMetricFamily(f"{self.prefix}log_pending_records",
+                                    "Decision-log records held in memory until the file takes them", labels=["path"])
+        pending.add_metric([path], self.log.pending)
+        return [errors, dropped, pending]
