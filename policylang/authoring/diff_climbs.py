@@ -74,7 +74,7 @@ class ClimbChange:
     """Found only by replaying traffic: the analysis missed it (a bug worth reporting)."""
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"old": self.old.as_dict(), "new": self.new.as_dict(),
+        out: dict[str, Any] = {"old": self.old.as_dict(), "new": self.new.as_dict(),
                "edge": {"cascade": self.cascade, "step": self.step, "from": self.source, "to": self.target,
                         "old_when": self.old_when, "new_when": self.new_when},
                "climbs": self.climbs, "witness": self.witness, "path_before": list(self.before),
