@@ -32,17 +32,19 @@ def _tokens(text: str) -> int:
 class MockUpstream:
     """See the module's docstring. `faults` maps an HTTP status (as text) to the chance that a
     call gets it; `down` names model ids that always answer 503; `pieces` is how many chunks a
-    streamed reply comes in; `delay` seconds before each answer."""
+    streamed reply comes in; `delay` seconds before each answer, `gap` seconds between the
+    pieces of a stream."""
 
     def __init__(self, *, port: int = 0, faults: dict[str, float] | None = None, retry_after: float | None = None,
                  down: set[str] | frozenset[str] = frozenset(), reply: str = REPLY, pieces: int = 8,
-                 delay: float = 0.0, seed: int = 7) -> None:
+                 delay: float = 0.0, gap: float = 0.0, seed: int = 7) -> None:
         self.faults = dict(faults or {})
         self.retry_after = retry_after
         self.down = set(down)
         self.reply = reply
         self.pieces = pieces
         self.delay = delay
+        self.gap = gap
         self._rng = random.Random(seed)
         self.answered: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
@@ -171,6 +173,8 @@ class MockUpstream:
         out.append(b"data: [DONE]\n\n")
         for piece in out:
             await send({"type": "http.response.body", "body": piece, "more_body": True})
+            if self.gap:
+                await asyncio.sleep(self.gap)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
