@@ -105,6 +105,14 @@ def test_past_its_bound_the_backlog_drops_the_oldest_and_the_file_says_how_many(
     log.close()
 
 
+def test_without_a_backlog_a_working_file_still_takes_every_record(tmp_path):
+    path = tmp_path / "decisions.jsonl"
+    with JsonlLog(path, backlog=0) as log:
+        log({"i": 0})
+        log({"i": 1})
+    assert lines(path) == [{"i": 0}, {"i": 1}] and log.dropped == 0
+
+
 def test_close_with_records_it_cannot_write_counts_them_dropped(tmp_path, caplog):
     path = tmp_path / "decisions.jsonl"
     path.symlink_to("/dev/full")

@@ -179,11 +179,11 @@ class JsonlLog:
             return
         with self._lock:
             self._pending.append(line)
-            while len(self._pending) > self.backlog:
+            self._write()
+            while len(self._pending) > self.backlog:  # what the file could not take, past the bound
                 self._pending.popleft()
                 self.dropped += 1
                 self._lost += 1
-            self._write()
 
     def flush(self) -> int:
         """Try to write the records held back now; the number still held. Never raises."""
