@@ -25,7 +25,7 @@ from ..ir.types import (BOOL, BoolType, DurationType, EnumType, FloatType, IntTy
                         Type, describe, format_value, kind_of)
 from ..source import Span
 from ..syntax.loader import Unit
-from .expressions import MODEL_FIELD_TYPES, ExpressionChecker, Where, phrase
+from .expressions import _NUMBER_TEXT, MODEL_FIELD_TYPES, ExpressionChecker, Where, phrase
 from .resolve import Member, Resolution, Symbol
 
 WELL_KNOWN = {"input_tokens": "int"}
@@ -404,14 +404,30 @@ class Checker:
         condition = self.exprs.condition(decl.condition, unit, Where("a budget's condition")) if decl.condition else None
         want = "money" if metric == "cost" else "duration"
         if bound is not None and kind_of(bound.type) != want:
-            example = "$0.50" if metric == "cost" else "30s"
             self.error(E103, f"a {metric} budget is {'an amount of money' if metric == 'cost' else 'a duration'}; "
                                f"'{self.exprs.text(decl.bound)}' is {phrase(bound.type)}", decl.bound.span,
-                       help=f"budget {metric} <= {example}")
+                       help=self._budget_help(decl, metric, kind_of(bound.type)))
             return None
         if bound is None or (decl.condition is not None and condition is None):
             return None
         return Budget(span=decl.span, metric=metric, bound=bound.value, condition=condition)
+
+    def _budget_help(self, decl: s.BudgetDecl, metric: str, found: str) -> str:
+        """The fix of a budget whose bound is of the wrong kind, in the user's own words: the
+        other budget for the bound they wrote (`400ms` bounds latency), or their number with the
+        unit it lacks; never a value they did not write."""
+        written = self.exprs.text(decl.bound)
+        when = f" when {self.exprs.text(decl.condition)}" if decl.condition is not None else ""
+        other, other_kind = ("latency", "duration") if metric == "cost" else ("cost", "money")
+        if found == other_kind:
+            return f"to bound {other}, write: budget {other} <= {written}{when}"
+        if _NUMBER_TEXT.fullmatch(written):
+            if metric == "cost":
+                return f"write the amount with a dollar sign: budget cost <= ${written}{when}"
+            return f"give the number a unit: budget latency <= {written}s{when} (or {written}ms, {written}m)"
+        if metric == "cost":
+            return "the bound of a cost budget is an amount of money: $ and a number, or a money threshold"
+        return "the bound of a latency budget is a duration: a number with s, ms or m, or a duration threshold"
 
     def invariant(self, unit: Unit, decl: s.InvariantDecl) -> Invariant | None:
         """The invariant, its requirement free to read `model.FIELD`; None after a finding."""

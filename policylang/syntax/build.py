@@ -7,6 +7,7 @@ an unknown escape, `budget cost >= ...`) are recorded as E0xx diagnostics in the
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from contextvars import ContextVar
@@ -86,6 +87,12 @@ def _nodes(children: Iterable[object], cls: type[_N]) -> tuple[_N, ...]:
 _NUMBER = re.compile(r"[0-9]+(_[0-9]+)*(\.[0-9]+(_[0-9]+)*)?")
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 _UNITS = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60)}
+_MAX_INT_DIGITS = 4_000
+"""Python reads at most 4,300 digits into an int; no policy needs a tenth of that."""
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]}"
 
 
 def _check_digits(ctx: BuildContext, token: Token, digits: str) -> str:
@@ -147,12 +154,22 @@ class Builder(Transformer[Token, s.File]):
 
     def int_lit(self, c: Children) -> s.IntLit:
         tok = c[0]
-        return s.IntLit(span=self.ctx.span(tok), value=int(_check_digits(self.ctx, tok, str(tok))))
+        digits = _check_digits(self.ctx, tok, str(tok))
+        if len(digits) > _MAX_INT_DIGITS:
+            self.ctx.error(E004, f"the number literal '{_shorten(str(tok))}' has {len(digits):,} digits, more than "
+                                 f"a policy's numbers hold ({_MAX_INT_DIGITS:,})", tok)
+            digits = "0"
+        return s.IntLit(span=self.ctx.span(tok), value=int(digits))
 
     def float_lit(self, c: Children) -> s.FloatLit:
         tok = c[0]
         text = _check_digits(self.ctx, tok, str(tok))
-        return s.FloatLit(span=self.ctx.span(tok), value=float(text), text=text)
+        value = float(text) if len(text) <= _MAX_INT_DIGITS else math.inf
+        if not math.isfinite(value):
+            self.ctx.error(E004, f"the number literal '{_shorten(str(tok))}' is too large for a float (at most about "
+                                 "1.8 followed by 308 digits)", tok)
+            value = 0.0
+        return s.FloatLit(span=self.ctx.span(tok), value=value, text=text)
 
     def money_lit(self, c: Children) -> s.MoneyLit:
         tok = c[0]
