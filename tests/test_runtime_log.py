@@ -263,3 +263,39 @@ def test_a_router_serves_while_its_log_cannot_write_and_the_log_catches_up(tmp_p
     ends = list(read_log(path))
     assert [r["end"] for r in ends] == ["answered"] * 3 and [Decimal(r["cost"]) for r in ends] == [r.cost for r in results]
     log.close()
+
+
+ROTATED_WRITER = textwrap.dedent(r"""
+    import sys, time
+    from policylang.runtime.log import JsonlLog
+    log = JsonlLog(sys.argv[1])
+    print("ready", flush=True)
+    for i in range(int(sys.argv[3])):
+        log({"writer": sys.argv[2], "i": i})
+        time.sleep(0.001)
+    print(log.errors, log.dropped, flush=True)
+""")
+
+
+@pytest.mark.slow  # two writer processes and twenty rotations: ~3 s
+def test_two_processes_writing_through_rotations_lose_no_record_and_split_none(tmp_path):
+    path = tmp_path / "decisions.jsonl"
+    writers = [subprocess.Popen([sys.executable, "-c", ROTATED_WRITER, str(path), str(k), "400"],
+                                stdout=subprocess.PIPE, text=True) for k in range(2)]
+    for writer in writers:
+        assert writer.stdout.readline().strip() == "ready"
+    rotations = 0
+    while any(w.poll() is None for w in writers) and rotations < 20:
+        time.sleep(0.03)
+        if path.exists():
+            rotations += 1
+            os.rename(path, tmp_path / f"decisions.jsonl.{rotations}")  # logrotate's move, no copytruncate
+    for writer in writers:
+        out, _ = writer.communicate(timeout=60)
+        assert out.split() == ["0", "0"]  # no failed write, nothing dropped
+    files = [tmp_path / f"decisions.jsonl.{k}" for k in range(1, rotations + 1)] + ([path] if path.exists() else [])
+    assert rotations >= 3
+    seen = [(r["writer"], r["i"]) for r in read_log(files)]  # every line whole: a torn one would raise
+    assert sorted(seen) == [(str(k), i) for k in range(2) for i in range(400)]
+    for k in ("0", "1"):  # each writer's records in order across the files
+        assert [i for w, i in seen if w == k] == list(range(400))
