@@ -19,7 +19,7 @@ import policylang
 from policylang import runtime
 from policylang.cli import main
 from policylang.simulation import simulate
-from policylang.simulation.decisionlog import is_decision_log, traffic_record
+from policylang.simulation.decisionlog import Reader, is_decision_log, is_log_record, traffic_record
 from runtime_support import SHOP
 
 ENGINES = ("python", "duckdb")
@@ -145,6 +145,16 @@ def test_a_record_becomes_its_signals_outcomes_and_tokens():
         "task": "chat", "remaining_budget": 0.25, "input_tokens": 40,
         "@outcomes": [{"confidence": 0.3}, {"confidence": 0.9}], "@output_tokens": 1200, "@input_tokens": 40}
     assert traffic_record({**record, "attempts": []})["remaining_budget"] == "0.25"  # not money here: as logged
+
+
+def test_other_events_of_a_run_are_log_records_that_are_skipped():
+    reader = Reader()
+    other = {"event": "shadow", "run_id": "c", "policy_sha256": "x", "signals": {"task": "chat"}}
+    assert is_log_record(other) and reader.record(json.dumps(other)) is None
+    assert reader.record(json.dumps({**other, "event": "end"})) == {"task": "chat"}
+    assert reader.record("") is None and reader.record("[1, 2]") is None
+    counts = reader.finish()
+    assert (counts.decisions, counts.skipped, counts.starts, counts.unfinished) == (1, 2, 0, 0)
 
 
 def test_plain_traffic_is_not_taken_for_a_log(shop, tmp_path):

@@ -49,13 +49,13 @@ not worth parsing twice); the lines after it may still tell."""
 
 def is_log_record(value: Any) -> bool:
     """Whether a JSON value is a record of the runtime's decision log: a run's record (with
-    `signals` and `policy_sha256`), a start record, or the log's own `"lost"` note."""
+    `signals` and `policy_sha256`: an end record, a start record, or any other event the
+    runtime logs about a run), or the log's own `"lost"` note."""
     if not isinstance(value, dict):
         return False
-    event = value.get("event")
-    if event == "lost":
+    if value.get("event") == "lost":
         return isinstance(value.get("records"), int)
-    return isinstance(value.get("signals"), dict) and "policy_sha256" in value and event in (None, "start", "end")
+    return isinstance(value.get("signals"), dict) and "policy_sha256" in value
 
 
 def _first_object(lines: Iterable[bytes | str]) -> Any:
