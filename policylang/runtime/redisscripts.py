@@ -112,16 +112,18 @@ return {1, t[1], t[2], t[3]}
 """
 
 TOTALS = _MONEY + r"""
+-- ARGV: the budget, stored when the account is new
 expire(now_ms())
+redis.call('HSETNX', KEYS[1], 'budget', ARGV[1])
 local t = totals()
 return {1, t[1], t[2], t[3]}
 """
 
 RENEW = _MONEY + r"""
 -- ARGV: lease ms, hold ids. Extends the lease of each hold still there.
-local until = now_ms() + tonumber(ARGV[1])
+local expiry = now_ms() + tonumber(ARGV[1])
 for k = 2, #ARGV do
-  if redis.call('ZSCORE', KEYS[2], ARGV[k]) then redis.call('ZADD', KEYS[2], 'XX', until, ARGV[k]) end
+  if redis.call('ZSCORE', KEYS[2], ARGV[k]) then redis.call('ZADD', KEYS[2], 'XX', expiry, ARGV[k]) end
 end
 return 1
 """

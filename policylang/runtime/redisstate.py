@@ -120,8 +120,9 @@ class RedisState:
             if self._down_since is None:
                 self._down_since = time.monotonic()
                 self.outages += 1
-                _log.warning("policylang.runtime: Redis at %s is unreachable (%s); serving breakers and budgets "
-                             "on this process's local state until it answers", self.where, type(exc).__name__)
+                _log.warning("policylang.runtime: Redis at %s is unreachable (%s: %s); serving breakers and "
+                             "budgets on this process's local state until it answers", self.where,
+                             type(exc).__name__, exc)
             raise Unreachable() from exc
         if self._down_since is not None:
             _log.warning("policylang.runtime: Redis at %s answers again after %.1f s; local spend caught up",
@@ -171,7 +172,7 @@ class RedisLedger:
         self._spent = self._held = 0  # the last totals read from Redis (units), then local changes
         with self._lock:
             try:
-                self._read(state.run("TOTALS", self._keys, []))
+                self._read(state.run("TOTALS", self._keys, [self._budget]))
             except Unreachable:
                 pass
 
@@ -212,7 +213,7 @@ class RedisLedger:
         with self._lock:
             try:
                 self._catch_up()
-                self._read(self._state.run("TOTALS", self._keys, []))
+                self._read(self._state.run("TOTALS", self._keys, [self._budget]))
             except Unreachable:
                 pass
             return lua.from_units(self._spent), lua.from_units(self._held)
@@ -268,7 +269,7 @@ class RedisLedger:
         self._drops.clear()
         self._away_spent = 0
         self._batch = None
-        self._read(self._state.run("TOTALS", self._keys, []))
+        self._read(self._state.run("TOTALS", self._keys, [self._budget]))
 
     def _read(self, answer: list[Any]) -> None:
         self._spent, self._held = int(answer[1]), int(answer[2])
@@ -364,6 +365,8 @@ class RedisBreakers:
         answer = self._state.run("BREAKER", [self._state.key("breaker", tag), self._state.key("breaker", tag, "window")],
                                  [op, repr(float(now)), repr(draw), repr(float(park)), *self._args])
         allowed, mode, until, parked = int(answer[0]), int(answer[1]), float(answer[2]), float(answer[3])
+        if op in ("peek", "release"):  # as `Breakers`: a change is told when a call asks or ends
+            return allowed, mode, until, parked
         name = "parked" if parked and now < parked else _MODES[mode]
         with self._lock:
             changed = self._seen.get(key, "closed") != name
