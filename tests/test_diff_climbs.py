@@ -193,6 +193,39 @@ def _outcome_objects(old, new):
     return found
 
 
+def brute_force_outcomes(old, new, old_gen, new_gen) -> set[str]:
+    """The versions ("old", "new") that alone accept some outcome object, where some request
+    both accept climbs to it in the other (decided there with two steps or more)."""
+    names = list(dict.fromkeys(s.name for p in (old, new) for s in p.ir.outcomes))
+    values = []
+    for name in names:
+        choices: list = [_ABSENT]
+        for t in (s.type for p in (old, new) for s in p.ir.outcomes if s.name == name):
+            choices += [False, True] if isinstance(t, BoolType) else range(int(t.low), int(t.high) + 1)
+        values.append(list(dict.fromkeys(choices)))
+
+    def accepts(policy, o) -> bool:
+        try:
+            policy.interpreter.validate(o, "outcome", True)
+            return True
+        except RequestError:
+            return False
+
+    only = set()
+    for combination in itertools.product(*values):
+        o = {n: v for n, v in zip(names, combination) if v is not _ABSENT}
+        a, b = accepts(old, o), accepts(new, o)
+        if a != b:
+            only.add("old" if a else "new")
+    climbing = {"old": False, "new": False}
+    for request in _union_requests(old_gen, new_gen):
+        before, after = _decide(old, request), _decide(new, request)
+        if not isinstance(before, RequestError) and not isinstance(after, RequestError):
+            climbing["old"] = climbing["old"] or len(before.steps) >= 2
+            climbing["new"] = climbing["new"] or len(after.steps) >= 2
+    return {side for side in only if climbing["new" if side == "old" else "old"]}
+
+
 def _read_by_edges(policy) -> set[str]:
     inputs = {s.name for s in policy.ir.inputs}
     return {n.name for c in policy.ir.cascades for edge in c.edges for n in nodes(edge.condition)
@@ -264,8 +297,17 @@ def test_climbs_are_exact_on_finite_domains(pair):
     event(f"{kind}: {'some climb changes' if expected else 'no climb changes'}")
     assert {(c.old.rule, c.new.rule, c.step, c.climbs) for c in report.climbs} == expected
     assert_climbs_replay(report, old, new)
+    refused = brute_force_outcomes(old, new, old_gen, new_gen)
+    event(f"outcome objects only one version accepts: {bool(refused)}")
+    assert {a.only for a in report.outcomes} == refused
+    for fact in report.outcomes:  # the accepting version walks the witness, the other refuses it
+        accepting, refusing = (old, new) if fact.only == "old" else (new, old)
+        signals = {k: v for k, v in fact.witness.items() if k != "@outcomes"}
+        accepting.path(accepting.decide(signals), fact.witness["@outcomes"])
+        with pytest.raises(RequestError):
+            refusing.path(refusing.decide(signals), fact.witness["@outcomes"])
     if kind == "copy":
-        assert not report.changed
+        assert not report.changed and not report.outcomes
 
 
 # ---- the cases of the issue ---------------------------------------------------------------------

@@ -38,6 +38,7 @@ from ..source import Span
 from .diff_budgets import BudgetDiff, budgets, notes, shape
 from .diff_climbs import ClimbChange, climb_change, climbs, path
 from .diff_findings import Findings, findings
+from .diff_outcomes import outcome_acceptance
 from .diff_signals import Acceptance, acceptance
 from .explain import call_cost
 
@@ -165,12 +166,14 @@ class Diff:
     """Requests decided with the same steps that climb a cascade edge in one version only."""
     findings: Findings | None = None
     """The errors and warnings NEW has that OLD has not (None: not looked for)."""
+    outcomes: list[Acceptance] = field(default_factory=list)
+    """Outcome objects only one version accepts, with a request that climbs to them."""
 
     @property
     def changed(self) -> bool:
         """Some request's decision or climb changes: a pair, a request only one version
         accepts, or a climb."""
-        return bool(self.changes or self.acceptance or self.climbs)
+        return bool(self.changes or self.acceptance or self.climbs or self.outcomes)
 
     @property
     def failed(self) -> bool:
@@ -191,6 +194,8 @@ class Diff:
             out["no_common_request"] = True
         if self.climbs:  # present only where there is something to say: the output of a diff
             out["climbs"] = [c.as_dict() for c in self.climbs]  # without them stays as it was
+        if self.outcomes:
+            out["outcome_acceptance"] = [a.as_dict() for a in self.outcomes]
         if self.findings is not None and (self.findings.added or self.findings.errors):
             out["findings"] = self.findings.as_dict()
         if self.traffic is not None:
@@ -243,6 +248,7 @@ def diff(old: Policy, new: Policy, *, traffic: Iterable[str | bytes] | None = No
         report.climbs = climbs(old, new, old_entries, new_entries, progress=progress,
                                apart=lambda i, j: disjoint(old_hulls[i], new_hulls[j]))
     report.acceptance = acceptance(space, old, new)
+    report.outcomes = outcome_acceptance(space, old, new)
     if lint:
         report.findings = findings(old, new)
     report.budgets = budgets(old, new)

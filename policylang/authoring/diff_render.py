@@ -73,6 +73,14 @@ def render_text(report: Diff) -> str:
             lines.append(f"      only {fact.only.upper()} accepts " + "; ".join(fact.which))
             other = "NEW" if fact.only == "old" else "OLD"
             lines.append(f"      e.g. {dumps(fact.witness)}: {other} refuses it, {fact.error.code} {fact.error.message}")
+    if report.outcomes:
+        lines += ["", "outcome objects only one version accepts (the climb of the other stops with an error)"]
+        for fact in report.outcomes:
+            lines.append(f"  outcome {fact.signal}, {fact.change}: {fact.old_type or '(not declared)'} -> "
+                         f"{fact.new_type or '(not declared)'}")
+            lines.append(f"      only {fact.only.upper()} accepts " + "; ".join(fact.which))
+            other = "NEW" if fact.only == "old" else "OLD"
+            lines.append(f"      e.g. {dumps(fact.witness)}: {other} refuses it, {fact.error.code} {fact.error.message}")
     if report.renames:
         lines += ["", "renamed (the same requests, the same decisions: not a change)"]
         lines += [f"  {r.old.label} -> {r.new.label}" for r in report.renames]
@@ -186,6 +194,10 @@ def _change_verdict(report: Diff) -> str:
     if report.climbs:
         edges = len({(c.cascade, c.step) for c in report.climbs})
         parts.append(f"{_count(edges, 'cascade edge')} {'climb' if edges != 1 else 'climbs'} differently")
+    if report.outcomes:
+        outcomes = len({a.signal for a in report.outcomes})
+        parts.append(f"{_count(outcomes, 'outcome')} {'change' if outcomes != 1 else 'changes'} which outcome objects "
+                     "are accepted")
     head = "decisions change" if report.changes or report.acceptance else "climbs change"
     return f"{head}: " + "; ".join(parts)
 
@@ -226,6 +238,12 @@ def render_markdown(report: Diff) -> str:
         lines += ["", "#### Requests only one version accepts", "",
                   "| signal | change | accepted only by | requests | example | the other says |", "|---|---|---|---|---|---|"]
         for a in report.acceptance:
+            lines.append(f"| {_code(a.signal)} | {a.change} | {a.only} | {_md('; '.join(a.which))} | "
+                         f"{_code(dumps(a.witness))} | {a.error.code}: {_md(a.error.message)} |")
+    if report.outcomes:
+        lines += ["", "#### Outcome objects only one version accepts", "",
+                  "| outcome | change | accepted only by | objects | example | the other says |", "|---|---|---|---|---|---|"]
+        for a in report.outcomes:
             lines.append(f"| {_code(a.signal)} | {a.change} | {a.only} | {_md('; '.join(a.which))} | "
                          f"{_code(dumps(a.witness))} | {a.error.code}: {_md(a.error.message)} |")
     if report.renames:
