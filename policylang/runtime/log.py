@@ -173,9 +173,11 @@ class JsonlLog:
             line = encode(record)
         except Exception as exc:  # a value whose repr raises: count it, the app goes on
             with self._lock:
+                self.errors += 1
                 self.dropped += 1
                 self._lost += 1
-                self._failed(exc, "encoding a record")
+            _warn.warning("the decision log %s dropped a record it could not encode (%s: %s)", self.path,
+                          type(exc).__name__, exc)
             return
         with self._lock:
             self._pending.append(line)
