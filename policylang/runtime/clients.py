@@ -8,11 +8,22 @@
 Each call sends `model.id` (or `model_name(model)`) and the call's cap as `max_tokens`, and
 returns a `runtime.Answer` with the provider's token counts, which the Router prices. Provider
 failures become the error names of section 3.6: 429 is `rate_limited` (with its Retry-After),
-503 `unavailable`, 408 and 504 `timeout`, other 5xx `server_error`, 404 (the model is gone) and
-a refused connection `unavailable`, a timeout `timeout`, and a content filter (a refusal, or
-`finish_reason == "content_filter"`) `content_filtered`. Anything else (a bad key, a bad
-request) is re-raised: it is a bug to fix, not an outage to route around. The SDKs' own
+503 `unavailable`, 408 and 504 `timeout`, other 5xx `server_error`, 404 (the model is gone)
+`unavailable`, a connection refused, reset or cut `unavailable` but transient (the Router
+retries it, as the SDKs do, before its fallback), a timeout `timeout`, and a content filter (a
+refusal, or `finish_reason == "content_filter"`) `content_filtered`. Anything else (a bad key,
+a bad request) is re-raised: it is a bug to fix, not an outage to route around. The SDKs' own
 retries are turned off, so that the Router's `Retry` is the only one.
+
+`call.stream(model, request, *, max_output)` (and `await`-free `call.astream`, an async
+iterator) stream the answer (section 13.1): str chunks, then a `runtime.Usage` when the provider
+reports it (OpenAI's `stream_options={"include_usage": True}` is always asked for). The
+provider's stream is closed however the iteration ends. A chunk that is not what the SDK's
+types say (no JSON, no choices where content was due) is a `server_error`.
+
+A Retry-After is read as seconds (or an HTTP date); a negative one is 0, one that is no number
+(nor date), not finite, or more than a day is ignored (None), so that a provider cannot park a
+model for a year.
 
 A `request` is a string (one user message), a list of messages, or a dict of the SDK's
 keyword arguments holding `messages`.
@@ -25,9 +36,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from collections.abc import AsyncIterator, Iterator
+
 from .engine import Model
 from .errors import MissingExtra, ProviderError
-from .results import Answer
+from .results import Answer, Usage
+
+_DAY = 86_400.0
 
 _FILTER_WORDS = ("content_filter", "content_policy", "content policy", "responsibleaipolicyviolation")
 
@@ -47,26 +62,35 @@ def _kwargs_of(request: Any) -> dict[str, Any]:
 
 def retry_after(headers: Any) -> float | None:
     """Seconds from a response's `retry-after-ms` or `retry-after` header (a number of
-    seconds or an HTTP date), or None."""
+    seconds or an HTTP date): negative is 0; garbage, not finite or over a day is None."""
     if headers is None:
         return None
     try:
         milliseconds = headers.get("retry-after-ms")
         if milliseconds is not None:
-            return max(0.0, float(milliseconds) / 1000)
+            return _seconds(float(milliseconds) / 1000)
         value = headers.get("retry-after")
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError, OverflowError):
         return None
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
-    except ValueError:
+        return _seconds(float(value))
+    except (TypeError, ValueError, OverflowError):
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        return max(0.0, when.timestamp() - time.time())
+        try:
+            return _seconds(when.timestamp() - time.time())
+        except (TypeError, ValueError, OverflowError):
+            return None
+
+
+def _seconds(value: float) -> float | None:
+    if value != value or value in (float("inf"), float("-inf")) or value > _DAY:
+        return None
+    return max(0.0, value)
 
 
 def provider_error(status: int | None, message: str, headers: Any = None, body: Any = None) -> ProviderError | None:
@@ -96,6 +120,40 @@ def _answer(response: Any) -> Answer:
     return Answer(text=getattr(choice.message, "content", None) or "", finish_reason=reason,
                   input_tokens=getattr(usage, "prompt_tokens", None), output_tokens=getattr(usage, "completion_tokens", None),
                   model=getattr(response, "model", None), raw=response)
+
+
+def _items(chunk: Any) -> Iterator[str | Usage]:
+    """The text and the usage a stream chunk carries (OpenAI's and LiteLLM's shapes)."""
+    try:
+        choices = chunk.choices
+        if choices:
+            choice = choices[0]
+            content = getattr(choice.delta, "content", None) if choice.delta is not None else None
+            if getattr(choice, "finish_reason", None) == "content_filter":
+                raise ProviderError("content_filtered", "the provider filtered the answer (finish_reason content_filter)")
+            if content:
+                if not isinstance(content, str):
+                    raise TypeError(f"content is a {type(content).__name__}")
+                yield content
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            prompt, completion = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+            if isinstance(prompt, int) and isinstance(completion, int):
+                yield Usage(prompt, completion)
+    except (AttributeError, TypeError, IndexError) as exc:
+        raise ProviderError("server_error", f"a malformed stream chunk: {exc}") from exc
+
+
+def _stream_error(exc: BaseException) -> ProviderError | None:
+    """A transport failure while a stream is read (the SDKs let httpx's errors through)."""
+    if isinstance(exc, TimeoutError) or type(exc).__name__ in ("ReadTimeout", "TimeoutException", "PoolTimeout",
+                                                                  "ConnectTimeout", "WriteTimeout"):
+        return ProviderError("timeout", str(exc) or type(exc).__name__)
+    if isinstance(exc, ConnectionError) or any(k.__name__ == "TransportError" for k in type(exc).__mro__):
+        return ProviderError("unavailable", str(exc) or type(exc).__name__, transient=True)
+    if isinstance(exc, ValueError):  # a chunk that is no JSON
+        return ProviderError("server_error", f"a malformed stream chunk: {exc}")
+    return None
 
 
 class _Client:
@@ -150,12 +208,62 @@ class OpenAICall(_Client):
             raise self._error(exc) from exc
         return _answer(response)
 
+    def stream(self, model: Model, request: Any, *, max_output: int,
+               timeout: float | None = None) -> Iterator[str | Usage]:
+        """One streamed chat completion: str chunks, then its `Usage`; ProviderError for a
+        provider failure (before or during the stream). Closes the stream however it ends."""
+        arguments = self._arguments(model, request, max_output, timeout)
+        arguments["stream"], arguments["stream_options"] = True, {"include_usage": True}
+        try:
+            response = self.client.chat.completions.create(**arguments)
+        except self._sdk.APIError as exc:
+            raise self._error(exc) from exc
+        try:
+            for chunk in response:
+                yield from _items(chunk)
+        except self._sdk.APIError as exc:
+            raise self._error(exc) from exc
+        except ProviderError:
+            raise
+        except Exception as exc:
+            found = _stream_error(exc)
+            if found is None:
+                raise
+            raise found from exc
+        finally:
+            response.close()
+
+    async def astream(self, model: Model, request: Any, *, max_output: int,
+                      timeout: float | None = None) -> AsyncIterator[str | Usage]:
+        """`stream` on the SDK's async client."""
+        arguments = self._arguments(model, request, max_output, timeout)
+        arguments["stream"], arguments["stream_options"] = True, {"include_usage": True}
+        try:
+            response = await self.async_client.chat.completions.create(**arguments)
+        except self._sdk.APIError as exc:
+            raise self._error(exc) from exc
+        try:
+            async for chunk in response:
+                for item in _items(chunk):
+                    yield item
+        except self._sdk.APIError as exc:
+            raise self._error(exc) from exc
+        except ProviderError:
+            raise
+        except Exception as exc:
+            found = _stream_error(exc)
+            if found is None:
+                raise
+            raise found from exc
+        finally:
+            await response.close()
+
     def _error(self, exc: Exception) -> Exception:
         sdk = self._sdk
         if isinstance(exc, sdk.APITimeoutError):
             return ProviderError("timeout", str(exc))
-        if isinstance(exc, sdk.APIConnectionError):
-            return ProviderError("unavailable", str(exc))
+        if isinstance(exc, sdk.APIConnectionError):  # refused, reset, cut: the SDK retries these
+            return ProviderError("unavailable", str(exc), transient=True)
         if isinstance(exc, sdk.APIStatusError):
             found = provider_error(exc.status_code, str(exc), exc.response.headers, getattr(exc, "body", None))
             if found is not None:
@@ -194,6 +302,60 @@ class LiteLLMCall(_Client):
             raise self._error(exc) from exc
         return _answer(response)
 
+    def stream(self, model: Model, request: Any, *, max_output: int,
+               timeout: float | None = None) -> Iterator[str | Usage]:
+        """One streamed `litellm.completion`: str chunks, then its `Usage`."""
+        arguments = self._arguments(model, request, max_output, timeout)
+        arguments["stream"], arguments["stream_options"] = True, {"include_usage": True}
+        response: Any = None
+        try:
+            response = self._litellm.completion(**arguments)
+            for chunk in response:
+                yield from _items(chunk)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            found = self._error(exc)
+            if found is exc:
+                found = _stream_error(exc) or exc
+            raise found from exc
+        finally:
+            close = getattr(response, "close", None) or getattr(getattr(response, "completion_stream", None), "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - already broken: closed either way
+                    pass
+
+    async def astream(self, model: Model, request: Any, *, max_output: int,
+                      timeout: float | None = None) -> AsyncIterator[str | Usage]:
+        """One streamed `litellm.acompletion`."""
+        arguments = self._arguments(model, request, max_output, timeout)
+        arguments["stream"], arguments["stream_options"] = True, {"include_usage": True}
+        response: Any = None
+        try:
+            response = await self._litellm.acompletion(**arguments)
+            async for chunk in response:
+                for item in _items(chunk):
+                    yield item
+        except ProviderError:
+            raise
+        except Exception as exc:
+            found = self._error(exc)
+            if found is exc:
+                found = _stream_error(exc) or exc
+            raise found from exc
+        finally:
+            stream = getattr(response, "completion_stream", None)
+            close = getattr(stream, "aclose", None) or getattr(stream, "close", None)
+            if close is not None:
+                try:
+                    closed = close()
+                    if hasattr(closed, "__await__"):
+                        await closed
+                except Exception:  # noqa: BLE001 - as in stream
+                    pass
+
     def _error(self, exc: Exception) -> Exception:
         lite = self._litellm
         if isinstance(exc, ProviderError):
@@ -209,7 +371,7 @@ class LiteLLMCall(_Client):
         if found is not None:
             return found
         if isinstance(exc, lite.APIConnectionError):
-            return ProviderError("unavailable", str(exc))
+            return ProviderError("unavailable", str(exc), transient=True)
         return exc
 
 

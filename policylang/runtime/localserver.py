@@ -8,13 +8,25 @@ It answers `POST /v1/chat/completions` and, on command, fails the way providers 
         server.hang("z-ai/glm-5.2", seconds=2)     # the next call answers after 2 s
         server.truncate("anthropic/claude-sonnet-4-6")   # finish_reason "length"
         server.filter("openai/gpt-5.5")            # finish_reason "content_filter"
+        server.streaming("openai/gpt-5.5", cut_after=3)  # the next stream stops after 3 chunks
         call = runtime.clients.openai(base_url=server.url, api_key="local")
+
+With `"stream": true` it answers as OpenAI does: server-sent events over a chunked response,
+one `chat.completion.chunk` per piece of the answer (the first with the assistant's role), a
+last chunk with the `finish_reason`, then, when `stream_options.include_usage` is set, a chunk
+with no choices and the `usage` (every other chunk then carries `"usage": null`), and
+`data: [DONE]`. `streaming(model, ...)` scripts a stream's faults: `first_delay` seconds before
+its first chunk, `pace` seconds between chunks, `cut_after` chunks then the connection is cut
+(no `[DONE]`, no end of the chunked body), `malformed_at` a chunk that is no JSON. An HTTP
+failure scripted with `fail` comes before any event, as a provider's would.
 
 Scripted faults are used up one per call, in order (`times=` repeats one); a model with none
 left gets its reply (by default a small JSON answer). Usage is reported as a provider would:
 `prompt_tokens` one per 4 characters of the messages (at least 1), `completion_tokens` one per
 4 characters of the answer, never above `max_tokens`. `server.calls` lists every request it
-received (model, max_tokens, and the status and usage it answered with).
+received (model, max_tokens, and the status and usage it answered with; for a stream, also
+`"stream": True`, the chunks it sent, and `"disconnected": True` when the client closed the
+connection before the stream's end).
 """
 
 from __future__ import annotations
@@ -37,6 +49,10 @@ class _Fault:
     seconds: float = 0.0
     finish_reason: str | None = None
     body: dict[str, Any] | None = None
+    first_delay: float = 0.0
+    pace: float = 0.0
+    cut_after: int | None = None
+    malformed_at: int | None = None
 
 
 @dataclass
@@ -74,13 +90,43 @@ class LocalServer:
                     return self._send(400, {"error": {"message": "the body is no JSON", "type": "invalid_request_error"}})
                 if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
                     return self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
-                status, payload, headers, seconds = server._respond(body)
-                if seconds:
-                    time.sleep(seconds)
+                status, payload, headers, fault, record = server._respond(body)
+                if fault.seconds:
+                    time.sleep(fault.seconds)
                 try:
-                    self._send(status, payload, headers)
+                    if status == 200 and body.get("stream"):
+                        options = body.get("stream_options")
+                        self._stream(payload, fault, record, isinstance(options, dict) and bool(options.get("include_usage")))
+                    else:
+                        self._send(status, payload, headers)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
-                    pass
+                    record["disconnected"] = True
+                    self.close_connection = True
+
+            def _stream(self, payload: dict[str, Any], fault: _Fault, record: dict[str, Any], usage: bool) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream; charset=utf-8")
+                self.send_header("cache-control", "no-cache")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                self.wfile.flush()
+                if fault.first_delay:
+                    time.sleep(fault.first_delay)
+                events = _events(payload, usage)
+                record["stream"], record["chunks"] = True, 0
+                for index, event in enumerate(events):
+                    if fault.cut_after is not None and record["chunks"] >= fault.cut_after:
+                        self.close_connection = True  # cut: no [DONE], no end of the chunked body
+                        return
+                    data = b"data: {not json\n\n" if index == fault.malformed_at else \
+                        b"data: " + (event if isinstance(event, bytes) else json.dumps(event).encode("utf-8")) + b"\n\n"
+                    if index and fault.pace:
+                        time.sleep(fault.pace)
+                    self.wfile.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
+                    self.wfile.flush()
+                    record["chunks"] += 1
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
 
             def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode("utf-8")
@@ -151,6 +197,14 @@ class LocalServer:
         """The next `times` answers of `model` are withheld: finish_reason "content_filter"."""
         self._push(model, times, _Fault(finish_reason="content_filter"))
 
+    def streaming(self, model: str, *, first_delay: float = 0.0, pace: float = 0.0, cut_after: int | None = None,
+                  malformed_at: int | None = None, times: int = 1) -> None:
+        """The next `times` streams of `model`: wait `first_delay` seconds before the first
+        chunk and `pace` between chunks, cut the connection after `cut_after` chunks (the
+        first, with the role, counts), send chunk number `malformed_at` (from 0) as no JSON."""
+        self._push(model, times, _Fault(first_delay=first_delay, pace=pace, cut_after=cut_after,
+                                        malformed_at=malformed_at))
+
     def _push(self, model: str, times: int, fault: _Fault) -> None:
         with self._lock:
             self._script(model).faults.extend([fault] * times)
@@ -162,7 +216,7 @@ class LocalServer:
 
     # ---- answering ----------------------------------------------------------------------------
 
-    def _respond(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str], float]:
+    def _respond(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str], _Fault, dict[str, Any]]:
         model = str(body.get("model", ""))
         cap = body.get("max_tokens") or body.get("max_completion_tokens")
         messages = body.get("messages") or []
@@ -175,7 +229,7 @@ class LocalServer:
             reply, (fixed_prompt, fixed_completion) = script.reply, script.tokens
         if fault.status != 200:
             headers = {"retry-after": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-            return fault.status, fault.body or {}, headers, fault.seconds
+            return fault.status, fault.body or {}, headers, fault, record
         text, reason = reply, fault.finish_reason or "stop"
         completion = fixed_completion if fixed_completion is not None else _tokens(text)
         if reason == "content_filter":
@@ -195,4 +249,23 @@ class LocalServer:
             "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}],
             "usage": usage,
-        }, {}, fault.seconds
+        }, {}, fault, record
+
+
+def _events(payload: dict[str, Any], usage: bool) -> list[dict[str, Any] | bytes]:
+    """A chat completion as OpenAI streams it: the chunks, the usage chunk, `[DONE]`."""
+    text = payload["choices"][0]["message"]["content"]
+    base = {"id": payload["id"], "object": "chat.completion.chunk", "created": payload["created"],
+            "model": payload["model"]}
+    extra: dict[str, Any] = {"usage": None} if usage else {}
+    pieces = [text[i:i + 8] for i in range(0, len(text), 8)]
+    events: list[dict[str, Any] | bytes] = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}], **extra}]
+    events += [{**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}], **extra}
+               for piece in pieces]
+    events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": payload["choices"][0]["finish_reason"]}],
+                   **extra})
+    if usage:
+        events.append({**base, "choices": [], "usage": payload["usage"]})
+    events.append(b"[DONE]")
+    return events
