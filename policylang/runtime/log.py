@@ -116,6 +116,7 @@ class JsonlLog:
         self._closed = False
         self._reopen = False
         self._torn = False  # a write of ours was cut short: the file ends inside our line
+        self._unencodable = False  # a record could not be encoded (warned once)
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None
         self._fd, self._identity = self._open()
@@ -176,8 +177,10 @@ class JsonlLog:
                 self.errors += 1
                 self.dropped += 1
                 self._lost += 1
-            _warn.warning("the decision log %s dropped a record it could not encode (%s: %s)", self.path,
-                          type(exc).__name__, exc)
+                first, self._unencodable = not self._unencodable, True
+            if first:
+                _warn.warning("the decision log %s dropped a record it could not encode (%s: %s); it counts any "
+                              "other in `dropped`", self.path, type(exc).__name__, exc)
             return
         with self._lock:
             self._pending.append(line)
