@@ -532,3 +532,19 @@ def test_deep_configs_from_python_are_refused_too() -> None:
     with pytest.raises(ConfigError, match=r"model_list\[0\].model_info.max_input_tokens: nan"):
         import_litellm({"model_list": [{"model_name": "a", "litellm_params": {"model": "x/y"},
                                         "model_info": {"max_input_tokens": float("nan")}}]})
+
+
+def test_config_errors_speak_the_configs_words_not_pythons() -> None:
+    cases = [({"model_list": [{"model_name": "a", "litellm_params": {"model": "x/y"}, "model_info": [1]}]},
+              "model_list[0].model_info: expected a mapping, found a list"),
+             ({"model_list": [{"model_name": "a", "litellm_params": {"model": "x/y"}}], "router_settings": None,
+               "litellm_settings": {"fallbacks": 3}}, "fallbacks: expected a list of {group: [groups]}, found a number"),
+             ({"model_list": [{"model_name": "a", "litellm_params": {"model": "x/y", "timeout": {"s": 1}}}]},
+              "model_list[0].litellm_params.timeout: expected a number of seconds, found a mapping"),
+             ({"model_list": [{"model_name": "a", "litellm_params": "gpt"}]},
+              "model_list[0].litellm_params: expected a mapping, found a string")]
+    for config, message in cases:
+        with pytest.raises(ConfigError) as raised:
+            import_litellm(config)
+        assert str(raised.value) == message
+        assert not re.search(r"NoneType|\bdict\b|\bint\b|\bstr\b|Decimal\(", str(raised.value))

@@ -43,6 +43,24 @@ def identifier(text: str, prefix: str = "n") -> str:
     return name + "_" if name in RESERVED else name
 
 
+def described(value: object) -> str:
+    """What a config value is, in a config's words: `a list`, `a string`, `null`; never a
+    Python type name."""
+    if value is None:
+        return "null (nothing)"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a value of another kind"
+
+
 def quoted(text: str) -> str:
     """A `.route` string literal that reads back as `text`."""
     escaped = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")

@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .draft import (TOKENS_LIMIT, CatalogModel, ConfigError, Draft, Imported, Model, Names, Rule, catalog, identifier,
-                    money, quoted)
+from .draft import (TOKENS_LIMIT, CatalogModel, ConfigError, Draft, Imported, Model, Names, Rule, catalog, described,
+                    identifier, money, quoted)
 from .ledger import Ledger, survey
 from .reasons import LITELLM_REASONS, check_numbers, litellm_reason
 
@@ -89,13 +89,13 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, found {type(value).__name__}")
+        raise ConfigError(f"{where}: expected a mapping, found {described(value)}")
     return value
 
 
 def _number(value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"{where}: expected a number, found {value!r}")
+        raise ConfigError(f"{where}: expected a number, found {described(value)}")
     try:
         number = Decimal(str(value))
     except InvalidOperation:
@@ -127,7 +127,7 @@ def _fallback_lists(settings: Mapping[str, Any], key: str) -> dict[str, list[str
     if isinstance(value, Mapping):
         value = [value]
     if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list of {{group: [groups]}}, found {type(value).__name__}")
+        raise ConfigError(f"{key}: expected a list of {{group: [groups]}}, found {described(value)}")
     lists: dict[str, list[str]] = {}
     for i, entry in enumerate(value):
         for group, targets in _mapping(entry, f"{key}[{i}]").items():

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .draft import ERRORS, ConfigError, Draft, Imported, Model, Names, Rule, catalog, identifier, quoted
+from .draft import ERRORS, ConfigError, Draft, Imported, Model, Names, Rule, catalog, described, identifier, quoted
 from .ledger import Ledger, survey
 from .reasons import check_numbers, portkey_reason
 
@@ -365,7 +365,8 @@ class _Importer:
         kind = key.kind
         if kind in ("int", "float"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise _Unsupported(f"{key.path} is compared with numbers and with {value!r}")
+                shown = repr(value) if isinstance(value, str) else described(value)
+                raise _Unsupported(f"{key.path} is compared with numbers and with {shown}")
             text = repr(value) if isinstance(value, float) else str(value)
             return text if kind == "int" or "." in text else f"{text}.0"
         if kind == "bool":

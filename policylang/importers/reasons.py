@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .draft import ConfigError
+from .draft import ConfigError, described
 from .ledger import Entry, pattern
 
 
@@ -34,7 +34,7 @@ class Range:
         if value is None:
             return
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ConfigError(f"{path}: expected {self.what}, found a {_kind(value)}")
+            raise ConfigError(f"{path}: expected {self.what}, found {described(value)}")
         try:
             number = Decimal(str(value).strip())
         except ArithmeticError:
@@ -56,16 +56,6 @@ def _plain(number: Decimal) -> str:
         return f"{number:.3E}"
     text = f"{number.normalize():f}"
     return text
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "true/false value"
-    if isinstance(value, Mapping):
-        return "mapping"
-    if isinstance(value, (list, tuple)):
-        return "list"
-    return "string" if isinstance(value, str) else "value"
 
 
 D = Decimal
