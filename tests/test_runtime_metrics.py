@@ -279,3 +279,13 @@ def test_a_logs_health_is_scraped(tmp_path):
     log.flush()
     assert sample(scrape(registry), "policylang_log_pending_records", path=str(path)) == 0
     log.close()
+
+
+def test_a_second_metrics_on_one_registry_is_refused_clearly_and_leaves_the_first_whole():
+    registry = CollectorRegistry()
+    first = Metrics(registry, otel=False)
+    with pytest.raises(ValueError, match="share one Metrics between Routers"):
+        Metrics(registry, otel=False)
+    Metrics(registry, namespace="other", otel=False)  # another namespace is another set of names
+    first.observe({"policy": "p", "rule": "r", "end": "answered"})
+    assert sample(scrape(registry), "policylang_requests_total", policy="p", rule="r", end="answered") == 1

@@ -55,9 +55,7 @@ class Metrics:
             import prometheus_client as prom
         except ImportError:
             raise MissingExtra("runtime.metrics", "prometheus_client", "metrics") from None
-        where: dict[str, Any] = {"namespace": namespace}
-        if registry is not None:
-            where["registry"] = registry
+        where: dict[str, Any] = {"namespace": namespace, "registry": None}  # registered below, all or none
         self.errors = 0
         self._warned = False
         self.requests = prom.Counter("requests", "Runs by policy, deciding rule and how they ended",
@@ -82,10 +80,26 @@ class Metrics:
         self.session_spend = prom.Counter("session_spend_dollars", "Dollars spent by runs made inside a Session",
                                           ["policy"], **where)
         self.failures = prom.Counter("metrics_errors", "Records or events the metrics could not read", **where)
-        self._otel = _OtelInstruments(meter_provider) if otel else None
         self._registry = registry if registry is not None else prom.REGISTRY
         self._namespace = namespace
+        self._register([self.requests, self.calls, self.skipped, self.cost, self.tokens, self.run_seconds,
+                        self.call_seconds, self.ttft_seconds, self.breaker_open, self.breaker_changes,
+                        self.session_spend, self.failures])
+        self._otel = _OtelInstruments(meter_provider) if otel else None
         self._children: dict[tuple[Any, ...], Any] = {}  # (metric, *labels) -> its child: labels() is slow
+
+    def _register(self, collectors: list[Any]) -> None:
+        done: list[Any] = []
+        try:
+            for collector in collectors:
+                self._registry.register(collector)
+                done.append(collector)
+        except ValueError:  # prometheus_client: "Duplicated timeseries"
+            for collector in done:
+                self._registry.unregister(collector)
+            raise ValueError(f"this registry already has the {self._namespace}_ metrics (another Metrics made on it): "
+                             "share one Metrics between Routers, or give this one its own registry or "
+                             "namespace") from None
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """The child of `metric` for these label values, made once (bounded by the policy's
