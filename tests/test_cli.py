@@ -164,7 +164,7 @@ def test_lint_error_exits_1_and_names_the_code(write_route):
     result = run(["lint", path])
     assert result.exit_code == 1
     assert "E104" in result.output
-    assert "1 error" in result.output
+    assert "1 error, 0 warnings in 1 file" in result.output  # singular, not "1 errors"
 
 
 def test_lint_only_a_warning_exits_0(write_route):
@@ -172,6 +172,7 @@ def test_lint_only_a_warning_exits_0(write_route):
     result = run(["lint", path])
     assert result.exit_code == 0, result.output
     assert "W201" in result.output
+    assert "0 errors, 1 warning in 1 file" in result.output
 
 
 def test_lint_deny_warnings_makes_a_warning_fail(write_route):

@@ -198,6 +198,7 @@ def test_litellm_says_what_it_cannot_carry_over(tmp_path: Path) -> None:
     done = subprocess.run([POLICYC, "import", "litellm", str(config), "-o", str(out)], capture_output=True, text=True)
     assert done.returncode == 1  # written, and lint finds the prices it could not know
     assert "warning: litellm_settings.max_budget: spend over time is not carried over" in done.stderr
+    assert done.stderr.rstrip().endswith("policyc lint: 1 error, 0 warnings")  # not "1 errors"
     assert "warning: model local: input_per_mtok" in done.stderr
     text = out.read_text(encoding="utf-8")
     assert ("# TODO: model local: input_per_mtok: the config gives no input_cost_per_token (litellm_params or "
