@@ -289,3 +289,9 @@ def test_a_second_metrics_on_one_registry_is_refused_clearly_and_leaves_the_firs
     Metrics(registry, namespace="other", otel=False)  # another namespace is another set of names
     first.observe({"policy": "p", "rule": "r", "end": "answered"})
     assert sample(scrape(registry), "policylang_requests_total", policy="p", rule="r", end="answered") == 1
+
+
+def test_without_prometheus_client_metrics_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # an import of it fails
+    with pytest.raises(runtime.MissingExtra, match=r"pip install 'policylang\[metrics\]'"):
+        Metrics()
