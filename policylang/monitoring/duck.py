@@ -13,17 +13,16 @@ the plain rows' values and the python rows' values together, by the same nearest
 
 from __future__ import annotations
 
+import json
+
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .reading import ENDS, PARQUET, records
+from .reading import ENDS, PARQUET, read_line, records
 from .tally import QUANTILES, Counting, Options, Tally, note, scope_filter
 
-FIELDS = ("event", "time", "policy", "policy_sha256", "rule", "end", "path", "cost", "seconds", "signals", "arm",
-          "run_id", "attempts", "shadow")
-ATTEMPT = ("model", "step", "error", "skipped", "cost", "ttft", "outcomes")
 TIME_Z = r"[0-9]{4}-[0-9][0-9]-[0-9][0-9]T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z"
 MONEY = r"[0-9]{1,12}(\.[0-9]{1,18})?"
 SAFE = 9007199254740992  # 2**53
@@ -33,31 +32,47 @@ def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _v(name: str) -> str:
-    return f"v[{FIELDS.index(name) + 1}]"
+STRUCTURE = ('{"event": "JSON", "time": "JSON", "policy": "JSON", "policy_sha256": "JSON", "rule": "JSON", '
+             '"end": "JSON", "path": ["JSON"], "cost": "JSON", "seconds": "JSON", "signals": "JSON", "arm": "JSON", '
+             '"run_id": "JSON", "shadow": ["JSON"], "attempts": [{"model": "JSON", "step": "JSON", "error": "JSON", '
+             '"skipped": "JSON", "cost": "JSON", "ttft": "JSON", "outcomes": "JSON"}]}')
+"""A record as DuckDB parses it once: every field a small JSON value, read further in SQL."""
+CONTROL = [*range(0, 9), *range(10, 32), 127, 0xFEFF]
 
 
-def _a(name: str) -> str:
-    return f"a[{ATTEMPT.index(name) + 1}]"
+INT_TEXT = r"-?[0-9]{1,15}"
+"""A whole number SQL reads as Python does: at most 15 digits, exact as a double."""
+NUMBER_TEXT = r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?"
 
 
 def _none(x: str) -> str:
-    return f"({x} IS NULL OR json_type({x}) = 'NULL')"
+    """A field absent or null (json_transform makes a JSON null a SQL NULL)."""
+    return f"({x} IS NULL)"
 
 
 def _str(x: str) -> str:
-    return f"coalesce(json_type({x}) = 'VARCHAR', false)"
+    """A JSON string: json_transform gives each "JSON" field as minified JSON text, so its first
+    character says its sort without parsing it again."""
+    return f"coalesce(starts_with({x}, '\"'), false)"
+
+
+def _is(x: str, opening: str) -> str:
+    return f"coalesce(starts_with({x}, '{opening}'), false)"
 
 
 def _text(x: str) -> str:
     return f"json_extract_string({x}, '$')"
 
 
+def _int(x: str) -> str:
+    return f"coalesce(regexp_full_match({x}, {_q(INT_TEXT)}), false)"
+
+
 def _number(x: str, non_negative: bool) -> str:
     """A finite JSON number that is exactly the double Python's float() makes of it."""
-    floor = " AND {x}::DOUBLE >= 0".format(x=x) if non_negative else ""
-    return (f"(coalesce((json_type({x}) IN ('BIGINT', 'UBIGINT') AND abs(TRY_CAST({x} AS HUGEINT)) <= {SAFE}) OR "
-            f"(json_type({x}) = 'DOUBLE' AND isfinite({x}::DOUBLE)), false){floor})")
+    floor = f" AND TRY_CAST({x} AS DOUBLE) >= 0" if non_negative else ""
+    return (f"(coalesce({_int(x)} OR (regexp_full_match({x}, {_q(NUMBER_TEXT)}) AND isfinite(TRY_CAST({x} AS DOUBLE))), "
+            f"false){floor})")
 
 
 def _once(keys: str) -> str:
@@ -65,99 +80,103 @@ def _once(keys: str) -> str:
     return f"coalesce(len({keys}) = len(list_distinct({keys})), true)"
 
 
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _group_sql(by: str | None) -> tuple[str, str]:
     """(the group's SQL value, the condition that SQL reads it as `group_key` does)."""
     if by is None:
         return "NULL::VARCHAR", "true"
     if by in ("arm", "policy"):
-        return _text(_v(by)), "true"
-    g = f"json_extract({_v('signals')}, {_q('$.' + by)})"
-    value = (f"CASE WHEN {_none(g)} THEN NULL WHEN json_type({g}) = 'VARCHAR' THEN {_text(g)} "
-             f"WHEN json_type({g}) = 'BOOLEAN' THEN {_text(g)} ELSE CAST(TRY_CAST({g} AS BIGINT) AS VARCHAR) END")
-    plain = (f"({_none(g)} OR json_type({g}) IN ('VARCHAR', 'BOOLEAN') OR (json_type({g}) IN ('BIGINT', 'UBIGINT') "
-             f"AND TRY_CAST({g} AS BIGINT) IS NOT NULL))")
+        return _text(f"j.{by}"), "true"
+    g = f"json_transform(j.signals, {_q(chr(123) + json.dumps(by) + ': ' + chr(34) + 'JSON' + chr(34) + chr(125))}).{_ident(by)}::VARCHAR"
+    value = (f"CASE WHEN {_none(g)} THEN NULL WHEN {_str(g)} THEN {_text(g)} ELSE {g} END")
+    plain = f"({_none(g)} OR {_str(g)} OR {g} IN ('true', 'false') OR {_int(g)})"
     return value, plain
 
 
-def facts_sql(source: str, options: Options) -> str:
-    """SQL over `source` (f, r, line, doubt): one row per record with `kind` ('run', 'start' or
-    'other': for Python) and, for runs, their facts as columns."""
-    paths = "[" + ", ".join(_q(f"$.{name}") for name in FIELDS) + "]"
-    apaths = "[" + ", ".join(_q(f"$.{name}") for name in ATTEMPT) + "]"
+def doubt_sql() -> str:
+    """A line Python's `json` and DuckDB's parser may read otherwise (simulation's `lines`): a
+    control character other than tab, a byte-order mark, NaN or Infinity, a surrogate escape,
+    a comma before a closing bracket. Tested with `contains` first: a regular expression over
+    every line costs more than the rest of the query."""
+    control = " OR ".join(f"contains(line, chr({c}))" for c in CONTROL)
+    return (f"({control} OR contains(line, 'NaN') OR contains(line, 'Infinity') "
+            "OR (contains(line, '\\u') AND regexp_matches(line, '\\\\u[dD][89a-fA-F]')) "
+            "OR regexp_matches(line, ',[ \t\r\n]*[\\]}]'))")
+
+
+def facts_sql(source: str, options: Options) -> list[str]:
+    """SQL statements over `source` (f, r, line) that make table `facts`: one row per record
+    with `kind` ('run', 'start' or 'other': for Python) and, for runs, their facts as columns.
+    Each stage is a table of its own: DuckDB would otherwise inline the parse into every use."""
     ends = ", ".join(_q(e) for e in ENDS)
-    att = f"list_transform(json_extract({_v('attempts')}, '$[*]'), lambda e: json_extract(e, {apaths}))"
-    whole = f"a[{len(ATTEMPT) + 1}]"
-    keys_once = _once(f"json_keys({whole})")
-    outcome_keys_once = _once(f"json_keys({_a('outcomes')})")
-    shadow_policy, shadow_rule = "(s->'$.policy')", "(s->'$.rule')"
-    attempt_ok = (f"json_type({whole}) = 'OBJECT' AND {_str(_a('model'))} "
-                  f"AND coalesce(json_type({_a('step')}) = 'BIGINT' OR (json_type({_a('step')}) = 'UBIGINT' "
-                  f"AND TRY_CAST({_a('step')} AS BIGINT) IS NOT NULL), false) "
-                  f"AND ({_none(_a('error'))} OR {_str(_a('error'))}) AND ({_none(_a('skipped'))} OR {_str(_a('skipped'))}) "
-                  f"AND ({_a('cost')} IS NULL OR ({_str(_a('cost'))} AND regexp_full_match({_text(_a('cost'))}, {_q(MONEY)}))) "
-                  f"AND ({_none(_a('ttft'))} OR {_number(_a('ttft'), True)}) "
-                  f"AND ({_none(_a('outcomes'))} OR json_type({_a('outcomes')}) = 'OBJECT') "
-                  f"AND {keys_once} AND ({_none(_a('outcomes'))} OR {outcome_keys_once})")
-    outcome_entries = "map_entries(json_transform(final, '\"MAP(VARCHAR, JSON)\"'))"
-    outcome_ok = (f"coalesce(list_bool_and(list_transform({outcome_entries}, lambda o: json_type(o.value) NOT IN "
-                  f"('BIGINT', 'UBIGINT', 'DOUBLE') OR {_number('o.value', False)})), true)")
-    shadow = f"json_extract({_v('shadow')}, '$[*]')"
-    shadow_ok = (f"({_none(_v('shadow'))} OR (json_type({_v('shadow')}) = 'ARRAY' AND coalesce(list_bool_and("
-                 f"list_transform({shadow}, lambda s: json_type(s) = 'OBJECT' AND {_str(shadow_policy)} "
-                 f"AND ({_none(shadow_rule)} OR {_str(shadow_rule)}) AND {_once('json_keys(s)')})), true)))")
+    attempt_ok = (f"a.model IS NOT NULL AND {_str('a.model')} AND {_int('a.step')} "
+                  f"AND ({_none('a.error')} OR {_str('a.error')}) AND ({_none('a.skipped')} OR {_str('a.skipped')}) "
+                  f"AND (a.cost IS NULL OR ({_str('a.cost')} AND regexp_full_match({_text('a.cost')}, {_q(MONEY)}))) "
+                  f"AND ({_none('a.ttft')} OR {_number('a.ttft', True)}) "
+                  f"AND ({_none('a.outcomes')} OR ({_is('a.outcomes', '{')} AND {_once('json_keys(a.outcomes)')}))")
+    entries = "map_entries(json_transform(final, '\"MAP(VARCHAR, JSON)\"'))"
+    outcome_ok = (f"coalesce(list_bool_and(list_transform({entries}, lambda o: o.value IS NULL OR "
+                  f"NOT regexp_full_match(o.value, '-?[0-9].*') OR {_number('o.value', False)})), true)")
+    shadow_ok = (f"coalesce(list_bool_and(list_transform(j.shadow, lambda s: {_is('s', chr(123))} "
+                 f"AND {_once('json_keys(s)')} AND {_str(chr(40) + 's->' + _q('$.policy') + chr(41))} "
+                 f"AND ({_none('(s->' + _q('$.rule') + ')')} OR {_str('(s->' + _q('$.rule') + ')')}))), true)")
     group, group_ok = _group_sql(options.by)
-    time_text = _text(_v("time"))
-    run_ok = f"""({_none(_v('event'))} OR ({_str(_v('event'))} AND {_text(_v('event'))} = 'end'))
-        AND {_str(_v('time'))} AND regexp_full_match({time_text}, {_q(TIME_Z)})
+    time_text = _text("j.time")
+    run_ok = f"""({_none('j.event')} OR ({_str('j.event')} AND {_text('j.event')} = 'end'))
+        AND {_str('j.time')} AND regexp_full_match({time_text}, {_q(TIME_Z)})
         AND TRY_CAST({time_text} AS TIMESTAMPTZ) IS NOT NULL
-        AND {_str(_v('policy'))} AND ({_none(_v('policy_sha256'))} OR {_str(_v('policy_sha256'))})
-        AND ({_none(_v('rule'))} OR {_str(_v('rule'))}) AND {_str(_v('end'))} AND {_text(_v('end'))} IN ({ends})
-        AND json_type({_v('path')}) = 'ARRAY'
-        AND coalesce(list_bool_and(list_transform(json_extract({_v('path')}, '$[*]'), lambda m: json_type(m) = 'VARCHAR')), true)
-        AND {_str(_v('cost'))} AND regexp_full_match({_text(_v('cost'))}, {_q(MONEY)})
-        AND ({_none(_v('seconds'))} OR {_number(_v('seconds'), True)})
-        AND ({_none(_v('signals'))} OR (json_type({_v('signals')}) = 'OBJECT' AND {_once(f"json_keys({_v('signals')})")}))
-        AND ({_none(_v('arm'))} OR {_str(_v('arm'))}) AND ({_none(_v('run_id'))} OR {_str(_v('run_id'))})
-        AND json_type({_v('attempts')}) = 'ARRAY'
+        AND {_str('j.policy')} AND ({_none('j.policy_sha256')} OR {_str('j.policy_sha256')})
+        AND ({_none('j.rule')} OR {_str('j.rule')}) AND {_str('j.end')} AND {_text('j.end')} IN ({ends})
+        AND j.path IS NOT NULL AND coalesce(list_bool_and(list_transform(j.path, lambda m: {_str('m')})), true)
+        AND {_str('j.cost')} AND regexp_full_match({_text('j.cost')}, {_q(MONEY)})
+        AND ({_none('j.seconds')} OR {_number('j.seconds', True)})
+        AND ({_none('j.signals')} OR ({_is('j.signals', chr(123))} AND {_once('json_keys(j.signals)')}))
+        AND ({_none('j.arm')} OR {_str('j.arm')}) AND ({_none('j.run_id')} OR {_str('j.run_id')})
+        AND j.attempts IS NOT NULL
         AND coalesce(list_bool_and(list_transform(att, lambda a: {attempt_ok})), true)
-        AND {shadow_ok} AND {group_ok}"""
-    start_ok = f"{_str(_v('event'))} AND {_text(_v('event'))} = 'start' AND {_str(_v('run_id'))}"
-    made = ("list_transform(att, lambda a: {'model': " + _text(_a("model")) + ", 'step': " + _a("step") + "::BIGINT, "
-            "'error': CASE WHEN json_type(" + _a("error") + ") = 'VARCHAR' THEN " + _text(_a("error")) + " END, "
-            "'skipped': CASE WHEN json_type(" + _a("skipped") + ") = 'VARCHAR' THEN " + _text(_a("skipped")) + " END, "
-            "'cost': coalesce(" + _text(_a("cost")) + ", '0')::DECIMAL(38, 18), "
-            "'ttft': CASE WHEN json_type(" + _a("ttft") + ") IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN " + _a("ttft") +
-            "::DOUBLE END})")
-    final = (f"list_filter(att, lambda a: {_none(_a('error'))} AND {_none(_a('skipped'))})[-1][{ATTEMPT.index('outcomes') + 1}]")
-    outcomes = (f"CASE WHEN {_none('final')} THEN [] ELSE list_filter(list_transform({outcome_entries}, lambda o: "
-                "{'name': o.key, 'b': CASE WHEN json_type(o.value) = 'BOOLEAN' THEN o.value::BOOLEAN END, "
-                "'x': CASE WHEN json_type(o.value) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN o.value::DOUBLE END}), "
+        AND len(akeys) = len(j.attempts) AND coalesce(list_bool_and(list_transform(akeys, lambda k: {_once('k')})), true)
+        AND ({_none('j.shadow')} OR j.shadow IS NOT NULL) AND {shadow_ok} AND {group_ok}
+        AND top_once"""
+    start_ok = f"{_str('j.event')} AND {_text('j.event')} = 'start' AND {_str('j.run_id')} AND top_once"
+    made = ("list_transform(att, lambda a: {'model': " + _text("a.model") + ", 'step': a.step::BIGINT, "
+            "'error': " + _text("a.error") + ", 'skipped': " + _text("a.skipped") + ", "
+            "'cost': coalesce(" + _text("a.cost") + ", '0')::DECIMAL(38, 18), "
+            "'ttft': a.ttft::DOUBLE})")
+    final = f"list_filter(att, lambda a: {_none('a.error')} AND {_none('a.skipped')})[-1].outcomes"
+    outcomes = (f"CASE WHEN {_none('final')} THEN [] ELSE list_filter(list_transform({entries}, lambda o: "
+                "{'name': o.key, 'b': CASE WHEN o.value IN ('true', 'false') THEN o.value = 'true' END, "
+                "'x': CASE WHEN regexp_full_match(o.value, '-?[0-9].*') THEN o.value::DOUBLE END}), "
                 "lambda o: o.b IS NOT NULL OR o.x IS NOT NULL) END")
-    parsed = (f"SELECT f, r, doubt, v, {att} AS att FROM (SELECT f, r, doubt, "
-              f"CASE WHEN NOT doubt THEN try(json_extract(line, {paths})) END AS v FROM {source})")
-    staged = (f"SELECT *, CASE WHEN doubt OR v IS NULL THEN 'other' WHEN {start_ok} THEN 'start' WHEN {run_ok} "
-              f"THEN 'run' ELSE 'other' END AS kind FROM ({parsed})")
-    with_final = f"SELECT *, CASE WHEN kind = 'run' THEN {final} END AS final FROM ({staged})"
-    return f"""SELECT f, r, CASE WHEN kind = 'run' AND NOT ({outcome_ok}) THEN 'other' ELSE kind END AS kind,
-        CASE WHEN kind = 'start' THEN {_text(_v('run_id'))} WHEN kind = 'run' THEN {_text(_v('run_id'))} END AS run_id,
+    parsed = (f"SELECT f, r, {doubt_sql()} AS doubt, {_once('json_keys(line)')} AS top_once, "
+              f"try(json_keys(line, '$.attempts[*]')) AS akeys, try(json_transform(line, {_q(STRUCTURE)})) AS j "
+              f"FROM {source}")
+    staged = (f"SELECT *, CASE WHEN doubt OR j IS NULL THEN 'other' WHEN {start_ok} THEN 'start' WHEN {run_ok} "
+              f"THEN 'run' ELSE 'other' END AS kind FROM (SELECT *, j.attempts AS att FROM parsed)")
+    with_final = f"SELECT *, CASE WHEN kind = 'run' THEN {final} END AS final FROM staged"
+    return [f"CREATE TEMP TABLE parsed AS {parsed}", f"CREATE TEMP TABLE staged AS {staged}", f"""CREATE TEMP TABLE facts AS SELECT f, r, CASE WHEN kind = 'run' AND NOT ({outcome_ok}) THEN 'other' ELSE kind END AS kind,
+        CASE WHEN kind IN ('start', 'run') THEN {_text('j.run_id')} END AS run_id,
         CASE WHEN kind = 'run' THEN epoch_us(CAST({time_text} AS TIMESTAMPTZ)) END AS t,
-        {_text(_v('policy'))} AS policy, {_text(_v('policy_sha256'))} AS sha256, {_text(_v('rule'))} AS rule,
-        {_text(_v('end'))} AS "end",
-        CASE WHEN kind = 'run' THEN list_transform(json_extract({_v('path')}, '$[*]'), lambda m: {_text('m')}) END AS path,
-        CASE WHEN kind = 'run' THEN {_text(_v('cost'))}::DECIMAL(38, 18) END AS cost,
-        CASE WHEN kind = 'run' AND NOT {_none(_v('seconds'))} THEN {_v('seconds')}::DOUBLE END AS seconds,
+        {_text('j.policy')} AS policy, {_text('j.policy_sha256')} AS sha256, {_text('j.rule')} AS rule,
+        {_text('j.end')} AS "end",
+        CASE WHEN kind = 'run' THEN list_transform(j.path, lambda m: {_text('m')}) END AS path,
+        CASE WHEN kind = 'run' THEN {_text('j.cost')}::DECIMAL(38, 18) END AS cost,
+        CASE WHEN kind = 'run' THEN j.seconds::DOUBLE END AS seconds,
         CASE WHEN kind = 'run' THEN {group} END AS grp,
         CASE WHEN kind = 'run' THEN {made} END AS attempts,
         CASE WHEN kind = 'run' THEN {outcomes} END AS outcomes,
-        CASE WHEN kind = 'run' THEN list_transform({shadow}, lambda s: {{'policy': {_text("s->'$.policy'")},
-            'rule': {_text("s->'$.rule'")}}}) END AS shadow,
-        CASE WHEN kind = 'run' THEN coalesce(json_keys({_v('signals')}), []) END AS signal_names
-        FROM ({with_final})"""
+        CASE WHEN kind = 'run' THEN coalesce(list_transform(j.shadow, lambda s: {{'policy': {_text("s->'$.policy'")},
+            'rule': {_text("s->'$.rule'")}}}), []) END AS shadow,
+        CASE WHEN kind = 'run' THEN coalesce(json_keys(j.signals), []) END AS signal_names
+        FROM ({with_final})""", "DROP TABLE parsed", "DROP TABLE staged"]
 
 
 def sources(files: list[Path]) -> tuple[list[str], list[int]]:
-    """SQL sources (f, r, line, doubt) for the files DuckDB reads, and the indexes of the files
-    the python engine reads whole (JSON lines DuckDB's reader would split otherwise, Parquet)."""
+    """SQL sources (f, r, line) for the JSON lines files DuckDB reads, and the indexes of the
+    files the python engine reads whole (those DuckDB's reader would split otherwise, Parquet)."""
+    from ..backends.sql.text import string
     from ..simulation import lines
 
     parts, whole = [], []
@@ -169,7 +188,11 @@ def sources(files: list[Path]) -> tuple[list[str], list[int]]:
         if delim is None:
             whole.append(index)
             continue
-        parts.append(f"SELECT {index} AS f, \"@p:row\" AS r, line, \"@p:doubt\" AS doubt FROM {lines.lines_sql(str(path), delim)}")
+        reader = (f"read_csv({string(str(path))}, columns = {{'line': 'VARCHAR'}}, "
+                  f"delim = {string(delim.decode('ascii'))}, quote = '', escape = '', header = false, "
+                  "auto_detect = false, max_line_size = 1073741824, strict_mode = false)")
+        parts.append(f"SELECT {index} AS f, r, line FROM (SELECT line, row_number() OVER () AS r FROM {reader}) "
+                     "WHERE line IS NOT NULL AND trim(line, ' \t\r') <> ''")
     return parts, whole
 
 
@@ -184,7 +207,7 @@ def count_duckdb(files: list[Path], options: Options) -> Tally:
     tally = Tally(files=[str(f) for f in files])
     counting = Counting(options, Tally(files=tally.files))
     parts, whole = sources(files)
-    connection = duckdb.connect(config={"preserve_insertion_order": False})
+    connection = duckdb.connect(config={"preserve_insertion_order": True})
     try:
         connection.execute("SET enable_progress_bar = false")
         connection.execute("SET TimeZone = 'UTC'")
@@ -193,7 +216,8 @@ def count_duckdb(files: list[Path], options: Options) -> Tally:
                 counting.feed((index, number), item)
         if parts:
             source = "(" + " UNION ALL ".join(parts) + ")"
-            connection.execute(f"CREATE TEMP TABLE facts AS {facts_sql(source, options)}")
+            for statement in facts_sql(source, options):
+                connection.execute(statement)
             _python_rows(connection, files, counting)
             _aggregate(connection, tally, options)
         else:
@@ -218,11 +242,14 @@ def _python_rows(connection: Any, files: list[Path], counting: Counting) -> None
         wanted.setdefault(int(f), set()).add(int(r))
     for index, rows in sorted(wanted.items()):
         last = max(rows)
-        for number, item in records(files[index]):
-            if number in rows:
-                counting.feed((index, number), item)
-            if number >= last:
-                break
+        with open(files[index], "rb") as stream:
+            for number, raw in enumerate(stream, start=1):
+                if number in rows:
+                    item = read_line(raw)
+                    if item is not None:
+                        counting.feed((index, number), item)
+                if number >= last:
+                    break
 
 
 def _where(options: Options) -> str:
