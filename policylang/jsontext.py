@@ -143,6 +143,7 @@ def read_record(raw: bytes | str) -> Any:
         text = raw
     if text.startswith("\ufeff"):
         text = text[1:]
+    text = text.rstrip("\r\n")  # the line's end: an error's column is then on the line
     try:
         try:
             value = _DECODER.decode(text)

@@ -21,10 +21,13 @@ def evaluate_line(policy: Policy, line: str | bytes, *, engine: Engine = "compil
     """One JSON line in, one JSON object out: the decision (with `path`), or the error. A line
     is read as every command reads a record (`jsontext.read_record`); one it refuses is R002,
     located at `where` (default `line N`)."""
+    where = where or f"line {line_number}"
     try:
         request = read_record(line)
     except RecordError as exc:
-        return _error("R002", None, f"{where or f'line {line_number}'} {exc}")
+        return _error("R002", None, f"{where} {exc}")
+    if not isinstance(request, dict):
+        return _error("R002", None, f"{where} is not a JSON object but {json_kind(request)}")
     return evaluate_request(policy, request, engine=engine, strict=strict)
 
 

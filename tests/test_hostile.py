@@ -256,3 +256,192 @@ def front_end_codes(path: pathlib.Path) -> list[str]:
 def test_nesting_limit_is_1000_levels(tmp_path, nest) -> None:
     assert front_end_codes(write(tmp_path, policy(nest(1_000)), "at_limit.route")) == []
     assert front_end_codes(write(tmp_path, policy(nest(1_010)), "over_limit.route")) == ["E006"]
+
+
+# ---- what lint admits, every command handles (issue 22) ----------------------------------------
+#
+# The front end admits 1,000 levels of nesting (E006 past that, above); every command after it
+# must handle what it admits. Chosen: no lower limit, the code is depth-safe (docs/choices.md).
+
+DEEP_CONDITIONS = {
+    "999-nots": ("not " * 999 + "b", [({"n": 1, "b": True}, "default"), ({"n": 1, "b": False}, "deep")]),
+    "999-and-or": ("".join("(b and " if i % 2 == 0 else "(not b or " for i in range(999)) + "n > 5" + ")" * 999,
+                   [({"n": 6, "b": True}, "deep"), ({"n": 1, "b": True}, "default"), ({"n": 6, "b": False}, "default")]),
+}
+
+
+@pytest.mark.parametrize("name", list(DEEP_CONDITIONS))
+def test_what_lint_admits_every_command_handles(tmp_path, name) -> None:
+    """999 chained `not` once passed lint, then crashed compile, eval, explain and simulate with
+    a RecursionError in ir/boxes.py."""
+    condition, cases = DEEP_CONDITIONS[name]
+    path = write(tmp_path, policy(condition))
+    assert lint_json(path) == (0, [])
+    assert_both_engines_decide(path, cases)
+    request = json.dumps(cases[0][0])
+    assert run("compile", str(path), "-o", str(tmp_path / "deep.py")).returncode == 0
+    explained = run("explain", str(path), "--request", request, "--format", "json")
+    assert explained.returncode == 0 and json.loads(explained.stdout)["decision"]["rule"] == cases[0][1]
+    traffic = tmp_path / "traffic.jsonl"
+    traffic.write_text("".join(json.dumps(r) + "\n" for r, _ in cases), encoding="utf-8")
+    reports = []
+    for engine in ("duckdb", "python"):
+        result = run("simulate", str(path), str(traffic), "--engine", engine, "--format", "json")
+        assert result.returncode == 0, result.stderr[-2000:]
+        report = json.loads(result.stdout)
+        reports.append({k: v for k, v in report.items() if k != "engine"})
+    assert reports[0] == reports[1]
+    assert {rule: v["hits"] for rule, v in reports[0]["rules"].items() if v["hits"]} == \
+        {rule: sum(1 for _, r in cases if r == rule) for _, rule in cases}
+    other = write(tmp_path, policy(condition).replace("-> m2", "-> m"), "other.route")
+    assert run("diff", str(path), str(other), "--traffic", str(traffic)).returncode == 1
+    for args in (["graph", str(path)], ["fmt", "--check", str(path)], ["test", str(path)],
+                 ["compile", str(path), "--target", "sql"]):
+        assert run(*args).returncode in (0, 1), args
+
+
+# ---- requests: every command reads a record the same way (issue 22) ---------------------------
+
+
+def requests_policy(tmp_path: pathlib.Path) -> pathlib.Path:
+    text = policy("n > 3").replace("signal b: bool = false", "signal b: bool = false\nsignal c: money in $0..$5 = $1")
+    return write(tmp_path, text, "requests.route")
+
+
+def test_a_request_nested_3000_deep_is_a_request_error_everywhere(tmp_path) -> None:
+    """Once a RecursionError in eval, explain, eval --requests and diff --traffic."""
+    path = requests_policy(tmp_path)
+    deep = '{"n": ' + "[" * 3000 + "]" * 3000 + "}"
+    for args in (["eval", str(path), "--request", deep], ["explain", str(path), "--request", deep]):
+        result = run(*args)
+        assert result.returncode == 1 and "must be a whole number, got a list" in result.stdout, result.stdout[-500:]
+    lines = write(tmp_path, '{"n": 4}\n' + deep + "\n" + '{"n": 1}\n', "deep.jsonl")
+    result = run("eval", str(path), "--requests", str(lines))
+    assert result.returncode == 1
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("rule") or o["error"]["code"] for o in outputs] == ["deep", "R002", "default"]
+    other = write(tmp_path, policy("n > 4"), "other.route")
+    result = run("diff", str(path), str(other), "--traffic", str(lines), "--format", "json")
+    assert result.returncode in (0, 1) and json.loads(result.stdout)["traffic"]["records"] == 3
+
+
+BAD_LINES = [  # (a line of a requests file, what its error message says)
+    (b'{"n": 2, "b": tru\xff}', 'is not UTF-8 text (byte 0xff at column 18)'),
+    (b'{"n": 2, "n": 5}', 'holds the key "n" twice'),
+    (b'{"n": 2, "@outcomes": [{"confidence": 1, "confidence": 2}]}', 'holds the key "confidence" twice in an object of @outcomes'),
+    (b'{"n": NaN}', "holds NaN, which is no JSON number"),
+    (b'{"n": 2, "c": -Infinity}', "holds -Infinity, which is no JSON number"),
+    (b'{"n": 2, "c": 1e400}', 'holds a number too large for JSON at key "c"'),
+    (b'{"n": 1' + b"0" * 5000 + b"}", "holds a number of more than 4,300 digits"),
+    (b'{"n": 2,', "is not JSON: expecting property name enclosed in double quotes at column 9"),
+    (b"[1, 2]", "is not a JSON object but a list"),
+]
+
+
+@pytest.mark.parametrize("line, said", BAD_LINES, ids=[said[:30] for _, said in BAD_LINES])
+def test_one_bad_line_is_that_records_error_in_every_command(tmp_path, line, said) -> None:
+    """eval --requests and diff --traffic once refused the whole file for one byte that is not
+    UTF-8, where simulate counted one request error; duplicate keys were accepted silently.
+    Now all three report the record, at its line, and go on with the rest."""
+    path = requests_policy(tmp_path)
+    lines = write(tmp_path, b'{"n": 4}\n\n' + line + b'\n{"n": 1}\n', "requests.jsonl")
+    result = run("eval", str(path), "--requests", str(lines))
+    assert result.returncode == 1
+    outputs = [json.loads(text) for text in result.stdout.splitlines()]
+    assert outputs[0]["rule"] == "deep" and outputs[2]["rule"] == "default"
+    error = outputs[1]["error"]
+    assert error["code"] == "R002" and error["message"].startswith("line 3 ") and said in error["message"], error
+    other = write(tmp_path, policy("n > 4"), "other.route")
+    result = run("diff", str(path), str(other), "--traffic", str(lines), "--format", "json")
+    traffic = json.loads(result.stdout)["traffic"]
+    assert (traffic["records"], traffic["not_requests"]) == (3, 1)
+    assert traffic["first_not_request"]["line"] == 3 and said in traffic["first_not_request"]["message"]
+    for engine in ("duckdb", "python"):
+        result = run("simulate", str(path), str(lines), "--engine", engine, "--format", "json")
+        report = json.loads(result.stdout)
+        assert result.returncode == 1 and report["records"] == 3 and report["valid"] == 2
+        assert report["errors"] == {"R002": {"count": 1, "first": {"location": 3, "signal": None}}}
+
+
+WRONG_VALUES = [  # (a request, the words its error message ends with)
+    ('{"n": null}', "signal 'n' must be a whole number, got null"),
+    ('{"n": "3"}', "signal 'n' must be a whole number, got \"3\""),
+    ('{"n": true}', "signal 'n' must be a whole number, got true"),
+    ('{"n": 1e308}', "signal 'n' must be a whole number, got 1e308"),
+    ('{"n": [1]}', "signal 'n' must be a whole number, got a list"),
+    ('{"n": {"a": 1}}', "signal 'n' must be a whole number, got an object"),
+    ('{"n": 1' + "0" * 400 + "}", "signal 'n' must be in 0..10, got a number of about 401 digits"),
+    ('{"n": 1, "c": 1e308}', "signal 'c' must be in $0..$5, got 1e308"),
+    ('{"n": 1, "c": null}', "signal 'c' must be an amount of money (a number of dollars), got null"),
+]
+
+
+@pytest.mark.parametrize("request_, said", WRONG_VALUES, ids=[said[-24:] for _, said in WRONG_VALUES])
+def test_a_wrong_value_is_said_in_json_words_never_pythons(tmp_path, request_, said) -> None:
+    """Once 'got NoneType None', 'got str '3'', "got Decimal('1E+308')"."""
+    path = requests_policy(tmp_path)
+    for engine in ENGINES:
+        result = run("eval", str(path), "--engine", engine, "--request", request_)
+        assert result.returncode == 1
+        assert json.loads(result.stdout)["error"]["message"] == said
+
+
+def test_a_csv_that_is_not_utf8_is_one_request_error_in_both_engines(tmp_path) -> None:
+    """Once a UnicodeDecodeError under `simulate --engine python`; DuckDB refused the file."""
+    path = requests_policy(tmp_path)
+    traffic = write(tmp_path, b"n,b\n4,true\n2,caf\xe9\n1,false\n", "latin1.csv")
+    reports = []
+    for engine in ("duckdb", "python"):
+        result = run("simulate", str(path), str(traffic), "--engine", engine, "--format", "json")
+        assert result.returncode == 1, result.stderr
+        reports.append({k: v for k, v in json.loads(result.stdout).items() if k != "engine"})
+    assert reports[0] == reports[1]
+    assert (reports[0]["records"], reports[0]["valid"]) == (3, 2)
+    assert reports[0]["errors"] == {"R002": {"count": 1, "first": {"location": 2, "signal": None}}}
+
+
+# ---- the language server ------------------------------------------------------------------------
+
+
+def _lsp_exchange(requests: list[dict]) -> list[dict]:
+    """Send `policyc lsp` an initialize, the requests, shutdown and exit; its answers by id."""
+    def frame(message: dict) -> bytes:
+        body = json.dumps(message).encode()
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    messages = [{"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                 "params": {"processId": None, "rootUri": None, "capabilities": {}}},
+                {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+                *requests,
+                {"jsonrpc": "2.0", "id": 999, "method": "shutdown"}, {"jsonrpc": "2.0", "method": "exit"}]
+    done = subprocess.run([str(POLICYC), "lsp"], input=b"".join(frame(m) for m in messages), capture_output=True,
+                          timeout=120)
+    answers, data = [], done.stdout
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(head.split(b"Content-Length:")[1].split(b"\r\n")[0])
+        answers.append(json.loads(rest[:length]))
+        data = rest[length:]
+    return [a for a in answers if "id" in a]
+
+
+def test_lsp_requests_on_a_document_never_opened_answer_null_without_a_traceback(tmp_path) -> None:
+    """Once error -32603 with the server's traceback in `data`."""
+    document = {"uri": (tmp_path / "never_opened.route").as_uri()}
+    at = {"line": 0, "character": 0}
+    asked = {
+        "textDocument/hover": {"textDocument": document, "position": at},
+        "textDocument/definition": {"textDocument": document, "position": at},
+        "textDocument/references": {"textDocument": document, "position": at, "context": {"includeDeclaration": True}},
+        "textDocument/completion": {"textDocument": document, "position": at},
+        "textDocument/documentSymbol": {"textDocument": document},
+        "textDocument/formatting": {"textDocument": document, "options": {"tabSize": 2, "insertSpaces": True}},
+    }
+    requests = [{"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+                for i, (method, params) in enumerate(asked.items(), start=1)]
+    answers = {a["id"]: a for a in _lsp_exchange(requests)}
+    results = {method: answers[i].get("result", answers[i].get("error")) for i, method in enumerate(asked, start=1)}
+    assert results == {"textDocument/hover": None, "textDocument/definition": [], "textDocument/references": [],
+                       "textDocument/completion": {"isIncomplete": False, "items": []},
+                       "textDocument/documentSymbol": [], "textDocument/formatting": None}
+    assert answers[999] == {"id": 999, "jsonrpc": "2.0", "result": None}

@@ -11,7 +11,8 @@ Doubtful are lines with
   that opens a line; DuckDB refuses it);
 - a comma before `}` or `]` (DuckDB's parser accepts trailing commas; Python's refuses them);
 - a `\\uD800`-`\\uDFFF` escape (Python keeps a lone surrogate in a string; DuckDB refuses it);
-- `NaN` or `Infinity` (Python reads them as floats, which DuckDB orders otherwise);
+- `NaN` or `Infinity`, an exponent of three digits or a run of 300 digits (Python refuses
+  NaN, Infinity and a number past a float's range or 4,300 digits; DuckDB reads them as it can);
 - a key twice in the record or in one of its outcomes (Python keeps the last; DuckDB the first).
 
 A doubt is cheap to raise: a string that merely contains such text is decided by Python too,
@@ -36,7 +37,8 @@ CANDIDATES = bytes([0x1E, 0x1F, 0x1D, 0x1C, *range(0x01, 0x09), 0x0B, 0x0C, *ran
 """Delimiter bytes for DuckDB's reader, in order of preference: control characters, which no
 valid JSON text holds outside a string and none inside one."""
 
-DOUBTFUL_TEXT = r"[\x00-\x08\x0a-\x1f\x7f]|\x{FEFF}|,[ \t\r\n]*[\]}]|\\u[dD][89a-fA-F]|NaN|Infinity"
+DOUBTFUL_TEXT = (r"[\x00-\x08\x0a-\x1f\x7f]|\x{FEFF}|,[ \t\r\n]*[\]}]|\\u[dD][89a-fA-F]|NaN|Infinity"
+                 r"|[eE]\+?0*[1-9][0-9][0-9]|[0-9]{300}")
 """A line's text that Python's `json` and DuckDB's parser may read differently (module docstring)."""
 
 
