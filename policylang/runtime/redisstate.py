@@ -55,6 +55,8 @@ class RedisState:
         self._client = client if client is not None else redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=RedisRetry(NoBackoff(), 0))
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self._unreachable: tuple[type[BaseException], ...] = (redis.exceptions.ConnectionError,
+                                                              redis.exceptions.TimeoutError, OSError)
         self._scripts = {name: self._client.register_script(getattr(lua, name))
                          for name in ("RESERVE", "SETTLE", "TOTALS", "RENEW", "CATCH_UP", "BREAKER")}
         kwargs = self._client.connection_pool.connection_kwargs
@@ -108,26 +110,36 @@ class RedisState:
 
     def run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         """Run one of the scripts; raises `Unreachable` (after counting and, once per outage,
-        logging) when Redis cannot be reached or is still in its retry pause."""
+        logging) when Redis cannot be reached, refuses the script, or is in its retry pause."""
         if self._down_since is not None and time.monotonic() < self._retry_at:
-            self.unavailable += 1
+            with self._lock:
+                self.unavailable += 1
             raise Unreachable()
         try:
             answer = self._scripts[script](keys=keys, args=args)
         except self._errors as exc:
-            self.unavailable += 1
-            self._retry_at = time.monotonic() + self.retry_interval
-            if self._down_since is None:
-                self._down_since = time.monotonic()
-                self.outages += 1
-                _log.warning("policylang.runtime: Redis at %s is unreachable (%s: %s); serving breakers and "
-                             "budgets on this process's local state until it answers", self.where,
-                             type(exc).__name__, exc)
+            with self._lock:
+                self.unavailable += 1
+                self._retry_at = time.monotonic() + self.retry_interval
+                first = self._down_since is None
+                if first:
+                    self._down_since = time.monotonic()
+                    self.outages += 1
+            if first:
+                # a refused script (out of memory, a read-only replica) serves locally like an outage,
+                # but says what Redis said; no URL in the message, it may carry a password
+                _log.log(logging.WARNING if isinstance(exc, self._unreachable) else logging.ERROR,
+                         "policylang.runtime: Redis at %s %s (%s: %s); serving breakers and budgets on this "
+                         "process's local state until it answers", self.where,
+                         "is unreachable" if isinstance(exc, self._unreachable) else "refused a script",
+                         type(exc).__name__, exc)
             raise Unreachable() from exc
         if self._down_since is not None:
-            _log.warning("policylang.runtime: Redis at %s answers again after %.1f s; local spend caught up",
-                         self.where, time.monotonic() - self._down_since)
-            self._down_since = None
+            with self._lock:
+                since, self._down_since = self._down_since, None
+            if since is not None:
+                _log.warning("policylang.runtime: Redis at %s answers again after %.1f s; each ledger catches "
+                             "up at its next use (at most lease / 3 s later)", self.where, time.monotonic() - since)
         return answer
 
     def key(self, *parts: str) -> str:
