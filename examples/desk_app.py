@@ -3,12 +3,14 @@
     pip install -e '.[openai]'
     python examples/desk_app.py                      # against a local OpenAI-compatible server
     python examples/desk_app.py --base-url URL       # against a real one (OPENAI_API_KEY)
+    python examples/desk_app.py --log decisions.jsonl   # the decision log where you name it
 
 By default it starts the tiny OpenAI-compatible server the runtime's tests use, on 127.0.0.1,
 and has it play the providers: one ticket's first answer is unsure, so the cascade climbs; one
 provider is rate limited, so after its retries the declared fallback answers. Every decision
-is appended to a JSON-lines log, and each ticket's exact cost (from the usage the server
-reports, at the policy's prices) is printed with the total.
+is appended to a JSON-lines log (by default in a new temporary folder, so that a run leaves
+nothing in the folder it runs from; the last line says where), and each ticket's exact cost
+(from the usage the server reports, at the policy's prices) is printed with the total.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
+import tempfile
 from decimal import Decimal
 from itertools import groupby
 
@@ -70,7 +73,7 @@ def dollars(amount: Decimal) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--policy", default=str(HERE / "support_desk.route"), help="the policy (default: %(default)s)")
-    parser.add_argument("--log", default="decisions.jsonl", help="the decision log (default: %(default)s)")
+    parser.add_argument("--log", help="the decision log (default: decisions.jsonl in a new temporary folder)")
     parser.add_argument("--base-url", help="a real OpenAI-compatible endpoint instead of the local server")
     options = parser.parse_args(argv)
     try:
@@ -78,10 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     except policylang.PolicyError as error:
         print(error, file=sys.stderr)
         return 1
+    log_path = options.log or str(pathlib.Path(tempfile.mkdtemp(prefix="desk_app-")) / "decisions.jsonl")
     server = LocalServer().start() if options.base_url is None else None
     call = runtime.clients.openai(base_url=options.base_url or server.url,
                                   api_key=None if options.base_url else "local")
-    with runtime.JsonlLog(options.log) as log:
+    with runtime.JsonlLog(log_path) as log:
         router = runtime.Router(policy, call, assess=runtime.assess.outcomes(json=True), log=log)
         total = Decimal(0)
         print(f"{'ticket':<28} {'rule':<12} {'models called':<30} {'cost':>10}")
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:<28} {result.rule:<12} {called(result):<30} {dollars(result.cost):>10}")
     if server is not None:
         server.stop()
-    print(f"total {dollars(total)} for {len(TICKETS)} tickets; every decision logged to {options.log}")
+    print(f"total {dollars(total)} for {len(TICKETS)} tickets; every decision logged to {log_path}")
     return 0
 
 
