@@ -239,3 +239,34 @@ def test_two_sessions_with_one_key_and_state_share_a_budget(shop):
     two = runtime.Session(routed, budget=Decimal("0.2"), key="team", state=state)
     one.run(CODE, "x")
     assert two.spent == one.spent == price("big", 100, 50)
+
+
+# ---- wiring: metrics, on_breaker ------------------------------------------------------------
+
+class Watcher:
+    """A duck-typed `runtime.metrics.Metrics`: what the core hands it."""
+
+    def __init__(self, fail=False):
+        self.records, self.changes, self.fail = [], [], fail
+
+    def observe(self, record):
+        self.records.append(record)
+        if self.fail:
+            raise RuntimeError("a broken exporter")
+
+    def breaker(self, model_id, state):
+        self.changes.append((model_id, state))
+
+
+def test_metrics_observe_each_runs_end_and_breakers_report_their_changes(shop):
+    clock, watcher, seen = FakeClock(), Watcher(), []
+    routed = router(shop, Scripted({"big": ["server_error"]}), clock, metrics=watcher, on_breaker=lambda *c: seen.append(c),
+                    breaker=runtime.Breaker(failures=1, min_calls=100, cooldown=10, jitter=0))
+    assert routed.run(CODE, "x").path == ("huge",)  # big -> huge on server_error
+    with pytest.raises(runtime.Rejected):
+        routed.run({"task": "code", "input_tokens": 95_000}, "x")
+    assert [r["end"] for r in watcher.records] == ["answered", "rejected"]
+    assert all(r["event"] == "end" and r["run_id"] for r in watcher.records)
+    assert watcher.changes == seen and ("acme/big", "open") in seen
+    broken = router(shop, Scripted(), metrics=Watcher(fail=True))
+    assert broken.run(CODE, "x").path == ("big",)  # a metrics failure never reaches the app
