@@ -310,6 +310,73 @@ def test_climbs_are_exact_on_finite_domains(pair):
         assert not report.changed and not report.outcomes
 
 
+FLOAT_ATOMS = ("q < 0.5", "q <= 0.9", "q > 0.25", "not ok", "tries >= 2", "q < 0.5 or not ok", "ok and q < 0.95")
+
+
+@st.composite
+def float_climbing_pairs(draw):
+    """(old, new, what changed): a finite policy whose rules climb a cascade `up` over
+    policygen's outcomes (`q: float in 0.0..1.0 = 1.0`, `ok`, `tries`), and one change of an
+    edge's constant or an outcome's default."""
+    base = draw(policygen.finite_policies(max_rules=4))
+    declarations = [d for d in base.declarations if not d.startswith(("outcome ", "cascade "))]
+    steps = tuple(draw(st.permutations([m.name for m in base.models]))[: draw(st.integers(2, min(3, len(base.models))))])
+    edges = [draw(st.sampled_from(FLOAT_ATOMS)) for _ in steps[1:]]
+    entries = list(base.rules) + ([base.default] if base.default is not None else [])
+    entries = [replace(r, target="up", cap=None) if up or n == 0 else r if r.target != "up" else replace(r, target=steps[0], cap=None)
+               for n, (r, up) in enumerate(zip(entries, draw(st.lists(st.booleans(), min_size=len(entries),
+                                                                       max_size=len(entries)))))]
+    outcomes = ["outcome q: float in 0.0..1.0 = 1.0", "outcome ok: bool = true", "outcome tries: int in 0..3 = 0"]
+    old = replace(base, rules=tuple(entries[: len(base.rules)]), default=entries[-1] if base.default else None,
+                  declarations=(*declarations, *outcomes, _cascade(steps, tuple(edges))))
+    kind = draw(st.sampled_from(["constant", "q_default", "tries_default"]))
+    if kind == "constant":
+        k = draw(st.integers(0, len(edges) - 1))
+        match = draw(st.sampled_from(list(re.finditer(r"0\.\d+|\b\d\b", edges[k])) or [None]))
+        if match is not None:
+            moved = draw(st.sampled_from(("0.25", "0.5", "0.55", "0.9", "0.95", "1", "2")))
+            edges[k] = edges[k][: match.start()] + moved + edges[k][match.end():]
+    elif kind == "q_default":
+        outcomes[0] = outcomes[0].replace("= 1.0", f"= {draw(st.sampled_from(('0.0', '0.5', '0.7')))}")
+    else:
+        outcomes[2] = outcomes[2].replace("= 0", f"= {draw(st.integers(1, 3))}")
+    new = replace(old, declarations=(*declarations, *outcomes, _cascade(steps, tuple(edges))))
+    return old, new, kind
+
+
+_Q = st.one_of(st.sampled_from((0.0, 0.25, 0.4999999999999999, 0.5, 0.55, 0.7, 0.9, 0.9000000000000001, 0.95, 1.0)),
+               st.floats(0.0, 1.0))
+_OBJECTS = st.fixed_dictionaries({}, optional={"q": _Q, "ok": st.booleans(), "tries": st.integers(0, 3)})
+
+
+@examples(0.5)
+@given(pair=float_climbing_pairs(), data=st.data())
+def test_climbs_over_float_outcomes_miss_nothing_sampled(pair, data):
+    old_gen, new_gen, kind = pair
+    note(f"change: {kind}\nOLD:\n{old_gen.text}\nNEW:\n{new_gen.text}")
+    old, new = _load(old_gen, "old.route"), _load(new_gen, "new.route")
+    report = diff(old, new, lint=False)
+    assert_climbs_replay(report, old, new)
+    found = {(c.old.rule, c.new.rule, c.step, c.climbs) for c in report.climbs}
+    requests = list(_union_requests(old_gen, new_gen))
+    differ = 0
+    for _ in range(60):
+        request = data.draw(st.sampled_from(requests))
+        outcomes = data.draw(st.lists(_OBJECTS, min_size=1, max_size=2))
+        before, after = _decide(old, request), _decide(new, request)
+        if isinstance(before, RequestError) or isinstance(after, RequestError) or before.steps != after.steps:
+            continue
+        paths = old.path(before, outcomes, engine="interpreted"), new.path(after, outcomes, engine="interpreted")
+        if paths[0] != paths[1]:
+            differ += 1
+            step = min(len(p) for p in paths) - 1
+            assert (before.rule, after.rule, step, "old" if len(paths[0]) > len(paths[1]) else "new") in found, \
+                (request, outcomes)
+    event(f"{kind}: {'some sampled climb differs' if differ else 'no sampled climb differs'}")
+    if old_gen == new_gen:
+        assert not report.changed
+
+
 # ---- the cases of the issue ---------------------------------------------------------------------
 
 MODELS = """
