@@ -62,3 +62,10 @@ def test_mkdocs_builds_strict_and_highlights_route_blocks(tmp_path: Path) -> Non
     assert '<span class="kn">policy</span>' in tutorial and '<span class="err">' not in tutorial
     assert (site / "repo" / "examples" / "support_desk.route").is_file()
     assert (site / "pygments.css").is_file()
+    # every repository file a page links to is published, dotfiles too (MkDocs leaves them out by default)
+    assert "excluded from the built site" not in done.stderr, done.stderr
+    hooks = site / "repo" / ".pre-commit-hooks.yaml"
+    assert hooks.read_bytes() == (ROOT / ".pre-commit-hooks.yaml").read_bytes()
+    for page in site.rglob("*.html"):
+        for href in re.findall(r'href="((?:\.\./)*repo/[^"#]+)', page.read_text(encoding="utf-8")):
+            assert (page.parent / href).resolve().exists(), f"{page.relative_to(site)} links to {href}, not published"

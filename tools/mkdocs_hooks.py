@@ -12,10 +12,13 @@ import re
 import subprocess
 from pathlib import Path
 
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import File, Files, InclusionLevel
 
 LINK = re.compile(r"\]\((?!https?:|mailto:|#)([^)#\s]+)(#[^)\s]*)?\)")
 PREFIX = "repo"
+PUBLISHED = InclusionLevel.NOT_IN_NAV
+"""Set on every published repository file, so that MkDocs' default exclusion of dotfiles does
+not drop one a page links to (`.pre-commit-hooks.yaml`)."""
 
 
 def github_slug(value: str, separator: str) -> str:
@@ -64,12 +67,13 @@ def on_files(files: Files, config) -> Files:
             members = _tracked(root, target)
             lines = [f"# `{rel}/`", "", "The files of this folder of the policylang repository:", ""]
             lines += [f"- [`{m.name}`]({m.name})" for m in members]
-            files.append(File.generated(config, f"{PREFIX}/{rel}/index.md", content="\n".join(lines) + "\n"))
+            files.append(File.generated(config, f"{PREFIX}/{rel}/index.md", content="\n".join(lines) + "\n",
+                                        inclusion=PUBLISHED))
             for member in members:
                 files.append(File.generated(config, f"{PREFIX}/{member.relative_to(root).as_posix()}",
-                                            abs_src_path=str(member)))
+                                            abs_src_path=str(member), inclusion=PUBLISHED))
         elif not any(f.src_uri == f"{PREFIX}/{rel}" for f in files):
-            files.append(File.generated(config, f"{PREFIX}/{rel}", abs_src_path=str(target)))
+            files.append(File.generated(config, f"{PREFIX}/{rel}", abs_src_path=str(target), inclusion=PUBLISHED))
     from pygments.formatters import HtmlFormatter
 
     css = HtmlFormatter(style="default").get_style_defs(".codehilite")
