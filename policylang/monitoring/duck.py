@@ -117,9 +117,6 @@ def facts_sql(source: str, options: Options) -> list[str]:
                   f"AND (a.cost IS NULL OR ({_str('a.cost')} AND regexp_full_match({_text('a.cost')}, {_q(MONEY)}))) "
                   f"AND ({_none('a.ttft')} OR {_number('a.ttft', True)}) "
                   f"AND ({_none('a.outcomes')} OR ({_is('a.outcomes', '{')} AND {_once('json_keys(a.outcomes)')}))")
-    entries = "map_entries(json_transform(final, '\"MAP(VARCHAR, JSON)\"'))"
-    outcome_ok = (f"coalesce(list_bool_and(list_transform({entries}, lambda o: o.value IS NULL OR "
-                  f"NOT regexp_full_match(o.value, '-?[0-9].*') OR {_number('o.value', False)})), true)")
     shadow_ok = (f"coalesce(list_bool_and(list_transform(j.shadow, lambda s: {_is('s', chr(123))} "
                  f"AND {_once('json_keys(s)')} AND {_str(chr(40) + 's->' + _q('$.policy') + chr(41))} "
                  f"AND ({_none('(s->' + _q('$.rule') + ')')} OR {_str('(s->' + _q('$.rule') + ')')}))), true)")
@@ -141,36 +138,37 @@ def facts_sql(source: str, options: Options) -> list[str]:
         AND ({_none('j.shadow')} OR j.shadow IS NOT NULL) AND {shadow_ok} AND {group_ok}
         AND top_once"""
     start_ok = f"{_str('j.event')} AND {_text('j.event')} = 'start' AND {_str('j.run_id')} AND top_once"
-    made = ("list_transform(att, lambda a: {'model': " + _text("a.model") + ", 'step': a.step::BIGINT, "
+    made = ("list_transform(att, lambda a: {'model': " + _text("a.model") + ", 'step': TRY_CAST(a.step AS BIGINT), "
             "'error': " + _text("a.error") + ", 'skipped': " + _text("a.skipped") + ", "
-            "'cost': coalesce(" + _text("a.cost") + ", '0')::DECIMAL(38, 18), "
-            "'ttft': a.ttft::DOUBLE})")
+            "'cost': TRY_CAST(coalesce(" + _text("a.cost") + ", '0') AS DECIMAL(38, 18)), "
+            "'ttft': TRY_CAST(a.ttft AS DOUBLE)})")
     final = f"list_filter(att, lambda a: {_none('a.error')} AND {_none('a.skipped')})[-1].outcomes"
-    outcomes = (f"CASE WHEN {_none('final')} THEN [] ELSE list_filter(list_transform({entries}, lambda o: "
+    entries = f"try(map_entries(json_transform({final}, '\"MAP(VARCHAR, JSON)\"')))"
+    outcome_ok = (f"coalesce(list_bool_and(list_transform({entries}, lambda o: o.value IS NULL OR "
+                  f"NOT regexp_full_match(o.value, '-?[0-9].*') OR {_number('o.value', False)})), true)")
+    outcomes = (f"coalesce(list_filter(list_transform({entries}, lambda o: "
                 "{'name': o.key, 'b': CASE WHEN o.value IN ('true', 'false') THEN o.value = 'true' END, "
-                "'x': CASE WHEN regexp_full_match(o.value, '-?[0-9].*') THEN o.value::DOUBLE END}), "
-                "lambda o: o.b IS NOT NULL OR o.x IS NOT NULL) END")
+                "'x': CASE WHEN regexp_full_match(o.value, '-?[0-9].*') THEN TRY_CAST(o.value AS DOUBLE) END}), "
+                "lambda o: o.b IS NOT NULL OR o.x IS NOT NULL), [])")
     parsed = (f"SELECT f, r, {doubt_sql()} AS doubt, {_once('json_keys(line)')} AS top_once, "
               f"try(json_keys(line, '$.attempts[*]')) AS akeys, try(json_transform(line, {_q(STRUCTURE)})) AS j "
-              f"FROM {source}")
-    staged = (f"SELECT *, CASE WHEN doubt OR j IS NULL THEN 'other' WHEN {start_ok} THEN 'start' WHEN {run_ok} "
-              f"THEN 'run' ELSE 'other' END AS kind FROM (SELECT *, j.attempts AS att FROM parsed)")
-    with_final = f"SELECT *, CASE WHEN kind = 'run' THEN {final} END AS final FROM staged"
-    return [f"CREATE TEMP TABLE parsed AS {parsed}", f"CREATE TEMP TABLE staged AS {staged}", f"""CREATE TEMP TABLE facts AS SELECT f, r, CASE WHEN kind = 'run' AND NOT ({outcome_ok}) THEN 'other' ELSE kind END AS kind,
-        CASE WHEN kind IN ('start', 'run') THEN {_text('j.run_id')} END AS run_id,
-        CASE WHEN kind = 'run' THEN epoch_us(CAST({time_text} AS TIMESTAMPTZ)) END AS t,
+              f"FROM lines")
+    kind = (f"CASE WHEN doubt OR j IS NULL THEN 'other' WHEN {start_ok} THEN 'start' WHEN {run_ok} AND {outcome_ok} "
+            f"THEN 'run' ELSE 'other' END")
+    # every column but `kind` is read whatever the kind (TRY_CAST: junk, never an error, in the
+    # rows that are no plain run); `kind` is used once, so that DuckDB evaluates it once
+    facts = f"""SELECT f, r, {kind} AS kind, {_text('j.run_id')} AS run_id,
+        epoch_us(TRY_CAST({time_text} AS TIMESTAMPTZ)) AS t,
         {_text('j.policy')} AS policy, {_text('j.policy_sha256')} AS sha256, {_text('j.rule')} AS rule,
-        {_text('j.end')} AS "end",
-        CASE WHEN kind = 'run' THEN list_transform(j.path, lambda m: {_text('m')}) END AS path,
-        CASE WHEN kind = 'run' THEN {_text('j.cost')}::DECIMAL(38, 18) END AS cost,
-        CASE WHEN kind = 'run' THEN j.seconds::DOUBLE END AS seconds,
-        CASE WHEN kind = 'run' THEN {group} END AS grp,
-        CASE WHEN kind = 'run' THEN {made} END AS attempts,
-        CASE WHEN kind = 'run' THEN {outcomes} END AS outcomes,
-        CASE WHEN kind = 'run' THEN coalesce(list_transform(j.shadow, lambda s: {{'policy': {_text("s->'$.policy'")},
-            'rule': {_text("s->'$.rule'")}}}), []) END AS shadow,
-        CASE WHEN kind = 'run' THEN coalesce(json_keys(j.signals), []) END AS signal_names
-        FROM ({with_final})""", "DROP TABLE parsed", "DROP TABLE staged"]
+        {_text('j.end')} AS "end", list_transform(j.path, lambda m: {_text('m')}) AS path,
+        TRY_CAST({_text('j.cost')} AS DECIMAL(38, 18)) AS cost, TRY_CAST(j.seconds AS DOUBLE) AS seconds,
+        {group} AS grp, {made} AS attempts, {outcomes} AS outcomes,
+        coalesce(list_transform(j.shadow, lambda s: {{'policy': {_text("s->'$.policy'")},
+            'rule': {_text("s->'$.rule'")}}}), []) AS shadow,
+        coalesce(json_keys(j.signals), []) AS signal_names
+        FROM (SELECT *, j.attempts AS att FROM parsed)"""
+    return [f"CREATE TEMP TABLE lines AS SELECT * FROM {source}", f"CREATE TEMP TABLE parsed AS {parsed}",
+            "DROP TABLE lines", f"CREATE TEMP TABLE facts AS {facts}", "DROP TABLE parsed"]
 
 
 def sources(files: list[Path]) -> tuple[list[str], list[int]]:
