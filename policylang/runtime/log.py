@@ -74,12 +74,16 @@ def _finite(value: Any) -> Any:
     return value
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_plain, allow_nan=False)
+"""Made once: `json.dumps` with options builds a new encoder at every call."""
+
+
 def encode(record: dict[str, Any]) -> bytes:
     """One record as one line of UTF-8 JSON, newline included; never a raw newline inside."""
     try:
-        text = json.dumps(record, ensure_ascii=False, default=_plain, allow_nan=False)
+        text = _ENCODER.encode(record)
     except ValueError:
-        text = json.dumps(_finite(record), ensure_ascii=False, default=_plain, allow_nan=False)
+        text = _ENCODER.encode(_finite(record))
     return (text + "\n").encode("utf-8")
 
 
