@@ -330,10 +330,10 @@ class ExpressionChecker:
         if isinstance(number, e.Const) and written.isidentifier():  # a threshold of the wrong kind
             value = number.value if isinstance(number.value, (int, float)) and not isinstance(number.value, bool) \
                 else None
-            if value is None or value < 0:
-                example = "$0.50" if unit == "money" else "2s"
-            else:
-                example = f"${value}" if unit == "money" else f"{value}s"
+            if value is None or value < 0:  # no amount of the user's own to show: say the form, invent none
+                form = "a $ and an amount" if unit == "money" else "a number and s, ms or m"
+                return f"'{written}' is a number; declare it as {phrase(measured.type)}: threshold {written} = {form}"
+            example = f"${value}" if unit == "money" else f"{value}s"
             return f"'{written}' is a number; declare it as {phrase(measured.type)}: threshold {written} = {example}"
         if unit == "money":
             return f"scale the number by a price to compare it with money: {written} * $0.000001"
