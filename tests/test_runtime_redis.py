@@ -78,9 +78,25 @@ def server(tmp_path_factory):
     running.stop()
 
 
+OPENED: list = []
+
+
+def opened(url, **options):
+    """A RedisState closed when the test ends (its lease renewer stops with it)."""
+    OPENED.append(runtime.RedisState(url, **options))
+    return OPENED[-1]
+
+
+@pytest.fixture(autouse=True)
+def close_states():
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
 def fresh(server, **options):
     """A RedisState under a prefix no other test uses."""
-    return runtime.RedisState(server.url, prefix=f"t-{uuid.uuid4().hex[:8]}", **options)
+    return opened(server.url, prefix=f"t-{uuid.uuid4().hex[:8]}", **options)
 
 
 # ---- the breaker machine in Lua -----------------------------------------------------------------
@@ -103,7 +119,7 @@ def test_every_script_compiles(server):
 
 def test_a_model_one_process_found_down_is_left_alone_by_the_others(server):
     prefix = f"t-{uuid.uuid4().hex[:8]}"
-    one, other = (runtime.RedisState(server.url, prefix=prefix) for _ in range(2))  # two processes' views
+    one, other = (opened(server.url, prefix=prefix) for _ in range(2))  # two processes' views
     config = runtime.Breaker()
     seen: list[tuple[str, str]] = []
     other.breakers(config).subscribe(lambda key, state: seen.append((key, state)))
@@ -143,12 +159,36 @@ def test_ledger_money_is_exact_with_large_budgets(server):
 def test_the_first_budget_stays_and_a_settled_hold_costs_once(server):
     state = fresh(server)
     ledger = state.ledger("team", Decimal("1"))
-    later = runtime.RedisState(server.url, prefix=state.prefix).ledger("team", Decimal("5"))
+    later = opened(server.url, prefix=state.prefix).ledger("team", Decimal("5"))
     assert later.budget == Decimal(1)
     hold = later.reserve(Decimal("0.5"))
     later.settle(hold, Decimal("0.25"))
     later.settle(hold, Decimal("0.25"))
     assert ledger.totals() == (Decimal("0.25"), Decimal(0))
+
+
+def test_a_settle_whose_reply_was_lost_counts_once(server, monkeypatch):
+    from policylang.runtime.redisstate import Unreachable
+
+    state = fresh(server)
+    ledger = state.ledger("team", Decimal("1"))
+    lost, kept = ledger.reserve(Decimal("0.2")), ledger.reserve(Decimal("0.3"))
+    real_run = state.run
+
+    def reply_lost(script, keys, args):
+        if script == "SETTLE":
+            if args[0] == lost:
+                real_run(script, keys, args)  # Redis applied it; the reply never came back
+            raise Unreachable()
+        return real_run(script, keys, args)
+
+    monkeypatch.setattr(state, "run", reply_lost)
+    ledger.settle(lost, Decimal("0.15"))
+    ledger.settle(kept, Decimal("0.25"))  # never reached Redis
+    assert ledger.totals() == (Decimal("0.4"), Decimal(0))  # caught up: each cost once
+    monkeypatch.undo()
+    assert opened(server.url, prefix=state.prefix).ledger("team", Decimal(1)).totals() == \
+        (Decimal("0.4"), Decimal(0))
 
 
 WORKER = r'''
@@ -214,7 +254,7 @@ def test_processes_spending_one_budget_never_exceed_it(server, tmp_path, mode, b
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 0
         totals.append(Decimal(out.strip()))
-    spent, held = runtime.RedisState(server.url, prefix=prefix).ledger("team", Decimal(budget)).totals()
+    spent, held = opened(server.url, prefix=prefix).ledger("team", Decimal(budget)).totals()
     assert spent == sum(totals)  # every cent each process spent is in Redis, exactly once
     assert spent <= Decimal(budget) and held == 0
     assert spent >= Decimal(budget) * Decimal("0.8")  # and the budget was really used up
@@ -223,7 +263,7 @@ def test_processes_spending_one_budget_never_exceed_it(server, tmp_path, mode, b
 
 def test_a_process_killed_mid_run_strands_its_hold_for_at_most_its_lease(server, tmp_path):
     prefix, lease = f"t-{uuid.uuid4().hex[:8]}", 1.5
-    ledger = runtime.RedisState(server.url, prefix=prefix).ledger("team", Decimal("1"))
+    ledger = opened(server.url, prefix=prefix).ledger("team", Decimal("1"))
     (proc,) = workers(tmp_path, server, prefix, "hold", 1, "1", str(lease))
     try:
         assert len(proc.stdout.readline().strip()) == 16  # its hold id: $0.75 held
@@ -249,7 +289,7 @@ def test_redis_stopped_and_restarted_mid_run_never_reaches_the_request_path(tmp_
     server = RedisServer(tmp_path)
     server.start()
     try:
-        state = runtime.RedisState(server.url, prefix="restart", timeout=0.2, retry_interval=0.2)
+        state = opened(server.url, prefix="restart", timeout=0.2, retry_interval=0.2)
         call = Scripted()
         router = runtime.Router(policylang.loads(SHOP, "shop.route"), call, state=state, retry=None)
         session = runtime.Session(router, Decimal("10"), key="team", state=state, wait=0)
@@ -268,7 +308,7 @@ def test_redis_stopped_and_restarted_mid_run_never_reaches_the_request_path(tmp_
         time.sleep(0.3)
         costs += [session.run(signals, "x").cost for _ in range(20)]
         assert not state.degraded and "answers again" in caplog.text and state.outages == 1
-        fresh_view = runtime.RedisState(server.url, prefix="restart").ledger("team", Decimal("10"))
+        fresh_view = opened(server.url, prefix="restart").ledger("team", Decimal("10"))
         assert fresh_view.totals() == (sum(costs), Decimal(0))  # caught up: the spend while away and the lost keys
         assert len(call.calls) == 60
     finally:

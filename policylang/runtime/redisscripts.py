@@ -66,14 +66,15 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 -- KEYS: 1 the account (hash: budget, spent, held), 2 the leases (zset hold -> expiry ms),
--- 3 the holds' amounts (hash hold -> units), 4 the applied catch-up batches (set)
-local function drop(id)  -- a hold's amount leaves `held`; true when it was there
+-- 3 the holds' amounts (hash hold -> units, or 'settled': a tombstone that lives one lease, so
+-- that a settle whose reply was lost and is applied again by a catch-up counts once),
+-- 4 the applied catch-up batches (set)
+local function drop(id)  -- a hold (or its tombstone) goes; its amount leaves `held`
   local amount = redis.call('HGET', KEYS[3], id)
   redis.call('ZREM', KEYS[2], id)
-  if not amount then return false end
+  if not amount then return end
   redis.call('HDEL', KEYS[3], id)
-  if amount ~= '0' then redis.call('HINCRBY', KEYS[1], 'held', '-' .. amount) end
-  return true
+  if amount ~= 'settled' and amount ~= '0' then redis.call('HINCRBY', KEYS[1], 'held', '-' .. amount) end
 end
 local function expire(now)  -- holds whose lease ran out are given back
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do drop(id) end
@@ -103,10 +104,16 @@ return {1, t[1], t[2], t[3]}
 """
 
 SETTLE = _MONEY + r"""
--- ARGV: hold id, cost (0 for a release). The cost is spent even when the hold's lease ran out.
-expire(now_ms())
-drop(ARGV[1])
-if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2]) end
+-- ARGV: hold id, cost (0 for a release), lease ms. The cost is spent even when the hold's lease
+-- ran out (the call was made); a hold settled already costs nothing twice.
+local now = now_ms()
+expire(now)
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= 'settled' then
+  drop(ARGV[1])
+  redis.call('HSET', KEYS[3], ARGV[1], 'settled')
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+  if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2]) end
+end
 local t = totals()
 return {1, t[1], t[2], t[3]}
 """
@@ -129,16 +136,23 @@ return 1
 """
 
 CATCH_UP = _MONEY + r"""
--- ARGV: batch id, spent while away, budget, spent floor, lease ms, n drops, the drops' ids,
--- then (hold id, amount) pairs of holds made while away and still in flight. Applied once.
+-- ARGV: batch id, spent while away on holds made while away, budget, spent floor, lease ms,
+-- n, then n (hold id, cost) pairs of Redis holds settled or released while away (a hold that
+-- Redis shows settled, its reply lost, is not counted again), then (hold id, amount) pairs of
+-- holds made while away and still in flight. A batch is applied once.
 local now = now_ms()
 expire(now)
 if redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 then return 0 end
 seed(ARGV[3], ARGV[4])
 if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2]) end
-local drops = tonumber(ARGV[6])
-for k = 7, 6 + drops do drop(ARGV[k]) end
-for k = 7 + drops, #ARGV, 2 do
+local settled = 7 + 2 * tonumber(ARGV[6])
+for k = 7, settled - 1, 2 do
+  if redis.call('HGET', KEYS[3], ARGV[k]) ~= 'settled' then
+    drop(ARGV[k])
+    if ARGV[k + 1] ~= '0' then redis.call('HINCRBY', KEYS[1], 'spent', ARGV[k + 1]) end
+  end
+end
+for k = settled, #ARGV, 2 do
   if not redis.call('HGET', KEYS[3], ARGV[k]) then
     redis.call('HSET', KEYS[3], ARGV[k], ARGV[k + 1])
     redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[k])

@@ -178,8 +178,8 @@ class RedisLedger:
         self._lock = threading.Lock()
         self._mine: dict[str, int] = {}  # this process's holds in Redis: units
         self._local: dict[str, int] = {}  # holds made while Redis was away
-        self._away_spent = 0  # settled while away, not yet in Redis
-        self._drops: set[str] = set()  # Redis holds settled or released while away
+        self._away_spent = 0  # settled while away on holds made while away, not yet in Redis
+        self._drops: dict[str, int] = {}  # Redis holds settled (their cost) or released (0) while away
         self._batch: str | None = None  # the id of the journal's catch-up, kept until it lands
         self._spent = self._held = 0  # the last totals read from Redis (units), then local changes
         with self._lock:
@@ -251,13 +251,12 @@ class RedisLedger:
             elif hold in self._mine:
                 try:
                     self._catch_up()
-                    self._read(self._state.run("SETTLE", self._keys, [hold, units]))
+                    self._read(self._state.run("SETTLE", self._keys, [hold, units, int(self._state.lease * 1000)]))
                     del self._mine[hold]
                     return
                 except Unreachable:
                     self._held -= self._mine.pop(hold)
-                    self._drops.add(hold)
-                    self._away_spent += units
+                    self._drops[hold] = units
                     self._spent += units
             else:
                 return
@@ -272,10 +271,11 @@ class RedisLedger:
             return
         if self._batch is None:
             self._batch = secrets.token_hex(12)
+        drops = [item for hold, units in self._drops.items() for item in (hold, units)]
         adopt = [item for hold, units in self._local.items() for item in (hold, units)]
-        self._state.run("CATCH_UP", self._keys, [self._batch, self._away_spent, self._budget,
-                                                 self._spent - self._away_spent, int(self._state.lease * 1000),
-                                                 len(self._drops), *self._drops, *adopt])
+        floor = self._spent - self._away_spent - sum(self._drops.values())  # the spent Redis last said
+        self._state.run("CATCH_UP", self._keys, [self._batch, self._away_spent, self._budget, floor,
+                                                 int(self._state.lease * 1000), len(self._drops), *drops, *adopt])
         self._mine.update(self._local)
         self._local.clear()
         self._drops.clear()
