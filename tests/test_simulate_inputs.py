@@ -451,3 +451,92 @@ def test_records_only_reads_the_wanted_locations_of_every_format(tmp_path):
     assert list(records(tmp_path / "t.parquet", only={2})) == [(2, {"a": 20})]
     (tmp_path / "t.csv").write_text("a\n1\n2\n3\n")
     assert [at for at, _ in records(tmp_path / "t.csv", only={1, 3})] == [1, 3]
+
+
+# ---- broken files: both engines give the same report, or refuse the file in the same words ----
+
+BROKEN_FILES = {  # name -> the file's bytes (issue 22: DuckDB refused a ragged CSV, Python read part of it)
+    "short-row.csv": b"task,input_tokens\na,1\nb\nb,2\n",
+    "long-row.csv": b"task,input_tokens\na,1\nb,2,3\nb,2\n",
+    "open-quote.csv": b'task,input_tokens\na,1\n"b,2\nb,2\n',
+    "text-after-quote.csv": b'task,input_tokens\na,1\n"b"x,2\nb,2\n',
+    "not-utf8.csv": b"task,input_tokens\na,1\nb\xff,2\nb,2\n",
+    "not-utf8-header.csv": b"ta\xffsk,input_tokens\na,1\n",
+    "column-twice.csv": b"task,task,input_tokens\na,b,1\n",
+    "blank-lines.csv": b"task,input_tokens\n\na,1\n\n\nb,2\n",
+    "byte-order-mark.csv": b"\xef\xbb\xbftask,input_tokens\na,1\n",
+    "quoted-newline.csv": b'task,input_tokens\na,1\n"b\nc",2\nb,2\n',
+    "crlf.csv": b"task,input_tokens\r\na,1\r\nb,2\r\n",
+    "no-final-newline.csv": b"task,input_tokens\na,1\nb,2",
+    "truncated.csv": b'task,input_tokens,@outcomes\na,1,"[{""ok"": fal',
+    "huge-numbers.csv": b"task,input_tokens\na,1e309\na,1" + b"0" * 400 + b"\na,NaN\na,-0\n",
+    "outcomes-key-twice.csv": b'task,input_tokens,@outcomes\na,1,"[{""ok"": true, ""ok"": false}]"\nb,2,\n',
+    "outcomes-nan.csv": b'task,input_tokens,@outcomes\na,1,"[{""ok"": NaN}]"\nb,2,\n',
+    "nul-byte.csv": b"task,input_tokens\na\x00,1\nb,2\n",
+    "header-only.csv": b"task,input_tokens\n",
+    "empty.csv": b"",
+    "not-utf8.jsonl": b'{"task": "a", "input_tokens": 1}\n{"task": "b\xff", "input_tokens": 1}\n{"task": "b", "input_tokens": 2}\n',
+    "truncated.jsonl": b'{"task": "a", "input_tokens": 1}\n{"task": "b", "inpu',
+    "key-twice.jsonl": b'{"task": "a", "input_tokens": 1, "task": "b"}\n{"task": "b", "input_tokens": 2}\n',
+    "huge-numbers.jsonl": b'{"task": "a", "input_tokens": 1e309}\n{"task": "a", "input_tokens": 1' + b"0" * 5000
+                          + b'}\n{"task": "a", "input_tokens": 1e308}\n{"task": "b", "input_tokens": -1E400}\n',
+    "non-finite.jsonl": b'{"task": "a", "input_tokens": NaN}\n{"task": "a", "input_tokens": 1, "@outcomes": [{"ok": Infinity}]}\n',
+    "deep.jsonl": b'{"task": "a", "input_tokens": ' + b"[" * 3000 + b"]" * 3000 + b"}\n" + GOOD + b"\n",
+    "wrong-types.jsonl": b'{"task": null, "input_tokens": "1"}\n{"task": 1, "input_tokens": true}\n[]\n"a"\n{"task": "a", "input_tokens": 1, "@outcomes": {"ok": true}}\n',
+    "binary.jsonl": bytes(range(256)) * 4,
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN_FILES))
+def test_both_engines_agree_on_a_broken_file(hostile, tmp_path, name):
+    """The same report field for field, or the same refusal (a SimulationError, at a line), never
+    a traceback; for CSV, what DuckDB cannot read the python engine reads or refuses."""
+    from policylang.simulation import SimulationError
+
+    path = tmp_path / name
+    path.write_bytes(BROKEN_FILES[name])
+    answers = []
+    for engine in ("duckdb", "python"):
+        try:
+            report = simulate(hostile, path, engine=engine).as_dict()
+            report.pop("engine")
+            answers.append(report)
+        except SimulationError as exc:
+            answers.append(str(exc))
+    assert answers[0] == answers[1], name
+    if isinstance(answers[0], str):
+        assert name in {"open-quote.csv", "text-after-quote.csv", "not-utf8-header.csv", "column-twice.csv",
+                        "truncated.csv"}, answers[0]
+        assert f"{path}: line " in answers[0]
+
+
+def test_a_broken_csv_is_refused_where_it_breaks(hostile, tmp_path):
+    from policylang.simulation import SimulationError
+
+    said = {}
+    for name in ("open-quote.csv", "text-after-quote.csv", "not-utf8-header.csv", "column-twice.csv"):
+        path = tmp_path / name
+        path.write_bytes(BROKEN_FILES[name])
+        with pytest.raises(SimulationError) as refused:
+            simulate(hostile, path, engine="python")
+        said[name] = str(refused.value).removeprefix(f"{path}: ")
+    assert said == {
+        "open-quote.csv": "line 3: record 2 is not CSV (a quote is never closed), so where the records after it "
+                          "start is unknown",
+        "text-after-quote.csv": "line 3: record 2 is not CSV (text after a closing quote), so where the records "
+                                "after it start is unknown",
+        "not-utf8-header.csv": "line 1: the header is not UTF-8 text",
+        "column-twice.csv": "line 1: the header names the column 'task' twice",
+    }
+
+
+def test_a_record_of_a_csv_that_is_no_request_is_counted_and_the_rest_read(hostile, tmp_path):
+    """A row longer than the header, or with a byte that is not UTF-8, is its own R002; a short
+    row is read with its missing cells empty (absent), as DuckDB pads it."""
+    for name, code, signal in [("long-row.csv", "R002", None), ("not-utf8.csv", "R002", None),
+                               ("short-row.csv", "R001", "input_tokens")]:
+        path = tmp_path / name
+        path.write_bytes(BROKEN_FILES[name])
+        report = _both(hostile, path)
+        assert report["records"] == 3 and report["valid"] == 2, name
+        assert report["errors"] == {code: {"count": 1, "first": {"location": 2, "signal": signal}}}, name

@@ -468,7 +468,12 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
         sums = [f"sum(coalesce(least(\"@p:otok\", {c}), {c})) AS \"out{c}\"" for c in caps]
         if base is not None:
             sums.append(f"sum(coalesce(least(\"@p:otok\", {base.max_output}), {base.max_output})) AS \"outbase\"")
-        doubt = "\"@p:doubt\"" if kind == "jsonl" else "false"
+        if kind == "jsonl":
+            doubt = "\"@p:doubt\""
+        elif kind == "csv" and "@outcomes" in layout.columns:  # JSON text in a cell: doubted as a line is
+            doubt = lines.cell_doubt_sql("\"@outcomes\"")
+        else:
+            doubt = "false"
         python = f"{doubt} OR \"@p:rule\" = {UNDECIDED} OR \"@p:climb\" <= -200"  # rows the python engine decides
         grouped = (f"SELECT {doubt} AS doubt, \"@p:broken\" AS broken, \"@p:group\", \"@p:rule\", \"@p:climb\", "
                    "\"@p:ocode\", \"@p:error\", \"@p:token_error\", count(*) AS n, min(\"@p:row\") AS first, "

@@ -97,3 +97,13 @@ def lines_sql(path: str, delim: bytes) -> str:
     keyed = (f"SELECT line, \"@p:row\", json_keys({parsed}) AS keys FROM ({numbered}) "
              "WHERE line IS NOT NULL AND trim(line, ' \t\r') <> ''")
     return f"(SELECT line, \"@p:row\", {doubt} AS \"@p:doubt\" FROM ({keyed}))"
+
+
+def cell_doubt_sql(column: str) -> str:
+    """SQL: whether the python engine decides a CSV row because of the JSON text in `column`
+    (its `"@outcomes"` cell), by the same doubts as a line's: text DuckDB's parser may read
+    otherwise than Python's, or an outcome object that names a key twice."""
+    twice = "len(list_filter(names, lambda name, place: list_position(names, name) <> place)) > 0"
+    keys = f"json_keys(TRY_CAST({column} AS JSON), '$[*]')"
+    return (f"coalesce(regexp_matches({column}, {string(DOUBTFUL_TEXT)}) OR "
+            f"coalesce(list_bool_or(list_transform({keys}, lambda names: {twice})), false), false)")
