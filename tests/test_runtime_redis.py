@@ -245,6 +245,7 @@ def workers(tmp_path, server, prefix, mode, count, *extra):
                              stdout=subprocess.PIPE, text=True, env=env) for seed in range(count)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode, budget", [("spend", "2"), ("session", "0.10")])
 def test_processes_spending_one_budget_never_exceed_it(server, tmp_path, mode, budget):
     prefix = f"t-{uuid.uuid4().hex[:8]}"
@@ -261,6 +262,7 @@ def test_processes_spending_one_budget_never_exceed_it(server, tmp_path, mode, b
     assert all(total > 0 for total in totals)  # by all of them
 
 
+@pytest.mark.slow
 def test_a_process_killed_mid_run_strands_its_hold_for_at_most_its_lease(server, tmp_path):
     prefix, lease = f"t-{uuid.uuid4().hex[:8]}", 1.5
     ledger = opened(server.url, prefix=prefix).ledger("team", Decimal("1"))
