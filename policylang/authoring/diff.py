@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..backends.python.support import Decision, RequestError
 from ..ir import expr as e
@@ -41,6 +41,14 @@ from .diff_findings import Findings, findings
 from .diff_outcomes import outcome_acceptance
 from .diff_signals import Acceptance, acceptance
 from .explain import call_cost
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..analysis.joint import JointSpace
+
+Entries = list[tuple["Entry", Decision]]
+"""A version's route entries in the joint space's numbering, each with its decision."""
 
 FIELDS = ("model", "steps", "max_output", "caps", "reject")
 """What two decisions are compared on (section 9.5); the rule's name is not among them."""
@@ -208,7 +216,7 @@ def _field(decision: Decision, name: str) -> Any:
     return tuple(value) if name in ("steps", "caps") else value
 
 
-def _outcome(decision: Decision) -> tuple:
+def _outcome(decision: Decision) -> tuple[Any, ...]:
     return tuple(_field(decision, f) for f in FIELDS)
 
 
@@ -269,7 +277,7 @@ def _entries(ir: PolicyIR) -> list[tuple[Entry, Decision]]:
     return found
 
 
-def _changes(space, old: Policy, new: Policy, old_entries, new_entries,
+def _changes(space: JointSpace, old: Policy, new: Policy, old_entries: Entries, new_entries: Entries,
              progress: Callable[[str], None] | None = None) -> list[Change]:
     """Every pair along which some request moves, each with its witness. The solver is asked
     once per old entry and once more per pair found; hulls and the rules both versions share
@@ -285,7 +293,7 @@ def _changes(space, old: Policy, new: Policy, old_entries, new_entries,
             progress(f"comparing: old rule {i + 1:,} of {len(old_entries):,}")
         if i < start or old_hulls[i] is None:
             continue
-        mine, box = _outcome(before), old_hulls[i]
+        mine, box = _outcome(before), cast(Box, old_hulls[i])
         candidates = [j for j in pool.meeting(box) if new_outcomes[j] != mine and not disjoint(box, new_hulls[j])]
         while candidates:
             j = space.meet(i, candidates)
@@ -317,8 +325,8 @@ class _Pool:
         for j, box in enumerate(boxes):
             if box is None:
                 continue
-            members = box.get(self.key)  # boxes leave out what the whole domain allows
-            if members is None:
+            members = cast("frozenset[str] | None", box.get(self.key))  # an enum's: a set of members;
+            if members is None:  # boxes leave out what the whole domain allows
                 self.everywhere.append(j)
             else:
                 for m in members:
@@ -326,7 +334,7 @@ class _Pool:
 
     def meeting(self, box: Box) -> list[int]:
         """The entries (ascending) whose boxes may meet `box`."""
-        members = box.get(self.key) if self.key is not None else None
+        members = cast("frozenset[str] | None", box.get(self.key) if self.key is not None else None)
         if members is None:
             return list(range(self.size))
         found = set(self.everywhere)
@@ -349,7 +357,7 @@ def _entry_hulls(ir: PolicyIR, alike: set[str]) -> list[Box | None]:
             for box in boxes]
 
 
-def _same_top(old: PolicyIR, new: PolicyIR, alike: set[str], space) -> int:
+def _same_top(old: PolicyIR, new: PolicyIR, alike: set[str], space: JointSpace) -> int:
     """How many route entries at the top the versions share: the same condition (reading only
     keys both read alike, and prices both agree on), the same decision. Requests that fire one
     of them fire it in both versions, with the same decision: none of them moves. The
@@ -397,7 +405,8 @@ def _replay(old: Policy, new: Policy, witness: dict[str, Any], old_entry: Entry,
                         f"{old_entry.label} -> {new_entry.label}")
 
 
-def _renames(space, old: PolicyIR, new: PolicyIR, old_entries, new_entries) -> list[Rename]:
+def _renames(space: JointSpace, old: PolicyIR, new: PolicyIR, old_entries: Entries,
+             new_entries: Entries) -> list[Rename]:
     old_names = {r.name for r in old.rules}
     new_names = {r.name for r in new.rules}
     found = []
@@ -462,27 +471,27 @@ def _replay_traffic(report: Diff, old: Policy, new: Policy, lines: Iterable[str 
         summary.cost_before = EXACT.add(summary.cost_before, cost_before)
         summary.cost_after = EXACT.add(summary.cost_after, cost_after)
         if _outcome(before) == _outcome(after):
-            climb = _climbed(old, new, before, after, record, climbed, report)
-            if climb is None:
+            moved = _climbed(old, new, before, after, record, climbed, report)
+            if moved is None:
                 summary.unchanged += 1
                 continue
             summary.climbed += 1
-            assert climb.traffic is not None
-            climb.traffic.requests += 1
-            climb.traffic.cost_before = EXACT.add(climb.traffic.cost_before, cost_before)
-            climb.traffic.cost_after = EXACT.add(climb.traffic.cost_after, cost_after)
+            assert moved.traffic is not None
+            moved.traffic.requests += 1
+            moved.traffic.cost_before = EXACT.add(moved.traffic.cost_before, cost_before)
+            moved.traffic.cost_after = EXACT.add(moved.traffic.cost_after, cost_after)
             continue
         summary.changed += 1
-        change = pairs.get((before.rule, after.rule))
-        if change is None:  # the analysis should have found it: report it, it is real
-            change = Change(_entry(old.ir, before.rule), _entry(new.ir, after.rule), before, after, signals,
-                            PairTraffic(), from_traffic=True)
-            pairs[(before.rule, after.rule)] = change
-            report.changes.append(change)
-        assert change.traffic is not None
-        change.traffic.requests += 1
-        change.traffic.cost_before = EXACT.add(change.traffic.cost_before, cost_before)
-        change.traffic.cost_after = EXACT.add(change.traffic.cost_after, cost_after)
+        pair = pairs.get((before.rule, after.rule))
+        if pair is None:  # the analysis should have found it: report it, it is real
+            pair = Change(_entry(old.ir, before.rule), _entry(new.ir, after.rule), before, after, signals,
+                          PairTraffic(), from_traffic=True)
+            pairs[(before.rule, after.rule)] = pair
+            report.changes.append(pair)
+        assert pair.traffic is not None
+        pair.traffic.requests += 1
+        pair.traffic.cost_before = EXACT.add(pair.traffic.cost_before, cost_before)
+        pair.traffic.cost_after = EXACT.add(pair.traffic.cost_after, cost_after)
     return summary
 
 
@@ -549,10 +558,10 @@ def _request_cost(policy: Policy, decision: Decision, record: dict[str, Any]) ->
     tokens = tokens if tokens.__class__ is int and tokens >= 0 else None
     caps = dict(zip(decision.steps, decision.caps))
 
-    def observe(step: int):
+    def observe(step: int) -> Any:
         return observed[step] if step < len(observed) and isinstance(observed[step], dict) else None
 
-    def escalate(d, step, outcomes):
+    def escalate(d: Decision, step: int, outcomes: Mapping[str, Any]) -> str | None:
         try:
             return policy.escalate(d, step, outcomes)
         except RequestError:

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backends.python.interpreter import Interpreter
 from ..ir.node import Node, node_fields
@@ -17,6 +17,9 @@ from ..ir.values import decimal_of
 from ..jsontext import decimal_text
 from ..policy import Policy
 from ..source import Source, Span
+
+if TYPE_CHECKING:
+    from ..analysis.facts import Facts
 
 
 def shape(node: Any) -> Any:
@@ -102,7 +105,7 @@ def budgets(old: Policy, new: Policy) -> list[BudgetDiff]:
     return found
 
 
-def _routing(ir: PolicyIR) -> tuple:
+def _routing(ir: PolicyIR) -> tuple[Any, ...]:
     """What a budget's worst case depends on."""
     return (ir.signals, ir.models, ir.cascades, ir.fallbacks, ir.budgets, ir.rules, ir.default)
 
@@ -129,13 +132,13 @@ def _text(sources: dict[str, Source], span: Span) -> str:
     return " ".join(source.text[span.start : span.end].split()) if source is not None else "?"
 
 
-def _facts(policy: Policy):
+def _facts(policy: Policy) -> Facts:
     from ..analysis.facts import Facts
 
     return Facts(policy.ir, policy.sources, Interpreter, warnings=False)
 
 
-def budget_worst_case(facts, budget: Budget) -> Worst:
+def budget_worst_case(facts: Facts, budget: Budget) -> Worst:
     """The most any request the budget applies to can cost (or take), over every rule that
     serves it and every step its cascade can reach there, each step at its costliest
     fallback (section 7): exact, as E301 and E302 reckon it."""
@@ -156,7 +159,8 @@ def budget_worst_case(facts, budget: Budget) -> Worst:
         ceiling = facts.tokens_bound(rule)
         if declared and ceiling is None:
             return None
-        return costs.StepCosts(facts.policy, rule, steps).total(int(ceiling) if declared else None)
+        most = int(ceiling) if declared and ceiling is not None else None
+        return costs.StepCosts(facts.policy, rule, steps).total(most)
 
     bounds = {id(rule): upper_bound(rule) for rule in facts.routed}
     order = sorted(facts.routed, key=lambda r: (bounds[id(r)] is not None, -(bounds[id(r)] or 0)))

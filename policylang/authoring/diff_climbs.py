@@ -190,7 +190,8 @@ def _candidates(old: Policy, new: Policy, old_entries: Sequence[tuple[Entry, Dec
             if isinstance(node, e.SignalRef):
                 a, b = outcomes["old"].get(node.name), outcomes["new"].get(node.name)
                 if a is not None or b is not None:
-                    if a is None or b is None or (a.type, a.has_default, a.default) != (b.type, b.has_default, b.default):
+                    if a is None or b is None or \
+                            (a.type, a.has_default, a.default) != (b.type, b.has_default, b.default):
                         return False
                 elif not keys[node.name].read_alike:
                     return False

@@ -155,7 +155,8 @@ def _traffic_words(t: TrafficSummary) -> str:
     if t.first_not_object is not None:  # the records that are no request, and the first of them
         broken = f", {t.not_objects:,} not a request (first: {t.first_not_object[1]})"
     climbed = f", {t.climbed:,} climbed differently" if t.climbed else ""
-    return (f"traffic: {_count(t.records, 'record')}, {t.changed:,} decided differently{refused}{climbed}, {t.unchanged:,} "
+    return (f"traffic: {_count(t.records, 'record')}, {t.changed:,} decided differently{refused}{climbed}, "
+            f"{t.unchanged:,} "
             f"the same, {t.refused_by_both:,} refused by both{broken}; cost {_money(t.cost_before)} -> "
             f"{_money(t.cost_after)}")
 
@@ -232,7 +233,8 @@ def render_markdown(report: Diff) -> str:
                    f"{_code(when)} | {_code(dumps(climb.witness))} | {_md(' -> '.join(climb.before))} | "
                    f"{_md(' -> '.join(climb.after))} |")
             if report.traffic is not None and climb.traffic is not None:
-                row += f" {climb.traffic.requests:,} | {_money(climb.traffic.cost_before)} → {_money(climb.traffic.cost_after)} |"
+                t = climb.traffic
+                row += f" {t.requests:,} | {_money(t.cost_before)} → {_money(t.cost_after)} |"
             lines.append(row)
     if report.acceptance:
         lines += ["", "#### Requests only one version accepts", "",
@@ -242,7 +244,8 @@ def render_markdown(report: Diff) -> str:
                          f"{_code(dumps(a.witness))} | {a.error.code}: {_md(a.error.message)} |")
     if report.outcomes:
         lines += ["", "#### Outcome objects only one version accepts", "",
-                  "| outcome | change | accepted only by | objects | example | the other says |", "|---|---|---|---|---|---|"]
+                  "| outcome | change | accepted only by | objects | example | the other says |",
+                  "|---|---|---|---|---|---|"]
         for a in report.outcomes:
             lines.append(f"| {_code(a.signal)} | {a.change} | {a.only} | {_md('; '.join(a.which))} | "
                          f"{_code(dumps(a.witness))} | {a.error.code}: {_md(a.error.message)} |")

@@ -10,13 +10,16 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backends.python.support import RequestError
 from ..ir.policy import Policy as PolicyIR, Signal
 from ..ir.types import EnumType, Type, describe, format_value
 from ..ir.values import decimal_of, rational
 from ..policy import Policy
+
+if TYPE_CHECKING:
+    from ..analysis.joint import JointSpace
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Acceptance:
 
 
 
-def acceptance(space, old: Policy, new: Policy) -> list[Acceptance]:
+def acceptance(space: JointSpace, old: Policy, new: Policy) -> list[Acceptance]:
     """Per signal and direction, the requests only one version accepts, with a witness the
     accepting version validates and the other refuses (`space` is the versions' JointSpace)."""
     base = _base(space, old, new)
@@ -74,7 +77,7 @@ def acceptance(space, old: Policy, new: Policy) -> list[Acceptance]:
     return found
 
 
-def _base(space, old: Policy, new: Policy) -> dict[str, Any] | None:
+def _base(space: JointSpace, old: Policy, new: Policy) -> dict[str, Any] | None:
     """A request both versions accept, to change one key of: plain values where they do, else
     one the solver finds; None when none exists."""
     plain = {**_plain(old.ir), **_plain(new.ir)}
@@ -185,7 +188,7 @@ def _values_only_in(name: str, mine: Type, theirs: Type) -> tuple[list[str], lis
         words.append(f"{name} as a float ({theirs.kind} wants an int)")
         values += [v for v in _double_candidates(low, False, high, False) if isinstance(v, float)]
     their_low, their_high = _bounds(theirs)
-    pieces = []
+    pieces: list[tuple[Fraction | None, bool, Fraction | None, bool]] = []
     if their_low is not None and (low is None or low < their_low):
         top, top_open = (their_low, True) if high is None or high >= their_low else (high, False)
         pieces.append((low, False, top, top_open))
