@@ -19,6 +19,7 @@ from .resilience import Breaker, Retry
 from .results import Answer, Attempt, Result, Usage
 from .router import Router
 from .session import Session
+from .split import Split
 from .state import LocalState
 from .streaming import AStream, Stream
 from .watch import Watched, watch
@@ -43,6 +44,7 @@ __all__ = [
     "Retry",
     "Router",
     "Session",
+    "Split",
     "Stream",
     "StreamInterrupted",
     "Usage",

@@ -34,6 +34,7 @@ from .engine import Engine, Model
 from .errors import BudgetBusy, Exhausted, OverBudget, ProviderError, Rejected, StreamInterrupted
 from .resilience import Retry
 from .results import ZERO, Answer, Attempt, Result, money_text
+from .split import decide_shadows
 
 
 Invoke: type[tuple[Any, ...]] = tuple
@@ -86,12 +87,12 @@ class Config:
     """What every run of one Router reads: set once by the Router, never changed."""
 
     __slots__ = ("assess", "usage", "log", "metrics", "classify", "retry", "breakers", "tracer", "clock", "rng",
-                 "now", "recorded")
+                 "now", "recorded", "shadows")
 
     def __init__(self, *, assess: Callable[..., Any] | None, usage: Callable[[Any], tuple[int, int]] | None,
                  log: Callable[[dict[str, Any]], Any] | None, metrics: Any, classify: Callable[[BaseException], str | None] | None,
                  retry: Retry, breakers: Any, tracer: Any, clock: Callable[[], float], rng: Random,
-                 now: Callable[[], float]) -> None:
+                 now: Callable[[], float], shadows: tuple[Engine, ...] = ()) -> None:
         self.assess = assess
         self.usage = usage
         self.log = log
@@ -104,6 +105,7 @@ class Config:
         self.rng = rng
         self.now = now
         self.recorded = log is not None or metrics is not None
+        self.shadows = shadows if self.recorded else ()  # shadows only write into the records
 
 
 def classified(classify: Callable[[BaseException], str | None] | None,
@@ -175,6 +177,8 @@ class Run:
                     opened = self.tab.open(engine, self.signals, config.clock)
                 self.signals, self.decision = opened
             decision = self.decision
+            if config.shadows:
+                self.shadow = decide_shadows(config.shadows, self.signals)
             if decision.reject is not None:
                 raise Rejected(decision.reject, decision)
             rule = decision.rule

@@ -26,6 +26,7 @@ from .core import Config, Invoke, Misuse, Run
 from .engine import Engine, engine_of
 from .resilience import NO_RETRY, Breaker, Breakers, Retry
 from .results import Result
+from .split import Split, shadows
 from .streaming import AStream, Stream, adrive, drive
 from .watch import Watched
 
@@ -39,7 +40,10 @@ class Router:
     arrives (section 13.1). Safe to share between threads and tasks.
 
     `policy` is a `Policy`, a compiled module or a `watch()` handle (a new version is picked up
-    between runs, never during one). `call(model, request, *, max_output)` makes one call and
+    between runs, never during one), or a `runtime.Split` of policies (section 15: one per
+    request by a stable hash of a signal; `engine` is then its first arm's).
+    `shadow=[policy, ...]` decide each request too, for the log only (`"shadow"`).
+    `call(model, request, *, max_output)` makes one call and
     returns the answer, raising `ProviderError` (or an exception `classify` names) when the
     provider fails; with `timeout` set it is also passed `timeout=` seconds. `assess(answer,
     signals)` gives the outcomes that decide a climb (None: never climb); `usage(answer)` the
@@ -59,6 +63,7 @@ class Router:
                  retry: Retry | None = _DEFAULT_RETRY, breaker: Breaker | None = _DEFAULT_BREAKER,
                  timeout: float | None = None, ttft_timeout: float | None = None, tracer: Any = None,
                  metrics: Any = None, state: Any = None, on_breaker: Callable[[str, str], Any] | None = None,
+                 shadow: Any = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Any] = time.sleep,
                  asleep: Callable[[float], Any] | None = None, rng: Random | None = None,
                  now: Callable[[], float] = time.time) -> None:
@@ -68,8 +73,10 @@ class Router:
             if value is not None and not value > 0:
                 raise ValueError(f"{name} is in seconds and must be positive (None: no timeout)")
         self._handle: Watched | None = policy if isinstance(policy, Watched) else None
+        self._split: Split | None = policy if isinstance(policy, Split) else None
         current = policy.policy if self._handle is not None else policy
-        self._engine: tuple[Any, Engine] = (current, engine_of(current))
+        self._engine: tuple[Any, Engine] = (current, engine_of(current) if self._split is None else
+                                            self._split.engines[0])
         self._call = call
         self._acall = getattr(call, "acall", None) or call
         self._timeout = timeout
@@ -87,7 +94,7 @@ class Router:
         self._breakers = breakers
         self._config = Config(assess=assess, usage=usage, log=log, metrics=metrics, classify=classify,
                               retry=retry or NO_RETRY, breakers=breakers, tracer=tracer, clock=clock,
-                              rng=rng or Random(), now=now)
+                              rng=rng or Random(), now=now, shadows=shadows(shadow))
 
     @property
     def engine(self) -> Engine:
@@ -141,7 +148,12 @@ class Router:
     # ---- the drivers: each makes the calls a run's steps ask for ------------------------------
 
     def _steps(self, signals: Mapping[str, Any], tab: Any, streaming: bool = False) -> Generator[Any, Any, Result]:
-        return Run(self._config, self.engine, signals, tab, streaming).steps()
+        if self._split is None:
+            return Run(self._config, self.engine, signals, tab, streaming).steps()
+        engine, arm = self._split.pick(signals)
+        run = Run(self._config, engine, signals, tab, streaming)
+        run.arm = arm
+        return run.steps()
 
     def _run(self, signals: Mapping[str, Any], request: Any, tab: Any) -> Result:
         steps = self._steps(signals, tab)
