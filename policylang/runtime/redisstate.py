@@ -23,7 +23,7 @@ from typing import Any
 
 from . import redisscripts as lua
 from .errors import MissingExtra
-from .resilience import Breaker, Breakers, Listener
+from .resilience import Breaker, Breakers
 
 _log = logging.getLogger("policylang.runtime")
 
@@ -293,21 +293,16 @@ class RedisLedger:
 _MODES = {0: "closed", 1: "open", 2: "half_open"}
 
 
-class RedisBreakers:
+class RedisBreakers(Breakers):
     """`Breakers` whose machines live in Redis (the same machine, as the script `BREAKER`), so
     a model one process found down is left alone by all. Times come from the state's `clock`
-    (hosts share wall time), not from the Router's `now`; while Redis is away, a local
-    `Breakers` judges on this process's calls alone."""
+    (hosts share wall time), not from the Router's `now`; while Redis is away, the inherited
+    local machines judge on this process's calls alone."""
 
     def __init__(self, state: RedisState, config: Breaker, rng: Random | None = None) -> None:
-        self.config = config
+        super().__init__(config, rng)
         self._state = state
-        self._rng = rng or Random()
-        self._local = Breakers(config, self._rng)
-        self._listeners: list[Listener] = []
         self._seen: dict[str, str] = {}
-        self._lock = threading.Lock()
-        self._local.subscribe(self._emit)
         self._args = [config.rate, config.min_calls, config.window, config.buckets, config.failures, config.cooldown,
                       config.max_cooldown, config.jitter, config.probes,
                       int(1000 * max(86400.0, 4 * (config.window + config.max_cooldown + config.max_park)))]
@@ -317,7 +312,7 @@ class RedisBreakers:
         try:
             return bool(self._run(key, "allow")[0])
         except Unreachable:
-            return self._local.allow(key, now)
+            return super().allow(key, now)
 
     def record(self, key: str, now: float, error: str | None, retry_after: float | None = None) -> None:
         """The result of a call `allow` let through, as `Breakers.record`."""
@@ -332,25 +327,21 @@ class RedisBreakers:
         try:
             self._run(key, op, self._rng.random() if op in ("ok", "fail") else 0.0, park or 0.0)
         except Unreachable:
-            self._local.record(key, now, error, retry_after=retry_after)
+            super().record(key, now, error, retry_after=retry_after)
 
     def release(self, key: str) -> None:
         """An allowed call ended with nothing to judge: a probe's slot is given back."""
         try:
             self._run(key, "release")
         except Unreachable:
-            self._local.release(key)
-
-    def is_open(self, key: str, now: float) -> bool:
-        """Whether calls to `key` are stopped now: open with time left, or parked."""
-        return self.reopens_in(key, now) > 0
+            super().release(key)
 
     def reopens_in(self, key: str, now: float) -> float:
         """Seconds until `key` may be called again (0 when closed or half open)."""
         try:
             _, mode, until, parked = self._run(key, "peek")
         except Unreachable:
-            return self._local.reopens_in(key, now)
+            return super().reopens_in(key, now)
         clock = self._state.clock()
         left = parked - clock if parked else 0.0
         if mode == 1:
@@ -362,14 +353,8 @@ class RedisBreakers:
         try:
             _, mode, _, parked = self._run(key, "peek")
         except Unreachable:
-            return self._local.state(key, now)
+            return super().state(key, now)
         return "parked" if parked and self._state.clock() < parked else _MODES[mode]
-
-    def subscribe(self, listener: Listener) -> None:
-        """`listener(model id, state)` at each change this process sees (in Redis, or of its
-        local breakers while Redis is away); a listener that raises is logged, never raised."""
-        with self._lock:
-            self._listeners.append(listener)
 
     def _run(self, key: str, op: str, draw: float = 0.0, park: float = 0.0) -> tuple[int, int, float, float]:
         tag = "{" + key + "}"
@@ -386,10 +371,3 @@ class RedisBreakers:
         if changed:
             self._emit(key, name)
         return allowed, mode, until, parked
-
-    def _emit(self, key: str, state: str) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(key, state)
-            except Exception:
-                _log.warning("a breaker listener raised on %s -> %s", key, state, exc_info=True)

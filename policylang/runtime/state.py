@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 from decimal import Decimal
+from random import Random
 from typing import Protocol
 
 from ..ir.values import EXACT
@@ -41,8 +42,9 @@ class Ledger(Protocol):
 class State(Protocol):
     """Breaker states and budgets, in this process or shared."""
 
-    def breakers(self, config: Breaker) -> Breakers:
-        """The breaker states for `config` (every Router given this state shares them)."""
+    def breakers(self, config: Breaker, rng: Random | None = None) -> Breakers:
+        """The breaker states for `config` (every Router given this state shares them); `rng`
+        draws the cooldowns' jitter (the Router passes its own)."""
 
     def ledger(self, key: str, budget: Decimal) -> Ledger:
         """The account of budget `key` (created with `budget` when new)."""
@@ -99,12 +101,13 @@ class LocalState:
         self._ledgers: dict[str, LocalLedger] = {}
         self._lock = threading.Lock()
 
-    def breakers(self, config: Breaker) -> Breakers:
-        """One `Breakers` per configuration, shared by the Routers given this state."""
+    def breakers(self, config: Breaker, rng: Random | None = None) -> Breakers:
+        """One `Breakers` per configuration, shared by the Routers given this state (the first
+        Router's `rng` draws its jitter)."""
         with self._lock:
             found = self._breakers.get(config)
             if found is None:
-                found = self._breakers[config] = Breakers(config)
+                found = self._breakers[config] = Breakers(config, rng)
             return found
 
     def ledger(self, key: str, budget: Decimal) -> LocalLedger:
