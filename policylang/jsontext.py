@@ -141,6 +141,11 @@ def read_record(raw: bytes | str) -> Any:
             raise RecordError(f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {column})") from None
     else:
         text = raw
+        if not text.isascii():
+            try:  # an argument that was not UTF-8 reaches Python as lone surrogates (surrogateescape)
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise RecordError(f"is not UTF-8 text (at column {exc.start + 1})") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     text = text.rstrip("\r\n")  # the line's end: an error's column is then on the line
