@@ -37,7 +37,7 @@ class MockUpstream:
 
     def __init__(self, *, port: int = 0, faults: dict[str, float] | None = None, retry_after: float | None = None,
                  down: set[str] | frozenset[str] = frozenset(), reply: str = REPLY, pieces: int = 8,
-                 delay: float = 0.0, gap: float = 0.0, seed: int = 7) -> None:
+                 delay: float = 0.0, gap: float = 0.0, seed: int = 7, loop: str = "asyncio") -> None:
         self.faults = dict(faults or {})
         self.retry_after = retry_after
         self.down = set(down)
@@ -45,6 +45,7 @@ class MockUpstream:
         self.pieces = pieces
         self.delay = delay
         self.gap = gap
+        self.loop = loop
         self._rng = random.Random(seed)
         self.answered: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
@@ -67,7 +68,7 @@ class MockUpstream:
         """Listen on the port (again, after `stop`) in a background thread."""
         import uvicorn
         config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="critical", access_log=False,
-                                lifespan="off", http="httptools", loop="asyncio", timeout_keep_alive=30,
+                                lifespan="off", http="httptools", loop=self.loop, timeout_keep_alive=30,
                                 interface="asgi3", proxy_headers=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="policylang-mock-upstream", daemon=True)

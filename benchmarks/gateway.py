@@ -1,0 +1,406 @@
+"""The gateway's added latency: `python -m benchmarks.gateway [--write] [--quick] [--litellm PATH]`.
+
+Four ways to reach one local mock upstream (`policylang.gateway.mock`, a separate process):
+directly; through a bare pass-through proxy on the gateway's own stack (a raw ASGI app on uvicorn
+with httptools and uvloop, forwarding the body with aiohttp: the floor any gateway on this stack
+pays); through `policyc serve` (one policy, signals extracted, the runtime's Router, retries and
+breakers on, no decision log); and through LiteLLM's proxy (`litellm --config`, pinned version,
+config only: no database, no Redis, no callbacks, no retries, its Rust core, the separate
+`litellm-proxy` package, not installed). Each proxy runs with the same number of workers.
+
+- Sequential: `--rounds` interleaved rounds (7) of `--per-round` sequential requests (50) to each
+  target in a shuffled order; a target's added latency is its round median less the direct
+  call's in the same round; the table gives the median of those round overheads.
+- Open loop: requests sent on a fixed schedule (200 and 500 a second, `--seconds` each), each
+  latency measured from its scheduled time (no coordinated omission); p50 and p99 per target,
+  overhead = target's less the direct call's.
+- Memory: each server's resident set (VmRSS) per worker process, after the runs.
+
+LiteLLM's proxy needs `litellm[proxy]`'s dependencies; on a machine where the `litellm-proxy`
+package is not published the proxy still runs from `litellm/proxy` (pass `--litellm` the path
+of a `litellm` executable in a virtual environment that has them; without one, its rows are
+left out and the run says so). `--write` appends the tables to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from .harness import git_revision, machine
+
+HERE = pathlib.Path(__file__).resolve().parent
+TITLE = "## The gateway's added latency (benchmarks/gateway.py)"
+BODY = {"model": "desk", "messages": [{"role": "user", "content": "Summarise this ticket in one line: the printer "
+                                                                   "on floor 3 jams on every second page."}]}
+POLICY = """
+policy desk
+import "std/signals"
+model fast { id = "mock/fast" tier = 1 input_per_mtok = $1 output_per_mtok = $2 context = 10_000_000 max_output = 1_000 latency = 1s }
+route {
+  rule too_large when input_tokens > 9_000_000 -> reject "too large"
+  default -> fast
+}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# ---- the bare pass-through proxy ---------------------------------------------------------------
+
+def passthrough_app(upstream: str) -> Any:
+    """A raw ASGI app that forwards POST /v1/chat/completions to `upstream` (same stack)."""
+    import aiohttp
+    state: dict[str, Any] = {}
+    target = upstream.rstrip("/") + "/chat/completions"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        session = state.get("session")
+        if session is None:
+            session = state["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512))
+        body = json.loads(b"".join(chunks))
+        body["model"] = "fast"
+        async with session.post(target, data=json.dumps(body).encode(),
+                                headers={"content-type": "application/json"}) as response:
+            data = await response.read()
+            status = response.status
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+        await send({"type": "http.response.body", "body": data})
+    return app
+
+
+def _serve_passthrough(port: int, upstream: str, workers: int) -> None:
+    import uvicorn
+    os.environ["PASSTHROUGH_UPSTREAM"] = upstream
+    options = dict(host="127.0.0.1", port=port, log_level="warning", access_log=False, http="httptools",
+                   loop="uvloop", interface="asgi3", proxy_headers=False, server_header=False)
+    if workers > 1:
+        uvicorn.run("benchmarks.gateway:_passthrough_factory", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(passthrough_app(upstream), **options)
+
+
+def _passthrough_factory() -> Any:
+    return passthrough_app(os.environ["PASSTHROUGH_UPSTREAM"])
+
+
+def _serve_mock(port: int) -> None:
+    from policylang.gateway.mock import MockUpstream
+    MockUpstream(port=port, loop="uvloop").start()
+    while True:  # until SIGTERM
+        time.sleep(3600)
+
+
+# ---- processes ---------------------------------------------------------------------------------
+
+class Server:
+    """A server process and the URL it answers on; `rss()` its workers' resident sets (MB)."""
+
+    def __init__(self, name: str, command: list[str], port: int, base: str, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.url = f"http://127.0.0.1:{port}{base}"
+        self.port = port
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **(env or {})}, cwd=str(HERE.parent), start_new_session=True)
+
+    def wait(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"{self.name} exited: {self.log.read().decode(errors='replace')[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not start")
+
+    def rss(self) -> list[float]:
+        pids = [self.process.pid] + _children(self.process.pid)
+        sizes = []
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    for line in status:
+                        if line.startswith("VmRSS:"):
+                            sizes.append(int(line.split()[1]) / 1024)
+            except OSError:
+                pass
+        return sizes
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for child in pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found.append(int(child))
+            found.extend(_children(int(child)))
+    except OSError:
+        pass
+    return found
+
+
+# ---- measuring ---------------------------------------------------------------------------------
+
+async def _one(session: Any, url: str, body: bytes, headers: dict[str, str]) -> None:
+    async with session.post(url, data=body, headers=headers) as response:
+        await response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{url} answered {response.status}")
+
+
+async def _sequential(targets: dict[str, tuple[str, bytes, dict[str, str]]], rounds: int, per_round: int
+                      ) -> dict[str, list[float]]:
+    import aiohttp
+    medians: dict[str, list[float]] = {name: [] for name in targets}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+        for name, (url, body, headers) in targets.items():  # warm every connection pool and cache
+            for _ in range(50):
+                await _one(session, url, body, headers)
+        order = list(targets)
+        for _ in range(rounds):
+            random.shuffle(order)
+            for name in order:
+                url, body, headers = targets[name]
+                times = []
+                for _ in range(per_round):
+                    started = time.perf_counter()
+                    await _one(session, url, body, headers)
+                    times.append(time.perf_counter() - started)
+                medians[name].append(statistics.median(times) * 1000)
+    return medians
+
+
+async def _open_loop(url: str, body: bytes, headers: dict[str, str], rate: float, seconds: float) -> list[float]:
+    import aiohttp
+    latencies: list[float] = []
+    failures = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024)) as session:
+        for _ in range(20):
+            await _one(session, url, body, headers)
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.05
+        count = int(rate * seconds)
+
+        async def fire(at: float) -> None:
+            nonlocal failures
+            await asyncio.sleep(max(0.0, at - loop.time()))
+            try:
+                await _one(session, url, body, headers)
+            except Exception:
+                failures += 1
+                return
+            latencies.append((loop.time() - at) * 1000)
+        await asyncio.gather(*(fire(start + i / rate) for i in range(count)))
+    if failures:
+        print(f"  {url}: {failures} of {count} requests failed", file=sys.stderr)
+    return latencies
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+# ---- the suite ---------------------------------------------------------------------------------
+
+def suite(args: argparse.Namespace) -> list[str]:
+    folder = pathlib.Path(tempfile.mkdtemp())
+    python = sys.executable
+    mock_port = _free_port()
+    mock = Server("mock upstream", [python, "-c", f"from benchmarks.gateway import _serve_mock; _serve_mock({mock_port})"],
+                  mock_port, "/v1")
+    servers = [mock]
+    try:
+        mock.wait()
+        upstream = mock.url
+        (folder / "desk.route").write_text(POLICY)
+        (folder / "serve.toml").write_text(f"""
+[policies.desk]
+file = "desk.route"
+[signals]
+input_tokens = {{ extract = "input_tokens" }}
+[upstreams]
+"mock/" = {{ base_url = "{upstream}" }}
+[reload]
+interval = 0
+""")
+        pass_port, gate_port = _free_port(), _free_port()
+        passthrough = Server("pass-through", [python, "-c", f"from benchmarks.gateway import _serve_passthrough; "
+                                                            f"_serve_passthrough({pass_port}, {upstream!r}, {args.workers})"],
+                             pass_port, "/v1")
+        gateway = Server("policyc serve", [python, "-c", "from policylang.cli import main; main()", "serve",
+                                           str(folder / "serve.toml"), "--port", str(gate_port),
+                                           "--workers", str(args.workers)], gate_port, "/v1")
+        servers += [passthrough, gateway]
+        litellm = None
+        litellm_path = args.litellm or shutil.which("litellm")
+        litellm_version = None
+        if litellm_path:
+            llm_port = _free_port()
+            (folder / "litellm.yaml").write_text(f"""
+model_list:
+  - model_name: desk
+    litellm_params:
+      model: openai/fast
+      api_base: {upstream}
+      api_key: local
+litellm_settings:
+  num_retries: 0
+  request_timeout: 60
+  telemetry: false
+  drop_params: true
+""")
+            litellm = Server("LiteLLM proxy", [litellm_path, "--config", str(folder / "litellm.yaml"), "--port", str(llm_port),
+                                               "--host", "127.0.0.1", "--num_workers", str(args.workers)],
+                             llm_port, "/v1", env={"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False",
+                                                   "DISABLE_SCHEMA_UPDATE": "True",
+                                                   # no master key, as no key is asked by the others
+                                                   "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true"})
+            servers.append(litellm)
+            version = subprocess.run([str(pathlib.Path(litellm_path).parent / "python"), "-c",
+                                      "import importlib.metadata as m; print(m.version('litellm'))"],
+                                     capture_output=True, text=True)
+            litellm_version = version.stdout.strip() or "unknown"
+        for server in servers[1:]:
+            server.wait(180)
+        body = json.dumps(BODY).encode()
+        direct_body = json.dumps({**BODY, "model": "fast", "max_tokens": 1000}).encode()
+        json_headers = {"content-type": "application/json"}
+        targets = {"direct": (upstream + "/chat/completions", direct_body, json_headers),
+                   "pass-through": (passthrough.url + "/chat/completions", body, json_headers),
+                   "policyc serve": (gateway.url + "/chat/completions", body, json_headers)}
+        if litellm is not None:
+            targets["LiteLLM proxy"] = (litellm.url + "/chat/completions", body,
+                                        {**json_headers, "authorization": "Bearer local"})
+        print(f"sequential: {args.rounds} rounds of {args.per_round}", file=sys.stderr)
+        medians = asyncio.run(_sequential(targets, args.rounds, args.per_round))
+        opened: dict[tuple[str, int], list[float]] = {}
+        for rate in (200, 500):
+            for name, (url, data, headers) in targets.items():
+                print(f"open loop: {name} at {rate}/s", file=sys.stderr)
+                opened[(name, rate)] = asyncio.run(_open_loop(url, data, headers, rate, args.seconds))
+        memory = {server.name: server.rss() for server in servers[1:]}
+    finally:
+        for server in reversed(servers):
+            server.stop()
+    return _tables(args, medians, opened, memory, litellm_version)
+
+
+def _tables(args: argparse.Namespace, medians: dict[str, list[float]], opened: dict[tuple[str, int], list[float]],
+            memory: dict[str, list[float]], litellm_version: str | None) -> list[str]:
+    direct = medians["direct"]
+    over = {name: statistics.median(m - d for m, d in zip(values, direct)) for name, values in medians.items()
+            if name != "direct"}
+    lines = [f"Sequential: median of {args.rounds} interleaved rounds of {args.per_round} requests each; "
+             f"{args.workers} worker(s) per proxy; the direct call's round median is "
+             f"{statistics.median(direct):.3f} ms.", "",
+             "| target | round median (ms) | added over direct (ms) | vs pass-through | vs LiteLLM |",
+             "|---|---:|---:|---:|---:|"]
+    for name, values in medians.items():
+        added = over.get(name)
+        ratio_pass = f"{added / over['pass-through']:.2f}x" if added is not None and over.get("pass-through") else ""
+        ratio_llm = f"{added / over['LiteLLM proxy']:.3f}x" if added is not None and over.get("LiteLLM proxy") else ""
+        lines.append(f"| {name} | {statistics.median(values):.3f} | {'' if added is None else f'{added:.3f}'} | "
+                     f"{ratio_pass} | {ratio_llm} |")
+    lines += ["", f"Open loop, {args.seconds:g} s at each rate; latency from each request's scheduled time.", "",
+              "| target | rate (/s) | p50 (ms) | p99 (ms) | p50 added (ms) | p99 added (ms) | p50, p99 vs pass-through | p50, p99 vs LiteLLM |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for rate in (200, 500):
+        base = opened[("direct", rate)]
+        base50, base99 = _percentile(base, 0.5), _percentile(base, 0.99)
+        added: dict[str, tuple[float, float]] = {}
+        for name in medians:
+            values = opened[(name, rate)]
+            added[name] = (_percentile(values, 0.5) - base50, _percentile(values, 0.99) - base99)
+        for name in medians:
+            values = opened[(name, rate)]
+            a50, a99 = added[name]
+            vs_pass = vs_llm = ""
+            if name not in ("direct", "pass-through"):
+                p50, p99 = added["pass-through"]
+                vs_pass = f"{a50 / p50:.2f}x, {a99 / p99:.2f}x" if p50 > 0 and p99 > 0 else "n/a"
+            if name not in ("direct", "LiteLLM proxy") and "LiteLLM proxy" in added:
+                l50, l99 = added["LiteLLM proxy"]
+                vs_llm = f"{a50 / l50:.3f}x, {a99 / l99:.3f}x" if l50 > 0 and l99 > 0 else "n/a"
+            lines.append(f"| {name} | {rate} | {_percentile(values, 0.5):.2f} | {_percentile(values, 0.99):.2f} | "
+                         f"{'' if name == 'direct' else f'{a50:.2f}'} | {'' if name == 'direct' else f'{a99:.2f}'} | "
+                         f"{vs_pass} | {vs_llm} |")
+    lines += ["", "Memory after the runs (VmRSS, MB, per process: the server, then its workers):", ""]
+    for name, sizes in memory.items():
+        lines.append(f"- {name}: {', '.join(f'{s:.0f}' for s in sizes)}")
+    lines += ["", f"LiteLLM: {'version ' + litellm_version if litellm_version else 'not run (no litellm executable)'}"
+                  f"{', proxy from litellm/proxy without the litellm-proxy package (its Rust core off)' if litellm_version else ''}."]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="append the tables to benchmarks/RESULTS.md")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 20, 2 s per open-loop rate")
+    parser.add_argument("--litellm", help="the litellm executable (a virtual environment with litellm[proxy]'s deps)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--per-round", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.per_round, args.seconds = 3, 20, 2.0
+    lines = [TITLE, "", f"Machine: {machine()}; commit {git_revision()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+             ""] + suite(args)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        results = HERE / "RESULTS.md"
+        with results.open("a") as handle:
+            handle.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
