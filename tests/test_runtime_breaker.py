@@ -369,6 +369,7 @@ def simulate(desk, traffic, seconds, events=None, on_request=None):
     healthy = runtime.Router(desk, lambda model, request, *, max_output: runtime.Answer(
         '{"confidence": %s, "valid": true}' % request, "stop", 300, 120), assess=runtime.assess.outcomes(json=True),
         breaker=None, retry=None)
+    routed.breakers._rng = random.Random(3)  # the cooldowns' jitter, seeded: the same numbers every run
     if events is not None:
         routed.breakers.subscribe(lambda key, state: events.append((clock.now, key, state)))
     expected: dict[tuple, tuple[str, ...]] = {}
