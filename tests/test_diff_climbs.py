@@ -452,6 +452,25 @@ def test_a_rule_moved_onto_the_same_ladder_is_compared_edge_by_edge():
                                         {"task": "draft", "@outcomes": [{"confidence": 0.7}]})]
 
 
+def test_outcome_objects_only_one_version_accepts():
+    narrowed = diff(_policy(LADDER), _policy(LADDER.replace("float in 0.0..1.0", "float in 0.0..0.9")
+                                             .replace("= 1.0", "= 0.9")))
+    (fact,) = narrowed.outcomes
+    assert (fact.signal, fact.change, fact.only, fact.error.code) == ("confidence", "narrowed", "old", "R003")
+    assert fact.witness == {"task": "draft", "@outcomes": [{"confidence": 0.9000000000000001}]}
+    assert narrowed.changed and not narrowed.climbs
+    added = diff(_policy(LADDER), _policy(LADDER.replace("outcome valid", "outcome tries: int in 0..3\noutcome valid")))
+    assert {(a.signal, a.only, a.error.code) for a in added.outcomes} == {("tries", "old", "R001"),
+                                                                          ("tries", "new", "R004")}
+    assert not added.climbs  # no object is accepted by both: no climb to compare
+    # where no request climbs in the version that would refuse, nothing is claimed
+    flat = LADDER.replace("-> careful", "-> cheap")
+    assert not diff(_policy(flat), _policy(flat.replace("float in 0.0..1.0 = 1.0", "float in 0.0..0.9 = 0.9"))).changed
+    shown = diff(_policy(LADDER), _policy(LADDER.replace("outcome valid: bool = true", "outcome valid: bool"))).as_dict()
+    assert [(a["signal"], a["change"], a["accepted_by"]) for a in shown["outcome_acceptance"]] == \
+        [("valid", "default removed", "old")]
+
+
 # ---- what the new version breaks ----------------------------------------------------------------
 
 RESIDENCY = """policy pii
