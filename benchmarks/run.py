@@ -13,6 +13,8 @@ Suites (all by default):
            first import of its compiled module; one table of every ratio and its goal
   lint     policyc's checks on 10, 100 and 1,000 rules, all analyses on; the conjunctive
            tenant policy on 10 to 5,000 rules, with policyc compile beside lint
+  report   policyc report over 1,000,000 generated decision-log records (100,000 with --quick):
+           the duckdb engine against the python engine, each in its own process
 
 Every candidate of a suite runs over the same requests; rounds interleave candidates and
 each figure is the fastest of its rounds (the median beside it). `--write` records the tables
@@ -353,8 +355,14 @@ def suite_shapes(quick: bool) -> list[str]:
     return lines
 
 
+def suite_report(quick: bool) -> list[str]:
+    from . import report
+
+    return report.suite(quick)
+
+
 SUITES = {"decide": suite_decide, "scale": suite_scale, "startup": suite_startup, "lint": suite_lint,
-          "shapes": suite_shapes}
+          "shapes": suite_shapes, "report": suite_report}
 
 
 def main(argv: list[str] | None = None) -> int:
