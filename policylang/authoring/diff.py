@@ -258,6 +258,8 @@ def diff(old: Policy, new: Policy, *, traffic: Iterable[str | bytes] | None = No
     report.acceptance = acceptance(space, old, new)
     report.outcomes = outcome_acceptance(space, old, new)
     if lint:
+        if progress is not None:
+            progress("checking both versions as lint does")
         report.findings = findings(old, new)
     report.budgets = budgets(old, new)
     report.notes = notes(old, new)
