@@ -175,19 +175,25 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
                   for path, (n, spent, good) in sorted(paths.items())],
         "notes": _notes(tally, options),
     }
+    def group_is(value: Any) -> Callable[[Any, Any], bool]:
+        return lambda group, bucket: group == value
+
+    def bucket_is(start: Any) -> Callable[[Any, Any], bool]:
+        return lambda group, bucket: bucket == start
+
     if options.by is not None:
         values = sorted({key[0] for key in tally.runs}, key=lambda v: (v is None, v or ""))
         report["by"] = options.by
-        report["groups"] = [{"value": value, **summary(tally, lambda g, b, v=value: g == v, options.success),
+        report["groups"] = [{"value": value, **summary(tally, group_is(value), options.success),
                              "latency": _quantiles(tally.latency.get(("group", value))),
-                             "error_rates": _error_rates(tally, lambda g, b, v=value: g == v)}
+                             "error_rates": _error_rates(tally, group_is(value))}
                             for value in values]
     if options.every is not None:
         buckets = sorted({key[1] for key in tally.runs if key[1] is not None})
         report["every"] = options.every
-        report["buckets"] = [{"start": when(bucket), **summary(tally, lambda g, b, t=bucket: b == t, options.success),
+        report["buckets"] = [{"start": when(bucket), **summary(tally, bucket_is(bucket), options.success),
                               "latency": _quantiles(tally.latency.get(("bucket", bucket))),
-                              "error_rates": _error_rates(tally, lambda g, b, t=bucket: b == t)}
+                              "error_rates": _error_rates(tally, bucket_is(bucket))}
                              for bucket in buckets]
         for row in report["buckets"]:
             if row["too_few"]:

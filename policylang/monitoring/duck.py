@@ -150,7 +150,7 @@ def facts_sql(source: str, options: Options) -> list[str]:
                 "{'name': o.key, 'b': CASE WHEN o.value IN ('true', 'false') THEN o.value = 'true' END, "
                 "'x': CASE WHEN regexp_full_match(o.value, '-?[0-9].*') THEN TRY_CAST(o.value AS DOUBLE) END}), "
                 "lambda o: o.b IS NOT NULL OR o.x IS NOT NULL), [])")
-    parsed = (f"SELECT f, r, {doubt_sql()} AS doubt, {_once('json_keys(line)')} AS top_once, "
+    parsed = (f"SELECT f, r, {doubt_sql()} AS doubt, {_once('try(json_keys(line))')} AS top_once, "
               f"try(json_keys(line, '$.attempts[*]')) AS akeys, try(json_transform(line, {_q(STRUCTURE)})) AS j "
               f"FROM lines")
     kind = (f"CASE WHEN doubt OR j IS NULL THEN 'other' WHEN {start_ok} THEN 'start' WHEN {run_ok} AND {outcome_ok} "
@@ -343,14 +343,14 @@ def merge(into: Tally, other: Tally) -> None:
                          (into.versions, other.versions), (into.unknown_signals, other.unknown_signals)):
         for key, (n, first) in theirs.items():
             note(mine, key, first, n)
-    for key, (n, cost) in other.runs.items():
-        _add(into.runs, key, n, cost)
-    for key, (n, cost) in other.attempts.items():
-        _add(into.attempts, key, n, cost)
+    for run, (n, cost) in other.runs.items():
+        _add(into.runs, run, n, cost)
+    for attempt, (n, cost) in other.attempts.items():
+        _add(into.attempts, attempt, n, cost)
     into.fallbacks.update(other.fallbacks)
     into.shadow.update(other.shadow)
-    for key, values in other.outcomes.items():
-        entry = into.outcomes.setdefault(key, [0, 0, 0, Fraction(0)])
+    for outcome, values in other.outcomes.items():
+        entry = into.outcomes.setdefault(outcome, [0, 0, 0, Fraction(0)])
         for i in range(4):
             entry[i] += values[i]
 

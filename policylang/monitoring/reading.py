@@ -253,7 +253,7 @@ def facts(record: dict[str, Any]) -> Run | Problem:
     if isinstance(shadow, Problem):
         return shadow
     outcomes: tuple[tuple[str, bool | float], ...] = ()
-    final = _final_outcomes(record.get("attempts"))
+    final = _final_outcomes(record["attempts"])
     if final:
         kept: list[tuple[str, bool | float]] = []
         for name, value in final.items():
@@ -276,7 +276,8 @@ def _attempts(value: Any) -> tuple[Attempt, ...] | Problem:
         if not isinstance(item, dict):
             return Problem("an attempt is not an object")
         model, step, error, skipped = item.get("model"), item.get("step"), item.get("error"), item.get("skipped")
-        cost = _money(item.get("cost", "0"))
+        cost_value = item.get("cost")
+        cost = _money("0" if cost_value is None else cost_value)  # absent or null: nothing spent
         ttft_value = item.get("ttft")
         ttft = _number(ttft_value)
         outcomes = item.get("outcomes")
