@@ -222,6 +222,13 @@ def test_one_percent_failures_at_volume_never_trip_but_a_dead_model_does():
     assert breakers.state("m", now) == "open" and calls <= 100 * config.window
 
 
+def test_the_window_keeps_its_slices_only():
+    breakers = Breakers(runtime.Breaker(buckets=10))
+    for index in range(20_000):  # 200 s of answers and a few failures
+        breakers.record("m", index * 0.01, "timeout" if index % 500 == 0 else None)
+    assert len(breakers._states["m"].window) <= 11
+
+
 def test_a_slow_outage_at_low_traffic_opens_on_failures_in_a_row():
     breakers, now = Breakers(runtime.Breaker(), random.Random(3)), 0.0
     for _ in range(5):  # one call a minute, each failing: never 20 votes in a window

@@ -141,6 +141,16 @@ def test_a_model_one_process_found_down_is_left_alone_by_the_others(server):
     assert one.breakers(config).state("acme/big", 0.0) == "open"
 
 
+def test_the_window_in_redis_keeps_its_slices_only(server):
+    clock = FakeClock(0.0)
+    state = fresh(server, clock=clock)
+    breakers = state.breakers(runtime.Breaker(buckets=10))
+    for index in range(3_000):  # 30 s of answers and a few failures
+        clock.now = index * 0.01
+        breakers.record("m", clock.now, "timeout" if index % 500 == 0 else None)
+    assert redis.Redis(port=server.port).hlen(f"{state.prefix}:breaker:{{m}}:window") <= 2 * 11
+
+
 # ---- money --------------------------------------------------------------------------------------
 
 

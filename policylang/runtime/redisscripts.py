@@ -221,13 +221,18 @@ elseif mode == 2 then
   end
 elseif mode == 0 then
   local bucket = math.floor(now / (window / buckets))
-  redis.call('HINCRBY', KEYS[2], string.format('%d:c', bucket), 1)
+  local oldest = bucket - buckets
+  if redis.call('HINCRBY', KEYS[2], string.format('%d:c', bucket), 1) == 1 then
+    for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do  -- a new slice: the ones that left the window go
+      if tonumber(string.match(field, '^(-?%d+):')) <= oldest then redis.call('HDEL', KEYS[2], field) end
+    end
+  end
   if op == 'ok' then
     streak = 0
   else
     redis.call('HINCRBY', KEYS[2], string.format('%d:f', bucket), 1)
     streak = streak + 1
-    local oldest, votes, fails = bucket - buckets, 0, 0
+    local votes, fails = 0, 0
     local all = redis.call('HGETALL', KEYS[2])
     for k = 1, #all, 2 do
       local index, kind = string.match(all[k], '^(-?%d+):(%a)$')

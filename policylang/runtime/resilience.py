@@ -158,6 +158,7 @@ class Breakers:
     def __init__(self, config: Breaker, rng: Random | None = None) -> None:
         self.config = config
         self._rng = rng or Random()
+        self._width = config.window / config.buckets
         self._states: dict[str, _Machine] = {}
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
@@ -168,8 +169,8 @@ class Breakers:
         """May `key` be called now? True when closed; False while open or parked; half open,
         True for at most `probes` calls (each must be given to `record` or `release`)."""
         machine = self._states.get(key)
-        if machine is None:
-            return True
+        if machine is None or (machine.mode == _CLOSED and not machine.parked):
+            return True  # the common case, without the lock: nothing to change
         with self._lock:
             allowed = self._allow(machine, now)
             changed = self._changed(machine, now)
@@ -180,12 +181,22 @@ class Breakers:
     def record(self, key: str, now: float, error: str | None, retry_after: float | None = None) -> None:
         """The result of a call `allow` let through: None for an answer, else its error and
         the Retry-After seconds the provider gave, if any."""
+        if error is None:  # the common case: an answer from a closed breaker is one vote
+            machine = self._states.get(key)
+            if machine is None:
+                with self._lock:
+                    machine = self._states.setdefault(key, _Machine())
+            if machine.mode == _CLOSED and not machine.parked:
+                with self._lock:
+                    if machine.mode == _CLOSED and not machine.parked:
+                        self._count(machine, now, False)
+                        return
         config = self.config
         park = config.park_for(error, retry_after)
         votes = park is None and (error is None or error in config.on)
         if not votes and park is None and key not in self._states:
             return
-        draw = self._rng.random() if votes else 0.0
+        draw = self._rng.random() if votes and error is not None else 0.0  # only a failure can open
         with self._lock:
             machine = self._states.get(key)
             if machine is None:
@@ -274,27 +285,34 @@ class Breakers:
                     machine.mode, machine.openings, machine.streak = _CLOSED, 0, 0
                     machine.window.clear()
             return
-        width = config.window / config.buckets
-        bucket = math.floor(now / width)
-        counts = machine.window.get(bucket)
-        if counts is None:
-            counts = machine.window[bucket] = [0, 0]
+        if self._count(machine, now, failed):
+            self._trip(machine, now, draw)
+
+    def _count(self, machine: _Machine, now: float, failed: bool) -> bool:
+        """A closed breaker's vote into its window; whether it opens the breaker."""
+        config = self.config
+        bucket = math.floor(now / self._width)
+        window = machine.window
+        oldest = bucket - config.buckets
+        counts = window.get(bucket)
+        if counts is None:  # a new slice: the ones that left the window go
+            for index in [index for index in window if index <= oldest]:
+                del window[index]
+            counts = window[bucket] = [0, 0]
         counts[0] += 1
         if not failed:
             machine.streak = 0
-            return
+            return False
         counts[1] += 1
         machine.streak += 1
-        oldest = bucket - config.buckets
         votes = failures = 0
-        for index in list(machine.window):
-            if index <= oldest:
-                del machine.window[index]
-            else:
-                votes += machine.window[index][0]
-                failures += machine.window[index][1]
-        if (failures >= config.rate * votes) if votes >= config.min_calls else machine.streak >= config.failures:
-            self._trip(machine, now, draw)
+        for index, (calls, failed_calls) in window.items():
+            if index > oldest:
+                votes += calls
+                failures += failed_calls
+        if votes >= config.min_calls:
+            return failures >= config.rate * votes
+        return machine.streak >= config.failures
 
     def _trip(self, machine: _Machine, now: float, draw: float) -> None:
         machine.openings += 1
@@ -312,6 +330,7 @@ class Breakers:
         return name
 
     def _emit(self, key: str, state: str) -> None:
+        _log.info("policylang.runtime: the breaker of %s is %s", key, state.replace("_", " "))
         for listener in list(self._listeners):
             try:
                 listener(key, state)
