@@ -68,7 +68,10 @@ def usage_of(server, model):
 def test_a_live_step_hands_text_out_as_it_arrives(shop, server, tmp_path):
     router, log = make(shop, server, tmp_path)
     stream = router.stream(CODE, PROMPT)
-    chunks = list(stream)
+    assert stream.decision is None  # nothing is decided before the first next
+    chunks = [next(stream)]
+    assert stream.decision.rule == "default"
+    chunks += list(stream)
     log.close()
     assert len(chunks) > 3 and "".join(chunks) == BIG
     result = stream.result

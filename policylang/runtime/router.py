@@ -147,13 +147,16 @@ class Router:
 
     # ---- the drivers: each makes the calls a run's steps ask for ------------------------------
 
-    def _steps(self, signals: Mapping[str, Any], tab: Any, streaming: bool = False) -> Generator[Any, Any, Result]:
+    def _begin(self, signals: Mapping[str, Any], tab: Any, streaming: bool = False) -> Run:
         if self._split is None:
-            return Run(self._config, self.engine, signals, tab, streaming).steps()
+            return Run(self._config, self.engine, signals, tab, streaming)
         engine, arm = self._split.pick(signals)
         run = Run(self._config, engine, signals, tab, streaming)
         run.arm = arm
-        return run.steps()
+        return run
+
+    def _steps(self, signals: Mapping[str, Any], tab: Any) -> Generator[Any, Any, Result]:
+        return self._begin(signals, tab).steps()
 
     def _run(self, signals: Mapping[str, Any], request: Any, tab: Any) -> Result:
         steps = self._steps(signals, tab)
@@ -215,7 +218,8 @@ class Router:
             raise TypeError("router.stream needs a call with a stream(model, request, *, max_output) method, "
                             "as runtime.clients.openai and litellm have")
         sink = Stream()
-        sink._start(drive(sink, lambda: self._steps(signals, tab, True), request, opener, self._ttft_timeout,
+        sink._start(drive(sink, lambda: sink._bind(self._begin(signals, tab, True)).steps(), request, opener,
+                          self._ttft_timeout,
                           self._sleep, self._config.clock))
         return sink
 
@@ -225,6 +229,7 @@ class Router:
             raise TypeError("router.astream needs a call with an astream(model, request, *, max_output) method, "
                             "as runtime.clients.openai and litellm have")
         sink = AStream()
-        sink._start(adrive(sink, lambda: self._steps(signals, tab, True), request, opener, self._ttft_timeout,
+        sink._start(adrive(sink, lambda: sink._bind(self._begin(signals, tab, True)).steps(), request, opener,
+                           self._ttft_timeout,
                            self._asleep, self._config.clock))
         return sink

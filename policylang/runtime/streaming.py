@@ -22,22 +22,33 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
-from .core import Abandoned, Await, Interrupted, Invoke, Misuse, Streamed
+from .core import Abandoned, Await, Interrupted, Invoke, Misuse, Run, Streamed
 from .errors import ProviderError
 from .results import Answer, Result, Usage
 
 
 class Stream:
     """What `router.stream` returns: iterate it for the answer's text (str chunks); once it is
-    exhausted, `result` is the run's `Result`. `close()` (or leaving a `with` block) abandons
+    exhausted, `result` is the run's `Result`; `decision` is the run's decision once the first
+    chunk came (a gateway's headers). `close()` (or leaving a `with` block) abandons
     the run: the provider's stream is closed and the run is logged as abandoned."""
 
     def __init__(self) -> None:
         self.result: Result | None = None
         self._chunks: Generator[str, None, None] | None = None
+        self._run: Run | None = None
 
     def _start(self, chunks: Generator[str, None, None]) -> None:
         self._chunks = chunks
+
+    def _bind(self, run: Run) -> Run:
+        self._run = run
+        return run
+
+    @property
+    def decision(self) -> Any:
+        """The run's decision, once the first `next` has made it (None before)."""
+        return self._run.decision if self._run is not None else None
 
     def __iter__(self) -> Stream:
         return self
@@ -65,9 +76,19 @@ class AStream:
     def __init__(self) -> None:
         self.result: Result | None = None
         self._chunks: AsyncGenerator[str, None] | None = None
+        self._run: Run | None = None
 
     def _start(self, chunks: AsyncGenerator[str, None]) -> None:
         self._chunks = chunks
+
+    def _bind(self, run: Run) -> Run:
+        self._run = run
+        return run
+
+    @property
+    def decision(self) -> Any:
+        """The run's decision, once the first `__anext__` has made it (None before)."""
+        return self._run.decision if self._run is not None else None
 
     def __aiter__(self) -> AStream:
         return self
