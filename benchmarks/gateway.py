@@ -19,7 +19,9 @@ config only: no database, no Redis, no callbacks, no retries, its Rust core, the
 LiteLLM's proxy needs `litellm[proxy]`'s dependencies; on a machine where the `litellm-proxy`
 package is not published the proxy still runs from `litellm/proxy` (pass `--litellm` the path
 of a `litellm` executable in a virtual environment that has them; without one, its rows are
-left out and the run says so). `--write` appends the tables to benchmarks/RESULTS.md.
+left out and the run says so). `--write` appends the tables to benchmarks/RESULTS.md. `--stacks` compares the pass-through on
+the candidate stacks instead (raw ASGI or Starlette, httptools or h11, uvloop or asyncio, aiohttp
+or httpx for the upstream calls): the measurement behind docs/choices.md's choice.
 """
 
 from __future__ import annotations
@@ -66,11 +68,26 @@ def _free_port() -> int:
 
 # ---- the bare pass-through proxy ---------------------------------------------------------------
 
-def passthrough_app(upstream: str) -> Any:
-    """A raw ASGI app that forwards POST /v1/chat/completions to `upstream` (same stack)."""
+def passthrough_app(upstream: str, client: str = "aiohttp") -> Any:
+    """A raw ASGI app that forwards POST /v1/chat/completions to `upstream` (same stack), its
+    upstream calls made with aiohttp (the gateway's) or httpx."""
     import aiohttp
     state: dict[str, Any] = {}
     target = upstream.rstrip("/") + "/chat/completions"
+
+    async def forward(data: bytes) -> tuple[int, bytes]:
+        if client == "httpx":
+            import httpx
+            pool = state.get("httpx")
+            if pool is None:
+                pool = state["httpx"] = httpx.AsyncClient(limits=httpx.Limits(max_connections=512))
+            response = await pool.post(target, content=data, headers={"content-type": "application/json"})
+            return response.status_code, response.content
+        session = state.get("session")
+        if session is None:
+            session = state["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512))
+        async with session.post(target, data=data, headers={"content-type": "application/json"}) as answer:
+            return answer.status, await answer.read()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -87,30 +104,91 @@ def passthrough_app(upstream: str) -> Any:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        session = state.get("session")
-        if session is None:
-            session = state["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512))
         body = json.loads(b"".join(chunks))
         body["model"] = "fast"
-        async with session.post(target, data=json.dumps(body).encode(),
-                                headers={"content-type": "application/json"}) as response:
-            data = await response.read()
-            status = response.status
+        status, data = await forward(json.dumps(body).encode())
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
     return app
 
 
-def _serve_passthrough(port: int, upstream: str, workers: int) -> None:
+def starlette_passthrough(upstream: str) -> Any:
+    """The pass-through as a Starlette app (a Route and Request/Response objects)."""
+    import aiohttp
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+    state: dict[str, Any] = {}
+    target = upstream.rstrip("/") + "/chat/completions"
+
+    async def chat(request: Request) -> Response:
+        session = state.get("session")
+        if session is None:
+            session = state["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512))
+        body = json.loads(await request.body())
+        body["model"] = "fast"
+        async with session.post(target, data=json.dumps(body).encode(),
+                                headers={"content-type": "application/json"}) as answer:
+            return Response(await answer.read(), status_code=answer.status, media_type="application/json")
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+STACKS = {
+    "raw ASGI, uvicorn httptools + uvloop, aiohttp client (the gateway's)": ("raw", "httptools", "uvloop", "aiohttp"),
+    "raw ASGI, uvicorn h11 + asyncio loop, aiohttp client": ("raw", "h11", "asyncio", "aiohttp"),
+    "raw ASGI, uvicorn httptools + uvloop, httpx client": ("raw", "httptools", "uvloop", "httpx"),
+    "Starlette, uvicorn httptools + uvloop, aiohttp client": ("starlette", "httptools", "uvloop", "aiohttp"),
+}
+
+
+def _serve_passthrough(port: int, upstream: str, workers: int, stack: str = "") -> None:
     import uvicorn
     os.environ["PASSTHROUGH_UPSTREAM"] = upstream
-    options = dict(host="127.0.0.1", port=port, log_level="warning", access_log=False, http="httptools",
-                   loop="uvloop", interface="asgi3", proxy_headers=False, server_header=False)
+    framework, http, loop, client = STACKS.get(stack, ("raw", "httptools", "uvloop", "aiohttp"))
+    options: dict[str, Any] = dict(host="127.0.0.1", port=port, log_level="warning", access_log=False, http=http,
+                   loop=loop, interface="asgi3", proxy_headers=False, server_header=False)
     if workers > 1:
         uvicorn.run("benchmarks.gateway:_passthrough_factory", factory=True, workers=workers, **options)
+    elif framework == "starlette":
+        uvicorn.run(starlette_passthrough(upstream), **options)
     else:
-        uvicorn.run(passthrough_app(upstream), **options)
+        uvicorn.run(passthrough_app(upstream, client), **options)
+
+
+def stacks(args: argparse.Namespace) -> list[str]:
+    """`--stacks`: the pass-through on each candidate stack, sequential rounds against the mock."""
+    python = sys.executable
+    mock_port = _free_port()
+    servers = [Server("mock upstream", [python, "-c", f"from benchmarks.gateway import _serve_mock; _serve_mock({mock_port})"],
+                      mock_port, "/v1")]
+    try:
+        servers[0].wait()
+        upstream = servers[0].url
+        body = json.dumps(BODY).encode()
+        headers = {"content-type": "application/json"}
+        targets = {"direct": (upstream + "/chat/completions", json.dumps({**BODY, "model": "fast"}).encode(), headers)}
+        for name in STACKS:
+            port = _free_port()
+            server = Server(name, [python, "-c", f"from benchmarks.gateway import _serve_passthrough; "
+                                                 f"_serve_passthrough({port}, {upstream!r}, 1, {name!r})"], port, "/v1")
+            servers.append(server)
+            server.wait()
+            targets[name] = (server.url + "/chat/completions", body, headers)
+        medians = asyncio.run(_sequential(targets, args.rounds, args.per_round))
+    finally:
+        for server in reversed(servers):
+            server.stop()
+    direct = medians["direct"]
+    lines = [f"Pass-through proxies on candidate stacks: median of {args.rounds} interleaved rounds of "
+             f"{args.per_round} sequential requests; direct call {statistics.median(direct):.3f} ms.", "",
+             "| stack | round median (ms) | added over direct (ms) |", "|---|---:|---:|"]
+    for name, values in medians.items():
+        if name != "direct":
+            added = statistics.median(m - d for m, d in zip(values, direct))
+            lines.append(f"| {name} | {statistics.median(values):.3f} | {added:.3f} |")
+    return lines
 
 
 def _passthrough_factory() -> Any:
@@ -355,19 +433,19 @@ def _tables(args: argparse.Namespace, medians: dict[str, list[float]], opened: d
     for rate in (200, 500):
         base = opened[("direct", rate)]
         base50, base99 = _percentile(base, 0.5), _percentile(base, 0.99)
-        added: dict[str, tuple[float, float]] = {}
+        gap: dict[str, tuple[float, float]] = {}
         for name in medians:
             values = opened[(name, rate)]
-            added[name] = (_percentile(values, 0.5) - base50, _percentile(values, 0.99) - base99)
+            gap[name] = (_percentile(values, 0.5) - base50, _percentile(values, 0.99) - base99)
         for name in medians:
             values = opened[(name, rate)]
-            a50, a99 = added[name]
+            a50, a99 = gap[name]
             vs_pass = vs_llm = ""
             if name not in ("direct", "pass-through"):
-                p50, p99 = added["pass-through"]
+                p50, p99 = gap["pass-through"]
                 vs_pass = f"{a50 / p50:.2f}x, {a99 / p99:.2f}x" if p50 > 0 and p99 > 0 else "n/a"
-            if name not in ("direct", "LiteLLM proxy") and "LiteLLM proxy" in added:
-                l50, l99 = added["LiteLLM proxy"]
+            if name not in ("direct", "LiteLLM proxy") and "LiteLLM proxy" in gap:
+                l50, l99 = gap["LiteLLM proxy"]
                 vs_llm = f"{a50 / l50:.3f}x, {a99 / l99:.3f}x" if l50 > 0 and l99 > 0 else "n/a"
             lines.append(f"| {name} | {rate} | {_percentile(values, 0.5):.2f} | {_percentile(values, 0.99):.2f} | "
                          f"{'' if name == 'direct' else f'{a50:.2f}'} | {'' if name == 'direct' else f'{a99:.2f}'} | "
@@ -389,11 +467,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--per-round", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--stacks", action="store_true", help="compare the pass-through on candidate ASGI stacks")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.per_round, args.seconds = 3, 20, 2.0
-    lines = [TITLE, "", f"Machine: {machine()}; commit {git_revision()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-             ""] + suite(args)
+    lines = [TITLE + (": the ASGI stack" if args.stacks else ""), "",
+             f"Machine: {machine()}; commit {git_revision()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+             ""] + (stacks(args) if args.stacks else suite(args))
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:

@@ -355,4 +355,3 @@ def test_docs_walk_runs(tmp_path: Path) -> None:
                                   cwd=tmp_path)
             assert done.returncode == 0, done.stderr
             assert upstream.reply in done.stdout
-    assert json.loads(json.dumps(files["serve.toml"]))  # the walk's config was used as written

@@ -58,6 +58,7 @@ class Gateway:
         self.limits = limits or (served.config.limits if served is not None else Limits())
         self.draining = False
         self.metrics = metrics
+        self.registry: Any = None
         self.on_startup: list[Callable[[], Awaitable[None]]] = []
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
 
@@ -130,12 +131,11 @@ class Gateway:
 
     async def metrics_text(self, send: Send) -> None:
         """Prometheus' text format of the runtime's metrics (13.3)."""
-        if self.metrics is None:
+        if self.metrics is None or self.registry is None:
             raise Failure(404, "metrics need the runtime's metrics (policylang.runtime.metrics, extra 'metrics')",
                           "invalid_request_error", "metrics_unavailable")
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-        registry = getattr(self.metrics, "registry", None)
-        body = generate_latest(registry) if registry is not None else generate_latest()
+        body = generate_latest(self.registry)
         await _respond(send, 200, body, ((b"content-type", CONTENT_TYPE_LATEST.encode("latin-1")),), json_type=False)
 
     def _served(self) -> Served:
@@ -289,7 +289,7 @@ def _failure(exc: BaseException) -> BaseException:
     """The HTTP error a run's exception stands for (section 14's statuses)."""
     if isinstance(exc, RequestError):
         return Failure(400, f"signal {exc.signal}: {exc.message}" if exc.signal else exc.message,
-                       "invalid_request_error", exc.code, exc.signal)
+                       "invalid_request_error", exc.code, str(exc.signal) if exc.signal else None)
     if isinstance(exc, Rejected):
         return Failure(403, exc.reason, "policy_rejected", "rejected")
     if isinstance(exc, OverBudget):

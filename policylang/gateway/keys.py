@@ -71,6 +71,7 @@ class Keys:
 
     async def _redis_count(self, key: ClientKey, window: int) -> int:
         if self._redis is None:
+            assert self._redis_url is not None
             try:
                 import redis.asyncio as aredis
             except ImportError:

@@ -60,7 +60,7 @@ class Policy_:
 def _session(router: Router, budget: Decimal, key: str, state: Any) -> Session:
     parameters = inspect.signature(Session).parameters
     if "key" in parameters:  # 13.2: the budget in the runtime's state, shared by every Session of the key
-        return Session(router, budget, key=f"gateway:{key}", state=state)  # type: ignore[call-arg]
+        return Session(router, budget, key=f"gateway:{key}", state=state)
     return Session(router, budget)
 
 

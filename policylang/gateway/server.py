@@ -50,20 +50,19 @@ def _decision_log(path: str | None) -> Any:
     return write
 
 
-def _metrics() -> Any:
+def _metrics() -> tuple[Any, Any]:
+    """The runtime's Metrics (13.3) in a registry of the app's own, or (None, None) without the
+    metrics extra."""
     try:
-        from ..runtime import metrics as runtime_metrics  # type: ignore[attr-defined]
+        from ..runtime import metrics as runtime_metrics
     except ImportError:
-        return None
+        return None, None
     try:
         from prometheus_client import CollectorRegistry
     except ImportError:  # prometheus_client missing: no /metrics
-        return None
+        return None, None
     registry = CollectorRegistry()  # the app's own: /metrics shows this worker's runs
-    metrics = runtime_metrics.Metrics(registry=registry)
-    if getattr(metrics, "registry", None) is None:
-        metrics.registry = registry
-    return metrics
+    return runtime_metrics.Metrics(registry=registry), registry
 
 
 def _state(url: str | None) -> Any:
@@ -88,8 +87,8 @@ def make_app(path: str, served: Served | None = None) -> Gateway:
     """The ASGI app for the config at `path` (loaded at startup unless `served` is given)."""
     config = served.config if served is not None else read_config(path)
     app = Gateway(None, limits=config.limits)  # `served` (the parent's check) is rebuilt with the log and state
-    metrics = _metrics()
-    app.metrics = metrics
+    metrics, registry = _metrics()
+    app.metrics, app.registry = metrics, registry
     log = _decision_log(config.log_path)
     tasks: list[asyncio.Task[None]] = []
     retired: list[Any] = []  # the upstream calls of versions replaced by a reload
@@ -156,10 +155,7 @@ async def _reload(app: Gateway, path: str, log: Any, metrics: Any, retired: list
             seen_broken = now
             logger.error("config not reloaded (%s), still serving the last good version", type(exc).__name__)
             continue
-        for name, policy in fresh.policies.items():  # budgets survive a reload
-            old = served.policies.get(name)
-            if old is not None and old.policy.compiled.SOURCE_SHA256 == policy.policy.compiled.SOURCE_SHA256:
-                policy.sessions = old.sessions
+        # budgets survive a reload: the ledgers live in the state, kept from version to version
         fresh.keys = served.keys if fresh.config.keys == served.config.keys else fresh.keys
         app.served, app.limits = fresh, fresh.config.limits
         seen_broken = None

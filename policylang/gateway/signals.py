@@ -55,8 +55,10 @@ def _tiktoken_counter() -> Callable[[Any], int] | None:
     if os.environ.get("POLICYLANG_TOKENIZER", "auto") == "estimate":
         return None
     try:
+        import importlib
+
         import tiktoken
-        import tiktoken_ext.openai_public  # noqa: F401
+        importlib.import_module("tiktoken_ext.openai_public")
     except ImportError:
         return None
     cache = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR") or \
