@@ -377,3 +377,54 @@ def test_html_is_one_escaped_page(tmp_path: Path, logged: list[dict[str, Any]]) 
     page = out.read_text()
     assert "<script>" not in page and "&lt;script&gt;" in page and "<b>x</b>" not in page
     assert "<svg" in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+# ---- formats, globs, time to first token, the engine choice --------------------------------------
+
+
+def test_parquet_and_globs_give_the_same_figures(tmp_path: Path, logged: list[dict[str, Any]], log_file: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    ends = [json.loads(json.dumps(r)) for r in logged if r.get("event") != "start"]
+    for record in ends:
+        record.pop("decision", None), record.pop("error", None)
+    parquet = tmp_path / "decisions.parquet"
+    pq.write_table(pa.Table.from_pylist(ends), str(parquet))
+    first, second = tmp_path / "a-1.jsonl", tmp_path / "a-2.jsonl"
+    write(first, logged[:500])
+    write(second, logged[500:])
+    whole = report([str(log_file)], engine="python", by="task")
+    for engine in ENGINES:
+        for logs in ([str(parquet)], [str(tmp_path / "a-*.jsonl")]):
+            got = report(logs, engine=engine, by="task")
+            for key in ("requests", "rules", "models", "escalation", "cost", "latency", "paths", "groups", "errors"):
+                assert got[key] == whole[key], (engine, logs, key)
+    got = report([str(tmp_path / "a-*.jsonl")], engine="duckdb", by="task")
+    assert got["logs"] == [str(first), str(second)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_time_to_first_token(engine: str, tmp_path: Path, logged: list[dict[str, Any]]) -> None:
+    records = [json.loads(json.dumps(r)) for r in logged[:200]]
+    ttfts = []
+    for index, record in enumerate(records):
+        for attempt in record.get("attempts", []):
+            attempt["ttft"] = round(0.05 + (index * 37 % 101) / 100, 2)
+            ttfts.append(attempt["ttft"])
+    got = report([str(write(tmp_path / "stream.jsonl", records))], engine=engine)["ttft"]
+    assert (got["requests"], got["p50"], got["p95"], got["p99"]) == (
+        len(ttfts), nearest(ttfts, 50), nearest(ttfts, 95), nearest(ttfts, 99))
+
+
+def test_auto_is_python_without_duckdb(monkeypatch: pytest.MonkeyPatch, log_file: Path) -> None:
+    import sys
+
+    from policylang.monitoring import choose_engine
+
+    assert choose_engine("auto") == "duckdb"
+    monkeypatch.setitem(sys.modules, "duckdb", None)
+    assert choose_engine("auto") == "python"
+    assert report([str(log_file)])["engine"] == "python"
+    with pytest.raises(ReportError, match="needs DuckDB"):
+        report([str(log_file)], engine="duckdb")

@@ -27,6 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..jsontext import RecordError, read_record
+
 JSONL = (".jsonl", ".ndjson", ".json")
 PARQUET = (".parquet", ".pq")
 
@@ -129,14 +131,22 @@ def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
 
 
 def read_line(raw: bytes) -> dict[str, Any] | Problem | None:
-    """One JSON line: the object, a Problem (not UTF-8, not JSON, not an object), or None (blank)."""
+    """One JSON line read as every policyc command reads a record (`jsontext.read_record`): the
+    object; a Problem for a line that is not UTF-8, not JSON (NaN, Infinity and numbers past a
+    float's range included) or not an object, or that names a key twice at its top level; None
+    for a blank line."""
     if not raw.strip(b" \t\r\n"):
         return None
     try:
-        value = json.loads(raw)
-    except UnicodeDecodeError:
-        return Problem("not UTF-8 text")
-    except (ValueError, RecursionError):
+        value = read_record(raw)
+    except RecordError as exc:
+        message = str(exc)
+        if message.startswith("is not UTF-8"):
+            return Problem("not UTF-8 text")
+        if "twice" in message:
+            return Problem("a key twice")
+        if message.startswith("holds"):
+            return Problem("NaN, Infinity or a number past JSON's range")
         return Problem("not JSON")
     if not isinstance(value, dict):
         return Problem("not a JSON object")
