@@ -156,9 +156,15 @@ def test_ttft_and_session_spend_and_start_records(shop):
     metrics.observe({"event": "end", "run_id": "a", "policy": "shop", "rule": "chat", "end": "answered",
                      "seconds": 0.6, "cost": "0.00002", "signals": {"remaining_budget": "1"},
                      "attempts": [skipped, attempt]})
+    cut = {**attempt, "cut": "interrupted", "gen_ai.usage.output_tokens": 2, "cost": "0.00001"}  # billed in part
+    metrics.observe({"event": "end", "policy": "shop", "rule": "chat", "end": "interrupted", "attempts": [cut]})
     samples = scrape(registry)
     assert sample(samples, "policylang_requests_total", policy="shop", rule="chat", end="answered") == 1
-    assert sample(samples, "policylang_ttft_seconds_bucket", model="acme/small", le="0.16") == 1
+    assert sample(samples, "policylang_calls_total", model="acme/small", error="interrupted") == 1
+    assert sample(samples, "policylang_calls_total", model="acme/small", error="") == 1
+    assert sample(samples, "policylang_cost_dollars_total", model="acme/small") == 0.00002 + 0.00001
+    assert sample(samples, "policylang_tokens_total", model="acme/small", kind="output") == 7
+    assert sample(samples, "policylang_ttft_seconds_bucket", model="acme/small", le="0.16") == 2
     assert sample(samples, "policylang_ttft_seconds_bucket", model="acme/small", le="0.08") == 0
     assert sample(samples, "policylang_calls_skipped_total", model="acme/big", reason="breaker_open") == 1
     assert sample(samples, "policylang_calls_total", model="acme/big", error="unavailable") is None

@@ -140,7 +140,9 @@ def test_a_record_becomes_its_signals_outcomes_and_tokens():
                    "gen_ai.usage.input_tokens": 40, "gen_ai.usage.output_tokens": 1000},
                   {"step": 1, "model": "big", "error": None, "skipped": None, "outcomes": {"confidence": 0.9},
                    "gen_ai.usage.input_tokens": 40, "gen_ai.usage.output_tokens": 1200},
-                  {"step": 2, "model": "huge", "error": None, "skipped": "breaker_open", "outcomes": None}]}
+                  {"step": 2, "model": "huge", "error": None, "skipped": "breaker_open", "outcomes": None},
+                  {"step": 2, "model": "huge", "error": None, "skipped": None, "cut": "interrupted",
+                   "outcomes": None, "gen_ai.usage.output_tokens": 3000}]}  # a stream cut short: no answer
     assert traffic_record(record, {"remaining_budget"}) == {
         "task": "chat", "remaining_budget": 0.25, "input_tokens": 40,
         "@outcomes": [{"confidence": 0.3}, {"confidence": 0.9}], "@output_tokens": 1200, "@input_tokens": 40}

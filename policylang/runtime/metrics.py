@@ -157,7 +157,7 @@ class Metrics:
             if skipped:
                 self._child(self.skipped, model, str(skipped)).inc()
                 continue
-            error = _text(attempt.get("error"))
+            error = _text(attempt.get("error") or attempt.get("cut"))  # a stream cut short: interrupted, abandoned
             self._child(self.calls, model, error).inc()
             took = attempt.get("seconds")
             if isinstance(took, (int, float)) and took >= 0:
@@ -166,16 +166,15 @@ class Metrics:
             if isinstance(ttft, (int, float)) and ttft >= 0:
                 self._child(self.ttft_seconds, model).observe(ttft)
             tokens_in, tokens_out = attempt.get("gen_ai.usage.input_tokens"), attempt.get("gen_ai.usage.output_tokens")
-            if not error:
-                cost = _dollars(attempt.get("cost"))
-                if cost:
-                    self._child(self.cost, model).inc(cost)
-                if isinstance(tokens_in, int) and tokens_in > 0:
-                    self._child(self.tokens, model, "input").inc(tokens_in)
-                if isinstance(tokens_out, int) and tokens_out > 0:
-                    self._child(self.tokens, model, "output").inc(tokens_out)
+            cost = _dollars(attempt.get("cost"))  # what was billed: an answer, or a stream cut short
+            if cost:
+                self._child(self.cost, model).inc(cost)
+            if isinstance(tokens_in, int) and tokens_in > 0:
+                self._child(self.tokens, model, "input").inc(tokens_in)
+            if isinstance(tokens_out, int) and tokens_out > 0:
+                self._child(self.tokens, model, "output").inc(tokens_out)
             if otel is not None:
-                otel.call(model, error, took, ttft, tokens_in if not error else None, tokens_out if not error else None)
+                otel.call(model, error, took, ttft, tokens_in, tokens_out)
 
     def _failed(self, exc: Exception) -> None:
         self.errors += 1

@@ -181,8 +181,8 @@ def traffic_record(record: dict[str, Any], money: Collection[str] = ()) -> dict[
     inputs: list[int] = []
     attempts = record.get("attempts")
     for attempt in attempts if isinstance(attempts, list) else ():
-        if not isinstance(attempt, dict) or attempt.get("error") is not None or attempt.get("skipped") is not None:
-            continue
+        if not isinstance(attempt, dict) or any(attempt.get(k) is not None for k in ("error", "skipped", "cut")):
+            continue  # failed, not made, or a stream cut short: no answer
         step = attempt.get("step")
         if isinstance(step, int) and isinstance(attempt.get("outcomes"), dict):
             answered.setdefault(step, attempt["outcomes"])
