@@ -247,3 +247,54 @@ def test_any_seeded_workload_round_trips_on_both_engines(shop, tmp_path_factory,
         report.pop("engine")
         reports.append(report)
     assert reports[0] == reports[1]
+
+
+class SeededStream(Seeded):
+    """`Seeded`, streamed: the answer's text in two chunks, then its usage; the metrics see
+    each streamed call's time to first chunk."""
+
+    def stream(self, model, request, *, max_output):
+        answer = self(model, request, max_output=max_output)
+        yield answer.text[:5]
+        yield answer.text[5:]
+        yield runtime.Usage(answer.input_tokens, answer.output_tokens)
+
+
+def test_a_streamed_workload_round_trips_and_its_metrics_count_every_first_chunk(shop, tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    from policylang.runtime.metrics import Metrics
+
+    path = tmp_path / "streamed.jsonl"
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, otel=False)
+    cost, hits, climbed, calls = Decimal(0), Counter(), 0, Counter()
+    with runtime.JsonlLog(path) as log:
+        router = runtime.Router(shop, SeededStream(), assess=runtime.assess.outcomes(json=True), log=log,
+                                metrics=metrics, retry=None, breaker=None)
+        for signals, request in workload(80, 23):
+            stream = router.stream(signals, request)
+            try:
+                text = "".join(stream)
+            except runtime.Rejected as exc:
+                hits[exc.decision.rule] += 1
+                continue
+            except policylang.RequestError:
+                continue
+            result = stream.result
+            assert json.loads(text) == {"confidence": request["confidence"][result.model]}
+            hits[result.rule] += 1
+            cost += result.cost
+            climbed += len(result.path) > 1
+            for attempt in result.attempts:
+                calls[attempt.model] += 1
+    assert climbed
+    for engine in ENGINES:
+        report = simulate(shop, path, engine=engine)
+        assert Decimal(report["cost"]["total"]) == cost
+        assert report["escalations"]["requests"] == climbed
+        assert {model: m["calls"] for model, m in report["models"].items() if m["calls"]} == dict(calls)
+        assert {rule: r["hits"] for rule, r in report["rules"].items() if r["hits"]} == dict(hits)
+    firsts = sum(s.value for family in registry.collect() for s in family.samples
+                 if s.name == "policylang_ttft_seconds_count")
+    assert firsts == sum(calls.values())  # every streamed call handed its first chunk
