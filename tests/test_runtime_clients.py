@@ -96,6 +96,23 @@ def test_429_waits_its_retry_after_then_takes_the_declared_fallback(kind, shop, 
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_reset_connection_is_retried_like_the_sdk_does(kind, shop, server):
+    # big has no fallback for unavailable: at 1 reset in 4 calls, the bare SDK (2 retries) serves
+    # every request; the Router must too
+    clock = FakeClock()
+    routed = router(shop, client(kind, server), clock, retry=runtime.Retry(attempts=3, base=0.25, jitter=0),
+                    breaker=runtime.Breaker())
+    served = 0
+    for index in range(12):
+        if index % 4 == 0:
+            server.reset("acme/big")
+        result = routed.run(CODE, PROMPT)
+        served += result.path == ("big",)
+    assert served == 12
+    assert sum(c["model"] == "acme/big" for c in server.calls) == 15  # 12 answers and 3 retried resets
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_500_is_retried_but_has_no_fallback_declared_for_small(kind, shop, server):
     clock = FakeClock()
     server.fail("acme/small", 500, times=3)

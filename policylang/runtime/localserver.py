@@ -6,6 +6,7 @@ It answers `POST /v1/chat/completions` and, on command, fails the way providers 
         server.reply("openai/gpt-5.5", '{"answer": "...", "confidence": 0.9}')
         server.fail("deepseek/deepseek-v4-pro", 429, retry_after=1)   # the next call: 429
         server.hang("z-ai/glm-5.2", seconds=2)     # the next call answers after 2 s
+        server.reset("z-ai/glm-5.2")               # the next call's connection is closed unanswered
         server.truncate("anthropic/claude-sonnet-4-6")   # finish_reason "length"
         server.filter("openai/gpt-5.5")            # finish_reason "content_filter"
         server.streaming("openai/gpt-5.5", cut_after=3)  # the next stream stops after 3 chunks
@@ -49,6 +50,7 @@ class _Fault:
     seconds: float = 0.0
     finish_reason: str | None = None
     body: dict[str, Any] | None = None
+    reset: bool = False
     first_delay: float = 0.0
     pace: float = 0.0
     cut_after: int | None = None
@@ -93,6 +95,9 @@ class LocalServer:
                 status, payload, headers, fault, record = server._respond(body)
                 if fault.seconds:
                     time.sleep(fault.seconds)
+                if fault.reset:  # hang up without a word, as a reset connection does
+                    self.close_connection = True
+                    return None
                 try:
                     if status == 200 and body.get("stream"):
                         options = body.get("stream_options")
@@ -196,6 +201,10 @@ class LocalServer:
     def filter(self, model: str, *, times: int = 1) -> None:
         """The next `times` answers of `model` are withheld: finish_reason "content_filter"."""
         self._push(model, times, _Fault(finish_reason="content_filter"))
+
+    def reset(self, model: str, *, times: int = 1) -> None:
+        """The next `times` calls to `model` get no response: the connection is closed."""
+        self._push(model, times, _Fault(reset=True))
 
     def streaming(self, model: str, *, first_delay: float = 0.0, pace: float = 0.0, cut_after: int | None = None,
                   malformed_at: int | None = None, times: int = 1) -> None:
