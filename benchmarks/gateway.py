@@ -72,6 +72,8 @@ def passthrough_app(upstream: str, client: str = "aiohttp") -> Any:
     """A raw ASGI app that forwards POST /v1/chat/completions to `upstream` (same stack), its
     upstream calls made with aiohttp (the gateway's) or httpx."""
     import aiohttp
+
+    from policylang.gateway.upstream import dumps, loads
     state: dict[str, Any] = {}
     target = upstream.rstrip("/") + "/chat/completions"
 
@@ -104,9 +106,9 @@ def passthrough_app(upstream: str, client: str = "aiohttp") -> Any:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        body = json.loads(b"".join(chunks))
+        body = loads(b"".join(chunks))  # the gateway's JSON codec (orjson when installed): the same stack
         body["model"] = "fast"
-        status, data = await forward(json.dumps(body).encode())
+        status, data = await forward(dumps(body))
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})

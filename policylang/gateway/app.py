@@ -22,7 +22,7 @@ from ..runtime import Exhausted, OverBudget, Rejected
 from ..runtime.results import money_text
 from .config import ClientKey, Limits
 from .served import REQUEST, Served
-from .upstream import CURRENT, Exchange, UpstreamRefused
+from .upstream import CURRENT, Exchange, UpstreamRefused, dumps, loads
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -161,22 +161,26 @@ class Gateway:
                                   "request_too_large")
         chunks: list[bytes] = []
         size = 0
-        while True:
-            try:
-                message = await asyncio.wait_for(receive(), self.limits.idle_timeout)
-            except asyncio.TimeoutError:
-                raise Failure(408, f"the request body stalled for {self.limits.idle_timeout:g} s",
-                              "invalid_request_error", "request_timeout") from None
-            if message["type"] == "http.disconnect":
-                raise asyncio.CancelledError
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise Failure(413, f"the request body exceeds {limit} bytes", "invalid_request_error",
-                              "request_too_large")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        idle = self.limits.idle_timeout
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(idle) as stall:  # one timer, moved on at each chunk
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise asyncio.CancelledError
+                    chunk: bytes = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise Failure(413, f"the request body exceeds {limit} bytes", "invalid_request_error",
+                                      "request_too_large")
+                    if not message.get("more_body", False):
+                        return b"".join(chunks) + chunk if chunks else chunk
+                    chunks.append(chunk)
+                    stall.reschedule(loop.time() + idle)
+        except TimeoutError:
+            raise Failure(408, f"the request body stalled for {idle:g} s", "invalid_request_error",
+                          "request_timeout") from None
 
     async def chat(self, scope: Scope, receive: Receive, send: Send) -> None:
         """`POST /v1/chat/completions`: authenticate, read the signals, run the policy."""
@@ -185,8 +189,9 @@ class Gateway:
         if self.draining:
             raise Failure(503, "the gateway is shutting down", "server_error", "draining")
         raw = await self.read_body(scope, receive)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        key = await self.authenticate(served, headers)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]} \
+            if served.needs_headers else {}
+        key = await self.authenticate(served, scope["headers"])
         body = _parse(raw, self.limits)
         served_policy = served.policies.get(body["model"])
         if served_policy is None:
@@ -216,7 +221,7 @@ class Gateway:
         payload = dict(answer.raw) if isinstance(getattr(answer, "raw", None), dict) else _minimal(answer)
         payload["model"] = model.id
         overhead = (time.perf_counter() - started - exchange.upstream_seconds) * 1000
-        await _respond(send, 200, json.dumps(payload, separators=(",", ":")).encode("utf-8"), (
+        await _respond(send, 200, dumps(payload), (
             (b"x-policylang-rule", result.decision.rule.encode()),
             (b"x-policylang-path", ",".join(result.path).encode()),
             (b"x-policylang-cost", money_text(result.cost).encode()),
@@ -224,12 +229,13 @@ class Gateway:
             (b"x-request-id", request_id.encode()),
         ))
 
-    async def authenticate(self, served: Served, headers: dict[str, str]) -> ClientKey | None:
+    async def authenticate(self, served: Served, headers: list[tuple[bytes, bytes]]) -> ClientKey | None:
         """The caller's key (None when the config lists none); 401 unknown, 429 over its rate."""
         keys = served.keys
         if not keys.required:
             return None
-        key = keys.find(headers.get("authorization"))
+        authorization = next((v.decode("latin-1") for k, v in headers if k == b"authorization"), None)
+        key = keys.find(authorization)
         if key is None:
             raise Failure(401, "a valid API key is required (Authorization: Bearer ...)", "invalid_request_error",
                           "invalid_api_key")
@@ -254,7 +260,7 @@ _GATEWAY_FIELDS = frozenset({"model", "metadata", "stream", "stream_options"})
 def _parse(raw: bytes, limits: Limits) -> dict[str, Any]:
     """The chat request, its shape checked as far as the gateway needs it (400 otherwise)."""
     try:
-        body = json.loads(raw)
+        body = loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Failure(400, f"the request body is not valid JSON: {str(exc)[:200]}", "invalid_request_error",
                       "invalid_json") from None

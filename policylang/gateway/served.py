@@ -76,6 +76,7 @@ class Served:
     fingerprint: str
     files: tuple[str, ...]
     state: Any = None
+    needs_headers: bool = True
 
 
 def fingerprint(files: tuple[str, ...]) -> str:
@@ -133,7 +134,8 @@ def build(path: str, *, log: Callable[[dict[str, Any]], Any] | None = None, metr
     files = [config.path] + sorted({os.path.abspath(p) for policy in policies.values() for p in policy.sources
                                     if not p.startswith("std/") and os.path.exists(p)})
     logger.info("input_tokens counted by %s", TOKEN_COUNTER)
-    return Served(config, served, Keys(config), call, fingerprint(tuple(files)), tuple(files), state)
+    needs_headers = any(source.kind == "header" for source in config.signals.values())
+    return Served(config, served, Keys(config), call, fingerprint(tuple(files)), tuple(files), state, needs_headers)
 
 
 def _router_options(log: Any, metrics: Any, state: Any) -> dict[str, Any]:

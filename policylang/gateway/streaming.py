@@ -15,13 +15,12 @@ stream (which closes the upstream's, and logs the run).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 from ..runtime.results import money_text
 from .app import Failure, Gateway, Receive, Send, _failure
-from .upstream import Exchange
+from .upstream import Exchange, dumps
 
 _SSE = ((b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
         (b"x-accel-buffering", b"no"))
@@ -66,7 +65,7 @@ async def stream_response(app: Gateway, runner: Any, signals: dict[str, Any], re
                                  "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
         if include_usage:
             event["usage"] = None
-        return b"data: " + json.dumps(event, separators=(",", ":")).encode("utf-8") + b"\n\n"
+        return b"data: " + dumps(event) + b"\n\n"
 
     async def put(data: bytes) -> None:
         if gone.is_set():
@@ -98,7 +97,7 @@ async def stream_response(app: Gateway, runner: Any, signals: dict[str, Any], re
             usage = exchange.usage or _usage_of(result)
             event = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model_id,
                      "system_fingerprint": None, "choices": [], "usage": usage}
-            await put(b"data: " + json.dumps(event, separators=(",", ":")).encode("utf-8") + b"\n\n")
+            await put(b"data: " + dumps(event) + b"\n\n")
         overhead = (time.perf_counter() - started - exchange.upstream_seconds) * 1000
         if result is not None:
             await put(f": policylang rule={result.decision.rule} path={','.join(result.path)} "

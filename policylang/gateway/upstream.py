@@ -20,7 +20,7 @@ import contextvars
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,24 @@ class Exchange:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+try:  # orjson (in the serve extra) is 5-10x the standard library's speed; the output is the same JSON
+    import orjson
+
+    def dumps(value: Any) -> bytes:
+        """Compact JSON bytes."""
+        return orjson.dumps(value)
+
+    loads: Callable[[bytes | str], Any] = orjson.loads
+    DecodeError: type[Exception] = orjson.JSONDecodeError
+except ImportError:  # pragma: no cover - the standard library's
+    def dumps(value: Any) -> bytes:
+        """Compact JSON bytes."""
+        return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+    loads = json.loads
+    DecodeError = ValueError
 
 
 CURRENT: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar("policylang_gateway_exchange", default=None)
@@ -120,7 +138,7 @@ class GatewayCall:
         else:
             body.pop("stream", None)
             body.pop("stream_options", None)
-        return json.dumps(body, separators=(",", ":")).encode("utf-8")
+        return dumps(body)
 
     async def acall(self, model: Model, request: Any, *, max_output: int, timeout: float | None = None) -> Answer:
         """One chat completion upstream; ProviderError for a provider failure, UpstreamRefused
@@ -149,7 +167,7 @@ class GatewayCall:
         if status != 200:
             raise _failure(model, status, payload, headers, endpoint.secrets)
         try:
-            answer = json.loads(payload)
+            answer = loads(payload)
             choice = answer["choices"][0]
             usage = answer.get("usage") or {}
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
@@ -218,7 +236,7 @@ class GatewayCall:
                     if text == b"[DONE]":
                         continue
                     try:
-                        chunk = json.loads(text)
+                        chunk = loads(text)
                     except ValueError:
                         continue
                     if chunk.get("usage"):
@@ -250,7 +268,7 @@ class GatewayCall:
 def _failure(model: Model, status: int, payload: bytes, headers: Any, secrets: tuple[str, ...]) -> Exception:
     """The exception an upstream's error answer stands for."""
     try:
-        detail = json.loads(payload)
+        detail = loads(payload)
         message = str(detail.get("error", {}).get("message") or detail)
     except (ValueError, AttributeError):
         detail, message = None, payload[:300].decode("utf-8", "replace")
