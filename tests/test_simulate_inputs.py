@@ -484,6 +484,9 @@ BROKEN_FILES = {  # name -> the file's bytes (issue 22: DuckDB refused a ragged 
     "deep.jsonl": b'{"task": "a", "input_tokens": ' + b"[" * 3000 + b"]" * 3000 + b"}\n" + GOOD + b"\n",
     "wrong-types.jsonl": b'{"task": null, "input_tokens": "1"}\n{"task": 1, "input_tokens": true}\n[]\n"a"\n{"task": "a", "input_tokens": 1, "@outcomes": {"ok": true}}\n',
     "binary.jsonl": bytes(range(256)) * 4,
+    # found by test_fuzz_commands: DuckDB's arg_min skipped the first error's null signal
+    "first-error-names-no-signal.jsonl": b'{"task": "a", "input_tokens": 1, "@outcomes": "x"}\n'
+                                         b'{"task": [[null]], "input_tokens": 1, "@outcomes": []}\n',
 }
 
 

@@ -477,7 +477,8 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
         python = f"{doubt} OR \"@p:rule\" = {UNDECIDED} OR \"@p:climb\" <= -200"  # rows the python engine decides
         grouped = (f"SELECT {doubt} AS doubt, \"@p:broken\" AS broken, \"@p:group\", \"@p:rule\", \"@p:climb\", "
                    "\"@p:ocode\", \"@p:error\", \"@p:token_error\", count(*) AS n, min(\"@p:row\") AS first, "
-                   "arg_min(coalesce(\"@p:error_signal\", \"@p:osignal\", \"@p:unheld\"), \"@p:row\") AS first_signal, "
+                   # the first row's signal even when it names none (arg_min would skip its null)
+                   "arg_min_null(coalesce(\"@p:error_signal\", \"@p:osignal\", \"@p:unheld\"), \"@p:row\") AS first_signal, "
                    f"sum(\"@p:itok\") AS itok, count(\"@p:otok\") AS given, "
                    f"list(\"@p:row\") FILTER (WHERE {python}) AS python"
                    + "".join(f", {s}" for s in sums) + f" FROM (\n{query}) GROUP BY ALL")
