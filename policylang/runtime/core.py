@@ -43,6 +43,12 @@ Invoke: type[tuple[Any, ...]] = tuple
 `live`: a stream may hand its chunks to the app as they come (the step cannot climb)."""
 
 
+_make = tuple.__new__
+"""Makes a named tuple from a tuple of all its fields without the Python-level `__new__` that
+checks its arguments: the hot path's Attempt and Result (their field counts are asserted)."""
+assert len(Attempt._fields) == 17 and len(Result._fields) == 9
+
+
 class Await(NamedTuple):
     """Await `awaitable` (an async assess) and send back its value."""
 
@@ -400,8 +406,8 @@ class Run:
         breakers = self.config.breakers
         if breakers is not None:
             breakers.record(model.id, self.config.clock(), None)
-        attempt = Attempt(asked.step, model.name, model.id, asked.cap, None, None, input_tokens, output_tokens, cost,
-                          seconds, tries, None, None, ttft, fail_open, usage_missing)
+        attempt = _make(Attempt, (asked.step, model.name, model.id, asked.cap, None, None, input_tokens, output_tokens,
+                                  cost, seconds, tries, None, None, ttft, fail_open, usage_missing, None))
         self.attempts.append(attempt)
         self.cost = EXACT.add(self.cost, cost) if self.cost else cost
         self.answer = answer
@@ -472,8 +478,8 @@ class Run:
                                  f"{self.decision.rule}'s first step: {last.model} may cost ${worst}")
             raise Exhausted(self.decision, attempts)
         assert self.model is not None
-        return Result(self.answer, self.model, tuple(self.path), self.cost, walk.unserved is None, self.decision,
-                      attempts, self.config.clock() - self.started, walk.unserved)
+        return _make(Result, (self.answer, self.model, tuple(self.path), self.cost, walk.unserved is None, self.decision,
+                              attempts, self.config.clock() - self.started, walk.unserved))
 
     def close(self, exc: BaseException | None, result: Result | None = None) -> None:
         """Release what the run holds and give its one record to the log, the metrics and the
