@@ -107,8 +107,9 @@ def doubt_sql() -> str:
             "OR regexp_matches(line, ',[ \t\r\n]*[\\]}]'))")
 
 
-def facts_sql(source: str, options: Options) -> list[str]:
-    """SQL statements over `source` (f, r, line) that make table `facts`: one row per record
+def facts_sql(readers: list[tuple[int, str]], options: Options) -> list[str]:
+    """SQL statements over the files' readers ((index, a table of their lines as `line`, in
+    order)) that make table `facts`: one row per non-blank line, `r` its line number,
     with `kind` ('run', 'start' or 'other': for Python) and, for runs, their facts as columns.
     Each stage is a table of its own: DuckDB would otherwise inline the parse into every use."""
     ends = ", ".join(_q(e) for e in ENDS)
@@ -150,9 +151,12 @@ def facts_sql(source: str, options: Options) -> list[str]:
                 "{'name': o.key, 'b': CASE WHEN o.value IN ('true', 'false') THEN o.value = 'true' END, "
                 "'x': CASE WHEN regexp_full_match(o.value, '-?[0-9].*') THEN TRY_CAST(o.value AS DOUBLE) END}), "
                 "lambda o: o.b IS NOT NULL OR o.x IS NOT NULL), [])")
-    parsed = (f"SELECT f, r, {doubt_sql()} AS doubt, {_once('try(json_keys(line))')} AS top_once, "
-              f"try(json_keys(line, '$.attempts[*]')) AS akeys, try(json_transform(line, {_q(STRUCTURE)})) AS j "
-              f"FROM lines")
+    parsed = " UNION ALL ".join(
+        f"SELECT {index} AS f, r, doubt, top_once, akeys, j FROM (SELECT row_number() OVER () AS r, * FROM ("
+        f"SELECT (line IS NULL OR trim(line, ' \t\r') = '') AS blank, {doubt_sql()} AS doubt, "
+        f"{_once('try(json_keys(line))')} AS top_once, try(json_keys(line, '$.attempts[*]')) AS akeys, "
+        f"try(json_transform(line, {_q(STRUCTURE)})) AS j FROM {reader})) WHERE NOT blank"
+        for index, reader in readers)
     kind = (f"CASE WHEN doubt OR j IS NULL THEN 'other' WHEN {start_ok} THEN 'start' WHEN {run_ok} AND {outcome_ok} "
             f"THEN 'run' ELSE 'other' END")
     # every column but `kind` is read whatever the kind (TRY_CAST: junk, never an error, in the
@@ -167,13 +171,13 @@ def facts_sql(source: str, options: Options) -> list[str]:
             'rule': {_text("s->'$.rule'")}}}), []) AS shadow,
         coalesce(json_keys(j.signals), []) AS signal_names
         FROM (SELECT *, j.attempts AS att FROM parsed)"""
-    return [f"CREATE TEMP TABLE lines AS SELECT * FROM {source}", f"CREATE TEMP TABLE parsed AS {parsed}",
-            "DROP TABLE lines", f"CREATE TEMP TABLE facts AS {facts}", "DROP TABLE parsed"]
+    return [f"CREATE TEMP TABLE parsed AS {parsed}", f"CREATE TEMP TABLE facts AS {facts}", "DROP TABLE parsed"]
 
 
-def sources(files: list[Path]) -> tuple[list[str], list[int]]:
-    """SQL sources (f, r, line) for the JSON lines files DuckDB reads, and the indexes of the
-    files the python engine reads whole (those DuckDB's reader would split otherwise, Parquet)."""
+def sources(files: list[Path]) -> tuple[list[tuple[int, str]], list[int]]:
+    """(index, SQL reader of its lines) for the JSON lines files DuckDB reads, and the indexes
+    of the files the python engine reads whole (those DuckDB's reader would split otherwise,
+    Parquet)."""
     from ..backends.sql.text import string
     from ..simulation import lines
 
@@ -189,8 +193,7 @@ def sources(files: list[Path]) -> tuple[list[str], list[int]]:
         reader = (f"read_csv({string(str(path))}, columns = {{'line': 'VARCHAR'}}, "
                   f"delim = {string(delim.decode('ascii'))}, quote = '', escape = '', header = false, "
                   "auto_detect = false, max_line_size = 1073741824, strict_mode = false)")
-        parts.append(f"SELECT {index} AS f, r, line FROM (SELECT line, row_number() OVER () AS r FROM {reader}) "
-                     "WHERE line IS NOT NULL AND trim(line, ' \t\r') <> ''")
+        parts.append((index, reader))
     return parts, whole
 
 
@@ -213,8 +216,7 @@ def count_duckdb(files: list[Path], options: Options) -> Tally:
             for number, item in records(files[index]):
                 counting.feed((index, number), item)
         if parts:
-            source = "(" + " UNION ALL ".join(parts) + ")"
-            for statement in facts_sql(source, options):
+            for statement in facts_sql(parts, options):
                 connection.execute(statement)
             _python_rows(connection, files, counting)
             _aggregate(connection, tally, options)
