@@ -288,3 +288,14 @@ def test_litellm_streams_too(shop, server, tmp_path):
 
     text, result = asyncio.run(main())
     assert text == BIG and result.path == ("big",)
+
+
+def test_run_refuses_a_request_that_asks_for_a_stream_before_calling(shop, server, tmp_path):
+    router, log = make(shop, server, tmp_path)
+    request = {"messages": [{"role": "user", "content": PROMPT}], "stream": True}
+    with pytest.raises(TypeError, match="router.stream"):
+        router.run(CODE, request)
+    assert server.calls == []  # nothing billed, no connection opened
+    assert "".join(router.stream(CODE, request)) == BIG  # the same request streams
+    log.close()
+    assert [r["end"] for r in ends(tmp_path)] == ["error", "answered"]

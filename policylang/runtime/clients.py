@@ -122,6 +122,11 @@ def _answer(response: Any) -> Answer:
                   model=getattr(response, "model", None), raw=response)
 
 
+def _streamed(request: Any) -> dict[str, Any]:
+    """A request's keyword arguments, marked as asked for by a stream method."""
+    return {**_kwargs_of(request), "_streaming": True}
+
+
 def _items(chunk: Any) -> Iterator[str | Usage]:
     """The text and the usage a stream chunk carries (OpenAI's and LiteLLM's shapes)."""
     try:
@@ -166,6 +171,10 @@ class _Client:
 
     def _arguments(self, model: Model, request: Any, max_output: int, timeout: float | None) -> dict[str, Any]:
         arguments = {**self._extra, **_kwargs_of(request)}
+        if arguments.pop("stream", None) and not arguments.pop("_streaming", False):
+            # a whole answer was asked for: a streamed one would be billed, then unreadable here
+            raise TypeError("a request with stream=True is served by router.stream or astream, not run or arun")
+        arguments.pop("_streaming", None)
         arguments["model"] = self._model_name(model) if self._model_name is not None else model.id
         arguments[self._max_tokens_param] = max_output
         if timeout is not None:
@@ -212,7 +221,7 @@ class OpenAICall(_Client):
                timeout: float | None = None) -> Iterator[str | Usage]:
         """One streamed chat completion: str chunks, then its `Usage`; ProviderError for a
         provider failure (before or during the stream). Closes the stream however it ends."""
-        arguments = self._arguments(model, request, max_output, timeout)
+        arguments = self._arguments(model, _streamed(request), max_output, timeout)
         arguments["stream"], arguments["stream_options"] = True, {"include_usage": True}
         try:
             response = self.client.chat.completions.create(**arguments)
@@ -236,7 +245,7 @@ class OpenAICall(_Client):
     async def astream(self, model: Model, request: Any, *, max_output: int,
                       timeout: float | None = None) -> AsyncIterator[str | Usage]:
         """`stream` on the SDK's async client."""
-        arguments = self._arguments(model, request, max_output, timeout)
+        arguments = self._arguments(model, _streamed(request), max_output, timeout)
         arguments["stream"], arguments["stream_options"] = True, {"include_usage": True}
         try:
             response = await self.async_client.chat.completions.create(**arguments)
@@ -305,7 +314,7 @@ class LiteLLMCall(_Client):
     def stream(self, model: Model, request: Any, *, max_output: int,
                timeout: float | None = None) -> Iterator[str | Usage]:
         """One streamed `litellm.completion`: str chunks, then its `Usage`."""
-        arguments = self._arguments(model, request, max_output, timeout)
+        arguments = self._arguments(model, _streamed(request), max_output, timeout)
         arguments["stream"], arguments["stream_options"] = True, {"include_usage": True}
         response: Any = None
         try:
@@ -330,7 +339,7 @@ class LiteLLMCall(_Client):
     async def astream(self, model: Model, request: Any, *, max_output: int,
                       timeout: float | None = None) -> AsyncIterator[str | Usage]:
         """One streamed `litellm.acompletion`."""
-        arguments = self._arguments(model, request, max_output, timeout)
+        arguments = self._arguments(model, _streamed(request), max_output, timeout)
         arguments["stream"], arguments["stream_options"] = True, {"include_usage": True}
         response: Any = None
         try:
