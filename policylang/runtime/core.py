@@ -284,7 +284,7 @@ class Run:
             cap = asked.cap if chosen is None else self.engine.cap(self.decision.rule, target.name)
             hold = self.tab.pooled(target.name, cap)  # the first call's hold, taken with the decision
             if hold is None:
-                hold = self.tab.reserve(self.worst(target, cap), tries == 0, config.clock)
+                hold = self.tab.reserve(self.worst(target, cap), tries == 0 and asked.step == 0, config.clock)
             if hold.__class__ is float:
                 if breakers is not None and chosen is None and not tripped:
                     breakers.release(model.id)
