@@ -6,6 +6,7 @@ never calls money held by calls in flight "exhausted"."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import threading
@@ -270,3 +271,20 @@ def test_metrics_observe_each_runs_end_and_breakers_report_their_changes(shop):
     assert watcher.changes == seen and ("acme/big", "open") in seen
     broken = router(shop, Scripted(), metrics=Watcher(fail=True))
     assert broken.run(CODE, "x").path == ("big",)  # a metrics failure never reaches the app
+
+
+def test_ten_concurrent_async_requests_on_a_fresh_session_are_all_served(wallet):
+    # each holds $0.002 (its worst case) and costs $0.001: $0.012 holds six at a time, pays all ten
+    async def call(model, request, *, max_output):
+        await asyncio.sleep(0.05)
+        return runtime.Answer("{}", "stop", 500, 500)
+
+    session = runtime.Session(runtime.Router(wallet, call, retry=None, breaker=None), budget=Decimal("0.012"), wait=10)
+
+    async def main():
+        return await asyncio.gather(*(session.arun({"input_tokens": 1000}, "x") for _ in range(10)),
+                                    return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(o, runtime.Result) for o in outcomes), outcomes
+    assert session.spent == Decimal("0.010") and session.held == 0 and session.runs == 10
