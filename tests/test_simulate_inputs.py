@@ -464,6 +464,7 @@ BROKEN_FILES = {  # name -> the file's bytes (issue 22: DuckDB refused a ragged 
     "not-utf8-header.csv": b"ta\xffsk,input_tokens\na,1\n",
     "column-twice.csv": b"task,task,input_tokens\na,b,1\n",
     "blank-lines.csv": b"task,input_tokens\n\na,1\n\n\nb,2\n",
+    "one-column-blank-lines.csv": b"task\na\n\nb\n\n",  # found by test_fuzz_commands: one empty cell each
     "byte-order-mark.csv": b"\xef\xbb\xbftask,input_tokens\na,1\n",
     "quoted-newline.csv": b'task,input_tokens\na,1\n"b\nc",2\nb,2\n',
     "crlf.csv": b"task,input_tokens\r\na,1\r\nb,2\r\n",

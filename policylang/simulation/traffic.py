@@ -182,7 +182,8 @@ def csv_header(path: str | Path) -> list[str]:
 
 
 def _csv(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
-    """Each CSV record, numbered from 1 after the header, blank lines skipped (as DuckDB does):
+    """Each CSV record, numbered from 1 after the header, blank lines skipped as DuckDB skips them
+    (when the header names one column, a blank line is a record whose one cell is empty):
     a record with a byte that is not UTF-8 or more fields than the header names is Broken (R002
     at its number); a quote left open, or text after a closing quote, refuses the file at its
     line (TrafficError): where the records end is then unknown."""
@@ -197,7 +198,7 @@ def _csv(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
         start = 2  # the line the record being read starts on
         try:
             for row in reader:
-                if not row:
+                if not row and width > 1:  # a blank line; with one column, a record whose cell is empty
                     start = reader.line_num + 1
                     continue
                 number += 1
