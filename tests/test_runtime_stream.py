@@ -299,3 +299,23 @@ def test_run_refuses_a_request_that_asks_for_a_stream_before_calling(shop, serve
     assert "".join(router.stream(CODE, request)) == BIG  # the same request streams
     log.close()
     assert [r["end"] for r in ends(tmp_path)] == ["error", "answered"]
+
+
+def test_a_streamed_run_has_its_spans_and_leaves_no_context_behind(shop):
+    otel = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = otel.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    router = runtime.Router(shop, Streaming({"big": ["one ", "two", runtime.Usage(10, 2)]}), retry=None, breaker=None,
+                            tracer=runtime.otel.tracer(provider))
+    assert "".join(router.stream(CODE, PROMPT)) == "one two"
+    with router.stream(CODE, PROMPT) as abandoned:
+        next(abandoned)
+    names = [(s.name, s.attributes.get("policylang.end")) for s in exporter.get_finished_spans()]
+    assert names == [("chat acme/big", None), ("route shop", "answered"), ("chat acme/big", None),
+                     ("route shop", "abandoned")]
+    assert not trace.get_current_span().get_span_context().is_valid
