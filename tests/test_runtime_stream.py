@@ -319,3 +319,27 @@ def test_a_streamed_run_has_its_spans_and_leaves_no_context_behind(shop):
     assert names == [("chat acme/big", None), ("route shop", "answered"), ("chat acme/big", None),
                      ("route shop", "abandoned")]
     assert not trace.get_current_span().get_span_context().is_valid
+
+
+def test_a_cancelled_astream_is_logged_as_abandoned(shop, server, tmp_path):
+    server.reply("acme/big", BIG * 20)
+    server.streaming("acme/big", pace=0.05)
+    router, log = make(shop, server, tmp_path)
+
+    async def main():
+        started = asyncio.Event()
+
+        async def read():
+            async for _ in router.astream(CODE, PROMPT):
+                started.set()
+
+        task = asyncio.ensure_future(read())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    log.close()
+    [record] = ends(tmp_path)
+    assert record["end"] == "abandoned" and record["attempts"][0]["cut"] == "abandoned"

@@ -232,6 +232,12 @@ async def adrive(sink: AStream, start: Callable[[], Generator[Any, Any, Result]]
                     raise
                 except BaseException as exc:
                     await _aclose(source)
+                    if live and chunks and isinstance(exc, asyncio.CancelledError):  # the app's task gave up
+                        try:
+                            steps.throw(Abandoned("".join(chunks), ttft))
+                        except Abandoned:
+                            pass
+                        raise
                     if live and chunks and isinstance(exc, Exception):
                         exc = Interrupted(exc, "".join(chunks), ttft or 0.0)
                     effect = steps.throw(exc)
