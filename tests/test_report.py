@@ -428,3 +428,60 @@ def test_auto_is_python_without_duckdb(monkeypatch: pytest.MonkeyPatch, log_file
     assert report([str(log_file)])["engine"] == "python"
     with pytest.raises(ReportError, match="needs DuckDB"):
         report([str(log_file)], engine="duckdb")
+
+
+PARQUET_MUTATIONS = (
+    lambda r: r,
+    lambda r: r.update(time="2026-12-08 00:00:00"),
+    lambda r: r.update(time="2026-12-08T00:00:00+02:00"),
+    lambda r: r.update(cost="1.0000000000000000000001"),
+    lambda r: r.update(cost="-1"),
+    lambda r: r.update(cost=None),
+    lambda r: r.update(seconds=-1.0),
+    lambda r: r.update(seconds=float("inf")),
+    lambda r: r.update(seconds=None),
+    lambda r: r.update(end="sideways"),
+    lambda r: r.update(policy=None),
+    lambda r: r.update(path=None),
+    lambda r: r.update(attempts=None),
+    lambda r: r.update(event="start", run_id=None),
+    lambda r: r.update(event="end"),
+    lambda r: r.update(event="other"),
+    lambda r: r.update(rule=None),
+    lambda r: [a.update(cost=None) for a in r["attempts"] or []],
+    lambda r: [a.update(model=None) for a in r["attempts"] or []],
+    lambda r: [a.update(outcomes={"confidence": float("nan"), "valid": None}) for a in r["attempts"] or []],
+    lambda r: [a.update(ttft=0.25) for a in r["attempts"] or []],
+    lambda r: r["signals"].update(task=None),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(picks=st.lists(st.tuples(st.integers(0, 39), st.integers(0, len(PARQUET_MUTATIONS) - 1)), min_size=1, max_size=20),
+       by=st.sampled_from([None, "task", "arm"]))
+def test_engines_agree_on_any_parquet_log(tmp_path: Path, picks: list[tuple[int, int]], by: str | None) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    ends = [r for r in BASE if r.get("event") != "start"]
+    rows = []
+    for index, how in picks:
+        record = json.loads(json.dumps(ends[index % len(ends)]))
+        record.pop("decision", None), record.pop("error", None)
+        for attempt in record["attempts"]:
+            attempt.setdefault("ttft", None)
+            attempt["outcomes"] = attempt["outcomes"] or {"confidence": None, "valid": None}
+        PARQUET_MUTATIONS[how](record)
+        rows.append(record)
+    path = tmp_path / "log.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), str(path))
+    reports = []
+    for engine in ENGINES:
+        try:
+            got: Any = report([str(path)], engine=engine, by=by, every="1h", success="valid")
+            got.pop("engine")
+        except ReportError as exc:
+            got = str(exc)
+        reports.append(got)
+    assert reports[0] == reports[1]

@@ -171,20 +171,33 @@ def facts_sql(readers: list[tuple[int, str]], options: Options) -> list[str]:
             'rule': {_text("s->'$.rule'")}}}), []) AS shadow,
         coalesce(json_keys(j.signals), []) AS signal_names
         FROM (SELECT *, j.attempts AS att FROM parsed)"""
-    return [f"CREATE TEMP TABLE parsed AS {parsed}", f"CREATE TEMP TABLE facts AS {facts}", "DROP TABLE parsed"]
+    return [f"CREATE TEMP TABLE parsed AS {parsed}", f"INSERT INTO facts {facts}", "DROP TABLE parsed"]
 
 
-def sources(files: list[Path]) -> tuple[list[tuple[int, str]], list[int]]:
-    """(index, SQL reader of its lines) for the JSON lines files DuckDB reads, and the indexes
-    of the files the python engine reads whole (those DuckDB's reader would split otherwise,
-    Parquet)."""
+FACTS = ("f INTEGER, r BIGINT, kind VARCHAR, run_id VARCHAR, t BIGINT, policy VARCHAR, sha256 VARCHAR, rule VARCHAR, "
+         "\"end\" VARCHAR, path VARCHAR[], cost DECIMAL(38, 18), seconds DOUBLE, grp VARCHAR, "
+         "attempts STRUCT(model VARCHAR, step BIGINT, error VARCHAR, skipped VARCHAR, cost DECIMAL(38, 18), ttft DOUBLE)[], "
+         "outcomes STRUCT(name VARCHAR, b BOOLEAN, x DOUBLE)[], shadow STRUCT(policy VARCHAR, rule VARCHAR)[], "
+         "signal_names VARCHAR[]")
+"""The table both readers fill: one row per record (duck.facts_sql, parquet.parquet_sql)."""
+
+
+def sources(files: list[Path], by: str | None) -> tuple[list[tuple[int, str]], list[str], list[int]]:
+    """(index, SQL reader of its lines) for the JSON lines files DuckDB reads, SELECTs of the
+    facts of the Parquet files it reads, and the indexes of the files the python engine reads
+    whole (those DuckDB's reader would split otherwise, Parquet of other types)."""
     from ..backends.sql.text import string
     from ..simulation import lines
+    from .parquet import parquet_sql, typed
 
-    parts, whole = [], []
+    parts, parquets, whole = [], [], []
     for index, path in enumerate(files):
         if path.suffix.lower() in PARQUET:
-            whole.append(index)
+            schema = typed(path, by)
+            if schema is None:
+                whole.append(index)
+            else:
+                parquets.append(parquet_sql(index, path, schema, by))
             continue
         delim, _why = lines.delimiter(path)
         if delim is None:
@@ -194,7 +207,7 @@ def sources(files: list[Path]) -> tuple[list[tuple[int, str]], list[int]]:
                   f"delim = {string(delim.decode('ascii'))}, quote = '', escape = '', header = false, "
                   "auto_detect = false, max_line_size = 1073741824, strict_mode = false)")
         parts.append((index, reader))
-    return parts, whole
+    return parts, parquets, whole
 
 
 def count_duckdb(files: list[Path], options: Options) -> Tally:
@@ -207,7 +220,7 @@ def count_duckdb(files: list[Path], options: Options) -> Tally:
         raise LogError("the duckdb engine needs DuckDB: pip install 'policylang[duckdb]', or use --engine python") from None
     tally = Tally(files=[str(f) for f in files])
     counting = Counting(options, Tally(files=tally.files))
-    parts, whole = sources(files)
+    parts, parquets, whole = sources(files, options.by)
     connection = duckdb.connect(config={"preserve_insertion_order": True})
     try:
         connection.execute("SET enable_progress_bar = false")
@@ -215,13 +228,14 @@ def count_duckdb(files: list[Path], options: Options) -> Tally:
         for index in whole:
             for number, item in records(files[index]):
                 counting.feed((index, number), item)
+        connection.execute(f"CREATE TEMP TABLE facts ({FACTS})")
         if parts:
             for statement in facts_sql(parts, options):
                 connection.execute(statement)
-            _python_rows(connection, files, counting)
-            _aggregate(connection, tally, options)
-        else:
-            connection.execute("CREATE TEMP TABLE facts (f INTEGER, r BIGINT, kind VARCHAR, run_id VARCHAR)")
+        for select in parquets:
+            connection.execute(f"INSERT INTO facts {select}")
+        _python_rows(connection, files, counting)
+        _aggregate(connection, tally, options)
         other = counting.finish(lambda scope: False)
         merge(tally, other)
         _unfinished(connection, tally, counting)
@@ -242,6 +256,13 @@ def _python_rows(connection: Any, files: list[Path], counting: Counting) -> None
         wanted.setdefault(int(f), set()).add(int(r))
     for index, rows in sorted(wanted.items()):
         last = max(rows)
+        if files[index].suffix.lower() in PARQUET:
+            for number, item in records(files[index]):
+                if number in rows:
+                    counting.feed((index, number), item)
+                if number >= last:
+                    break
+            continue
         with open(files[index], "rb") as stream:
             for number, raw in enumerate(stream, start=1):
                 if number in rows:
@@ -378,8 +399,7 @@ def _quantiles(connection: Any, tally: Tally, options: Options, counting: Counti
             rows += [(what, scope, None if key is None else str(key), value, n) for value, n in histogram.items()]
     if rows:
         connection.executemany("INSERT INTO py_values VALUES (?, ?, ?, ?, ?)", rows)
-    has_facts = connection.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'facts' "
-                                   "AND column_name = 'seconds'").fetchone()[0]
+    has_facts = True
     bucket = _bucket(options)
     plain = []
     if has_facts:
