@@ -4,7 +4,8 @@ Four ways to reach one local mock upstream (`policylang.gateway.mock`, a separat
 directly; through a bare pass-through proxy on the gateway's own stack (a raw ASGI app on uvicorn
 with httptools and uvloop, forwarding the body with aiohttp: the floor any gateway on this stack
 pays); through `policyc serve` (one policy, signals extracted, the runtime's Router, retries and
-breakers on, no decision log); and through LiteLLM's proxy (`litellm --config`, pinned version,
+breakers on, no decision log, no metrics: LiteLLM's Prometheus is a callback, off here too; a
+second row with `/metrics` on); and through LiteLLM's proxy (`litellm --config`, pinned version,
 config only: no database, no Redis, no callbacks, no retries, its Rust core, the separate
 `litellm-proxy` package, not installed). Each proxy runs with the same number of workers.
 
@@ -341,7 +342,8 @@ def suite(args: argparse.Namespace) -> list[str]:
         mock.wait()
         upstream = mock.url
         (folder / "desk.route").write_text(POLICY)
-        (folder / "serve.toml").write_text(f"""
+        for metrics in (False, True):
+            (folder / f"serve-{metrics}.toml").write_text(f"""
 [policies.desk]
 file = "desk.route"
 [signals]
@@ -350,15 +352,19 @@ input_tokens = {{ extract = "input_tokens" }}
 "mock/" = {{ base_url = "{upstream}" }}
 [reload]
 interval = 0
+[metrics]
+enabled = {"true" if metrics else "false"}
 """)
-        pass_port, gate_port = _free_port(), _free_port()
+        pass_port, gate_port, metered_port = _free_port(), _free_port(), _free_port()
         passthrough = Server("pass-through", [python, "-c", f"from benchmarks.gateway import _serve_passthrough; "
                                                             f"_serve_passthrough({pass_port}, {upstream!r}, {args.workers})"],
                              pass_port, "/v1")
-        gateway = Server("policyc serve", [python, "-c", "from policylang.cli import main; main()", "serve",
-                                           str(folder / "serve.toml"), "--port", str(gate_port),
-                                           "--workers", str(args.workers)], gate_port, "/v1")
-        servers += [passthrough, gateway]
+        gateway, metered = (Server(name, [python, "-c", "from policylang.cli import main; main()", "serve",
+                                          str(folder / f"serve-{metrics}.toml"), "--port", str(port),
+                                          "--workers", str(args.workers)], port, "/v1")
+                            for name, metrics, port in (("policyc serve", False, gate_port),
+                                                        ("policyc serve, metrics on", True, metered_port)))
+        servers += [passthrough, gateway, metered]
         litellm = None
         litellm_path = args.litellm or shutil.which("litellm")
         litellm_version = None
@@ -395,7 +401,8 @@ litellm_settings:
         json_headers = {"content-type": "application/json"}
         targets = {"direct": (upstream + "/chat/completions", direct_body, json_headers),
                    "pass-through": (passthrough.url + "/chat/completions", body, json_headers),
-                   "policyc serve": (gateway.url + "/chat/completions", body, json_headers)}
+                   "policyc serve": (gateway.url + "/chat/completions", body, json_headers),
+                   "policyc serve, metrics on": (metered.url + "/chat/completions", body, json_headers)}
         if litellm is not None:
             targets["LiteLLM proxy"] = (litellm.url + "/chat/completions", body,
                                         {**json_headers, "authorization": "Bearer local"})

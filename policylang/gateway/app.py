@@ -146,9 +146,9 @@ class Gateway:
 
     # ---- chat completions ---------------------------------------------------------------------
 
-    async def read_body(self, scope: Scope, receive: Receive) -> bytes:
-        """The request body, within the size limit (413) and the idle timeout between its
-        chunks (408)."""
+    async def read_body(self, scope: Scope, receive: Receive, clock: asyncio.Timeout) -> bytes:
+        """The request body, within the size limit (413); `clock` (the request's one timer) is
+        moved on by the idle timeout at each chunk."""
         limit = self.limits.max_body_bytes
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -163,32 +163,45 @@ class Gateway:
         size = 0
         idle = self.limits.idle_timeout
         loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(idle) as stall:  # one timer, moved on at each chunk
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        raise asyncio.CancelledError
-                    chunk: bytes = message.get("body", b"")
-                    size += len(chunk)
-                    if size > limit:
-                        raise Failure(413, f"the request body exceeds {limit} bytes", "invalid_request_error",
-                                      "request_too_large")
-                    if not message.get("more_body", False):
-                        return b"".join(chunks) + chunk if chunks else chunk
-                    chunks.append(chunk)
-                    stall.reschedule(loop.time() + idle)
-        except TimeoutError:
-            raise Failure(408, f"the request body stalled for {idle:g} s", "invalid_request_error",
-                          "request_timeout") from None
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise asyncio.CancelledError
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise Failure(413, f"the request body exceeds {limit} bytes", "invalid_request_error",
+                              "request_too_large")
+            if not message.get("more_body", False):
+                return b"".join(chunks) + chunk if chunks else chunk
+            chunks.append(chunk)
+            clock.reschedule(loop.time() + idle)
 
     async def chat(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """`POST /v1/chat/completions`: authenticate, read the signals, run the policy."""
+        """`POST /v1/chat/completions`: authenticate, read the signals, run the policy. One
+        timer bounds the request: the idle timeout while its body arrives (408), then the total
+        timeout (504)."""
         started = time.perf_counter()
         served = self._served()
         if self.draining:
             raise Failure(503, "the gateway is shutting down", "server_error", "draining")
-        raw = await self.read_body(scope, receive)
+        limits = self.limits
+        reading = True
+        try:
+            async with asyncio.timeout(limits.idle_timeout) as clock:
+                raw = await self.read_body(scope, receive, clock)
+                reading = False
+                clock.reschedule(asyncio.get_running_loop().time() + limits.total_timeout - limits.idle_timeout)
+                await self.answer(served, scope, raw, send, receive, started, clock)
+        except TimeoutError:
+            if reading:
+                raise Failure(408, f"the request body stalled for {limits.idle_timeout:g} s", "invalid_request_error",
+                              "request_timeout") from None
+            raise Failure(504, f"no answer within {limits.total_timeout:g} s", "server_error", "timeout") from None
+
+    async def answer(self, served: Served, scope: Scope, raw: bytes, send: Send, receive: Receive, started: float,
+                     clock: asyncio.Timeout) -> None:
+        """Run a read request through its policy and send the answer."""
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]} \
             if served.needs_headers else {}
         key = await self.authenticate(served, scope["headers"])
@@ -207,13 +220,11 @@ class Gateway:
         REQUEST.set({"request_id": request_id, "key": key.name if key is not None else None,
                      "served_as": body["model"], "stream": body.get("stream") is True})
         if body.get("stream") is True:
+            clock.reschedule(None)  # a stream keeps its own deadline, and sends its own errors
             await self.stream(runner, signals, request, body, send, request_id, exchange, started, receive)
             return
         try:
-            async with asyncio.timeout(self.limits.total_timeout):
-                result = await runner.arun(signals, request)
-        except TimeoutError:
-            raise Failure(504, f"no answer within {self.limits.total_timeout:g} s", "server_error", "timeout") from None
+            result = await runner.arun(signals, request)
         except BaseException as exc:
             raise _failure(exc) from None
         model = served_policy.router.engine.models[result.model]

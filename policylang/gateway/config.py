@@ -106,6 +106,7 @@ class Config:
     retries: int = 2
     reload_interval: float = 2.0
     route_defaults: bool = False
+    metrics: bool = True
 
     def upstream_for(self, model_id: str) -> Upstream | None:
         """The upstream of the longest prefix `model_id` starts with, or None."""
@@ -213,13 +214,13 @@ class _Reader:
         self.errors.append(f"{self.shown}:{line}: {message}")
 
     def config(self) -> Config:
-        known = {"policies", "signals", "upstreams", "keys", "state", "log", "limits", "router", "reload"}
+        known = {"policies", "signals", "upstreams", "keys", "state", "log", "limits", "router", "reload", "metrics"}
         for name in self.document:
             if name not in known:
                 self.error(self.lines.of(name), f"unknown section [{name}]; the sections are {', '.join(sorted(known))}")
         config = Config(path=self.path, policies=self.policies(), signals=self.signals(), upstreams=self.upstreams(),
                         keys=self.keys(), redis=self.state(), log_path=self.log(), limits=self.limits(),
-                        retries=self.router(), reload_interval=self.reload())
+                        retries=self.router(), reload_interval=self.reload(), metrics=self.metrics())
         if self.errors:
             raise ConfigError(self.errors)
         return config
@@ -369,6 +370,13 @@ class _Reader:
             self.error(self.lines.of("router", "retries"), "retries is a whole number 0..10")
             return 2
         return retries
+
+    def metrics(self) -> bool:
+        enabled = self.table("metrics").get("enabled", True)
+        if not isinstance(enabled, bool):
+            self.error(self.lines.of("metrics", "enabled"), "metrics enabled is true or false")
+            return True
+        return enabled
 
     def reload(self) -> float:
         interval = self.table("reload").get("interval", 2.0)

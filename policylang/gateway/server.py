@@ -87,7 +87,7 @@ def make_app(path: str, served: Served | None = None) -> Gateway:
     """The ASGI app for the config at `path` (loaded at startup unless `served` is given)."""
     config = served.config if served is not None else read_config(path)
     app = Gateway(None, limits=config.limits)  # `served` (the parent's check) is rebuilt with the log and state
-    metrics, registry = _metrics()
+    metrics, registry = _metrics() if config.metrics else (None, None)
     app.metrics, app.registry = metrics, registry
     log = _decision_log(config.log_path)
     tasks: list[asyncio.Task[None]] = []
