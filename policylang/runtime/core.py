@@ -6,8 +6,8 @@ call's retries, breaker gating and fail-open, the budget's holds, the attempts, 
 tracer's spans and the decision log's records. It never calls a model, sleeps or awaits: it
 yields what it needs done and the driver does it:
 
-- a tuple `(model, cap, live)` (`Invoke`): make this call and send back its answer (a stream driver sends a
-  `Streamed`), or throw the exception the call raised into the generator;
+- a tuple `(model, cap, live)` (`Invoke`): make this call and send back its answer (a stream
+  driver sends a `Streamed`), or throw the exception the call raised into the generator;
 - a float: sleep that many seconds (a retry's backoff, a wait for held money), send None;
 - `Await(awaitable)`: await it (an async `assess`) and send back its value; a sync driver
   throws `Misuse` instead.
@@ -96,7 +96,8 @@ class Config:
                  "now", "recorded", "shadows")
 
     def __init__(self, *, assess: Callable[..., Any] | None, usage: Callable[[Any], tuple[int, int]] | None,
-                 log: Callable[[dict[str, Any]], Any] | None, metrics: Any, classify: Callable[[BaseException], str | None] | None,
+                 log: Callable[[dict[str, Any]], Any] | None, metrics: Any,
+                 classify: Callable[[BaseException], str | None] | None,
                  retry: Retry, breakers: Any, tracer: Any, clock: Callable[[], float], rng: Random,
                  now: Callable[[], float], shadows: tuple[Engine, ...] = ()) -> None:
         self.assess = assess
@@ -329,7 +330,8 @@ class Run:
             tracer.end_call(tracer.start_call(self.span, attempt), attempt)
 
     def start_call(self, model: Model, asked: Call, tries: int) -> Any:
-        return self.config.tracer.start_call(self.span, Attempt(asked.step, model.name, model.id, asked.cap, retry=tries))
+        attempt = Attempt(asked.step, model.name, model.id, asked.cap, retry=tries)
+        return self.config.tracer.start_call(self.span, attempt)
 
     def release(self) -> None:
         if self.hold is not None:
