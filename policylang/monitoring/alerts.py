@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .build import rate
 from .stats import MIN_REQUESTS
 
 METRICS = ("escalation_rate", "fallback_rate", "error_rate", "success_rate", "reject_rate",
@@ -78,46 +79,43 @@ def evaluate(alert: Alert, report: dict[str, Any]) -> dict[str, Any]:
     whether `value OP threshold` holds. Never fires on a missing or too-thin value."""
     labels = dict(alert.labels)
     model, error = labels.pop("model", None), labels.pop("error", None)
-    scope: dict[str, Any] | None = report["summary"]
+    scope: dict[str, Any] = report["summary"]
+    if len(labels) > 1:
+        return _quiet(alert, "at most one group label (the --by signal) may be given")
     if labels:
-        (label, value), = list(labels.items())[:1] if len(labels) == 1 else [(None, None)]
-        if label is None:
-            return _quiet(alert, "at most one group label (the --by signal) may be given")
-        if report.get("by") not in (label, None) and label != "group":
-            return _quiet(alert, f"the report is grouped by {report.get('by')!r}, not {label!r}")
+        ((label, value),) = labels.items()
         if "groups" not in report:
             return _quiet(alert, f"{label}= needs --by {label}")
-        scope = next((g for g in report["groups"] if g["value"] == value), None)
-        if scope is None:
+        if label not in (report["by"], "group"):
+            return _quiet(alert, f"the report is grouped by {report['by']!r}, not {label!r}")
+        found = next((g for g in report["groups"] if g["value"] == value), None)
+        if found is None:
             return _quiet(alert, f"no request has {label}={value}")
-    assert scope is not None
+        scope = found
     if alert.metric == "error_rate" and model is not None:
-        rows = [r for r in report["errors"] if r["model"] == model and (error is None or r["error"] == error)]
-        if labels:
-            found = scope.get("error_rates", {}).get(model) if error is None else None
-            if error is not None:
-                return _quiet(alert, "error= is read over the whole report, not per group")
-            value_number = found
-        else:
-            calls = next((m["calls"] for m in report["models"] if m["model"] == model), 0)
-            if not calls:
-                return _quiet(alert, f"model {model} made no call")
-            failed = sum(r["count"] for r in rows)
-            value_number = failed / calls
-            if calls < MIN_REQUESTS:
-                return _quiet(alert, f"only {calls} call(s) of {model}: too few for a rate")
-        return _compare(alert, value_number)
+        return _model_error_rate(alert, report, scope, model, error, grouped=bool(labels))
     if alert.metric in ("p50", "p95", "p99"):
         latency = scope.get("latency")
         return _compare(alert, latency[alert.metric] if latency else None)
-    if alert.metric == "reject_rate":
-        requests = scope["requests"]
-        value_number = scope["rejected"] / requests if requests else None
-    else:
-        value_number = scope.get(alert.metric)
     if alert.metric.endswith("_rate") and scope["requests"] < MIN_REQUESTS:
         return _quiet(alert, f"only {scope['requests']} request(s): too few for a rate")
-    return _compare(alert, value_number)
+    if alert.metric == "reject_rate":
+        return _compare(alert, rate(scope["rejected"], scope["requests"]))
+    return _compare(alert, scope.get(alert.metric))
+
+
+def _model_error_rate(alert: Alert, report: dict[str, Any], scope: dict[str, Any], model: str, error: str | None,
+                      grouped: bool) -> dict[str, Any]:
+    """`error_rate{model=M}` (and `error=E`): the model's failed calls over its calls."""
+    if grouped:
+        if error is not None:
+            return _quiet(alert, "error= is read over the whole report, not per group")
+        return _compare(alert, scope.get("error_rates", {}).get(model))
+    calls = next((m["calls"] for m in report["models"] if m["model"] == model), 0)
+    if calls < MIN_REQUESTS:
+        return _quiet(alert, f"only {calls} call(s) of {model}: too few for a rate")
+    failed = sum(r["count"] for r in report["errors"] if r["model"] == model and error in (None, r["error"]))
+    return _compare(alert, rate(failed, calls))
 
 
 def _compare(alert: Alert, value: Any) -> dict[str, Any]:
