@@ -445,3 +445,21 @@ def test_lsp_requests_on_a_document_never_opened_answer_null_without_a_traceback
                        "textDocument/completion": {"isIncomplete": False, "items": []},
                        "textDocument/documentSymbol": [], "textDocument/formatting": None}
     assert answers[999] == {"id": 999, "jsonrpc": "2.0", "result": None}
+
+
+def test_a_lone_surrogate_escape_in_a_request_is_printed_as_its_escape(tmp_path) -> None:
+    """`"\\ud800"` is valid JSON for a string no UTF-8 can hold: messages and reports once
+    crashed printing it (found by tests/test_fuzz_commands.py)."""
+    path = requests_policy(tmp_path)
+    result = run("explain", str(path), "--request", '{"n": "\\ud800\\u0007"}')
+    assert result.returncode == 1 and 'got "\\ud800\\u0007"' in result.stdout
+    result = run("eval", str(path), "--strict", "--request", '{"n": 1, "\\ud800": 1}')
+    assert result.returncode == 1 and json.loads(result.stdout)["error"]["message"] == \
+        "unknown signal '\\ud800' (strict mode)"
+    traffic = write(tmp_path, '{"n": 4, "@outcomes": [{"\\ud800": 1}]}\n', "surrogate.jsonl")
+    cascading = write(tmp_path, policy("n > 3").replace("signal b: bool = false", "signal b: bool = false\n"
+                      "outcome ok: bool = true\ncascade up { m -> m2 when not ok }").replace("3 -> m2", "3 -> up"),
+                      "cascading.route")
+    for engine in ("duckdb", "python"):
+        result = run("simulate", str(cascading), str(traffic), "--engine", engine)
+        assert result.returncode == 1 and "R004" in result.stdout and "\\ud800" in result.stdout, result.stderr

@@ -56,6 +56,9 @@ def simulate_(file: str, traffic: str, baseline: str | None, down: tuple[str, ..
         text = render_html(report)
     else:
         text = render_text(report)
+    # a key read from the traffic (an unknown outcome's name) may hold a lone surrogate (a JSON
+    # escape such as "\ud800"): written as that escape, so that the report encodes as UTF-8
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if output is None:
         click.echo(text, nl=False)
     else:

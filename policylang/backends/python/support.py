@@ -77,6 +77,17 @@ class Decision(metaclass=_ABCMeta):
                 % (self.rule, self.model, tuple(self.steps), self.max_output, tuple(self.caps), self.reject))
 
 
+def _printable(text: str) -> str:
+    """`text` with each character that cannot be printed (a control character, a lone
+    surrogate from a JSON escape such as `\\ud800`) written as JSON escapes it, `\\u0000`: a
+    message must be printable on any terminal and encodable as UTF-8."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "\\u%04x" % ord(c) if ord(c) <= 0xFFFF else
+                   "\\u%04x\\u%04x" % (0xD800 + ((ord(c) - 0x10000) >> 10), 0xDC00 + ((ord(c) - 0x10000) & 0x3FF))
+                   for c in text)
+
+
 def _shown(value: object) -> str:
     """A value as a request's JSON spells it (`null`, `true`, `"x"`, `1e308`, `NaN`, `a list`),
     never as Python does (`None`, `Decimal('1E+308')`), cut to about 60 characters."""
@@ -86,7 +97,7 @@ def _shown(value: object) -> str:
     if cls is bool:
         return "true" if value else "false"
     if isinstance(value, str):
-        text = '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+        text = '"%s"' % _printable(value[:60].replace("\\", "\\\\").replace('"', '\\"'))
     elif isinstance(value, int):
         if value.bit_length() > 190:  # str() of a number past 4,300 digits raises; past 57, it is cut
             return "a number of about %d digits" % int(value.bit_length() * 0.30103 + 1)
@@ -129,7 +140,7 @@ def _unknown_key(role: str, name: object,
     close = get_close_matches(str(name), [str(k) for k in known], 1)
     hint = "; did you mean '%s'?" % close[0] if close else ""
     return RequestError("R004", name, "unknown %s '%s'%s%s"
-                        % (role, name, " (strict mode)" if role == "signal" else "", hint))
+                        % (role, _printable(str(name)), " (strict mode)" if role == "signal" else "", hint))
 
 
 def _not_a_mapping(role: str, value: object) -> RequestError:
