@@ -78,10 +78,12 @@ def count(files: list[Path], options: Options, engine: str) -> Tally:
 def _options(policy: Policy | None, by: str | None, every: str | None, since: str | None, until: str | None,
              success: str | None) -> Options:
     signals = sha256 = name = None
+    bools: frozenset[str] = frozenset()
     if policy is not None:
         ir = policy.ir
         name = policy.name
         signals = frozenset(s.name for s in ir.inputs)
+        bools = frozenset(o.name for o in ir.outcomes if o.type.kind == "bool")
         sha256 = policy.compiled.SOURCE_SHA256
         if success is not None:
             outcome = next((o for o in ir.outcomes if o.name == success), None)
@@ -91,7 +93,7 @@ def _options(policy: Policy | None, by: str | None, every: str | None, since: st
             raise ReportError(f"--by {by}: policy {name!r} has no signal {by!r}")
     return Options(by=by, every=parse_every(every) if every else None,
                    since=parse_time(since) if since else None, until=parse_time(until, "--until") if until else None,
-                   policy=name, sha256=sha256, signals=signals, success=success)
+                   policy=name, sha256=sha256, signals=signals, success=success, bools=bools)
 
 
 def report(logs: Sequence[str], *, policy: Policy | None = None, by: str | None = None, every: str | None = None,

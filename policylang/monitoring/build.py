@@ -171,7 +171,7 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
         "latency": _quantiles(tally.latency.get(("all", None))),
         "ttft": _quantiles(tally.ttft.get(("all", None))),
         "paths": [{"path": list(path), "requests": n, "cost": money(spent), **per_success(spent, good),
-                   "outcomes": _outcomes(tally, path)}
+                   "outcomes": _outcomes(tally, path, options.bools)}
                   for path, (n, spent, good) in sorted(paths.items())],
         "notes": _notes(tally, options),
     }
@@ -224,14 +224,15 @@ def _error_rates(tally: Tally, keep: Callable[[Any, Any], bool]) -> dict[str, fl
     return {model: rate(failed[model], calls[model]) for model in sorted(calls)}
 
 
-def _outcomes(tally: Tally, path: tuple[str, ...]) -> dict[str, Any]:
+def _outcomes(tally: Tally, path: tuple[str, ...], declared_bools: frozenset[str]) -> dict[str, Any]:
     """Each outcome of the final answers on `path`: the mean of its numbers, or the rate of its
-    bools (an outcome logged as both gives its mean), rounded half-even to 6 places."""
+    bools (an outcome logged as both gives its mean, unless the policy declares it bool),
+    rounded half-even to 6 places."""
     out: dict[str, Any] = {}
     for (where, name), (bools, trues, numbers, total) in sorted(tally.outcomes.items()):
         if where != path:
             continue
-        if numbers:
+        if numbers and name not in declared_bools:
             out[name] = {"mean": float(round(total / numbers, 6)), "n": numbers}
         else:
             out[name] = {"rate": rate(trues, bools), "n": bools}

@@ -30,7 +30,7 @@ class Options:
     """What to count: `by` (a signal, or `arm` / `policy`, read from the record), `every`
     (bucket width in seconds, or None), the window [since, until) in microseconds, the policy
     name to keep (None: every policy), the policy's sha256 and signal names (with `--policy`),
-    and the bool outcome that marks a success."""
+    the bool outcome that marks a success, and the policy's bool outcomes."""
 
     by: str | None = None
     every: int | None = None
@@ -40,6 +40,8 @@ class Options:
     sha256: str | None = None
     signals: frozenset[str] | None = None
     success: str | None = None
+    bools: frozenset[str] = frozenset()
+    """The policy's bool outcomes: reported as rates even where a log holds numbers for them."""
 
 
 def rank(percent: int, count: int) -> int:
