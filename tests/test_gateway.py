@@ -355,3 +355,44 @@ def test_docs_walk_runs(tmp_path: Path) -> None:
                                   cwd=tmp_path)
             assert done.returncode == 0, done.stderr
             assert upstream.reply in done.stdout
+
+
+def test_streams_from_the_local_server_fall_back_before_the_first_chunk_and_end_cleanly_after(tmp_path: Path) -> None:
+    with LocalServer() as upstream:
+        upstream.reply("fast", "one two three four five six seven eight nine ten")
+        upstream.reply("spare", "the spare model answers this one")
+        upstream.fail("fast", 503)  # before the first chunk: spare serves the stream
+        with InThread(write_config(tmp_path, upstream.url)) as gateway:
+            sdk = client(gateway)
+            chunks = list(sdk.chat.completions.create(
+                model="desk", messages=[{"role": "user", "content": "hi"}], stream=True,
+                stream_options={"include_usage": True}))
+            assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
+                "the spare model answers this one"
+            assert chunks[0].model == "mock/spare" and chunks[-1].usage is not None
+            upstream.streaming("fast", cut_after=3)  # after the first chunk: the stream ends with an error event
+            with httpx.stream("POST", gateway.url + "/chat/completions",
+                              json={"model": "desk", "stream": True,
+                                    "messages": [{"role": "user", "content": "hi"}]}) as response:
+                lines = [line for line in response.iter_lines() if line]
+            assert response.status_code == 200
+            assert lines[-1] == "data: [DONE]"
+            error = json.loads(lines[-2].removeprefix("data: "))["error"]
+            assert set(error) == {"message", "type", "param", "code"}
+            assert any('"content":"one' in line for line in lines)  # what came before the cut was sent
+            ends = [r["end"] for r in read_records(tmp_path / "decisions.jsonl")]
+            assert ends == ["answered", "interrupted"]
+
+
+def test_an_upstream_that_echoes_the_key_never_gets_it_to_the_client_or_the_log(tmp_path: Path) -> None:
+    with MockUpstream(down={"fast", "spare", "big"}, echo_key=True) as upstream:
+        with InThread(write_config(tmp_path, upstream.url)) as gateway:
+            for stream in (False, True):
+                response = httpx.post(gateway.url + "/chat/completions", headers={"x-task": "chat"},
+                                      json={"model": "desk", "stream": stream,
+                                            "messages": [{"role": "user", "content": "x"}]})
+                assert response.status_code == 502
+                assert UPSTREAM_KEY not in response.text and UPSTREAM_KEY not in str(response.headers)
+    log = (tmp_path / "decisions.jsonl").read_text()
+    assert "[redacted]" in log  # the upstream's messages are logged, less the key
+    assert UPSTREAM_KEY not in log

@@ -33,11 +33,13 @@ class MockUpstream:
     """See the module's docstring. `faults` maps an HTTP status (as text) to the chance that a
     call gets it; `down` names model ids that always answer 503; `pieces` is how many chunks a
     streamed reply comes in; `delay` seconds before each answer, `gap` seconds between the
-    pieces of a stream."""
+    pieces of a stream; `echo_key`: every error message repeats the request's Authorization
+    header, as careless providers do (a test that no key leaks needs one)."""
 
     def __init__(self, *, port: int = 0, faults: dict[str, float] | None = None, retry_after: float | None = None,
                  down: set[str] | frozenset[str] = frozenset(), reply: str = REPLY, pieces: int = 8,
-                 delay: float = 0.0, gap: float = 0.0, seed: int = 7, loop: str = "asyncio") -> None:
+                 delay: float = 0.0, gap: float = 0.0, seed: int = 7, loop: str = "asyncio",
+                 echo_key: bool = False) -> None:
         self.faults = dict(faults or {})
         self.retry_after = retry_after
         self.down = set(down)
@@ -46,6 +48,7 @@ class MockUpstream:
         self.delay = delay
         self.gap = gap
         self.loop = loop
+        self.echo_key = echo_key
         self._rng = random.Random(seed)
         self.answered: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
@@ -127,8 +130,11 @@ class MockUpstream:
             self.statuses[status] += 1
         if status != 200:
             headers = [(b"retry-after", f"{self.retry_after:g}".encode())] if status == 429 and self.retry_after else []
-            await _send(send, status, {"error": {"message": f"injected {status}", "type": "server_error",
-                                                 "code": None}}, headers)
+            message = f"injected {status}"
+            if self.echo_key:
+                sent = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+                message += f" for {sent!r} (key {sent.removeprefix('Bearer ')})"
+            await _send(send, status, {"error": {"message": message, "type": "server_error", "code": None}}, headers)
             return
         cap = body.get("max_tokens") or body.get("max_completion_tokens")
         prompt = "".join(str(m.get("content", "")) for m in body.get("messages") or [] if isinstance(m, dict))
