@@ -257,9 +257,9 @@ def _python_rows(connection: Any, files: list[Path], counting: Counting) -> None
     for index, rows in sorted(wanted.items()):
         last = max(rows)
         if files[index].suffix.lower() in PARQUET:
-            for number, item in records(files[index]):
+            for number, row in records(files[index]):
                 if number in rows:
-                    counting.feed((index, number), item)
+                    counting.feed((index, number), row)
                 if number >= last:
                     break
             continue

@@ -114,7 +114,9 @@ def parquet_sql(index: int, path: Path, schema: Any, by: str | None) -> str:
     signals = _field(schema, "signals")
     signals = signals if signals is not None and pa.types.is_struct(signals) else None
     outcomes = _field(attempt, "outcomes") if attempt is not None else None
-    outcomes = outcomes if outcomes is not None and pa.types.is_struct(outcomes) else None
+    outcome_fields: list[tuple[str, Any]] = (
+        [(outcomes.field(i).name, outcomes.field(i).type) for i in range(outcomes.num_fields)]
+        if outcomes is not None and pa.types.is_struct(outcomes) else [])
     a_cost, a_ttft = member(attempt, "a", "cost"), member(attempt, "a", "ttft")
     attempt_ok = (f"a IS NOT NULL AND {member(attempt, 'a', 'model')} IS NOT NULL AND {member(attempt, 'a', 'step')} IS NOT NULL "
                   f"AND ({a_cost} IS NULL OR regexp_full_match({a_cost}, {_q(MONEY)})) "
@@ -122,8 +124,7 @@ def parquet_sql(index: int, path: Path, schema: Any, by: str | None) -> str:
     answered = f"{member(attempt, 'a', 'error')} IS NULL AND {member(attempt, 'a', 'skipped')} IS NULL"
     final = f"list_filter({column('attempts')}, lambda a: {answered})[-1]"
     entries, entries_ok = [], []
-    for name in (outcomes.names if outcomes is not None else []):
-        kind = outcomes.field(name).type
+    for name, kind in outcome_fields:
         value = f"{final}.{_ident('outcomes')}.{_ident(name)}"
         if pa.types.is_boolean(kind):
             entries.append(f"{{'name': {_q(name)}, 'b': {value}, 'x': NULL::DOUBLE}}")
