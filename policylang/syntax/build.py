@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Literal, NoReturn, TypeAlias, TypeVar
 
 from lark import Token, Transformer
+from pydantic import BaseModel
 
 from ..codes import E001, E003, E004, E006, E007, Code
 from ..diagnostics import Diagnostic, diagnostic
@@ -29,7 +30,37 @@ built, in the order the grammar writes them. Which is which at each index is the
 say, not the type system's."""
 
 _N = TypeVar("_N", bound=Node)
+_M = TypeVar("_M", bound=BaseModel)
 
+
+_FIELD_DEFAULTS: dict[type[BaseModel], tuple[tuple[tuple[str, Any], ...], frozenset[str], frozenset[str]]] = {}
+"""Each model's fields in order with their defaults, its field names, its required names."""
+
+
+def _new(cls: type[_M], **values: Any) -> _M:
+    """An instance of the model `cls` holding `values` (defaults for the fields not given), as
+    pydantic's validation would build it, without validating: the callbacks pass values of
+    the declared types already, and validating 40,000 nodes and spans was half of parsing a
+    1,000-rule file. `tests/test_parse_fast.py` checks trees against validated construction."""
+    known = _FIELD_DEFAULTS.get(cls)
+    if known is None:
+        fields = cls.model_fields
+        known = _FIELD_DEFAULTS[cls] = (
+            tuple((name, info.default) for name, info in fields.items()), frozenset(fields),
+            frozenset(name for name, info in fields.items() if info.is_required()))
+    defaults, names, required = known
+    given = values.keys()
+    if not (given <= names and required <= given):
+        return cls(**values)  # an unknown or missing field: let pydantic say what is wrong
+    node = object.__new__(cls)
+    object.__setattr__(node, "__dict__", {name: values.get(name, default) for name, default in defaults})
+    object.__setattr__(node, "__pydantic_fields_set__", set(given))
+    object.__setattr__(node, "__pydantic_extra__", None)
+    object.__setattr__(node, "__pydantic_private__", None)
+    return node
+
+
+_SPAN_FIELDS = ("file", "start", "end", "line", "column", "end_line", "end_column")
 
 MAX_NESTING = 1_000
 """The most parentheses, or unary operators, an expression may nest; more is E006."""
@@ -58,10 +89,30 @@ class BuildContext:
         return node
 
     def span(self, first: Token | Node, last: Token | Node | None = None) -> Span:
-        """From the start of `first` to the end of `last` (or of `first`)."""
-        start = _start(first)
-        end = _end(last if last is not None else first)
-        return self.source.span(start, end)
+        """From the start of `first` to the end of `last` (or of `first`): lines and columns
+        from the lexer's own positions (each token carries them), no search of the text."""
+        if last is None:
+            last = first
+        if type(first) is Token:
+            start, line, column = first.start_pos, first.line, first.column
+        else:
+            opening = first.span  # type: ignore[union-attr]  # a node: not a Token
+            start, line, column = opening.start, opening.line, opening.column
+        if type(last) is Token:
+            end, end_line, end_column = last.end_pos, last.end_line, last.end_column
+        else:
+            closing = last.span  # type: ignore[union-attr]  # a node: not a Token
+            end, end_line, end_column = closing.end, closing.end_line, closing.end_column
+        if start is None or end is None or line is None or column is None or end_line is None or \
+                end_column is None or end < start:
+            return self.source.span(_start(first), _end(last))
+        span = object.__new__(Span)  # what _new does, for the one model built most often
+        object.__setattr__(span, "__dict__", {"file": self.source.name, "start": start, "end": end, "line": line,
+                                              "column": column, "end_line": end_line, "end_column": end_column})
+        object.__setattr__(span, "__pydantic_fields_set__", set(_SPAN_FIELDS))
+        object.__setattr__(span, "__pydantic_extra__", None)
+        object.__setattr__(span, "__pydantic_private__", None)
+        return span
 
     def error(self, code: Code, message: str, at: Span | Token | Node, help: str | None = None) -> None:
         """Record a diagnostic at `at` (a span, or the span of a token or node)."""
@@ -144,11 +195,11 @@ class Builder(Transformer[Token, s.File]):
     # ---- names --------------------------------------------------------------------------------
 
     def name(self, c: Children) -> s.Name:
-        return s.Name(span=self.ctx.span(c[0]), text=str(c[0]))
+        return _new(s.Name, span=self.ctx.span(c[0]), text=str(c[0]))
 
     def qualname(self, c: Children) -> s.QualName:
         parts = _nodes(c, s.Name)
-        return s.QualName(span=self.ctx.span(c[0], c[-1]), parts=parts)
+        return _new(s.QualName, span=self.ctx.span(c[0], c[-1]), parts=parts)
 
     # ---- literals -----------------------------------------------------------------------------
 
@@ -159,7 +210,7 @@ class Builder(Transformer[Token, s.File]):
             self.ctx.error(E004, f"the number literal '{_shorten(str(tok))}' has {len(digits):,} digits, more than "
                                  f"a policy's numbers hold ({_MAX_INT_DIGITS:,})", tok)
             digits = "0"
-        return s.IntLit(span=self.ctx.span(tok), value=int(digits))
+        return _new(s.IntLit, span=self.ctx.span(tok), value=int(digits))
 
     def float_lit(self, c: Children) -> s.FloatLit:
         tok = c[0]
@@ -169,30 +220,30 @@ class Builder(Transformer[Token, s.File]):
             self.ctx.error(E004, f"the number literal '{_shorten(str(tok))}' is too large for a float (at most about "
                                  "1.8 followed by 308 digits)", tok)
             value = 0.0
-        return s.FloatLit(span=self.ctx.span(tok), value=value, text=text)
+        return _new(s.FloatLit, span=self.ctx.span(tok), value=value, text=text)
 
     def money_lit(self, c: Children) -> s.MoneyLit:
         tok = c[0]
-        return s.MoneyLit(span=self.ctx.span(tok), value=Decimal(_check_digits(self.ctx, tok, str(tok)[1:])))
+        return _new(s.MoneyLit, span=self.ctx.span(tok), value=Decimal(_check_digits(self.ctx, tok, str(tok)[1:])))
 
     def duration_lit(self, c: Children) -> s.DurationLit:
         tok = c[0]
         match = re.fullmatch(r"(.*?)(ms|s|m)", str(tok))
         assert match is not None  # the DURATION terminal guarantees the unit
         digits = _check_digits(self.ctx, tok, match.group(1))
-        return s.DurationLit(span=self.ctx.span(tok), value=Decimal(digits) * _UNITS[match.group(2)])
+        return _new(s.DurationLit, span=self.ctx.span(tok), value=Decimal(digits) * _UNITS[match.group(2)])
 
     def string(self, c: Children) -> s.StringLit:
-        return s.StringLit(span=self.ctx.span(c[0]), value=unescape(self.ctx, c[0]))
+        return _new(s.StringLit, span=self.ctx.span(c[0]), value=unescape(self.ctx, c[0]))
 
     def true_lit(self, c: Children) -> s.BoolLit:
-        return s.BoolLit(span=self.ctx.span(c[0]), value=True)
+        return _new(s.BoolLit, span=self.ctx.span(c[0]), value=True)
 
     def false_lit(self, c: Children) -> s.BoolLit:
-        return s.BoolLit(span=self.ctx.span(c[0]), value=False)
+        return _new(s.BoolLit, span=self.ctx.span(c[0]), value=False)
 
     def set_lit(self, c: Children) -> s.SetLit:
-        return s.SetLit(span=self.ctx.span(c[0], c[-1]), items=_nodes(c, s.Name))
+        return _new(s.SetLit, span=self.ctx.span(c[0], c[-1]), items=_nodes(c, s.Name))
 
     # ---- expressions --------------------------------------------------------------------------
 
@@ -204,13 +255,13 @@ class Builder(Transformer[Token, s.File]):
         return wrapped
 
     def name_ref(self, c: Children) -> s.NameRef:
-        return s.NameRef(span=c[0].span, name=c[0])
+        return _new(s.NameRef, span=c[0].span, name=c[0])
 
     def model_field(self, c: Children) -> s.ModelFieldRef:
-        return s.ModelFieldRef(span=self.ctx.span(c[0], c[-1]), field=c[2])
+        return _new(s.ModelFieldRef, span=self.ctx.span(c[0], c[-1]), field=c[2])
 
     def call(self, c: Children) -> s.Call:
-        return s.Call(span=self.ctx.span(c[0], c[-1]), function=c[0], argument=c[2])
+        return _new(s.Call, span=self.ctx.span(c[0], c[-1]), function=c[0], argument=c[2])
 
     def _boolop(self, op: Literal["and", "or"], c: Children) -> s.BoolOp:
         operands: list[s.Expr] = []
@@ -219,7 +270,7 @@ class Builder(Transformer[Token, s.File]):
                 operands.extend(item.operands)  # (a or b) or c is a or b or c
             else:
                 operands.append(item)
-        return self.ctx.nest(s.BoolOp(span=self.ctx.span(c[0], c[-1]), op=op, operands=tuple(operands)), c)
+        return self.ctx.nest(_new(s.BoolOp, span=self.ctx.span(c[0], c[-1]), op=op, operands=tuple(operands)), c)
 
     def or_op(self, c: Children) -> s.BoolOp:
         return self._boolop("or", c)
@@ -228,19 +279,19 @@ class Builder(Transformer[Token, s.File]):
         return self._boolop("and", c)
 
     def not_op(self, c: Children) -> s.Not:
-        return self.ctx.nest(s.Not(span=self.ctx.span(c[0], c[1]), operand=c[1]), c, unary=True)
+        return self.ctx.nest(_new(s.Not, span=self.ctx.span(c[0], c[1]), operand=c[1]), c, unary=True)
 
     def compare(self, c: Children) -> s.Compare:
-        return self.ctx.nest(s.Compare(span=self.ctx.span(c[0], c[2]), op=str(c[1]), left=c[0], right=c[2]), c)
+        return self.ctx.nest(_new(s.Compare, span=self.ctx.span(c[0], c[2]), op=str(c[1]), left=c[0], right=c[2]), c)
 
     def in_op(self, c: Children) -> s.In:
-        return self.ctx.nest(s.In(span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=False), c)
+        return self.ctx.nest(_new(s.In, span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=False), c)
 
     def not_in_op(self, c: Children) -> s.In:
-        return self.ctx.nest(s.In(span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=True), c)
+        return self.ctx.nest(_new(s.In, span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=True), c)
 
     def range(self, c: Children) -> s.Range:
-        return self.ctx.nest(s.Range(span=self.ctx.span(c[0], c[2]), low=c[0], high=c[2]), c)
+        return self.ctx.nest(_new(s.Range, span=self.ctx.span(c[0], c[2]), low=c[0], high=c[2]), c)
 
     def sum_op(self, c: Children) -> s.Sum:
         terms: list[s.Expr] = [c[0]]
@@ -248,10 +299,10 @@ class Builder(Transformer[Token, s.File]):
         for op, term in zip(c[1::2], c[2::2]):
             terms.append(term)
             signs.append(1 if op == "+" else -1)
-        return self.ctx.nest(s.Sum(span=self.ctx.span(c[0], c[-1]), terms=tuple(terms), signs=tuple(signs)), c)
+        return self.ctx.nest(_new(s.Sum, span=self.ctx.span(c[0], c[-1]), terms=tuple(terms), signs=tuple(signs)), c)
 
     def product_op(self, c: Children) -> s.Product:
-        return self.ctx.nest(s.Product(span=self.ctx.span(c[0], c[-1]), factors=tuple(c[::2])), c)
+        return self.ctx.nest(_new(s.Product, span=self.ctx.span(c[0], c[-1]), factors=tuple(c[::2])), c)
 
     def neg_op(self, c: Children) -> Node:
         op: Token = c[0]
@@ -266,14 +317,14 @@ class Builder(Transformer[Token, s.File]):
             if isinstance(operand, s.FloatLit):
                 update["text"] = "-" + operand.text
             return operand.model_copy(update=update)
-        return self.ctx.nest(s.Neg(span=span, operand=operand), c, unary=True)
+        return self.ctx.nest(_new(s.Neg, span=span, operand=operand), c, unary=True)
 
     # ---- types --------------------------------------------------------------------------------
 
     def _type(self, base: Literal["bool", "int", "float", "money", "duration"], c: Children) -> s.TypeExpr:
         domain = c[1] if len(c) > 1 else None
         end = domain if domain is not None else c[0]
-        return s.TypeExpr(span=self.ctx.span(c[0], end), base=base, domain=domain)
+        return _new(s.TypeExpr, span=self.ctx.span(c[0], end), base=base, domain=domain)
 
     def bool_type(self, c: Children) -> s.TypeExpr:
         return self._type("bool", c)
@@ -291,10 +342,10 @@ class Builder(Transformer[Token, s.File]):
         return self._type("duration", c)
 
     def enum_type(self, c: Children) -> s.TypeExpr:
-        return s.TypeExpr(span=self.ctx.span(c[0], c[-1]), base="enum", members=c[2])
+        return _new(s.TypeExpr, span=self.ctx.span(c[0], c[-1]), base="enum", members=c[2])
 
     def domain(self, c: Children) -> s.Range:  # "in" LO ".." HI
-        return s.Range(span=self.ctx.span(c[1], c[3]), low=c[1], high=c[3])
+        return _new(s.Range, span=self.ctx.span(c[1], c[3]), low=c[1], high=c[3])
 
     def member_list(self, c: Children) -> tuple[s.Name, ...]:
         return _nodes(c, s.Name)
@@ -303,7 +354,7 @@ class Builder(Transformer[Token, s.File]):
 
     def start(self, c: Children) -> s.File:
         header, *decls = c
-        return s.File(span=self.ctx.span(c[0], c[-1]), name=header, decls=tuple(decls))
+        return _new(s.File, span=self.ctx.span(c[0], c[-1]), name=header, decls=tuple(decls))
 
     def header(self, c: Children) -> s.Name:
         name: s.Name = c[1]
@@ -311,14 +362,14 @@ class Builder(Transformer[Token, s.File]):
 
     def import_decl(self, c: Children) -> s.Import:
         alias = c[3] if len(c) > 2 else None
-        return s.Import(span=self.ctx.span(c[0], c[-1]), path=c[1], alias=alias)
+        return _new(s.Import, span=self.ctx.span(c[0], c[-1]), path=c[1], alias=alias)
 
     def threshold_decl(self, c: Children) -> s.Threshold:
-        return s.Threshold(span=self.ctx.span(c[0], c[-1]), name=c[1], value=c[3])
+        return _new(s.Threshold, span=self.ctx.span(c[0], c[-1]), name=c[1], value=c[3])
 
     def _signal(self, role: Literal["signal", "outcome"], c: Children) -> s.SignalDecl:
         default = c[5] if len(c) > 4 else None
-        return s.SignalDecl(
+        return _new(s.SignalDecl, 
             span=self.ctx.span(c[0], c[-1]), role=role, name=c[1], type=c[3], default=default
         )
 
@@ -329,24 +380,24 @@ class Builder(Transformer[Token, s.File]):
         return self._signal("outcome", c)
 
     def field(self, c: Children) -> s.FieldAssign:
-        return s.FieldAssign(span=self.ctx.span(c[0], c[2]), name=c[0], value=c[2])
+        return _new(s.FieldAssign, span=self.ctx.span(c[0], c[2]), name=c[0], value=c[2])
 
     def model_block(self, c: Children) -> s.ModelDecl:
-        return s.ModelDecl(span=self.ctx.span(c[0], c[-1]), name=c[1], fields=_nodes(c, s.FieldAssign))
+        return _new(s.ModelDecl, span=self.ctx.span(c[0], c[-1]), name=c[1], fields=_nodes(c, s.FieldAssign))
 
     def model_copy(self, c: Children) -> s.ModelDecl:
-        return s.ModelDecl(
+        return _new(s.ModelDecl, 
             span=self.ctx.span(c[0], c[-1]), name=c[1], base=c[3], fields=_nodes(c, s.FieldAssign)
         )
 
     def edge(self, c: Children) -> s.Edge:
-        return s.Edge(span=self.ctx.span(c[0], c[-1]), source=c[0], target=c[2], condition=c[4])
+        return _new(s.Edge, span=self.ctx.span(c[0], c[-1]), source=c[0], target=c[2], condition=c[4])
 
     def cascade_decl(self, c: Children) -> s.CascadeDecl:
-        return s.CascadeDecl(span=self.ctx.span(c[0], c[-1]), name=c[1], edges=_nodes(c, s.Edge))
+        return _new(s.CascadeDecl, span=self.ctx.span(c[0], c[-1]), name=c[1], edges=_nodes(c, s.Edge))
 
     def fallback_decl(self, c: Children) -> s.FallbackDecl:
-        return s.FallbackDecl(
+        return _new(s.FallbackDecl, 
             span=self.ctx.span(c[0], c[-1]), source=c[1], target=c[3], errors=_nodes(c[5:], s.Name)
         )
 
@@ -362,11 +413,11 @@ class Builder(Transformer[Token, s.File]):
                 help=f"write budget {metric.text} <= ...",
             )
         condition = c[5] if len(c) > 4 else None
-        return s.BudgetDecl(span=self.ctx.span(c[0], c[-1]), metric=metric, bound=bound, condition=condition)
+        return _new(s.BudgetDecl, span=self.ctx.span(c[0], c[-1]), metric=metric, bound=bound, condition=condition)
 
     def invariant_decl(self, c: Children) -> s.InvariantDecl:
         condition = c[4] if len(c) == 7 else None
-        return s.InvariantDecl(
+        return _new(s.InvariantDecl, 
             span=self.ctx.span(c[0], c[-1]), name=c[1], condition=condition, requirement=c[-1]
         )
 
@@ -388,33 +439,33 @@ class Builder(Transformer[Token, s.File]):
                 )
             else:
                 rules.append(item)
-        return s.RouteDecl(span=self.ctx.span(route_kw), rules=tuple(rules), default=default)
+        return _new(s.RouteDecl, span=self.ctx.span(route_kw), rules=tuple(rules), default=default)
 
     def rule(self, c: Children) -> s.RuleDecl:
         cap = c[6] if len(c) > 6 else None
-        return s.RuleDecl(span=self.ctx.span(c[0]), name=c[1], condition=c[3], target=c[5], cap=cap)
+        return _new(s.RuleDecl, span=self.ctx.span(c[0]), name=c[1], condition=c[3], target=c[5], cap=cap)
 
     def default_rule(self, c: Children) -> s.RuleDecl:
         cap = c[3] if len(c) > 3 else None
-        return s.RuleDecl(span=self.ctx.span(c[0]), name=None, condition=None, target=c[2], cap=cap)
+        return _new(s.RuleDecl, span=self.ctx.span(c[0]), name=None, condition=None, target=c[2], cap=cap)
 
     def model_target(self, c: Children) -> s.ModelTarget:
-        return s.ModelTarget(span=c[0].span, ref=c[0])
+        return _new(s.ModelTarget, span=c[0].span, ref=c[0])
 
     def reject_target(self, c: Children) -> s.RejectTarget:
-        return s.RejectTarget(span=self.ctx.span(c[0], c[1]), reason=c[1])
+        return _new(s.RejectTarget, span=self.ctx.span(c[0], c[1]), reason=c[1])
 
     def cap(self, c: Children) -> s.Cap:
         name = c[1]
         if name.text != "max_output":
             self.ctx.error(E001, f"expected 'max_output' after 'with', found '{name.text}'", name.span,
                            help="a rule may cap max_output: with max_output = 1_000")
-        return s.Cap(span=self.ctx.span(c[0], c[-1]), name=name, value=c[3])
+        return _new(s.Cap, span=self.ctx.span(c[0], c[-1]), name=name, value=c[3])
 
     def test_decl(self, c: Children) -> s.TestDecl:
         given = next((x for x in c if isinstance(x, _Given)), None)
         outcomes = next((x for x in c if isinstance(x, _Outcomes)), None)
-        return s.TestDecl(
+        return _new(s.TestDecl, 
             span=self.ctx.span(c[0], c[-1]),
             name=c[1],
             given=given.items if given else (),
@@ -430,13 +481,13 @@ class Builder(Transformer[Token, s.File]):
         return _Outcomes(_nodes(c, s.Assignment))
 
     def assignment(self, c: Children) -> s.Assignment:
-        return s.Assignment(span=self.ctx.span(c[0], c[2]), name=c[0], value=c[2])
+        return _new(s.Assignment, span=self.ctx.span(c[0], c[2]), name=c[0], value=c[2])
 
     def expect_model(self, c: Children) -> s.Expectation:
         by = next((x for x in c if isinstance(x, _By)), None)
         first_cap = c[2] if len(c) > 2 and isinstance(c[2], s.Cap) else None
         thens = [x for x in c if isinstance(x, _Then)]
-        return s.Expectation(
+        return _new(s.Expectation, 
             span=self.ctx.span(c[0], c[-1] if not isinstance(c[-1], (_By, _Then)) else c[0]),
             reject=False,
             model=c[1],
@@ -451,16 +502,16 @@ class Builder(Transformer[Token, s.File]):
             self.ctx.error(E001, f"expected 'given', 'outcome', 'down' or 'expect' in the test, found '{word.text}'",
                            word.span, help="a model that fails in this test: down MODEL [on ERROR]")
         error = c[3] if len(c) > 3 else None
-        return s.Down(span=self.ctx.span(word, c[-1]), model=model, error=error)
+        return _new(s.Down, span=self.ctx.span(word, c[-1]), model=model, error=error)
 
     def expect_reject(self, c: Children) -> s.Expectation:
         by = next((x for x in c if isinstance(x, _By)), None)
-        return s.Expectation(span=self.ctx.span(c[0], c[1]), reject=True, rule=by.rule if by else None)
+        return _new(s.Expectation, span=self.ctx.span(c[0], c[1]), reject=True, rule=by.rule if by else None)
 
     def by_rule(self, c: Children) -> _By:
         target: Token | s.Name = c[1]
         if isinstance(target, Token):  # `by default`
-            target = s.Name(span=self.ctx.span(target), text="default")
+            target = _new(s.Name, span=self.ctx.span(target), text="default")
         return _By(target)
 
     def then_step(self, c: Children) -> _Then:

@@ -8,6 +8,8 @@ broken rule costs one diagnostic and the rules after it are still checked.
 
 from __future__ import annotations
 
+import gc
+
 from lark import Token
 from lark.exceptions import UnexpectedToken
 from lark.parsers.lalr_interactive_parser import InteractiveParser
@@ -28,17 +30,47 @@ _SPELLED = {"&": "and", "&&": "and", "|": "or", "||": "or", "!": "not"}
 
 
 def parse(source: Source) -> tuple[s.File | None, list[Diagnostic]]:
-    """The file's surface tree, or None when it has syntax errors, and all its E0xx diagnostics."""
-    ctx = BuildContext(source)
-    reset = CONTEXT.set(ctx)
+    """The file's surface tree, or None when it has syntax errors, and all its E0xx diagnostics.
+
+    The tokens go first through the plain LALR loop, with no state saved; only a file where it
+    meets a token it cannot shift is parsed again, from scratch and in a fresh context, by the
+    recovering loop, which then reports what it would have reported alone."""
+    collecting = gc.isenabled()
+    gc.disable()  # a parse makes some 40 objects a rule and frees none: no garbage to look for
     try:
-        tree, errors = _parse_tokens(source, ctx)
+        tree, errors, ctx = _parse_both(source)
     finally:
-        CONTEXT.reset(reset)
+        if collecting:
+            gc.enable()
     # a state restored after an error may re-run a callback: report each finding once
     unique = {d.identity: d for d in errors + ctx.diagnostics}
     diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
     return (tree if not diagnostics else None), diagnostics
+
+
+def _parse_both(source: Source) -> tuple[s.File | None, list[Diagnostic], BuildContext]:
+    """The plain loop, then the recovering one if the plain one fails: the tree, the syntax
+    errors and the context of the parse that counts."""
+    tokens, too_deep = _lex(source)
+    if too_deep is not None:
+        return None, [too_deep], BuildContext(source)
+    tokens.append(Token("$END", "", len(source.text), *source.position(len(source.text)),
+                        end_pos=len(source.text)))
+    ctx = BuildContext(source)
+    reset = CONTEXT.set(ctx)
+    try:
+        tree = _parse_plain(tokens)
+    finally:
+        CONTEXT.reset(reset)
+    if tree is not None:
+        return tree, [], ctx
+    ctx = BuildContext(source)
+    reset = CONTEXT.set(ctx)
+    try:
+        found, errors = _parse_tokens(source, tokens)
+    finally:
+        CONTEXT.reset(reset)
+    return found, errors, ctx
 
 
 def _too_deep(source: Source, offset: int) -> Diagnostic:
@@ -88,14 +120,24 @@ def _lexical_error(source: Source, token: Token) -> Diagnostic:
     return diagnostic(E002, f"unexpected character '{shown}' (U+{ord(char):04X})", span)
 
 
-def _parse_tokens(source: Source, ctx: BuildContext) -> tuple[s.File | None, list[Diagnostic]]:
-    tokens, too_deep = _lex(source)
-    if too_deep is not None:
-        return None, [too_deep]
-    end = Token("$END", "", len(source.text), *source.position(len(source.text)),
-                end_pos=len(source.text))
-    tokens.append(end)
+def _parse_plain(tokens: list[Token]) -> s.File | None:
+    """The tree, when every token (the last is $END) shifts: None at the first that does not,
+    or at a lexical error token, with no diagnostic (the recovering loop makes them)."""
+    if any(token.type in _LEXICAL_ERRORS for token in tokens):
+        return None
+    ip = parser().parse_interactive("")
+    feed = ip.parser_state.feed_token
+    try:
+        for token in tokens[:-1]:
+            feed(token)
+        tree: s.File = ip.feed_eof(tokens[-1])  # type: ignore[no-untyped-call]  # lark: unannotated
+    except UnexpectedToken:
+        return None
+    return tree
 
+
+def _parse_tokens(source: Source, tokens: list[Token]) -> tuple[s.File | None, list[Diagnostic]]:
+    """The recovering loop over the tokens (the last is $END): the tree and every syntax error."""
     ip = parser().parse_interactive("")
     saved: list[InteractiveParser] = []  # parser states saved before sync tokens, oldest first
     errors: list[Diagnostic] = []
