@@ -15,6 +15,7 @@ from decimal import Decimal
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import policylang
 from policylang import runtime
@@ -343,3 +344,93 @@ def test_a_cancelled_astream_is_logged_as_abandoned(shop, server, tmp_path):
     log.close()
     [record] = ends(tmp_path)
     assert record["end"] == "abandoned" and record["attempts"][0]["cut"] == "abandoned"
+
+
+# ---- one core: run, arun, stream and astream make the same calls --------------------------------
+
+class Both:
+    """A call with __call__, acall, stream and astream over one script: each model's queue of
+    errors (used up one per call, across the four ways of calling), then an answer."""
+
+    def __init__(self, script, confidence):
+        self.script = {model: list(errors) for model, errors in script.items()}
+        self.confidence = confidence
+
+    def _next(self, model):
+        queue = self.script.get(model.name)
+        if queue:
+            raise runtime.ProviderError(queue.pop(0))
+        return f'{{"confidence": {self.confidence.get(model.name, 0.9)}}}'
+
+    def __call__(self, model, request, *, max_output):
+        return runtime.Answer(self._next(model), None, 100, 20)
+
+    async def acall(self, model, request, *, max_output):
+        return self(model, request, max_output=max_output)
+
+    def stream(self, model, request, *, max_output):
+        text = self._next(model)
+        yield from (text[i:i + 5] for i in range(0, len(text), 5))
+        yield runtime.Usage(100, 20)
+
+    async def astream(self, model, request, *, max_output):
+        for item in self.stream(model, request, max_output=max_output):
+            yield item
+
+
+ERRORS = ["unavailable", "rate_limited", "server_error", "timeout"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(task=st.sampled_from(["chat", "code", "legal"]),
+       script=st.dictionaries(st.sampled_from(["small", "big", "spare", "huge"]),
+                              st.lists(st.sampled_from(ERRORS), max_size=4), max_size=4),
+       confidence=st.dictionaries(st.sampled_from(["small", "big"]), st.sampled_from([0.2, 0.6, 0.9]), max_size=2))
+def test_run_arun_stream_and_astream_agree(shop, task, script, confidence):
+    def routed(call):
+        return runtime.Router(shop, call, assess=runtime.assess.outcomes(json=True),
+                              retry=runtime.Retry(attempts=2, base=0, jitter=0), breaker=None, sleep=lambda s: None,
+                              asleep=lambda s: asyncio.sleep(0))
+
+    def seen(ended):
+        if isinstance(ended, runtime.Result):
+            return ("result", ended.path, ended.complete, ended.cost, ended.answer.text,
+                    [(a.step, a.model, a.error, a.retry, a.max_output, a.cost) for a in ended.attempts])
+        return (type(ended).__name__, [(a.step, a.model, a.error, a.retry) for a in ended.attempts])
+
+    signals = {"task": task, "input_tokens": 100}
+
+    def run():
+        try:
+            return routed(Both(script, confidence)).run(signals, PROMPT)
+        except runtime.Exhausted as exc:
+            return exc
+
+    def stream():
+        handed = routed(Both(script, confidence)).stream(signals, PROMPT)
+        try:
+            text = "".join(handed)
+        except runtime.Exhausted as exc:
+            return exc
+        assert text == handed.result.answer.text
+        return handed.result
+
+    async def arun():
+        try:
+            return await routed(Both(script, confidence)).arun(signals, PROMPT)
+        except runtime.Exhausted as exc:
+            return exc
+
+    async def astream():
+        handed = routed(Both(script, confidence)).astream(signals, PROMPT)
+        try:
+            text = "".join([chunk async for chunk in handed])
+        except runtime.Exhausted as exc:
+            return exc
+        assert text == handed.result.answer.text
+        return handed.result
+
+    expected = seen(run())
+    assert seen(stream()) == expected
+    assert seen(asyncio.run(arun())) == expected
+    assert seen(asyncio.run(astream())) == expected
