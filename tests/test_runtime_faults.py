@@ -288,3 +288,15 @@ def test_ten_concurrent_async_requests_on_a_fresh_session_are_all_served(wallet)
     outcomes = asyncio.run(main())
     assert all(isinstance(o, runtime.Result) for o in outcomes), outcomes
     assert session.spent == Decimal("0.010") and session.held == 0 and session.runs == 10
+
+
+def test_a_fail_open_call_keeps_its_retries(shop):
+    # big has no unavailable fallback: parked by a Retry-After, it is called all the same, and its
+    # 429 is retried as the bare SDK would retry it
+    clock = FakeClock()
+    routed = router(shop, Scripted({"big": ["rate_limited"]}), clock, retry=runtime.Retry(attempts=2, base=0, jitter=0),
+                    breaker=runtime.Breaker())
+    routed.breakers.record("acme/big", clock.now, "rate_limited", retry_after=5)
+    result = routed.run(CODE, "x")
+    assert [(a.model, a.error, a.retry, a.fail_open) for a in result.attempts] == [
+        ("big", "rate_limited", 0, True), ("big", None, 1, True)]

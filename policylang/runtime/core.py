@@ -207,10 +207,10 @@ class Run:
                     tries, last, tripped, fail_open = 0, None, False, False
                     while True:
                         if gated:
-                            gate = self.gate(model, asked, tries, tripped)
+                            gate = self.gate(model, asked, tries, tripped or fail_open)
                             while gate.__class__ is float:
                                 yield gate
-                                gate = self.gate(model, asked, tries, tripped)
+                                gate = self.gate(model, asked, tries, tripped or fail_open)
                             if gate.__class__ is str:
                                 error = gate if gate != "retry_stopped" else last
                                 break
@@ -269,7 +269,8 @@ class Run:
         held by other runs may come back); a Model: call that one instead (fail-open); else
         why not: a breaker that is open (`unavailable`), a budget that cannot cover it
         (`over_budget`, `budget_busy`), or either on a retry (`retry_stopped`: the retries end,
-        the model's last error stands)."""
+        the model's last error stands). `tripped`: the breaker is not asked (the retry of the
+        call that opened it, or of a fail-open call)."""
         config = self.config
         breakers = config.breakers
         chosen: Model | None = None
@@ -380,7 +381,7 @@ class Run:
         if span is not None:
             config.tracer.end_call(span, attempt)
         retry = config.retry
-        if not (error in retry.on or (transient and retry.on)) or tries + 1 >= retry.attempts or fail_open:
+        if not (error in retry.on or (transient and retry.on)) or tries + 1 >= retry.attempts:
             return error, None, False
         return error, retry.delay(tries + 1, retry_after, config.rng), tripped
 
