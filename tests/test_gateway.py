@@ -396,3 +396,15 @@ def test_an_upstream_that_echoes_the_key_never_gets_it_to_the_client_or_the_log(
     log = (tmp_path / "decisions.jsonl").read_text()
     assert "[redacted]" in log  # the upstream's messages are logged, less the key
     assert UPSTREAM_KEY not in log
+
+
+def test_two_workers_share_the_port_and_stop_cleanly(tmp_path: Path) -> None:
+    with MockUpstream() as upstream:
+        with Serve(write_config(tmp_path, upstream.url), "--workers", "2") as server:
+            sdk = client(server)
+            for _ in range(6):
+                answer = sdk.chat.completions.create(model="desk", messages=[{"role": "user", "content": "x"}])
+                assert answer.model == "mock/fast"
+            status, err = server.stop()
+    assert status == 0, err
+    assert len(read_records(tmp_path / "decisions.jsonl")) == 6  # both workers append to one log
