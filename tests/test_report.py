@@ -422,9 +422,10 @@ def test_auto_is_python_without_duckdb(monkeypatch: pytest.MonkeyPatch, log_file
 
     from policylang.monitoring import choose_engine
 
-    assert choose_engine("auto") == "duckdb"
+    assert choose_engine("auto", [Path("a.jsonl"), Path("b.parquet")]) == "duckdb"
+    assert choose_engine("auto", [log_file]) == "python"  # as fast, and less memory (benchmarks/RESULTS.md)
     monkeypatch.setitem(sys.modules, "duckdb", None)
-    assert choose_engine("auto") == "python"
+    assert choose_engine("auto", [Path("b.parquet")]) == "python"
     assert report([str(log_file)])["engine"] == "python"
     with pytest.raises(ReportError, match="needs DuckDB"):
         report([str(log_file)], engine="duckdb")

@@ -29,7 +29,7 @@ from .common import FAILED, FINE, fail_usage, load_or_exit, main
 @click.option("--candidate", "candidates", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="with --shadow: a candidate policy, whose cost on the same requests is estimated (repeatable)")
 @click.option("--engine", type=click.Choice(["auto", "duckdb", "python"]), default="auto", show_default=True,
-              help="duckdb reads the logs where they lie; python streams them (auto: duckdb when installed)")
+              help="duckdb reads the logs where they lie; python streams them (auto: duckdb for Parquet, python for JSON lines)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write the report here (default: standard output)")
 def report_(logs: tuple[str, ...], policy_file: str | None, by: str | None, since: str | None, until: str | None,

@@ -5,8 +5,8 @@
     data["cost"]["total"], data["escalation"]["rate"], [a for a in data["alerts"] if a["fired"]]
 
 Two engines give the same report, field for field: `duckdb` reads the files where they lie
-(extra `duckdb`), `python` streams them record by record; `auto` (the default) is duckdb when
-it is installed. docs/report.md explains each statistic.
+(extra `duckdb`), `python` streams them record by record; `auto` (the default) is duckdb for
+Parquet logs when it is installed, python for JSON lines. docs/report.md explains each statistic.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..policy import Policy
 from .alerts import AlertError, evaluate, parse
 from .build import make_report
 from .drift import drift
-from .reading import EPOCH, LogError, expand
+from .reading import EPOCH, PARQUET, LogError, expand
 from .tally import Options, Tally, count_python
 
 ENGINES = ("auto", "duckdb", "python")
@@ -53,12 +53,16 @@ def parse_every(text: str) -> int:
     return int(match.group(1)) * {"m": 60, "h": 3600, "d": 86_400}[match.group(2)]
 
 
-def choose_engine(engine: str) -> str:
-    """`duckdb` or `python` for `auto`, `duckdb` or `python`."""
+def choose_engine(engine: str, files: Sequence[Path] = ()) -> str:
+    """`duckdb` or `python`. `auto` is the faster for the files (benchmarks/RESULTS.md): duckdb
+    when a log is Parquet and DuckDB is installed (several times the python engine there), else
+    python (on JSON lines the two cost about the same CPU, and python needs less memory)."""
     if engine not in ENGINES:
         raise ReportError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if engine != "auto":
         return engine
+    if not any(f.suffix.lower() in PARQUET for f in files):
+        return "python"
     try:
         import duckdb  # noqa: F401
     except ImportError:
@@ -112,10 +116,12 @@ def report(logs: Sequence[str], *, policy: Policy | None = None, by: str | None 
             raise ReportError(str(exc)) from None
     if compare_to and baseline_window:
         raise ReportError("give --compare-to or --baseline-window, not both")
-    chosen = choose_engine(engine)
+    if engine not in ENGINES:
+        raise ReportError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     options = _options(policy, by, every, since, until, success)
     try:
         files = expand(list(logs))
+        chosen = choose_engine(engine, files + (expand(list(compare_to)) if compare_to else []))
         data = _one(files, options, chosen)
         before = None
         if compare_to:
