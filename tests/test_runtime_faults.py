@@ -300,3 +300,16 @@ def test_a_fail_open_call_keeps_its_retries(shop):
     result = routed.run(CODE, "x")
     assert [(a.model, a.error, a.retry, a.fail_open) for a in result.attempts] == [
         ("big", "rate_limited", 0, True), ("big", None, 1, True)]
+
+
+def test_a_retry_after_given_as_an_int_is_waited_for(shop):
+    clock = FakeClock()
+    call = Scripted({"big": [runtime.ProviderError("rate_limited", retry_after=1)]})
+    result = router(shop, call, clock, retry=runtime.Retry(attempts=2)).run(CODE, "x")
+    assert clock.slept == [1.0] and [a.error for a in result.attempts] == ["rate_limited", None]
+
+    async def main():
+        call.script["big"].append(runtime.ProviderError("rate_limited", retry_after=2))
+        return await router(shop, call, clock, retry=runtime.Retry(attempts=2)).arun(CODE, "x")
+
+    assert [a.error for a in asyncio.run(main()).attempts] == ["rate_limited", None] and clock.slept[-1] == 2.0

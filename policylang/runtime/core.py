@@ -383,7 +383,8 @@ class Run:
         retry = config.retry
         if not (error in retry.on or (transient and retry.on)) or tries + 1 >= retry.attempts:
             return error, None, False
-        return error, retry.delay(tries + 1, retry_after, config.rng), tripped
+        wait = retry.delay(tries + 1, retry_after, config.rng)
+        return error, None if wait is None else float(wait), tripped  # a float: the drivers' sleep
 
     def answered(self, model: Model, asked: Call, tries: int, answer: Any, seconds: float, span: Any,
                  fail_open: bool) -> None:
