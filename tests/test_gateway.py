@@ -138,7 +138,8 @@ rpm = 2
     with MockUpstream() as upstream:
         with InThread(write_config(tmp_path, upstream.url, keys=keys)) as gateway:
             with pytest.raises(openai.AuthenticationError):
-                client(gateway, "sk-wrong").chat.completions.create(model="desk", messages=[{"role": "user", "content": "x"}])
+                client(gateway, "sk-wrong").chat.completions.create(model="desk",
+                                                                    messages=[{"role": "user", "content": "x"}])
             anonymous = httpx.post(gateway.url + "/chat/completions",
                                    json={"model": "desk", "messages": [{"role": "user", "content": "x"}]})
             assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "invalid_api_key"

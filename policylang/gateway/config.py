@@ -217,7 +217,8 @@ class _Reader:
         known = {"policies", "signals", "upstreams", "keys", "state", "log", "limits", "router", "reload", "metrics"}
         for name in self.document:
             if name not in known:
-                self.error(self.lines.of(name), f"unknown section [{name}]; the sections are {', '.join(sorted(known))}")
+                self.error(self.lines.of(name),
+                           f"unknown section [{name}]; the sections are {', '.join(sorted(known))}")
         config = Config(path=self.path, policies=self.policies(), signals=self.signals(), upstreams=self.upstreams(),
                         keys=self.keys(), redis=self.state(), log_path=self.log(), limits=self.limits(),
                         retries=self.router(), reload_interval=self.reload(), metrics=self.metrics())
@@ -261,7 +262,8 @@ class _Reader:
                 continue
             (kind, name), = body.items()
             if kind not in SOURCE_KINDS:
-                self.error(line, f"signal {signal!r}: unknown source {kind!r}; the sources are {', '.join(SOURCE_KINDS)}")
+                self.error(line, f"signal {signal!r}: unknown source {kind!r}; the sources are "
+                                 f"{', '.join(SOURCE_KINDS)}")
                 continue
             if kind == "extract" and name not in EXTRACTORS:
                 self.error(line, f"signal {signal!r}: unknown extractor {name!r}; the extractors are "
@@ -335,7 +337,8 @@ class _Reader:
     def state(self) -> str | None:
         table = self.table("state")
         redis = table.get("redis")
-        if redis is not None and (not isinstance(redis, str) or not redis.startswith(("redis://", "rediss://", "unix://"))):
+        schemes = ("redis://", "rediss://", "unix://")
+        if redis is not None and (not isinstance(redis, str) or not redis.startswith(schemes)):
             self.error(self.lines.of("state", "redis"), "redis is a URL: redis://host:6379/0")
             return None
         return redis
@@ -402,6 +405,6 @@ def with_sources(config: Config, name: str, signals: dict[str, Any]) -> Config:
     """A `.route` file's config once its policy is loaded: served as `name`; each declared
     signal that a built-in extractor knows comes from that extractor, every other from the
     request's `metadata` under the signal's own name."""
-    sources = {signal: Source(signal, "extract", signal, 0) if signal in EXTRACTORS else Source(signal, "metadata", signal, 0)
+    sources = {signal: Source(signal, "extract" if signal in EXTRACTORS else "metadata", signal, 0)
                for signal in signals if signal != "remaining_budget"}
     return replace(config, policies={name: PolicyEntry(name, config.path, 0)}, signals=sources)

@@ -185,7 +185,8 @@ class MockUpstream:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _send(send: Any, status: int, payload: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send(send: Any, status: int, payload: dict[str, Any],
+                headers: list[tuple[bytes, bytes]] | None = None) -> None:
     data = json.dumps(payload).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),

@@ -77,8 +77,9 @@ def _tiktoken_counter() -> Callable[[Any], int] | None:
         for message in messages:
             if isinstance(message, Mapping):
                 content = message.get("content")
-                text = content if isinstance(content, str) else " ".join(
-                    part.get("text", "") for part in content if isinstance(part, Mapping)) if isinstance(content, list) else ""
+                if isinstance(content, list):
+                    content = " ".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
+                text = content if isinstance(content, str) else ""
                 total += 3 + len(encoding.encode(text, disallowed_special=()))
         return total
     return count

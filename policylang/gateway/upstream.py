@@ -4,9 +4,9 @@ Chat Completions API to the endpoint each model id's prefix names.
 One pooled `aiohttp` session per upstream base URL and worker (keep-alive connections reused
 across requests); a timeout per call from the upstream's config. The call sends the client's
 request with `model` set to the model's id less the upstream's prefix and the call's cap as
-`max_tokens` (or `max_completion_tokens`; the client's own `max_tokens` when it is lower), and returns a `runtime.Answer` whose `raw` is the
-upstream's JSON answer. Provider failures become section 3.6's errors exactly as
-`runtime.clients` maps them (429 `rate_limited` with its Retry-After, 5xx `server_error`, 503
+`max_tokens` (or `max_completion_tokens`; the client's own `max_tokens` when it is lower), and
+returns a `runtime.Answer` whose `raw` is the upstream's JSON answer. Provider failures become
+section 3.6's errors exactly as `runtime.clients` maps them (429 `rate_limited` with its Retry-After, 5xx `server_error`, 503
 and a refused connection `unavailable`, a timeout `timeout`); an upstream that refuses the
 gateway's own credentials (401, 403) is an `UpstreamRefused` whose message never carries the
 key; any other 4xx is the client's request, passed back as `UpstreamRefused` with the upstream's
@@ -160,7 +160,7 @@ class GatewayCall:
                 raise ProviderError("timeout", f"{model.id}: no answer within "
                                                f"{timeout or endpoint.upstream.timeout:g} s") from None
             except aiohttp.ClientError as exc:
-                raise ProviderError("unavailable", f"{model.id}: {_scrub(str(exc) or type(exc).__name__, endpoint.secrets)}") from None
+                raise _unreachable(model, exc, endpoint.secrets) from None
         finally:
             if exchange is not None:
                 exchange.upstream_seconds += time.perf_counter() - started
@@ -204,7 +204,7 @@ class GatewayCall:
         except asyncio.TimeoutError:
             raise ProviderError("timeout", f"{model.id}: no answer within {limit:g} s") from None
         except aiohttp.ClientError as exc:
-            raise ProviderError("unavailable", f"{model.id}: {_scrub(str(exc) or type(exc).__name__, endpoint.secrets)}") from None
+            raise _unreachable(model, exc, endpoint.secrets) from None
         finally:
             if exchange is not None:
                 exchange.upstream_seconds += time.perf_counter() - started
@@ -263,6 +263,11 @@ class GatewayCall:
         for endpoint in self._endpoints.values():
             if endpoint.session is not None and not endpoint.session.closed:
                 await endpoint.session.close()
+
+
+def _unreachable(model: Model, exc: Exception, secrets: tuple[str, ...]) -> ProviderError:
+    """A connection that failed: `unavailable`, the message scrubbed of the key."""
+    return ProviderError("unavailable", f"{model.id}: {_scrub(str(exc) or type(exc).__name__, secrets)}")
 
 
 def _failure(model: Model, status: int, payload: bytes, headers: Any, secrets: tuple[str, ...]) -> Exception:
