@@ -458,6 +458,9 @@ def test_records_only_reads_the_wanted_locations_of_every_format(tmp_path):
 BROKEN_FILES = {  # name -> the file's bytes (issue 22: DuckDB refused a ragged CSV, Python read part of it)
     "short-row.csv": b"task,input_tokens\na,1\nb\nb,2\n",
     "long-row.csv": b"task,input_tokens\na,1\nb,2,3\nb,2\n",
+    "trailing-commas.csv": b"task,input_tokens\na,1,\nb,2,\n",  # DuckDB drops them; so does Python
+    "one-trailing-comma.csv": b"task,input_tokens\na,1,\nb,2\n",
+    "one-column-trailing-comma.csv": b"task\n,\n",  # found by test_fuzz_commands
     "open-quote.csv": b'task,input_tokens\na,1\n"b,2\nb,2\n',
     "text-after-quote.csv": b'task,input_tokens\na,1\n"b"x,2\nb,2\n',
     "not-utf8.csv": b"task,input_tokens\na,1\nb\xff,2\nb,2\n",

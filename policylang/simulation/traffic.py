@@ -184,8 +184,8 @@ def csv_header(path: str | Path) -> list[str]:
 def _csv(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
     """Each CSV record, numbered from 1 after the header, blank lines skipped as DuckDB skips them
     (when the header names one column, a blank line is a record whose one cell is empty):
-    a record with a byte that is not UTF-8 or more fields than the header names is Broken (R002
-    at its number); a quote left open, or text after a closing quote, refuses the file at its
+    a record with a byte that is not UTF-8 or more fields than the header names (a trailing
+    comma aside) is Broken (R002 at its number); a quote left open, or text after a closing quote, refuses the file at its
     line (TrafficError): where the records end is then unknown."""
     header = csv_header(path)
     if not header:
@@ -206,6 +206,8 @@ def _csv(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Broken]]:
                 if _SURROGATE.search("".join(row)):
                     yield number, Broken(f"record {number} (line {reader.line_num}) is not UTF-8 text")
                     continue
+                if len(row) == width + 1 and row[-1] == "":
+                    del row[-1]  # a trailing comma, which DuckDB's reader (and many exporters) take for none
                 if len(row) > width:
                     yield number, Broken(f"record {number} (line {reader.line_num}) has {len(row)} fields; "
                                          f"the header names {width}")
