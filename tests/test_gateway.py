@@ -409,3 +409,19 @@ def test_two_workers_share_the_port_and_stop_cleanly(tmp_path: Path) -> None:
             status, err = server.stop()
     assert status == 0, err
     assert len(read_records(tmp_path / "decisions.jsonl")) == 6  # both workers append to one log
+
+
+def test_several_policies_each_under_its_own_name(tmp_path: Path) -> None:
+    from test_gateway_support import DESK
+    (tmp_path / "other.route").write_text(DESK.replace("policy desk", "policy other")
+                                          .replace("default -> fast", "default -> big"))
+    with MockUpstream() as upstream:
+        config = write_config(tmp_path, upstream.url)
+        config.write_text(config.read_text().replace('[signals]', '[policies.other]\nfile = "other.route"\n\n[signals]'))
+        with InThread(config) as gateway:
+            sdk = client(gateway)
+            assert sorted(m.id for m in sdk.models.list().data) == ["desk", "other"]
+            for name, model in (("desk", "mock/fast"), ("other", "other/big")):
+                answer = sdk.chat.completions.create(model=name, messages=[{"role": "user", "content": "x"}])
+                assert answer.model == model
+    assert [r["policy"] for r in read_records(tmp_path / "decisions.jsonl")] == ["desk", "other"]

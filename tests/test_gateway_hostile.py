@@ -20,6 +20,7 @@ pytestmark = pytest.mark.xdist_group("gateway")
 LIMITS = """
 [limits]
 idle_timeout = 1
+total_timeout = 2
 max_messages = 50
 """
 
@@ -174,4 +175,17 @@ def test_wrong_method_and_path(gateway: tuple[InThread, MockUpstream, Path]) -> 
     assert httpx.get(running.url + "/chat/completions").status_code == 405
     assert httpx.post(running.url + "/embeddings", json={}).status_code == 404
     assert httpx.delete(running.url.removesuffix("/v1") + "/health/live").status_code == 405
+    still_serving(running)
+
+
+def test_a_request_past_the_total_timeout_is_504(gateway: tuple[InThread, MockUpstream, Path]) -> None:
+    running, upstream, _ = gateway
+    upstream.delay = 4.0  # within the upstream's own 5 s timeout, past the gateway's total of 2 s
+    try:
+        started = time.monotonic()
+        response = httpx.post(running.url + "/chat/completions", json=GOOD, timeout=20)
+        assert response.status_code == 504 and response.json()["error"]["code"] == "timeout"
+        assert time.monotonic() - started < 3.5
+    finally:
+        upstream.delay = 0.0
     still_serving(running)
