@@ -90,7 +90,7 @@ def parquet_sql(index: int, path: Path, schema: Any, by: str | None) -> str:
     import pyarrow as pa
 
     from ..backends.sql.text import string
-    from .duck import INT_TEXT, MONEY, SAFE, TIME_Z, _ident, _q
+    from .duck import MONEY, SAFE, TIME_Z, _ident, _q
 
     def column(name: str) -> str:
         kind = _field(schema, name)
@@ -168,7 +168,6 @@ def parquet_sql(index: int, path: Path, schema: Any, by: str | None) -> str:
             f"'cost': TRY_CAST(coalesce({a_cost}, '0') AS DECIMAL(38, 18)), 'ttft': {a_ttft}::DOUBLE}})")
     shadows = (f"coalesce(list_transform({column('shadow')}, lambda s: {{'policy': {member(shadow, 's', 'policy')}, "
                f"'rule': {member(shadow, 's', 'rule')}}}), [])")
-    _ = INT_TEXT
     return f"""SELECT {index} AS f, file_row_number + 1 AS r, {kind} AS kind, {column('run_id')} AS run_id,
         epoch_us(TRY_CAST({time} AS TIMESTAMPTZ)) AS t, {column('policy')} AS policy,
         {column('policy_sha256')} AS sha256, {column('rule')} AS rule, {end} AS "end", {column('path')} AS path,
