@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 import policylang
-from conftest import ROOT
+from conftest import ROOT, examples
 from policylang.importers.draft import ConfigError, catalog, identifier
 from policylang.importers.litellm import import_litellm
 from policylang.importers.portkey import import_portkey
@@ -549,3 +551,106 @@ def test_config_errors_speak_the_configs_words_not_pythons() -> None:
             import_litellm(config)
         assert str(raised.value) == message
         assert not re.search(r"NoneType|\bdict\b|\bint\b|\bstr\b|Decimal\(", str(raised.value))
+
+
+# ---- hostile configs: an answer or a ConfigError, never an exception of another kind ----------------------
+
+_KEYS = ["model_list", "model_name", "litellm_params", "model", "model_info", "router_settings", "litellm_settings",
+         "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks", "tags",
+         "enable_tag_filtering", "input_cost_per_token", "output_cost_per_token", "max_input_tokens",
+         "max_output_tokens", "max_tokens", "timeout", "rpm", "num_retries", "routing_strategy",
+         "complexity_router_config", "tiers", "strategy", "mode", "targets", "weight", "provider", "virtual_key",
+         "override_params", "name", "conditions", "query", "then", "default", "on_status_codes", "retry", "x"]
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**18), st.floats(allow_nan=True),
+                     st.sampled_from([-0.0, 1e-300, 10**15, 0.1]),
+                     st.sampled_from(["openai/gpt-5.5", "gpt-4o", "fallback", "loadbalance", "conditional", "a", "",
+                                      "auto_router/complexity_router", "metadata.plan", "$eq", "SIMPLE", "default",
+                                      'x" } route {', "\n", "os.environ/KEY"]))
+_SHAPES = st.sampled_from([{"$and": []}, {"$or": [{"params.n": {"$gt": "a"}}]}, {"params.n": {"$in": []}},
+                           {"metadata.x": {"$foo": 1}}, [None], [[1]], {"targets": 5}, [{"gpt-4o": ["x"]}],
+                           {"strategy": {"mode": "conditional", "conditions": [], "default": "z"},
+                            "targets": [{"name": "z", "provider": "p"}]}])
+_VALUES = st.recursive(st.one_of(_SCALARS, _SHAPES), lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(_KEYS + ["$gt", "$in", "metadata.plan"]), inner,
+                                                 max_size=5)), max_leaves=30)
+
+
+@examples(0.5)
+@given(config=st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=6))
+def test_hostile_configs_get_a_policy_or_a_config_error(config: dict[str, Any]) -> None:
+    for importer in (import_litellm, import_portkey):
+        try:
+            result = importer(config)
+        except ConfigError:
+            continue
+        assert result.text.startswith("#")  # rendered, and Draft.render parses what it writes
+
+
+def _paths(value: Any, path: tuple = ()) -> list[tuple]:
+    found = [path]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*path, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            found += _paths(child, (*path, i))
+    return found
+
+
+def _replaced(value: Any, path: tuple, new: Any) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replaced(value[head], rest, new)}
+    copy = list(value)
+    copy[head] = _replaced(copy[head], rest, new)
+    return copy
+
+
+FIXTURES_READ = [(import_litellm, yaml.safe_load(p.read_text(encoding="utf-8"))) for p in LITELLM] + \
+    [(import_portkey, json.loads(p.read_text(encoding="utf-8"))) for p in PORTKEY]
+
+
+@examples(1.0)
+@given(data=st.data())
+def test_mutated_fixtures_get_a_policy_or_a_config_error(data: st.DataObject) -> None:
+    """Each documented shape with up to three of its values replaced by anything a YAML or JSON
+    file can hold: the importer writes a policy that parses, or refuses with a ConfigError."""
+    importer, config = data.draw(st.sampled_from(FIXTURES_READ))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(config)))
+        config = _replaced(config, path, data.draw(_VALUES))
+    try:
+        result = importer(config)
+    except ConfigError:
+        return
+    assert result.text.startswith("#")
+
+
+@pytest.mark.parametrize(("importer", "config", "message"), [
+    (import_portkey, {"strategy": {"mode": "conditional", "conditions": [{"query": {"$and": []}, "then": "a"}],
+                                   "default": "a"}, "targets": [{"name": "a", "provider": "openai"}]},
+     "config.strategy.conditions[0].query.$and: expected a non-empty list of queries"),
+    (import_portkey, {"strategy": {"mode": "conditional", "conditions": 1.5, "default": "a"},
+                      "targets": [{"name": "a", "provider": "openai"}]},
+     "config.strategy.conditions: expected a list of {query, then}, found a number"),
+    (import_litellm, {"model_list": [{"model_name": "a", "litellm_params": {"model": "openai/gpt-5.5"}}],
+                      "router_settings": {"default_fallbacks": [{"a": 1}]}},
+     "default_fallbacks: expected a list of model group names"),
+])
+def test_what_the_fuzzing_found_is_refused_with_the_path(importer: Any, config: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        importer(config)
+    assert str(raised.value) == message
+
+
+def test_what_the_fuzzing_found_is_written_as_the_language_spells_it() -> None:
+    text = import_litellm({"model_list": [{"model_name": "a", "litellm_params": {"model": "x/y"}, "model_info": {
+        "input_cost_per_token": -0.0, "output_cost_per_token": 0, "max_input_tokens": 10, "max_output_tokens": 5}}]}).text
+    assert "input_per_mtok  = $0 " in text  # not $-0
+    text = import_portkey({"strategy": {"mode": "conditional", "conditions": [
+        {"query": {"params.t": {"$gt": 1e-7}}, "then": "a"}], "default": "b"}, "targets": [
+        {"name": "a", "provider": "openai", "override_params": {"model": "gpt-5.5"}},
+        {"name": "b", "provider": "openai", "override_params": {"model": "gpt-5.5"}}]}).text
+    assert "param_t > 0.0000001" in text  # no exponent, which the language has not

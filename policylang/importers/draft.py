@@ -68,8 +68,8 @@ def quoted(text: str) -> str:
 
 
 def money(value: Decimal) -> str:
-    """`$0.15`, `$10`: exact, with no trailing zeros."""
-    text = f"{value.normalize():f}"
+    """`$0.15`, `$10`: exact, with no trailing zeros (and no sign on a zero: `-0.0` is `$0`)."""
+    text = f"{(value if value else Decimal(0)).normalize():f}"
     return "$" + (text.rstrip("0").rstrip(".") if "." in text else text)
 
 

@@ -441,6 +441,8 @@ def _fallbacks(state: _State, settings: Mapping[str, Any], routers: Mapping[str,
     default = settings.get("default_fallbacks") or []
     if isinstance(default, str):
         default = [default]
+    if not isinstance(default, list) or not all(isinstance(g, str) for g in default):
+        raise ConfigError("default_fallbacks: expected a list of model group names")
     chains: list[tuple[list[str], tuple[str, ...], str]] = []
     for group, deployments in state.groups.items():
         if group in routers:

@@ -329,6 +329,8 @@ class _Importer:
         parts = []
         for path, test in query.items():
             if path in ("$and", "$or"):
+                if not isinstance(test, list) or not test:
+                    raise ConfigError(f"{where}.{path}: expected a non-empty list of queries")
                 joined = f" {path[1:]} ".join(f"({self.query(q, f'{where}.{path}[{i}]')})"
                                               for i, q in enumerate(test))
                 parts.append(joined)
@@ -367,7 +369,7 @@ class _Importer:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 shown = repr(value) if isinstance(value, str) else described(value)
                 raise _Unsupported(f"{key.path} is compared with numbers and with {shown}")
-            text = repr(value) if isinstance(value, float) else str(value)
+            text = f"{Decimal(repr(value)):f}" if isinstance(value, float) else str(value)  # never 1e-05: no exponents
             return text if kind == "int" or "." in text else f"{text}.0"
         if kind == "bool":
             return "true" if value else "false"
@@ -415,10 +417,15 @@ class _Importer:
             return
         strategy = raw.get("strategy")
         if isinstance(strategy, Mapping) and strategy.get("mode") == "conditional":
-            for i, entry in enumerate(strategy.get("conditions") or []):
+            conditions = strategy.get("conditions")
+            if not isinstance(conditions, list):
+                raise ConfigError(f"{where}.strategy.conditions: expected a list of {{query, then}}, found "
+                                  f"{described(conditions)}")
+            for i, entry in enumerate(conditions):
                 if isinstance(entry, Mapping) and "query" in entry:
                     yield f"{where}.strategy.conditions[{i}].query", entry["query"]
-        for i, target in enumerate(raw.get("targets") or []):
+        targets = raw.get("targets") if isinstance(strategy, Mapping) else None
+        for i, target in enumerate(targets if isinstance(targets, list) else []):
             yield from self.queries(target, f"{where}.targets[{i}]")
 
 
