@@ -111,7 +111,8 @@ def facts_sql(readers: list[tuple[int, str]], options: Options) -> list[str]:
     """SQL statements over the files' readers ((index, a table of their lines as `line`, in
     order)) that make table `facts`: one row per non-blank line, `r` its line number,
     with `kind` ('run', 'start' or 'other': for Python) and, for runs, their facts as columns.
-    Each stage is a table of its own: DuckDB would otherwise inline the parse into every use."""
+    `kind` is written once in the SELECT, so that DuckDB evaluates its checks once; the parse
+    (`j`) is a column of the subquery, computed once per line."""
     ends = ", ".join(_q(e) for e in ENDS)
     attempt_ok = (f"a.model IS NOT NULL AND {_str('a.model')} AND {_int('a.step')} "
                   f"AND ({_none('a.error')} OR {_str('a.error')}) AND ({_none('a.skipped')} OR {_str('a.skipped')}) "
@@ -170,8 +171,8 @@ def facts_sql(readers: list[tuple[int, str]], options: Options) -> list[str]:
         coalesce(list_transform(j.shadow, lambda s: {{'policy': {_text("s->'$.policy'")},
             'rule': {_text("s->'$.rule'")}}}), []) AS shadow,
         coalesce(json_keys(j.signals), []) AS signal_names
-        FROM (SELECT *, j.attempts AS att FROM parsed)"""
-    return [f"CREATE TEMP TABLE parsed AS {parsed}", f"INSERT INTO facts {facts}", "DROP TABLE parsed"]
+        FROM (SELECT *, j.attempts AS att FROM ({parsed}))"""
+    return [f"INSERT INTO facts {facts}"]
 
 
 FACTS = ("f INTEGER, r BIGINT, kind VARCHAR, run_id VARCHAR, t BIGINT, policy VARCHAR, sha256 VARCHAR, rule VARCHAR, "
