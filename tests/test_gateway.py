@@ -425,3 +425,18 @@ def test_several_policies_each_under_its_own_name(tmp_path: Path) -> None:
                 answer = sdk.chat.completions.create(model=name, messages=[{"role": "user", "content": "x"}])
                 assert answer.model == model
     assert [r["policy"] for r in read_records(tmp_path / "decisions.jsonl")] == ["desk", "other"]
+
+
+def test_streamed_tool_calls_arrive_whole(tmp_path: Path) -> None:
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
+    with MockUpstream() as upstream:
+        with InThread(write_config(tmp_path, upstream.url)) as gateway:
+            chunks = list(client(gateway).chat.completions.create(
+                model="desk", messages=[{"role": "user", "content": "weather in Paris?"}], tools=tools,  # type: ignore[arg-type]
+                stream=True, stream_options={"include_usage": True}))
+    calls = [call for c in chunks if c.choices for call in (c.choices[0].delta.tool_calls or [])]
+    assert len(calls) == 1
+    assert calls[0].id == "call_mock" and calls[0].function is not None
+    assert calls[0].function.name == "weather" and calls[0].function.arguments == '{"city": "Paris"}'
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
+    assert chunks[-1].usage is not None

@@ -149,6 +149,10 @@ class MockUpstream:
             self.usage[(model, "input")] += usage["prompt_tokens"]
             self.usage[(model, "output")] += completion
         created = int(time.time())
+        tools = body.get("tools")
+        if isinstance(tools, list) and tools and body.get("stream") is True:
+            await _stream_tool_call(send, model, tools[0], usage, created, body)
+            return
         if body.get("stream") is True:
             await self._stream(send, model, text, reason, usage, created, body)
             return
@@ -183,6 +187,32 @@ class MockUpstream:
             if self.gap:
                 await asyncio.sleep(self.gap)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _stream_tool_call(send: Any, model: str, tool: Any, usage: dict[str, int], created: int,
+                            body: dict[str, Any]) -> None:
+    """A streamed answer that calls the request's first tool, its arguments in three pieces."""
+    name = str((tool.get("function") or {}).get("name", "tool")) if isinstance(tool, dict) else "tool"
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+
+    def event(delta: dict[str, Any], reason: str | None = None) -> bytes:
+        payload = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": created, "model": model,
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
+        return b"data: " + json.dumps(payload).encode() + b"\n\n"
+    pieces = [event({"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": "call_mock", "type": "function", "function": {"name": name, "arguments": ""}}]})]
+    pieces += [event({"tool_calls": [{"index": 0, "function": {"arguments": part}}]})
+               for part in ('{"city": ', '"Par', 'is"}')]
+    pieces.append(event({}, "tool_calls"))
+    options = body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage"):
+        payload = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": created, "model": model,
+                   "choices": [], "usage": usage}
+        pieces.append(b"data: " + json.dumps(payload).encode() + b"\n\n")
+    pieces.append(b"data: [DONE]\n\n")
+    for piece in pieces:
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _send(send: Any, status: int, payload: dict[str, Any],

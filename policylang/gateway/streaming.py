@@ -4,8 +4,9 @@ chunk as OpenAI sends them.
 The first chunk is awaited before anything is sent, so a rejection, bad signals or no model
 able to serve still get their HTTP status. Then: a first chunk with the assistant's role, one
 chunk per piece of text, a last chunk with the finish reason, the usage chunk (`"choices": []`)
-when the client asked with `stream_options.include_usage`, and `data: [DONE]`. The rule, path,
-cost and overhead that a non-streamed answer carries in headers follow as an SSE comment line
+when the client asked with `stream_options.include_usage`, and `data: [DONE]`. Tool calls the
+upstream streamed come whole in one chunk before the last (the runtime streams text). The rule,
+path, cost and overhead that a non-streamed answer carries in headers follow as an SSE comment line
 before `[DONE]` (`: policylang rule=... path=... cost=... overhead_ms=...`; clients skip
 comments), since headers go out before the path is known. An error after the first chunk ends
 the stream with an error event in OpenAI's shape; a client that goes away closes the runtime's
@@ -91,6 +92,9 @@ async def stream_response(app: Gateway, runner: Any, signals: dict[str, Any], re
             await put(b"data: " + failure.body() + b"\n\n")
             await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
             return
+        calls = exchange.extra.get("tool_calls")
+        if calls:  # tool calls come whole, in one chunk, once the upstream's stream has ended
+            await put(chunk({"tool_calls": [{"index": index, **call} for index, call in sorted(calls.items())]}))
         await put(chunk({}, exchange.finish_reason or "stop"))
         result = getattr(stream, "result", None)
         if include_usage:

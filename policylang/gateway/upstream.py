@@ -192,8 +192,10 @@ class GatewayCall:
         endpoint = self.endpoint(model.id)
         data = self.body(endpoint, model, request, max_output, stream=True)
         exchange = CURRENT.get()
+        calls: dict[int, dict[str, Any]] = {}
         if exchange is not None:
             exchange.extra["model_id"] = model.id
+            exchange.extra["tool_calls"] = calls  # this call's; a later call (a climb) starts afresh
         started = time.perf_counter()
         import aiohttp
         limit = timeout or endpoint.upstream.timeout
@@ -248,6 +250,8 @@ class GatewayCall:
                             if choice["finish_reason"] == "content_filter":
                                 raise ProviderError("content_filtered", f"{model.id}: the provider filtered the answer")
                         delta = choice.get("delta") or {}
+                        if delta.get("tool_calls"):
+                            _gather(calls, delta["tool_calls"])
                         content = delta.get("content")
                         if content:
                             yield content
@@ -263,6 +267,22 @@ class GatewayCall:
         for endpoint in self._endpoints.values():
             if endpoint.session is not None and not endpoint.session.closed:
                 await endpoint.session.close()
+
+
+def _gather(calls: dict[int, dict[str, Any]], deltas: Any) -> None:
+    """Add a streamed chunk's tool-call deltas to the calls gathered so far (by index): the id,
+    type and name as first sent, the arguments' pieces joined."""
+    for delta in deltas if isinstance(deltas, list) else ():
+        if not isinstance(delta, dict):
+            continue
+        index = delta.get("index", 0)
+        call = calls.setdefault(index if isinstance(index, int) else 0,
+                                {"id": None, "type": "function", "function": {"name": None, "arguments": ""}})
+        call["id"] = call["id"] or delta.get("id")
+        call["type"] = delta.get("type") or call["type"]
+        function = delta.get("function") or {}
+        call["function"]["name"] = call["function"]["name"] or function.get("name")
+        call["function"]["arguments"] += function.get("arguments") or ""
 
 
 def _unreachable(model: Model, exc: Exception, secrets: tuple[str, ...]) -> ProviderError:
