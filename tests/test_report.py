@@ -486,3 +486,15 @@ def test_engines_agree_on_any_parquet_log(tmp_path: Path, picks: list[tuple[int,
             got = str(exc)
         reports.append(got)
     assert reports[0] == reports[1]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.lists(st.one_of(st.binary(max_size=60), _mutations()), max_size=8), engine=st.sampled_from(ENGINES))
+def test_the_command_survives_hostile_bytes(tmp_path: Path, data: list[bytes], engine: str) -> None:
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"\n".join(data))
+    for fmt in ("json", "html", "text"):
+        result = CliRunner().invoke(main, ["report", str(path), "--engine", engine, "--by", "task", "--every", "1h",
+                                           "--format", fmt])
+        assert result.exit_code in (0, 2), result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
