@@ -221,7 +221,12 @@ def count_duckdb(files: list[Path], options: Options) -> Tally:
         raise LogError("the duckdb engine needs DuckDB: pip install 'policylang[duckdb]', or use --engine python") from None
     tally = Tally(files=[str(f) for f in files])
     counting = Counting(options, Tally(files=tally.files))
-    parts, parquets, whole = sources(files, options.by)
+    try:
+        parts, parquets, whole = sources(files, options.by)
+    except OSError as exc:
+        from .reading import LogError
+
+        raise LogError(f"{exc.filename}: cannot read it: {exc.strerror or exc}") from None
     connection = duckdb.connect(config={"preserve_insertion_order": True})
     try:
         connection.execute("SET enable_progress_bar = false")
