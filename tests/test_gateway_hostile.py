@@ -189,3 +189,27 @@ def test_a_request_past_the_total_timeout_is_504(gateway: tuple[InThread, MockUp
     finally:
         upstream.delay = 0.0
     still_serving(running)
+
+
+def test_ready_is_503_until_loaded_and_chat_waits_for_it() -> None:
+    import asyncio
+
+    from policylang.gateway.app import Gateway
+    app = Gateway(None)
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": json.dumps(GOOD).encode(), "more_body": False}
+
+    async def ask(method: str, path: str) -> int:
+        sent.clear()
+        await app({"type": "http", "method": method, "path": path, "headers": []}, receive, send)  # type: ignore[arg-type]
+        status: int = sent[0]["status"]  # type: ignore[assignment]
+        return status
+    assert asyncio.run(ask("GET", "/health/live")) == 200
+    assert asyncio.run(ask("GET", "/health/ready")) == 503
+    assert asyncio.run(ask("POST", "/v1/chat/completions")) == 503
+    assert json.loads(sent[1]["body"])["error"]["code"] == "not_ready"  # type: ignore[arg-type]

@@ -3,7 +3,8 @@
 `check(path)` loads the config and its policies once in the parent (errors stop `serve` at start,
 exit 1). `run(path, host, port, workers)` then serves: one process, or `workers` processes
 sharing one listening socket (uvicorn's supervisor restarts a worker that dies). Each worker
-loads the config itself, opens the decision log (one shared file: each record is one append),
+loads the config itself in the background (/health/live answers at once, /health/ready is 503
+until the policies are loaded), opens the decision log (one shared file: each record is one append),
 and every `reload.interval` seconds (default 2) compares the sha256 of the config and the policy
 files it names: a changed, valid version is swapped in between requests (a request in flight
 finishes on the version it started with); a broken one is logged, never served. On SIGTERM a
@@ -94,13 +95,24 @@ def make_app(path: str, served: Served | None = None) -> Gateway:
     retired: list[Any] = []  # the upstream calls of versions replaced by a reload
 
     async def startup() -> None:
+        _drain_on_sigterm(app)
+        tasks.append(asyncio.ensure_future(load()))
+
+    async def load() -> None:
+        """Load in the background: /health/live answers at once, /health/ready 503 until loaded.
+        A version that broke since the parent's check is reported and tried again."""
         state = _state(config.redis)
-        loaded = await asyncio.to_thread(build, path, log=log, metrics=metrics, state=state)
+        while True:
+            try:
+                loaded = await asyncio.to_thread(build, path, log=log, metrics=metrics, state=state)
+                break
+            except Exception as exc:
+                logger.error("not serving yet: %s", exc)
+                await asyncio.sleep(max(1.0, config.reload_interval))
         app.served = loaded
         app.limits = loaded.config.limits
-        _drain_on_sigterm(app)
         if loaded.config.reload_interval > 0:
-            tasks.append(asyncio.ensure_future(_reload(app, path, log, metrics, retired)))
+            await _reload(app, path, log, metrics, retired)
 
     async def shutdown() -> None:
         for task in tasks:
