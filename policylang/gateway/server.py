@@ -168,7 +168,10 @@ async def _reload(app: Gateway, path: str, log: Any, metrics: Any, retired: list
             logger.error("config not reloaded (%s), still serving the last good version", type(exc).__name__)
             continue
         # budgets survive a reload: the ledgers live in the state, kept from version to version
-        fresh.keys = served.keys if fresh.config.keys == served.config.keys else fresh.keys
+        if fresh.config.keys == served.config.keys and fresh.config.redis == served.config.redis:
+            fresh.keys = served.keys  # the rate windows carry over
+        else:
+            await served.keys.close()
         app.served, app.limits = fresh, fresh.config.limits
         seen_broken = None
         logger.warning("reloaded %s: serving %s", path, ", ".join(fresh.policies))
