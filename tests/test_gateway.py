@@ -440,3 +440,15 @@ def test_streamed_tool_calls_arrive_whole(tmp_path: Path) -> None:
     assert calls[0].function.name == "weather" and calls[0].function.arguments == '{"city": "Paris"}'
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
     assert chunks[-1].usage is not None
+
+
+def test_key_rates_fail_open_while_redis_is_down() -> None:
+    import asyncio
+
+    from policylang.gateway.config import ClientKey, Config
+    from policylang.gateway.keys import Keys
+    key = ClientKey("0" * 64, "k", {}, None, 1, 1)
+    config = Config(path="x", policies={}, signals={}, upstreams=(), keys={key.sha256: key},
+                    redis="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    keys = Keys(config)
+    assert asyncio.run(keys.admit(key)) is None and asyncio.run(keys.admit(key)) is None

@@ -6,19 +6,24 @@ is needed. A key's `rpm` counts requests in fixed one-minute windows; its `budge
 `Session` per served policy (13's budgets: each call reserves its worst case first, so spending
 never passes the budget). With `[state] redis`, the rate windows are counters in Redis, and the
 budgets are kept in the runtime's shared state when it offers one (13.2), so every worker and
-host shares them; without Redis both are per process (docs/serve.md says so).
+host shares them; without Redis both are per process (docs/serve.md says so). While Redis does
+not answer, rates are not enforced (one warning per outage), as the runtime's state serves
+budgets locally then.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from .config import ClientKey, Config
+
+logger = logging.getLogger("policylang.gateway")
 
 
 def digest(token: str) -> str:
@@ -37,6 +42,7 @@ class Keys:
         self._lock = threading.Lock()
         self._redis: Any = None
         self._redis_url = config.redis
+        self._outage = False
 
     def find(self, authorization: str | None) -> ClientKey | None:
         """The key a request's Authorization header names (`Bearer TOKEN`), or None."""
@@ -59,7 +65,16 @@ class Keys:
         now = self._clock()
         window = int(now // 60)
         if self._redis_url is not None:
-            count = await self._redis_count(key, window)
+            try:
+                count = await self._redis_count(key, window)
+            except (OSError, ConnectionError, TimeoutError) as exc:  # Redis down: admit, as the state does
+                self._warn(exc)
+                return None
+            except Exception as exc:
+                if type(exc).__module__.split(".")[0] != "redis":
+                    raise
+                self._warn(exc)
+                return None
         else:
             with self._lock:
                 seen_window, seen = self._windows.get(key.sha256, (window, 0))
@@ -68,6 +83,12 @@ class Keys:
         if count > key.rpm:
             return max(0.001, (window + 1) * 60 - now)
         return None
+
+    def _warn(self, exc: BaseException) -> None:
+        """One warning per outage: rates are not enforced while Redis does not answer."""
+        if not self._outage:
+            self._outage = True
+            logger.warning("Redis unreachable (%s): key rates are not enforced until it answers", type(exc).__name__)
 
     async def _redis_count(self, key: ClientKey, window: int) -> int:
         if self._redis is None:
@@ -83,6 +104,7 @@ class Keys:
             pipe.incr(name)
             pipe.expire(name, 120)
             count, _ = await pipe.execute()
+        self._outage = False
         return int(count)
 
     async def close(self) -> None:
