@@ -12,9 +12,10 @@ config only: no database, no Redis, no callbacks, no retries, its Rust core, the
 - Sequential: `--rounds` interleaved rounds (7) of `--per-round` sequential requests (50) to each
   target in a shuffled order; a target's added latency is its round median less the direct
   call's in the same round; the table gives the median of those round overheads.
-- Open loop: requests sent on a fixed schedule (200 and 500 a second, `--seconds` each), each
-  latency measured from its scheduled time (no coordinated omission); p50 and p99 per target,
-  overhead = target's less the direct call's.
+- Open loop: requests sent on a fixed schedule (200 and 500 a second, `--seconds` per target, cut
+  in `--slices` slices taken in turn with the other targets), each latency measured from its
+  scheduled time (no coordinated omission); p50 and p99 per target, overhead = target's less the
+  direct call's, measured in the same slices.
 - Memory: each server's resident set (VmRSS) per worker process, after the runs.
 
 LiteLLM's proxy needs `litellm[proxy]`'s dependencies; on a machine where the `litellm-proxy`
@@ -324,6 +325,20 @@ async def _open_loop(url: str, body: bytes, headers: dict[str, str], rate: float
     return latencies
 
 
+async def _open_loop_interleaved(targets: dict[str, tuple[str, bytes, dict[str, str]]], rate: float, seconds: float,
+                                 slices: int) -> dict[str, list[float]]:
+    """Each target's open-loop latencies over `seconds`, run as `slices` slices taken in turn
+    (a shuffled order each time), so that every target sees the machine's load alike."""
+    found: dict[str, list[float]] = {name: [] for name in targets}
+    order = list(targets)
+    for _ in range(slices):
+        random.shuffle(order)
+        for name in order:
+            url, data, headers = targets[name]
+            found[name] += await _open_loop(url, data, headers, rate, seconds / slices)
+    return found
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -396,19 +411,13 @@ enabled = {"true" if metrics else "false"}
                 if name != "direct" and name not in rounds:
                     rounds[name] = list(zip(values, medians["direct"]))
             for rate in (200, 500) if args.seconds > 0 else ():
-                base: list[float] = []
-                for name, (url, data, headers) in targets.items():
-                    if name in ("direct", "pass-through") and phase == 1:
-                        continue
-                    print(f"open loop: {name} at {rate}/s", file=sys.stderr)
-                    values = asyncio.run(_open_loop(url, data, headers, rate, args.seconds))
-                    if name == "direct":
-                        base = values
-                    opened[(name, rate)] = (values, base if name != "direct" else values)
-                if phase == 1:  # LiteLLM against the direct call measured right after it
-                    url, data, headers = targets["direct"]
-                    llm = opened[("LiteLLM proxy", rate)][0]
-                    opened[("LiteLLM proxy", rate)] = (llm, asyncio.run(_open_loop(url, data, headers, rate, args.seconds)))
+                chosen = {name: target for name, target in targets.items()
+                          if not (phase == 1 and name == "pass-through")}
+                print(f"open loop at {rate}/s: {list(chosen)}, {args.slices} interleaved slices", file=sys.stderr)
+                found = asyncio.run(_open_loop_interleaved(chosen, rate, args.seconds, args.slices))
+                for name, values in found.items():
+                    if name != "direct" or phase == 0:
+                        opened[(name, rate)] = (values, found["direct"])
             for server in servers[1:]:
                 if server.process.poll() is None and server.name not in memory:
                     memory[server.name] = server.rss()
@@ -480,7 +489,8 @@ def _tables(args: argparse.Namespace, rounds: dict[str, list[tuple[float, float]
         lines += ["", "(no open-loop runs: --seconds 0)"]
     else:
         lines += ["", f"Open loop, {args.seconds:g} s at each rate; latency from each request's scheduled time; "
-                  "added = the target's percentile less the direct call's (measured in the same phase).", "",
+                  f"cut in {args.slices} slices taken in turn by the targets; added = the target's percentile "
+                  "less the direct call's (measured in the same slices).", "",
                   "| target | rate (/s) | p50 (ms) | p99 (ms) | p50 added (ms) | p99 added (ms) | p50, p99 vs pass-through | "
                   "p50, p99 vs LiteLLM |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for rate in (200, 500) if opened else ():
@@ -520,11 +530,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--per-round", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="open-loop seconds per target and rate (0: none)")
+    parser.add_argument("--slices", type=int, default=5, help="interleaved slices the open-loop seconds are cut in")
     parser.add_argument("--stacks", action="store_true", help="compare the pass-through on candidate ASGI stacks")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.per_round, args.seconds = 3, 20, 2.0
+        args.rounds, args.per_round, args.seconds, args.slices = 3, 20, 2.0, 2
     lines = [TITLE + (": the ASGI stack" if args.stacks else ""), "",
              f"Machine: {machine()}; commit {git_revision()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
              ""] + (stacks(args) if args.stacks else suite(args))
