@@ -96,6 +96,15 @@ def test_openai_error_shapes_and_statuses(tmp_path: Path) -> None:
                 sdk.chat.completions.create(model="desk", messages=[{"role": "user", "content": "x"}],
                                             extra_headers={"x-task": "legal"})
             assert exhausted.value.status_code == 502 and exhausted.value.code == "no_model_available"
+            for headers, content, status, code in (({"x-task": "poetry"}, "x", 400, "R003"),
+                                                   ({"x-task": "code"}, "x" * 400_000, 403, "rejected"),
+                                                   ({"x-task": "legal"}, "x", 502, "no_model_available")):
+                streamed = httpx.post(gateway.url + "/chat/completions", headers=headers,
+                                      json={"model": "desk", "stream": True,
+                                            "messages": [{"role": "user", "content": content}]})
+                assert streamed.status_code == status  # a stream that cannot start is a plain error
+                assert streamed.headers["content-type"] == "application/json"
+                assert streamed.json()["error"]["code"] == code
             missing = httpx.post(gateway.url + "/chat/completions", json={"model": "desk"})
             assert missing.status_code == 400 and missing.json()["error"]["param"] == "messages"
             for response in (missing, httpx.post(gateway.url + "/chat/completions", content=b"{")):
