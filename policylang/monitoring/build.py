@@ -181,6 +181,11 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
     def bucket_is(start: Any) -> Callable[[Any, Any], bool]:
         return lambda group, bucket: bucket == start
 
+    def in_both(value: Any, start: Any) -> Callable[[Any, Any], bool]:
+        return lambda group, bucket: group == value and bucket == start
+
+    values: list[Any] = []
+
     if options.by is not None:
         values = sorted({key[0] for key in tally.runs}, key=lambda v: (v is None, v or ""))
         report["by"] = options.by
@@ -195,6 +200,10 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
                               "latency": _quantiles(tally.latency.get(("bucket", bucket))),
                               "error_rates": _error_rates(tally, bucket_is(bucket))}
                              for bucket in buckets]
+        if options.by is not None:
+            for row, bucket in zip(report["buckets"], buckets):
+                row["escalation_by_group"] = {"null" if value is None else str(value): _thin_or(summary(tally, in_both(value, bucket), None))
+                                              for value in values}
         for row in report["buckets"]:
             if row["too_few"]:
                 for name in ("escalation_rate", "fallback_rate", "error_rate", "success_rate"):
@@ -204,6 +213,12 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
     if tally.shadow:
         report["shadow"] = shadow_matrix(tally)
     return report
+
+
+def _thin_or(row: dict[str, Any]) -> float | None:
+    """A group's escalation rate in one bucket, or None when too few requests stand behind it."""
+    value: float | None = None if row["too_few"] else row["escalation_rate"]
+    return value
 
 
 def _ends(tally: Tally) -> Counter[str]:

@@ -150,6 +150,10 @@ def render_html(d: dict[str, Any]) -> str:
         labels = [b["start"] for b in buckets]
         body.append(_svg_lines("Cost per bucket ($)", labels, {"cost": [float(Decimal(b["cost"])) for b in buckets]}, False))
         body.append(_svg_lines("Escalation rate per bucket", labels, {"all": [b["escalation_rate"] for b in buckets]}, True))
+        if "escalation_by_group" in buckets[0]:
+            groups = list(buckets[0]["escalation_by_group"])
+            body.append(_svg_lines(f"Escalation rate per {d['by']} (buckets of fewer than 30 requests left out)", labels,
+                                   {g: [b["escalation_by_group"].get(g) for b in buckets] for g in groups}, True))
         models = sorted({m for b in buckets for m in b["error_rates"]})
         body.append(_svg_lines("Error rate per model", labels,
                                {m: [b["error_rates"].get(m) for b in buckets] for m in models}, True))
