@@ -11,13 +11,19 @@ starts with, a number glued to letters (`5sec`), a string left open at the end o
 
 from __future__ import annotations
 
-from pygments.lexer import RegexLexer, bygroups, words
+from collections.abc import Callable
+
+from pygments import lexer
+from pygments.lexer import RegexLexer, words
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punctuation, String, Whitespace
 
 __all__ = ["RouteLexer"]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _END = r"(?![A-Za-z0-9_])"
+
+bygroups: Callable[..., object] = lexer.bygroups
+"""Pygments' `bygroups`, given a type: its stubs (types-Pygments) leave it unannotated."""
 
 
 class RouteLexer(RegexLexer):

@@ -327,8 +327,9 @@ def _trace_rules(context: _Context, env: dict[str, Any], all_rules: bool) -> tup
     traces: list[RuleTrace] = []
     fired: str | None = None
     for rule in context.ir.route:
+        because: tuple[Reason, ...] = ()
         if rule.condition is None:
-            held, because = True, ()
+            held = True
         else:
             held = bool(context.value(rule.condition, env))
             because = tuple(_reasons(context, rule.condition, env, held))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Iterator
 
 import click
 
@@ -19,7 +20,7 @@ fine, 1 the policy or a request failed, 2 a usage or I/O error.
 """
 
 
-def _commands(group: click.Group, ctx: click.Context, prefix: str):
+def _commands(group: click.Group, ctx: click.Context, prefix: str) -> Iterator[tuple[str, click.Command]]:
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
         if command is None or command.hidden:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
 from ..ir import surface as s
-from ..ir.boxes import Interval
+from ..ir.boxes import Constraint, Interval
+from ..ir.node import Node
 from ..ir.policy import CascadeTarget, ModelTarget, Policy, RejectTarget
 from ..ir.types import describe, format_value
 from ..jsontext import decimal_text
@@ -227,13 +229,23 @@ def hover(snapshot: Snapshot, offset: int) -> Hover | None:
 
 def _member_text(snapshot: Snapshot, member: str) -> str:
     resolution = snapshot.resolution
-    enums = [sym for sym in (resolution.signals if resolution else []) if sym.is_enum_signal
-             and member in [m.text for m in sym.decl.type.members]]
+    enums = [sym for sym in (resolution.signals if resolution else []) if member in _members(sym)]
     if not enums:
         return f"enum member `{member}`"
     owners = ", ".join(f"`{sym.name}`" for sym in enums)
-    members = ", ".join(m.text for m in enums[0].decl.type.members)
+    members = ", ".join(_members(enums[0]))
     return f"member `{member}` of the enum {owners}\n\n" + _code(f"enum {{{members}}}")
+
+
+def _members(symbol: Symbol) -> list[str]:
+    """The members of an enum signal or outcome, in declared order; none for another symbol."""
+    decl = symbol.decl
+    return [m.text for m in decl.type.members] if symbol.is_enum_signal and isinstance(decl, s.SignalDecl) else []
+
+
+def _edges(symbol: Symbol) -> tuple[s.Edge, ...]:
+    """The edges of a cascade's declaration; none for another symbol."""
+    return symbol.decl.edges if isinstance(symbol.decl, s.CascadeDecl) else ()
 
 
 def _symbol_text(snapshot: Snapshot, symbol: Symbol) -> str:
@@ -268,7 +280,7 @@ def _symbol_text(snapshot: Snapshot, symbol: Symbol) -> str:
         lines = [_code(f"cascade {display}")]
         if cascade is not None:
             lines.append("steps " + " -> ".join(f"`{step}`" for step in cascade.steps))
-        edges = [_one_line(symbol.unit.source.text[edge.span.start:edge.span.end]) for edge in symbol.decl.edges]
+        edges = [_one_line(symbol.unit.source.text[edge.span.start:edge.span.end]) for edge in _edges(symbol)]
         lines.append("\n".join(f"- `{edge}`" for edge in edges))
     elif symbol.kind == "rule":
         lines = [f"rule `{symbol.name}`", _code(_rule_text(symbol))]
@@ -322,13 +334,13 @@ def _target_text(policy: Policy, target: ModelTarget | CascadeTarget | RejectTar
     return f"`{target.model}`"
 
 
-def _number(value: Fraction, kind: str) -> str:
+def _number(value: Fraction | int, kind: str) -> str:
     text = str(value.numerator) if value.denominator == 1 else decimal_text(
         Decimal(value.numerator) / value.denominator)
     return {"money": f"${text}", "duration": f"{text}s"}.get(kind, text)
 
 
-def _box_text(box: dict, full: dict, policy: Policy) -> str:
+def _box_text(box: Mapping[str, Constraint], full: Mapping[str, Constraint], policy: Policy) -> str:
     kinds = {x.name: x.type.kind for x in policy.signals}
     parts = []
     for name in sorted(box):
@@ -337,10 +349,11 @@ def _box_text(box: dict, full: dict, policy: Policy) -> str:
             continue
         if isinstance(constraint, Interval):
             kind = kinds.get(name, "int")
+            whole = full.get(name)
             bounds = []
-            if constraint.low is not None and (not isinstance(full.get(name), Interval) or full[name].low != constraint.low):
+            if constraint.low is not None and (not isinstance(whole, Interval) or whole.low != constraint.low):
                 bounds.append(f"{name} {'>' if constraint.low_open else '>='} {_number(constraint.low, kind)}")
-            if constraint.high is not None and (not isinstance(full.get(name), Interval) or full[name].high != constraint.high):
+            if constraint.high is not None and (not isinstance(whole, Interval) or whole.high != constraint.high):
                 bounds.append(f"{name} {'<' if constraint.high_open else '<='} {_number(constraint.high, kind)}")
             parts += bounds
         elif constraint <= {True, False} and all(isinstance(v, bool) for v in constraint):
@@ -384,9 +397,9 @@ def completions(snapshot: Snapshot, offset: int, fallback: Snapshot | None = Non
     for pattern in _ENUM_BEFORE:
         match = pattern.search(before)
         if match:
-            symbol = names.get(match["name"])
-            if symbol is not None and symbol.is_enum_signal:
-                return [Completion(m.text, "member", f"member of {symbol.name}") for m in symbol.decl.type.members]
+            named = names.get(match["name"])
+            if named is not None and named.is_enum_signal:
+                return [Completion(m, "member", f"member of {named.name}") for m in _members(named)]
     if re.search(r"\bon\s+(?:\w+\s*,\s*)*\w*$", before):
         return [Completion(e, "error", "provider error (3.6)") for e in ERRORS]
     if re.search(r"->\s*\w*$", before):
@@ -451,7 +464,7 @@ def outline(snapshot: Snapshot) -> list[Outline]:
         return []
     source = snapshot.program.top.source
 
-    def text(node: s.Node) -> str:
+    def text(node: Node) -> str:
         return _one_line(source.text[node.span.start:node.span.end], 80)
 
     found: list[Outline] = []
