@@ -67,6 +67,7 @@ def test_sdk_stream_is_openai_shaped_with_usage_and_done(tmp_path: Path) -> None
                               json={"model": "desk", "stream": True,
                                     "messages": [{"role": "user", "content": "x"}]}) as response:
                 assert response.headers["content-type"].startswith("text/event-stream")
+                assert response.headers["x-policylang-rule"] == "default"  # decided before the first chunk
                 lines = [line for line in response.iter_lines() if line]
             assert lines[-1] == "data: [DONE]"
             assert any(line.startswith(": policylang rule=default path=fast cost=") for line in lines)
