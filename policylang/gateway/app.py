@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..policy import RequestError
-from ..runtime import Exhausted, OverBudget, Rejected
+from ..runtime import BudgetBusy, Exhausted, OverBudget, Rejected
 from ..runtime.results import money_text
 from .config import ClientKey, Limits
 from .served import REQUEST, Served
@@ -309,6 +309,9 @@ def _failure(exc: BaseException) -> BaseException:
                        "invalid_request_error", exc.code, str(exc.signal) if exc.signal else None)
     if isinstance(exc, Rejected):
         return Failure(403, exc.reason, "policy_rejected", "rejected")
+    if isinstance(exc, BudgetBusy):  # the money is held by calls in flight, not spent: try again soon
+        return Failure(429, "the key's budget is held by requests in flight; retry shortly", "rate_limit_exceeded",
+                       "budget_busy", headers=((b"retry-after", b"1"),))
     if isinstance(exc, OverBudget):
         return Failure(429, "the key's budget is spent", "insufficient_quota", "insufficient_quota")
     if isinstance(exc, Exhausted):
