@@ -91,7 +91,7 @@ def child(engine: str, path: str, out: str) -> None:
 
 
 def measure(engine: str, path: Path) -> dict:
-    out = path.with_suffix(f".{engine}.json")
+    out = path.with_name(f"{path.name}.{engine}.json")
     result = subprocess.run([sys.executable, "-m", "benchmarks.report", "--child", engine, str(path), str(out)],
                             cwd=ROOT, capture_output=True, text=True, check=True)
     measured = json.loads(result.stdout.strip().splitlines()[-1])
