@@ -103,9 +103,9 @@ def _shown(value: object) -> str:
             return "a number of about %d digits" % int(value.bit_length() * 0.30103 + 1)
         text = str(value)
     elif isinstance(value, (float, _Decimal)):
-        if value != value:
+        if value.is_nan() if isinstance(value, _Decimal) else value != value:  # sNaN raises on comparison
             return "NaN"
-        if value in (_INF, -_INF):
+        if value.is_infinite() if isinstance(value, _Decimal) else value in (_INF, -_INF):
             return "Infinity" if value > 0 else "-Infinity"
         text = repr(value) if cls is float else str(value)
         if "e" in text or "E" in text:  # 1e+308, 1E+308: the exponent as JSON writes it, 1e308
