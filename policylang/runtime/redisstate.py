@@ -4,7 +4,8 @@ by every process and host that uses the same URL and prefix (extra `redis`).
 Each change is one Lua script (`redisscripts`): atomic, no read-modify-write from a client.
 When Redis cannot be reached, nothing raises into the app: each operation is served on this
 process's local state, a warning is logged once per outage, `unavailable` counts the operations
-served so, and Redis is tried again after `retry_interval` seconds. When it answers again each
+served so, and a background thread tries Redis every `retry_interval` seconds (the request path
+never waits on a Redis that is away). When it answers again each
 ledger catches up (docs/runtime.md says exactly what that means). Importing this module does
 not import redis: the constructor does.
 """
@@ -46,12 +47,13 @@ class RedisState:
             raise MissingExtra("runtime.RedisState", "redis", "redis") from exc
         if not (math.isfinite(lease) and lease > 0):
             raise ValueError("RedisState(lease=...) is in seconds: finite and positive")
-        if not (timeout > 0 and retry_interval >= 0):
-            raise ValueError("RedisState needs timeout > 0 and retry_interval >= 0")
+        if not (timeout > 0 and retry_interval > 0):
+            raise ValueError("RedisState needs timeout > 0 and retry_interval > 0")
         self.prefix = prefix
         self.lease = lease
         self.clock = clock
         self.retry_interval = retry_interval
+        self.timeout = timeout
         self._client = client if client is not None else redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=RedisRetry(NoBackoff(), 0))
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
@@ -66,12 +68,12 @@ class RedisState:
         self.outages = 0
         """Times Redis went from reachable to unreachable."""
         self._down_since: float | None = None
-        self._retry_at = 0.0
         self._ledgers: dict[str, RedisLedger] = {}
         self._breakers: dict[Breaker, RedisBreakers] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the ledgers and breakers made
+        self._health = threading.Lock()  # the outage's bookkeeping and the background thread (never held over I/O)
         self._stop = threading.Event()
-        self._renewer: threading.Thread | None = None
+        self._background: threading.Thread | None = None
 
     @property
     def degraded(self) -> bool:
@@ -93,34 +95,32 @@ class RedisState:
             found = self._ledgers.get(key)
             if found is None:
                 found = self._ledgers[key] = RedisLedger(self, key, budget)
-            if self._renewer is None:
-                self._renewer = threading.Thread(target=self._renew, name="policylang-redis-leases", daemon=True)
-                self._renewer.start()
-            return found
+        self._start_background()
+        return found
 
     def close(self) -> None:
         """Stop renewing leases (holds still in flight then lapse within `lease`) and close the
         connections."""
         self._stop.set()
-        if self._renewer is not None:
-            self._renewer.join(timeout=5)
+        if self._background is not None:
+            self._background.join(timeout=5)
         self._client.close()
 
     # ---- reaching Redis -----------------------------------------------------------------------
 
     def run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         """Run one of the scripts; raises `Unreachable` (after counting and, once per outage,
-        logging) when Redis cannot be reached, refuses the script, or is in its retry pause."""
-        if self._down_since is not None and time.monotonic() < self._retry_at:
-            with self._lock:
+        logging) when Redis cannot be reached or refuses the script, and at once while it is
+        away (the background thread finds out when it is back)."""
+        if self._down_since is not None:
+            with self._health:
                 self.unavailable += 1
             raise Unreachable()
         try:
-            answer = self._scripts[script](keys=keys, args=args)
+            return self._scripts[script](keys=keys, args=args)
         except self._errors as exc:
-            with self._lock:
+            with self._health:
                 self.unavailable += 1
-                self._retry_at = time.monotonic() + self.retry_interval
                 first = self._down_since is None
                 if first:
                     self._down_since = time.monotonic()
@@ -133,27 +133,39 @@ class RedisState:
                          "process's local state until it answers", self.where,
                          "is unreachable" if isinstance(exc, self._unreachable) else "refused a script",
                          type(exc).__name__, exc)
+                self._start_background()
             raise Unreachable() from exc
-        if self._down_since is not None:
-            with self._lock:
-                since, self._down_since = self._down_since, None
-            if since is not None:
-                _log.warning("policylang.runtime: Redis at %s answers again after %.1f s; each ledger catches "
-                             "up at its next use (at most lease / 3 s later)", self.where, time.monotonic() - since)
-        return answer
 
     def key(self, *parts: str) -> str:
         """A key under the prefix; the braces are a Redis Cluster hash tag, so one account's
         keys share a slot."""
         return ":".join((self.prefix, *parts))
 
-    def _renew(self) -> None:
-        while not self._stop.wait(self.lease / 3):
+    def _start_background(self) -> None:
+        with self._health:
+            if self._background is None and not self._stop.is_set():
+                self._background = threading.Thread(target=self._keep, name="policylang-redis", daemon=True)
+                self._background.start()
+
+    def _keep(self) -> None:
+        """The background thread: while Redis is away, try it every `retry_interval` seconds;
+        then let each ledger catch up and renew its leases (every `lease / 3` seconds)."""
+        while not self._stop.wait(max(0.05, min(self.lease / 3, self.retry_interval))):
+            if self._down_since is not None:
+                try:
+                    self._client.ping()
+                except self._errors:
+                    continue
+                with self._health:
+                    since, self._down_since = self._down_since, None
+                if since is not None:
+                    _log.warning("policylang.runtime: Redis at %s answers again after %.1f s; catching up",
+                                 self.where, time.monotonic() - since)
             for ledger in list(self._ledgers.values()):
                 try:
                     ledger.sync()
-                except Exception:  # the renewer must outlive any one failure
-                    _log.warning("policylang.runtime: renewing leases failed", exc_info=True)
+                except Exception:  # the thread must outlive any one failure
+                    _log.warning("policylang.runtime: keeping the ledgers in Redis failed", exc_info=True)
 
 
 class Unreachable(Exception):
@@ -182,6 +194,7 @@ class RedisLedger:
         self._drops: dict[str, int] = {}  # Redis holds settled (their cost) or released (0) while away
         self._batch: str | None = None  # the id of the journal's catch-up, kept until it lands
         self._spent = self._held = 0  # the last totals read from Redis (units), then local changes
+        self._renewed = time.monotonic()
         with self._lock:
             try:
                 self._read(state.run("TOTALS", self._keys, [self._budget]))
@@ -232,12 +245,15 @@ class RedisLedger:
 
     def sync(self) -> None:
         """Catch up if Redis is back, and renew the leases of this process's holds in flight
-        (the renewer thread calls this every lease / 3 seconds)."""
+        when `lease / 3` seconds have passed since the last renewal (the state's background
+        thread calls this)."""
         with self._lock:
             try:
                 self._catch_up()
-                if self._mine:
+                now = time.monotonic()
+                if self._mine and now - self._renewed >= self._state.lease / 3:
                     self._state.run("RENEW", self._keys, [int(self._state.lease * 1000), *self._mine])
+                    self._renewed = now
             except Unreachable:
                 pass
 
