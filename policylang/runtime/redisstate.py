@@ -90,7 +90,7 @@ class RedisState:
 
     def ledger(self, key: str, budget: Decimal) -> RedisLedger:
         """The shared account of budget `key`; `budget` is stored when the account is new (an
-        existing account keeps its budget). Starts the lease renewer."""
+        existing account keeps its budget). Starts the background thread."""
         with self._lock:
             found = self._ledgers.get(key)
             if found is None:
