@@ -11,11 +11,16 @@ through cascades, compile to a standalone module.
     source = policy.to_python()
 """
 
+from typing import TYPE_CHECKING
+
 from ._version import __version__
 from .authoring.format import format_source
 from .diagnostics import Diagnostic, Related
 from .linting import LintResult, lint
 from .policy import Decision, Policy, PolicyError, RequestError, load, loads
+
+if TYPE_CHECKING:  # imported on first use, below: this gives it its type
+    from .simulation import simulate
 
 __all__ = [
     "__version__",
@@ -34,7 +39,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
+def __getattr__(name: str) -> object:
     """`policylang.simulate`, imported on first use (its engines load DuckDB only when run)."""
     if name == "simulate":
         from .simulation import simulate

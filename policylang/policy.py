@@ -12,6 +12,7 @@ from .backends.python import support as rt
 from .backends.python.codegen import generate
 from .backends.python.interpreter import Interpreter
 from .diagnostics import Diagnostic, render_text
+from .explanation import Explanation
 from .ir.policy import Policy as PolicyIR
 from .passes import Checked, check
 from .syntax.loader import decode, read_top
@@ -120,7 +121,7 @@ class Policy:
         return called
 
     def explain(self, signals: Mapping[str, Any], *, engine: Engine = "compiled", all_rules: bool = False,
-                strict: bool = False) -> Any:
+                strict: bool = False) -> Explanation:
         """Why this request gets its decision (section 9.2): each rule up to the one that fired
         (every rule with `all_rules`), whether it held and the parts that decided it, the
         decision, the climb under `@outcomes`, each step's fallbacks and the cost. The rule it

@@ -11,8 +11,27 @@ observed decide the climb. A step that no model can serve ends the walk, unserve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, TypeVar
+
+
+class Decided(Protocol):
+    """What a serving walk reads of a decision: the model it calls first (None: the request is
+    rejected) and the cascade's steps (one for a single model). Either engine's `Decision`
+    is one, and so is any object with these two fields."""
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def steps(self) -> Sequence[str]: ...
+
+
+DecisionT = TypeVar("DecisionT", bound=Decided)
+"""The decision a walk serves, handed back as is to the engine's `escalate`."""
+
+Outcomes = Mapping[str, Any]
+"""The outcomes observed after a step: a JSON object, so its values are any JSON."""
 
 
 class Call(NamedTuple):
@@ -42,14 +61,18 @@ class Observe(NamedTuple):
     step: int
 
 
-def serve(decision: Any, *, fallback: Callable[[str, str], str | None],
-          escalate: Callable[[Any, int, Mapping[str, Any]], str | None],
+def serve(decision: DecisionT, *, fallback: Callable[[str, str], str | None],
+          escalate: Callable[[DecisionT, int, Outcomes], str | None],
           cap: Callable[[str], int]) -> Generator[Call | Observe, Any, Walk]:
     """The walk as a generator, for drivers that make real calls (`policylang.runtime`, sync
     or async): it yields `Call(step, model, cap)` and must be sent the error that call failed
     with (None: it answered), and yields `Observe(step)` and must be sent the outcomes seen
     after that step (None: stop). It returns the `Walk`. It asks for outcomes only where the
-    cascade has a step above; a rejected decision asks nothing."""
+    cascade has a step above; a rejected decision asks nothing.
+
+    What is sent back depends on what was yielded (the error, `str | None`, after a `Call`;
+    the outcomes, `Outcomes | None`, after an `Observe`), which a generator's one send type
+    cannot say: hence `Any` there."""
     calls: list[Call] = []
     answered: list[str] = []
     if decision.model is None:
@@ -78,8 +101,8 @@ def serve(decision: Any, *, fallback: Callable[[str, str], str | None],
         step += 1
 
 
-def walk(decision: Any, *, fails: Callable[[str], str | None], observe: Callable[[int], Mapping[str, Any] | None],
-         fallback: Callable[[str, str], str | None], escalate: Callable[[Any, int, Mapping[str, Any]], str | None],
+def walk(decision: DecisionT, *, fails: Callable[[str], str | None], observe: Callable[[int], Outcomes | None],
+         fallback: Callable[[str, str], str | None], escalate: Callable[[DecisionT, int, Outcomes], str | None],
          cap: Callable[[str], int]) -> Walk:
     """Serve a decision. `fails(model)` is the error a call to `model` fails with, or None when
     it answers; `observe(step)` the outcomes seen after step `step` answered (None: the climb

@@ -214,7 +214,9 @@ class _Formatter:
     def decl_extent(self, decl: s.Decl) -> tuple[int, int]:
         start, end = extent(decl)
         if isinstance(decl, s.RouteDecl):  # its span is the keyword: take in the braces
-            end = self.ends[self.partner[self.next_token("LBRACE", start)]]  # type: ignore[index]
+            braces = self.next_token("LBRACE", start)
+            assert braces is not None, "a route block that parsed has its brace"
+            end = self.ends[self.partner[braces]]
         return start, end
 
     def leaf(self, start: int, end: int, texts: list[str], indent: str) -> list[Line]:
@@ -412,10 +414,9 @@ class _Formatter:
         hoisted = self.hoisted(start, self.starts[braces], "")
         rules = list(decl.rules)
         names = max((len(r.name.text) for r in rules if r.name is not None), default=0)
-        heads = [f"{INDENT}rule {r.name.text.ljust(names)} when {self.expr(r.condition)}"  # type: ignore[union-attr, arg-type]
-                 for r in rules]
+        heads = [f"{INDENT}rule {_named(r)[0].ljust(names)} when {self.expr(_named(r)[1])}" for r in rules]
         tails = [self.target(r) for r in rules]
-        breakable = [self.boolop(r.condition)[1] is not None for r in rules]  # type: ignore[arg-type]
+        breakable = [self.boolop(_named(r)[1])[1] is not None for r in rules]
         fits = [len(h) + 1 + len(t) <= WIDTH for h, t in zip(heads, tails)]
         arrow = max((len(h) + 1 for h, ok in zip(heads, fits) if ok), default=0)
         items = []
@@ -426,7 +427,7 @@ class _Formatter:
                 texts = [head.ljust(arrow - 1) + " " + tail if len(head) < arrow else f"{head} {tail}"]
             else:
                 prefix = head[: head.index(" when ") + len(" when ")]
-                texts = self.broken(prefix, rule.condition, "", INDENT + CONTINUATION)  # type: ignore[arg-type]
+                texts = self.broken(prefix, _named(rule)[1], "", INDENT + CONTINUATION)
                 last = texts[-1]
                 if len(last) < arrow:
                     texts[-1] = last.ljust(arrow - 1) + " " + tail
@@ -575,6 +576,13 @@ class _Formatter:
             case s.Neg():
                 return f"-{self.expr(node.operand)}"
         raise AssertionError(f"unknown expression {node.kind}")
+
+
+def _named(rule: s.RuleDecl) -> tuple[str, s.Expr]:
+    """The name and condition of a rule of a route block's list (only the default, which the
+    block keeps apart, has neither)."""
+    assert rule.name is not None and rule.condition is not None, "the default is RouteDecl.default"
+    return rule.name.text, rule.condition
 
 
 def _indent(line: Line) -> int:

@@ -10,7 +10,7 @@ import click
 
 from ..diagnostics import render_text, summary_line
 from ..jsontext import RecordError, dumps, read_record
-from ..policy import Policy, PolicyError, check_text, load
+from ..policy import Engine, Policy, PolicyError, check_text, load
 from .common import FAILED, FINE, fail_usage, load_or_exit, main, unreadable
 
 
@@ -23,7 +23,7 @@ from .common import FAILED, FINE, fail_usage, load_or_exit, main, unreadable
               help="the engine whose decision is explained")
 @click.option("--strict", is_flag=True, help="a key that names no signal is an error (R004)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def explain(file: str, request: str, all_rules: bool, engine: str, strict: bool, fmt: str) -> None:
+def explain(file: str, request: str, all_rules: bool, engine: Engine, strict: bool, fmt: str) -> None:
     """Why a request gets its decision: each rule in order, whether it held and the part that
     decided it, then the decision, the climb, the fallbacks and the cost.
 
@@ -40,7 +40,7 @@ def explain(file: str, request: str, all_rules: bool, engine: str, strict: bool,
         answer = Explanation(policy=policy.name, request={}, decision=None, file=policy.ir.file,
                              error=RequestError("R002", None, f"--request {exc}"))
     else:
-        answer = policy.explain(signals, engine=engine, all_rules=all_rules, strict=strict)  # type: ignore[arg-type]
+        answer = policy.explain(signals, engine=engine, all_rules=all_rules, strict=strict)
     click.echo(dumps(answer.as_dict()) if fmt == "json" else explanation_text(answer))
     sys.exit(FAILED if answer.failed else FINE)
 

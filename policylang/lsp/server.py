@@ -335,6 +335,8 @@ def _answering(empty: Callable[[], Any]) -> Callable[[Handler], Handler]:
                     message=f"policyc lsp: {handler.__name__} failed on {params.text_document.uri}: {exc!r}"))
                 return empty()
 
+        # the wrapper takes and answers what the handler does (functools.wraps), which mypy
+        # cannot show for a TypeVar bound to Callable
         return answer  # type: ignore[return-value]
 
     return wrap
