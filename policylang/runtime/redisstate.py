@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from decimal import Decimal
 from random import Random
@@ -74,6 +76,8 @@ class RedisState:
         self._health = threading.Lock()  # the outage's bookkeeping and the background thread (never held over I/O)
         self._stop = threading.Event()
         self._background: threading.Thread | None = None
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _forked(me))
 
     @property
     def degraded(self) -> bool:
@@ -166,6 +170,26 @@ class RedisState:
                     ledger.sync()
                 except Exception:  # the thread must outlive any one failure
                     _log.warning("policylang.runtime: keeping the ledgers in Redis failed", exc_info=True)
+
+
+def _forked(ref: weakref.ReferenceType[RedisState]) -> None:
+    """In a child after `fork()`: fresh locks, no background thread (it did not survive), and
+    none of the parent's holds or journal (the parent settles, renews and catches them up)."""
+    state = ref()
+    if state is None:
+        return
+    state._lock, state._health = threading.Lock(), threading.Lock()
+    state._stop, state._background = threading.Event(), None
+    for ledger in state._ledgers.values():
+        ledger._lock = threading.Lock()
+        ledger._mine.clear()
+        ledger._local.clear()
+        ledger._drops.clear()
+        ledger._away_spent, ledger._batch = 0, None
+    for breakers in state._breakers.values():
+        breakers._lock = threading.Lock()
+    if state._ledgers:
+        state._start_background()
 
 
 class Unreachable(Exception):
