@@ -154,7 +154,7 @@ class RedisState:
     def _keep(self) -> None:
         """The background thread: while Redis is away, try it every `retry_interval` seconds;
         then let each ledger catch up and renew its leases (every `lease / 3` seconds)."""
-        while not self._stop.wait(max(0.05, min(self.lease / 3, self.retry_interval))):
+        while not self._stop.wait(max(0.05, min(self.lease / 6, self.retry_interval))):  # renewals within lease / 2
             if self._down_since is not None:
                 try:
                     self._client.ping()
