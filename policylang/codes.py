@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal, get_args
+
+DiagnosticCode = Literal[
+    "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E101", "E102", "E103",
+    "E104", "E105", "E106", "E107", "E108", "E109", "E110", "E111", "E112", "W201", "W202", "W203",
+    "E204", "W205", "W206", "E301", "E302", "E303", "E304", "E305", "W306", "E307", "E308", "E900",
+]
+"""The text of every registered diagnostic code: `Diagnostic.code` is one (the registry below
+and this list are checked to agree when this module is imported)."""
+
+RequestCodeText = Literal["R001", "R002", "R003", "R004"]
+"""The text of a request error's code (section 5.2)."""
 
 
 class Severity(str, Enum):
@@ -21,7 +33,7 @@ class Code:
     """One diagnostic code. `witness`: every diagnostic of it carries a witness request;
     `help`: every one carries a `help:` line with a fix."""
 
-    code: str
+    code: DiagnosticCode
     title: str
     severity: Severity
     witness: bool = False
@@ -99,6 +111,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
 )}
 """Every code, by its text."""
 
+if set(CODES) != set(get_args(DiagnosticCode)):
+    raise ImportError(f"codes.py: DiagnosticCode and CODES disagree: {set(CODES) ^ set(get_args(DiagnosticCode))}")
+
 ANALYSIS_CODES: tuple[Code, ...] = tuple(c for c in CODES.values() if c.code[1] in "23")
 """What the analyses of sections 6 and 7 may report (E305 and E308 included)."""
 
@@ -106,3 +121,26 @@ ANALYSIS_CODES: tuple[Code, ...] = tuple(c for c in CODES.values() if c.code[1] 
 def lookup(code: str) -> Code:
     """The registered code with this text; KeyError for an unknown one."""
     return CODES[code]
+
+
+@dataclass(frozen=True)
+class RequestCode:
+    """A request error's code (section 5.2): what `decide` and `escalate` raise, and the SQL
+    target reports, for a request or an outcome object that does not fit the declared signals.
+    Never a finding on a policy, so apart from `CODES`."""
+
+    code: RequestCodeText
+    title: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
+R001 = RequestCode("R001", "a required signal is missing")
+R002 = RequestCode("R002", "a value has the wrong type, or the request is not a mapping")
+R003 = RequestCode("R003", "a value lies outside its domain")
+R004 = RequestCode("R004", "a key names no signal")
+
+REQUEST_CODES: dict[str, RequestCode] = {c.code: c for c in (R001, R002, R003, R004)}
+"""Every request error's code, by its text. The compiled modules spell these texts themselves
+(standard library only: `backends/python/support.py` is copied into each)."""

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ._version import __version__
-from .codes import CODES, Code, Severity
+from .codes import CODES, Code, DiagnosticCode, Severity
 from .jsontext import decimal_text, dumps
 from .source import Source, Span
 
@@ -30,7 +30,7 @@ class Diagnostic(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    code: str
+    code: DiagnosticCode
     severity: Severity
     message: str
     span: Span

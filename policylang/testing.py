@@ -100,9 +100,8 @@ def _outcome(policy: Policy, test: Test, engine: Engine) -> tuple[str | None, _H
 
 
 def cap_of(rule: Rule | None, model: Model) -> int:
-    """The max_output a call to `model` gets for `rule`: min(rule cap, model max_output)."""
-    cap = rule.cap if rule is not None else None
-    return model.max_output if cap is None else min(cap, model.max_output)
+    """The max_output a call to `model` gets for `rule` (`Rule.cap_for`); its own with no rule."""
+    return model.max_output if rule is None else rule.cap_for(model)
 
 
 def _words(rule: str | None, rejected: bool, path: tuple[tuple[str, int | None], ...], unserved: int | None = None) -> str:

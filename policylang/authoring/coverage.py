@@ -191,16 +191,12 @@ def _serve(policy: Policy, test: Test) -> tuple[str, str | None, Walk] | None:
             observe=lambda step: observed,
             fallback=lambda model, error: policy.fallback(model, error, engine="interpreted"),
             escalate=lambda d, step, outcomes: policy.escalate(d, step, outcomes, engine="interpreted"),
-            cap=lambda model: _cap(rule.cap, policy.ir.model(model).max_output),
+            cap=lambda model: rule.cap_for(policy.ir.model(model)),
         )
     except RequestError:
         return None
     cascade = rule.target.cascade if isinstance(rule.target, CascadeTarget) else None
     return rule.name, cascade, run
-
-
-def _cap(rule_cap: int | None, max_output: int) -> int:
-    return max_output if rule_cap is None else min(rule_cap, max_output)
 
 
 def _request(policy: Policy, pairs: tuple[tuple[str, Any], ...]) -> Mapping[str, Any]:

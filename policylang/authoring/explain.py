@@ -26,6 +26,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ..backends.python.support import Decision, RequestError, _shown as _shown_value
+from ..codes import R002
 from ..explanation import Call, ClimbStep, Cost, Explanation, Reason, RuleTrace, StepFallbacks, WorstCase, json_shown
 from ..ir import expr as e
 from ..ir.node import walk
@@ -69,19 +70,19 @@ def explain(policy: Policy, request: Mapping[str, Any], *, engine: Engine = "com
         request = dict(request.items())
     except (AttributeError, TypeError, ValueError):
         return _refused(policy, request, RequestError(
-            "R002", None, f"a request is an object of signal names to values, not {_shown_value(request)}"))
+            R002.code, None, f"a request is an object of signal names to values, not {_shown_value(request)}"))
     shown = request
     signals = {k: v for k, v in request.items() if not (isinstance(k, str) and k.startswith("@"))}
     outcomes = request.get(OUTCOMES_KEY)
     if outcomes is not None and not (isinstance(outcomes, list) and all(isinstance(o, Mapping) for o in outcomes)):
         return _refused(policy, shown, RequestError(
-            "R002", OUTCOMES_KEY, f"{OUTCOMES_KEY} is a list of objects of outcomes, one per step"))
+            R002.code, OUTCOMES_KEY, f"{OUTCOMES_KEY} is a list of objects of outcomes, one per step"))
     extra = {}
     for key in (OUTPUT_TOKENS_KEY, INPUT_TOKENS_KEY):
         if key in request:
             value = request[key]
             if value.__class__ is not int or value < 0:
-                return _refused(policy, shown, RequestError("R002", key, f"{key} must be a whole number >= 0, got {_shown_value(value)}"))
+                return _refused(policy, shown, RequestError(R002.code, key, f"{key} must be a whole number >= 0, got {_shown_value(value)}"))
             extra[key] = value
     try:
         env = policy.interpreter.validate(signals, "signal", strict)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import click
 
+from ..codes import R002
 from ..diagnostics import render_text, summary_line
 from ..jsontext import RecordError, dumps, read_record
 from ..policy import Engine, Policy, PolicyError, check_text, load
@@ -38,7 +39,7 @@ def explain(file: str, request: str, all_rules: bool, engine: Engine, strict: bo
         signals = read_record(request)  # read as every command reads a request
     except RecordError as exc:
         answer = Explanation(policy=policy.name, request={}, decision=None, file=policy.ir.file,
-                             error=RequestError("R002", None, f"--request {exc}"))
+                             error=RequestError(R002.code, None, f"--request {exc}"))
     else:
         answer = policy.explain(signals, engine=engine, all_rules=all_rules, strict=strict)
     click.echo(dumps(answer.as_dict()) if fmt == "json" else explanation_text(answer))

@@ -131,6 +131,11 @@ class Rule(Node):
         assert self.condition is not None, "the default has no condition"
         return self.condition
 
+    def cap_for(self, model: Model) -> int:
+        """The max_output a call to `model` gets when this rule decides (section 5): the
+        rule's cap where it has one and the model allows it, min(rule cap, model max_output)."""
+        return model.max_output if self.cap is None else min(self.cap, model.max_output)
+
 
 class Test(Node):
     kind: Literal["test"] = "test"
@@ -206,8 +211,7 @@ class Policy(Node):
         if isinstance(rule.target, RejectTarget):
             return (rule.name, None, (), None, (), rule.target.reason)
         steps = self.steps(rule)
-        caps = tuple(self.model(s).max_output if rule.cap is None else min(rule.cap, self.model(s).max_output)
-                     for s in steps)
+        caps = tuple(rule.cap_for(self.model(s)) for s in steps)
         return (rule.name, steps[0], steps, caps[0], caps, None)
 
     def fallback_of(self, model: str, error: str) -> str | None:

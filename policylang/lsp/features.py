@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
+from ..codes import W201, W202
 from ..ir import surface as s
 from ..ir.boxes import Constraint, Interval
 from ..ir.node import Node
@@ -300,7 +301,7 @@ def _firing_summary(snapshot: Snapshot, symbol: Symbol) -> str | None:
     """Where the rule fires under first-match, when the analyses can say: `never` with the
     analyses' reason, or the exact region when its conditions are boxes."""
     for d in snapshot.analysis_diagnostics:
-        if d.code in ("W201", "W202") and d.span.file == symbol.span.file and d.span.start == symbol.decl.span.start:
+        if d.code in (W201.code, W202.code) and d.span.file == symbol.span.file and d.span.start == symbol.decl.span.start:
             return f"**never fires**: {d.message}"
     policy = snapshot.policy
     if policy is None or symbol.unit is not snapshot.program.top:

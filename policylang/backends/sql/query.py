@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...codes import R004
 from ...ir.policy import CascadeTarget, Policy, RejectTarget
 from ..python.checks import SignalCheck, checks
 from ..python.plan import has_input_tokens
@@ -286,7 +287,7 @@ class _Builder:
                 codes.append((f"{code} IS NOT NULL", code, string(check.name)))
                 unheld.append(found.unheld)
             unknown, first_unknown = self.unknown_outcome_keys(step)
-            columns.append(f"{case([(c, v) for c, v, _ in codes] + [(unknown, string('R004'))], NULL)} AS {col(f'o{step}code')}")
+            columns.append(f"{case([(c, v) for c, v, _ in codes] + [(unknown, string(R004.code))], NULL)} AS {col(f'o{step}code')}")
             columns.append(f"{case([(c, s) for c, _, s in codes] + [(unknown, first_unknown)], NULL)} AS {col(f'o{step}signal')}")
             columns.append(f"{any_of(unheld)} AS {col(f'o{step}unheld')}")
             outcome_envs.append(Env(plain, numbers, env.models, env.input_tokens))

@@ -13,12 +13,13 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from ... import codes
 from ..python.checks import SignalCheck
 from .columns import Source
 from .numbers import EXACT_DOUBLE_INTS, SCALE, Number, decimal_against, double_against, exact_double, int_against, repr_against
 from .text import FALSE, NULL, TRUE, all_of, any_of, case, decimal, double, integer, negate, string
 
-R001, R002, R003 = string("R001"), string("R002"), string("R003")
+R001, R002, R003 = string(codes.R001.code), string(codes.R002.code), string(codes.R003.code)
 
 
 @dataclass(frozen=True)
