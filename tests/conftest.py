@@ -59,3 +59,14 @@ def write_route(tmp_path):
         return path
 
     return write
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite the golden files in tests/golden/ from what the code makes now")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """Whether `--update-golden` was given: golden tests then rewrite their files (support.golden)."""
+    return bool(request.config.getoption("--update-golden"))

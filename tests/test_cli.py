@@ -8,18 +8,14 @@ from a working directory outside the repository. No output anywhere may hold a t
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import policylang
-from policylang.cli import main
 from policylang.passes.pipeline import ANALYSES_WAIT
 
-POLICYC = Path(sys.executable).parent / "policyc"
+from support.cli import json_lines, run, run_script
 
 MODELS = """
 model small { id = "acme/small" tier = 1 input_per_mtok = $1 output_per_mtok = $2 context = 1_000 max_output = 100 latency = 1s }
@@ -123,30 +119,6 @@ test small_goes_huge {
 }
 """
 )
-
-
-def run(args: list[str], input: str | None = None):
-    """Invoke policyc in-process; any exception other than SystemExit is a bug, and so is a traceback."""
-    result = CliRunner().invoke(main, [str(a) for a in args], input=input)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"policyc {args} raised {result.exception!r}") from result.exception
-    assert "Traceback" not in result.output
-    assert "Traceback" not in result.stderr
-    return result
-
-
-def run_script(args: list[str], cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
-    """Run the installed policyc script in a subprocess (never from the repository)."""
-    completed = subprocess.run(
-        [str(POLICYC), *map(str, args)], cwd=cwd, input=input, capture_output=True, text=True, timeout=120,
-    )
-    assert "Traceback" not in completed.stdout
-    assert "Traceback" not in completed.stderr
-    return completed
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 # ---- lint ------------------------------------------------------------------------------------

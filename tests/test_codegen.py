@@ -23,7 +23,7 @@ import pytest
 
 import policylang
 from policylang.backends.python.codegen import generate
-from test_cli import run
+from support.cli import run
 
 POLICYC = Path(sys.executable).parent / "policyc"
 

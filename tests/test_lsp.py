@@ -23,7 +23,7 @@ from pygls.protocol import default_converter
 
 from policylang import format_source
 from policylang.lsp.snapshot import stdlib_path
-from test_cli import run
+from support.cli import run
 
 POLICYC = str(Path(sys.executable).parent / "policyc")
 
