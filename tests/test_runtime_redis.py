@@ -201,6 +201,38 @@ def test_a_settle_whose_reply_was_lost_counts_once(server, monkeypatch):
         (Decimal("0.4"), Decimal(0))
 
 
+def test_a_catch_up_whose_reply_was_lost_is_applied_once_and_what_came_after_too(server, monkeypatch):
+    from policylang.runtime.redisstate import Unreachable
+
+    state = fresh(server)
+    ledger = state.ledger("team", Decimal("1"))
+    first = ledger.reserve(Decimal("0.1"))
+    real_run = state.run
+
+    def away(script, keys, args):
+        raise Unreachable()
+
+    def reply_lost(script, keys, args):
+        if script == "CATCH_UP":
+            real_run(script, keys, args)
+        raise Unreachable()
+
+    monkeypatch.setattr(state, "run", away)
+    ledger.settle(first, Decimal("0.05"))  # a Redis hold settled while away
+    second = ledger.reserve(Decimal("0.2"))  # a hold made while away
+    monkeypatch.setattr(state, "run", reply_lost)
+    ledger.totals()  # the catch-up lands, its reply does not
+    monkeypatch.setattr(state, "run", away)
+    ledger.settle(second, Decimal("0.15"))  # adopted by the landed batch, ended here
+    third = ledger.reserve(Decimal("0.3"))
+    monkeypatch.undo()
+    assert ledger.totals() == (Decimal("0.2"), Decimal("0.3"))
+    view = opened(server.url, prefix=state.prefix).ledger("team", Decimal(1))
+    assert view.totals() == (Decimal("0.2"), Decimal("0.3"))
+    ledger.release(third)
+    assert view.totals() == (Decimal("0.2"), Decimal(0))
+
+
 WORKER = r'''
 import os, random, sys, time
 from decimal import Decimal

@@ -216,7 +216,7 @@ class RedisLedger:
         self._local: dict[str, int] = {}  # holds made while Redis was away
         self._away_spent = 0  # settled while away on holds made while away, not yet in Redis
         self._drops: dict[str, int] = {}  # Redis holds settled (their cost) or released (0) while away
-        self._batch: str | None = None  # the id of the journal's catch-up, kept until it lands
+        self._batch: tuple[str, int, dict[str, int], dict[str, int], int] | None = None  # a catch-up not yet confirmed
         self._spent = self._held = 0  # the last totals read from Redis (units), then local changes
         self._renewed = time.monotonic()
         with self._lock:
@@ -306,22 +306,34 @@ class RedisLedger:
                 pass
 
     def _catch_up(self) -> None:
-        """Apply the journal of a Redis outage in one script, exactly once (its batch id)."""
-        if not (self._away_spent or self._drops or self._local):
-            return
-        if self._batch is None:
-            self._batch = secrets.token_hex(12)
-        drops = [item for hold, units in self._drops.items() for item in (hold, units)]
-        adopt = [item for hold, units in self._local.items() for item in (hold, units)]
-        floor = self._spent - self._away_spent - sum(self._drops.values())  # the spent Redis last said
-        self._state.run("CATCH_UP", self._keys, [self._batch, self._away_spent, self._budget, floor,
-                                                 int(self._state.lease * 1000), len(self._drops), *drops, *adopt])
-        self._mine.update(self._local)
-        self._local.clear()
-        self._drops.clear()
-        self._away_spent = 0
-        self._batch = None
-        self._read(self._state.run("TOTALS", self._keys, [self._budget]))
+        """Apply the journal of a Redis outage in one script, exactly once: a batch is a
+        snapshot with an id, sent again as it was until Redis confirms it (a reply lost after
+        Redis applied it is not applied twice), then taken out of the journal; what was
+        journaled meanwhile goes in the next batch."""
+        landed = False
+        while True:
+            if self._batch is None:
+                if not (self._away_spent or self._drops or self._local):
+                    if landed:  # the local view held the journal until now: Redis's totals are whole again
+                        self._read(self._state.run("TOTALS", self._keys, [self._budget]))
+                    return
+                floor = self._spent - self._away_spent - sum(self._drops.values())  # the spent Redis last said
+                self._batch = (secrets.token_hex(12), self._away_spent, dict(self._drops), dict(self._local), floor)
+            batch, away, drops, adopt, floor = self._batch
+            self._state.run("CATCH_UP", self._keys, [
+                batch, away, self._budget, floor, int(self._state.lease * 1000), len(drops),
+                *(item for hold, units in drops.items() for item in (hold, units)),
+                *(item for hold, units in adopt.items() for item in (hold, units))])
+            self._batch = None
+            self._away_spent -= away
+            for hold in drops:
+                del self._drops[hold]
+            for hold, units in adopt.items():
+                if self._local.pop(hold, None) is not None:
+                    self._mine[hold] = units  # still in flight: a Redis hold now
+                else:
+                    self._drops[hold] = 0  # ended while the batch was out (its cost is journaled): drop it
+            landed = True
 
     def _read(self, answer: list[Any]) -> None:
         self._spent, self._held = int(answer[1]), int(answer[2])
