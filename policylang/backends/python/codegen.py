@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache, partial
 from importlib.resources import files
@@ -26,6 +26,7 @@ from ...ir.types import describe
 from .checks import SignalCheck, checks
 from .lowering import split_deep
 from .index import Chain, plan_dispatch
+from .views import ChainView, DispatchView, FamilyView, PathView, RouteView, RuleView
 from ...ir.values import exact
 from .plan import (cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, narrow_number,
                    serving_models, signals_read)
@@ -135,7 +136,7 @@ class _Writer:
         self.locals = {s.name: _identifier(s.name, i) for i, s in enumerate(policy.signals)}
         self.signal_checks = {c.name: c for c in checks(policy, "signal")}
         """Each signal's check by name, in declaration order: built once, read by every read."""
-        self.views: dict[tuple[int, int], tuple[e.Expr | None, dict[str, Any]]] = {}
+        self.views: dict[tuple[int, int], tuple[e.Expr | None, RuleView]] = {}
         """Each rule view written so far, by (position, the condition's identity), with the
         condition (kept, so that its identity is not reused)."""
         self.ladders = {id(rule): ladder(policy, rule) for rule in policy.route}
@@ -317,7 +318,7 @@ class _Writer:
         return f"signals[{name!r}]" if check.required else \
             f"signals.get({name!r}, {self.constants.literal(check.default)})"
 
-    def lazy(self, views: list[dict[str, Any]], rules: list[tuple[Rule, e.Expr | None]], read: set[str],
+    def lazy(self, views: list[RuleView], rules: list[tuple[Rule, e.Expr | None]], read: set[str],
              maybe: set[str], defer: bool = False) -> None:
         """Give each rule view the trusted reads it needs first: each signal just before the
         first rule that tests it, never twice (`read` holds what the path has read so far).
@@ -332,13 +333,13 @@ class _Writer:
                 if name in maybe:
                     maybe.discard(name)
                     read.add(name)
-                    view["guarded"].append(f"if {self.locals[name]} is None: {self.read(name)}")
+                    view.guarded.append(f"if {self.locals[name]} is None: {self.read(name)}")
                 elif name not in read and not (rewritten and name in rewritten[1]):
                     read.add(name)
-                    view["reads"].append(self.read(name))
+                    view.reads.append(self.read(name))
             if rewritten is not None:
-                view["condition"], deferred = rewritten
-                view["reads"] += [f"{self.locals[name]} = None" for name in deferred]
+                view.condition, deferred = rewritten
+                view.reads += [f"{self.locals[name]} = None" for name in deferred]
                 maybe.update(deferred)
 
     def deferred(self, rule: Rule, condition: e.Expr | None, read: Collection[str]) -> tuple[str, list[str]] | None:
@@ -386,17 +387,17 @@ class _Writer:
         tests += [self.expr(o, name_of, top=isinstance(o, (*_TIGHT, e.Not))) for o, _ in pending]
         return " and ".join(tests), deferred
 
-    def rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> dict[str, Any]:
+    def rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> RuleView:
         """One rule as the template writes it: its test (maybe specialized) and its decision; a
         new view each call, its test written once (both paths' chains hold the same rules)."""
         made = self.views.get((i, id(condition)))
         if made is not None and made[0] is condition:
-            return {**made[1], "reads": [], "guarded": []}
+            return replace(made[1], reads=[], guarded=[])
         view = self._rule_view(i, rule, condition)
         self.views[(i, id(condition))] = (condition, view)
-        return {**view, "reads": [], "guarded": []}
+        return replace(view, reads=[], guarded=[])
 
-    def _rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> dict[str, Any]:
+    def _rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> RuleView:
         fields = self.policy.decision_of(rule)
         result = f"_D{i}"
         plan = self.ladders[id(rule)]
@@ -408,10 +409,9 @@ class _Writer:
         test: str | None = None
         if condition is not None:
             prelude, test = self.condition(condition, self.local_name)
-        return {"name": comment(rule.name), "line": rule.span.line, "prelude": prelude, "condition": test,
-                "result": result, "reads": [], "guarded": [], "mark": ""}
+        return RuleView(comment(rule.name), rule.span.line, prelude, test, result)
 
-    def route_view(self) -> dict[str, Any]:
+    def route_view(self) -> RouteView:
         """The route twice over: the validated path (every signal already in its local) and the
         trusted one (`validate=False`: each signal read just before the first rule that tests
         it, or, past LAZY_RULES rules, every signal the rules read up front). With a dispatch
@@ -429,10 +429,10 @@ class _Writer:
             before = [(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.before]
             after = [(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.after] + default
 
-        def views(rows: list[_Row]) -> list[dict[str, Any]]:
+        def views(rows: list[_Row]) -> list[RuleView]:
             return [self.rule_view(i, rule, condition) for i, rule, condition in rows]
 
-        validated: dict[str, Any] = {"reads": [], "before": views(before), "after": views(after), "key_reads": []}
+        validated = PathView(before=views(before), after=views(after))
         args: list[str] = []
         if dispatch is not None:
             reads: set[str] = set()
@@ -443,11 +443,10 @@ class _Writer:
         maybe: set[str] = set()  # what the trusted path may have read by the dispatch
         if len(before) + len(after) <= LAZY_RULES:
             read: set[str] = set()
-            trusted: dict[str, Any] = {"reads": [], "before": views(before), "after": views(after), "key_reads": [],
-                                       "shared": False}
-            for view in (*trusted["before"], *trusted["after"]):
-                view["mark"] = ", validate=False"
-            self.lazy(trusted["before"], [(r, c) for _, r, c in before], read, maybe, defer=True)
+            trusted = PathView(before=views(before), after=views(after))
+            for view in (*trusted.before, *trusted.after):
+                view.mark = ", validate=False"
+            self.lazy(trusted.before, [(r, c) for _, r, c in before], read, maybe, defer=True)
             if dispatch is not None:
                 lazy_chains = LAZY_CHAINS
                 # the chains read the rest, unless the rules after them read it too (once)
@@ -457,33 +456,32 @@ class _Writer:
                     if name in maybe and (name in later or not lazy_chains or name == dispatch.key):
                         maybe.discard(name)
                         read.add(name)
-                        trusted["key_reads"].append(f"if {self.locals[name]} is None: {self.read(name)}")
+                        trusted.key_reads.append(f"if {self.locals[name]} is None: {self.read(name)}")
                     elif name not in read and name not in maybe:
                         read.add(name)
-                        trusted["key_reads"].append(self.read(name))
+                        trusted.key_reads.append(self.read(name))
             chain_maybe = set(maybe)
-            self.lazy(trusted["after"], [(r, c) for _, r, c in after], read, maybe, defer=True)
+            self.lazy(trusted.after, [(r, c) for _, r, c in after], read, maybe, defer=True)
         else:
             lazy_chains, passed, chain_maybe = False, args, set()
-            trusted = {"reads": [self.read(n) for n in self.locals if n in self.used], "shared": True}
+            trusted = PathView(reads=[self.read(n) for n in self.locals if n in self.used], shared=True)
         if dispatch is None:
-            return {"validated": validated, "trusted": trusted, "dispatch": None}
+            return RouteView(validated, trusted)
         ends = not dispatch.after  # then each chain ends in the default (its own reads lazy too)
         ending = None if dispatch.after or default else "_NO_RULE"
 
-        def chain_view(function: str, chain: Chain, label: str, lazy: bool) -> dict[str, Any]:
+        def chain_view(function: str, chain: Chain, label: str, lazy: bool) -> ChainView:
             whole = bool(chain.rules) and chain.rules[-1][1] is None  # its last rule always fires
             rows = [(i, policy.rules[i], cond) for i, cond in chain.rules] + (default if ends and not whole else [])
             views = [self.rule_view(i, rule, cond) for i, rule, cond in rows]
             if lazy:  # what the trusted path may have read comes as None if it has not
                 for view in views:
-                    view["mark"] = ", validate=False"
+                    view.mark = ", validate=False"
                 self.lazy(views, [(rule, cond) for _, rule, cond in rows], set(passed) - chain_maybe,
                           chain_maybe & set(passed))
-            return {"function": function, "members": comment(label), "ending": ending, "rules": views,
-                    "closed": whole or (ends and bool(default))}
+            return ChainView(function, comment(label), ending, views, whole or (ends and bool(default)))
 
-        def family(prefix: str, name: str, lazy: bool, other: bool, params: str) -> dict[str, Any]:
+        def family(prefix: str, name: str, lazy: bool, other: bool, params: str) -> FamilyView:
             """One function per chain and the table from each value of the key to its function."""
             chains = [chain_view(f"{prefix}_{k}", c, ", ".join(c.members[:8]) + (", ..." if len(c.members) > 8 else ""),
                                  lazy) for k, c in enumerate(dispatch.chains)]
@@ -491,25 +489,22 @@ class _Writer:
                 chains.append(chain_view(f"{prefix}_other", dispatch.other,
                                          "a value that is no member (unvalidated requests)", lazy))
             table = "{" + ", ".join(f"{m!r}: {prefix}_{k}" for k, c in enumerate(dispatch.chains) for m in c.members) + "}"
-            return {"chains": chains, "table": table, "name": name, "params": params}
+            return FamilyView(chains, table, name, params)
 
         key = self.locals[dispatch.key]
         values = ", ".join(self.locals[n] for n in args)
         # the trusted path has chains of its own that read lazily, or it reads what the chains
         # read up front and calls the validated path's (which then also take a value that is no member)
-        trusted_own = lazy_chains and not trusted["shared"]
+        trusted_own = lazy_chains and not trusted.shared
         families = [family("_chain", "_CHAINS", False, not trusted_own, values)]
         if trusted_own:
-            validated["call"] = f"_CHAINS[{key}]({values})"  # a validated key is a member
+            validated.call = f"_CHAINS[{key}]({values})"  # a validated key is a member
             lazy_args = ", ".join(["signals", *(self.locals[n] for n in passed)])
             families.append(family("_lazy", "_LAZY_CHAINS", True, True, lazy_args))
-            trusted["call"] = f"_LAZY_CHAINS.get({key}, _lazy_other)({lazy_args})"
+            trusted.call = f"_LAZY_CHAINS.get({key}, _lazy_other)({lazy_args})"
         else:
-            validated["call"] = trusted["call"] = f"_CHAINS.get({key}, _chain_other)({values})"
-        return {
-            "validated": validated, "trusted": trusted,
-            "dispatch": {"name": comment(dispatch.key), "families": families, "ends": ends},
-        }
+            validated.call = trusted.call = f"_CHAINS.get({key}, _chain_other)({values})"
+        return RouteView(validated, trusted, DispatchView(comment(dispatch.key), families, ends))
 
     def render(self) -> str:
         """The module's source: deterministic, every policy string quoted or cut to a comment."""
