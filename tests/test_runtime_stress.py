@@ -398,7 +398,7 @@ def test_a_killed_writer_tears_at_most_its_last_record_and_the_next_writer_start
         log({"i": "after"})
     records = list(runtime.read_log(path, skip_torn=True))
     assert [r["i"] for r in records][: len(numbers)] == numbers and records[-1] == {"i": "after"}
-    assert path.read_bytes().endswith(b'{"i": "after"}\n')
+    assert path.read_bytes().endswith((b'{"i": "after"}\n', b'{"i":"after"}\n'))  # orjson's or the stdlib's
     if tail:  # the write was cut short: the torn record is alone on its line, never merged
         with pytest.raises(ValueError, match="not a JSON record"):
             list(runtime.read_log(path))

@@ -111,6 +111,8 @@ class LogCounts:
 _START = b'{"event": "start", "run_id": "'
 """How the runtime's start records begin, as JsonlLog encodes them: the reader counts such a
 line without parsing it (half a log's lines are start records)."""
+_START_COMPACT = b'{"event":"start","run_id":"'
+"""The same, as JsonlLog writes it with orjson installed (no spaces)."""
 
 
 def _count(n: int, word: str) -> str:
@@ -131,9 +133,10 @@ class Reader:
             return None
         counts = self.counts
         raw = line.encode("utf-8") if isinstance(line, str) else line
-        if raw.startswith(_START) and raw.rstrip(b"\r\n").endswith(b"}"):  # as JsonlLog writes a start: no parse
-            end = raw.find(b'"', len(_START))
-            run = raw[len(_START):end]
+        start = _START if raw.startswith(_START) else _START_COMPACT
+        if raw.startswith(start) and raw.rstrip(b"\r\n").endswith(b"}"):  # as JsonlLog writes a start: no parse
+            end = raw.find(b'"', len(start))
+            run = raw[len(start):end]
             if end > 0 and run.isalnum():
                 counts.skipped += 1
                 counts.starts += 1
