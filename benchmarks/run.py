@@ -15,6 +15,9 @@ Suites (all by default):
            tenant policy on 10 to 5,000 rules, with policyc compile beside lint
   report   policyc report over 1,000,000 generated decision-log records (100,000 with --quick):
            the duckdb engine against the python engine, each in its own process
+  runtime_e2e  issue 24's table: an async app over Router.arun and the openai SDK, the local
+           OpenAI-compatible server behind a fault-injecting proxy (500s, 429s, an outage,
+           resets), 40 requests a second on 127.0.0.1, about 6 minutes (1 with --quick)
 
 Every candidate of a suite runs over the same requests; rounds interleave candidates and
 each figure is the fastest of its rounds (the median beside it). `--write` records the tables
@@ -361,8 +364,14 @@ def suite_report(quick: bool) -> list[str]:
     return report.suite(quick)
 
 
+def suite_runtime_e2e(quick: bool) -> list[str]:
+    from . import runtime_e2e
+
+    return runtime_e2e.suite(quick)
+
+
 SUITES = {"decide": suite_decide, "scale": suite_scale, "startup": suite_startup, "lint": suite_lint,
-          "shapes": suite_shapes, "report": suite_report}
+          "shapes": suite_shapes, "report": suite_report, "runtime_e2e": suite_runtime_e2e}
 
 
 def main(argv: list[str] | None = None) -> int:

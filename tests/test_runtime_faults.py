@@ -313,3 +313,41 @@ def test_a_retry_after_given_as_an_int_is_waited_for(shop):
         return await router(shop, call, clock, retry=runtime.Retry(attempts=2)).arun(CODE, "x")
 
     assert [a.error for a in asyncio.run(main()).attempts] == ["rate_limited", None] and clock.slept[-1] == 2.0
+
+
+class ParkedByOthers(Scripted):
+    """A provider that 429s `model` (Retry-After 1 s) on its first two calls; during the second,
+    another request's 429 parks the model for 5 s (the load of issue 24's 10% of 429s)."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__({model: [runtime.ProviderError("rate_limited", retry_after=1)] * 2})
+        self.model, self.routed = model, None
+
+    def __call__(self, model, request, *, max_output, **kwargs):
+        if model.name == self.model and len(self.calls) == 1:
+            self.routed.breakers.record(model.id, self.routed_clock.now, "rate_limited", retry_after=5)
+        return super().__call__(model, request, max_output=max_output, **kwargs)
+
+
+def test_a_retry_the_breaker_stops_fails_open_when_no_fallback_is_left(shop):
+    # big has no rate_limited fallback: stopping its retry because another request parked it
+    # would end the request in Exhausted, so the retry is made (fail-open), as the bare SDK would
+    clock = FakeClock()
+    call = ParkedByOthers("big")
+    routed = call.routed = router(shop, call, clock, retry=runtime.Retry(attempts=3), breaker=runtime.Breaker())
+    call.routed_clock = clock
+    result = routed.run(CODE, "x")
+    assert [(a.model, a.error, a.retry, a.fail_open) for a in result.attempts] == [
+        ("big", "rate_limited", 0, False), ("big", "rate_limited", 1, False), ("big", None, 2, True)]
+    assert clock.slept == [1.0, 1.0]
+
+
+def test_a_retry_the_breaker_stops_goes_to_the_fallback_when_there_is_one(shop):
+    clock = FakeClock()
+    call = ParkedByOthers("small")
+    routed = call.routed = router(shop, call, clock, retry=runtime.Retry(attempts=3), breaker=runtime.Breaker())
+    call.routed_clock = clock
+    result = routed.run(CHAT, "x")
+    assert [(a.model, a.error, a.retry) for a in result.attempts] == [
+        ("small", "rate_limited", 0), ("small", "rate_limited", 1), ("spare", None, 0)]
+    assert result.model == "spare"

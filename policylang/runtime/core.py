@@ -207,10 +207,10 @@ class Run:
                     tries, last, tripped, fail_open = 0, None, False, False
                     while True:
                         if gated:
-                            gate = self.gate(model, asked, tries, tripped or fail_open)
+                            gate = self.gate(model, asked, tries, tripped or fail_open, last)
                             while gate.__class__ is float:
                                 yield gate
-                                gate = self.gate(model, asked, tries, tripped or fail_open)
+                                gate = self.gate(model, asked, tries, tripped or fail_open, last)
                             if gate.__class__ is str:
                                 error = gate if gate != "retry_stopped" else last
                                 break
@@ -264,22 +264,26 @@ class Run:
         tokens = self.signals.get("input_tokens") if self.engine.input_tokens else None
         return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else model.context
 
-    def gate(self, model: Model, asked: Call, tries: int, tripped: bool) -> Any:
+    def gate(self, model: Model, asked: Call, tries: int, tripped: bool, last: str | None = None) -> Any:
         """None when the call may be made now; a float: wait that long, then ask again (money
         held by other runs may come back); a Model: call that one instead (fail-open); else
         why not: a breaker that is open (`unavailable`), a budget that cannot cover it
         (`over_budget`, `budget_busy`), or either on a retry (`retry_stopped`: the retries end,
-        the model's last error stands). `tripped`: the breaker is not asked (the retry of the
-        call that opened it, or of a fail-open call)."""
+        the model's last error stands; but when no model that error falls back to is left
+        untried, the retry fails open: the model is the last resort). `tripped`: the breaker is
+        not asked (the retry of the call that opened it, or of a fail-open call)."""
         config = self.config
         breakers = config.breakers
         chosen: Model | None = None
         if breakers is not None and not tripped and not breakers.allow(model.id, config.clock()):
             if tries:
-                return "retry_stopped"
-            chosen = self.fail_open(model, asked)
+                if not self.last_resort(model, asked, last):
+                    return "retry_stopped"
+                chosen = model  # stopping would end the step in an error: retry, as the bare SDK would
+            else:
+                chosen = self.fail_open(model, asked)
             if chosen is None:
-                self.skip(model, asked, "breaker_open", "unavailable")
+                self.skip(model, asked, "breaker_open", "unavailable")  # (tries == 0 here)
                 return "unavailable"
         if self.tab is not None:
             target = chosen or model
@@ -322,6 +326,21 @@ class Run:
         if reopens is None:
             return chain[0]
         return min(chain, key=lambda m: reopens(m.id, now))
+
+    def last_resort(self, model: Model, asked: Call, error: str | None) -> bool:
+        """Whether `model`, which failed with `error` for this step, is the last model that can
+        serve it: the fallbacks declared for `error` reach no model not yet tried."""
+        if error is None:
+            return False
+        tried = {a.model for a in self.attempts if a.step == asked.step and not a.skipped}
+        seen = {model.name}
+        name = self.engine.fallback(model.name, error)
+        while name is not None and name not in seen:
+            if name not in tried:
+                return False
+            seen.add(name)
+            name = self.engine.fallback(name, error)
+        return True
 
     def skip(self, model: Model, asked: Call, why: str, error: str) -> None:
         attempt = Attempt(asked.step, model.name, model.id, asked.cap, error=error, skipped=why)
