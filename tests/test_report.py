@@ -180,6 +180,7 @@ def test_engines_agree_on_the_options(log_file: Path) -> None:
 # ---- both engines on hostile logs (hypothesis) ----------------------------------------------------
 
 BASE = router_records(40, seed=11, extra=_shadow_and_arm)
+DESK_POLICY = loads(DESK, "desk.route")
 
 
 def _mutations() -> st.SearchStrategy[bytes]:
@@ -224,14 +225,18 @@ def _mutations() -> st.SearchStrategy[bytes]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
-@given(lines=st.lists(_mutations(), min_size=1, max_size=25), by=st.sampled_from([None, "task", "arm"]))
-def test_engines_agree_on_any_log(tmp_path: Path, lines: list[bytes], by: str | None) -> None:
+@given(lines=st.lists(_mutations(), min_size=1, max_size=25), by=st.sampled_from([None, "task", "arm", "user_tier"]),
+       since=st.sampled_from([None, "2026-12-08T00:02"]), with_policy=st.booleans())
+def test_engines_agree_on_any_log(tmp_path: Path, lines: list[bytes], by: str | None, since: str | None,
+                                  with_policy: bool) -> None:
     path = tmp_path / "log.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
+    policy = DESK_POLICY if with_policy else None
     reports = []
     for engine in ENGINES:
         try:
-            got: Any = report([str(path)], engine=engine, by=by, every="1h", success="valid")
+            got: Any = report([str(path)], engine=engine, by=by, every="1h", success="valid", since=since,
+                              policy=policy)
             got.pop("engine")
         except ReportError as exc:
             got = str(exc)
