@@ -343,7 +343,7 @@ def configs(draw: st.DrawFn) -> tuple[str, str, bytes]:
             at = draw(st.integers(0, len(data)))
             data = data[:at] + draw(st.sampled_from((b"\xff", b"\x00", b":", b"{", b"- ", b"\t", b'"'))) + data[at:]
         elif edit == 3:  # a value nested deep
-            depth = draw(st.sampled_from((50, 1_500, 5_000)))
+            depth = draw(st.sampled_from((50, 1_500)))  # PyYAML takes ~1 s to refuse 1,500 levels, 5 s for 5,000
             nested = b"[" * depth + b"1" + b"]" * depth
             data = data + (b"\nextra: " + nested + b"\n" if path.suffix != ".json" else b"")
             if path.suffix == ".json":
@@ -361,8 +361,8 @@ def test_import_survives_a_hostile_config(tmp_path_factory, config: tuple[str, s
     tmp = tmp_path_factory.mktemp("config")
     path = tmp / name
     path.write_bytes(data)
-    policyc(["import", importer, str(path)])
-    policyc(["import", importer, str(path), "-o", str(tmp / "imported.route")])
+    if policyc(["import", importer, str(path)]).exit_code != 2:  # a policy came out: write it and lint it
+        policyc(["import", importer, str(path), "-o", str(tmp / "imported.route")])
 
 
 def test_the_harness_fails_on_a_traceback(monkeypatch, policies) -> None:
