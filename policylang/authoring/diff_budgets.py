@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..analysis.facts import Facts
 
 
-def shape(node: Any) -> Any:
+def shape(node: object) -> object:
     """An IR value without its source spans: two conditions written alike anywhere have one."""
     if isinstance(node, Node):
         return (type(node).__name__, tuple((name, shape(getattr(node, name)))

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.resources import as_file, files
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostic, has_errors
 from ..ir.policy import Policy
@@ -21,6 +21,9 @@ from ..passes.resolve import Resolution, resolve
 from ..passes.typecheck import typecheck
 from ..source import Source
 from ..syntax.loader import Program, Unit, decode, load
+
+if TYPE_CHECKING:  # imported when first used: the analyses load the solver
+    from ..analysis.facts import Facts
 
 
 def buffer_source(name: str, text: str, path: str | None) -> tuple[Source, Diagnostic | None]:
@@ -142,7 +145,7 @@ class Snapshot:
         return Findings(diagnostics, self.program.sources, False, policy)
 
     @cached_property
-    def facts(self) -> Any:
+    def facts(self) -> Facts:
         """The analyses' shared facts about the checked policy (the solver loads here)."""
         from ..backends.python.interpreter import Interpreter
         from ..analysis.facts import Facts
