@@ -60,11 +60,12 @@ class _Clock:
 
 
 def router_records(count: int, seed: int = 1, *, start: float = START, spacing: float = 7.0,
-                   drift_after: int | None = None, policy: Any = None,
+                   drift_after: int | None = None, policy: Any = None, shadow: Any = None,
                    extra: Callable[[dict[str, Any], random.Random], None] | None = None) -> list[dict[str, Any]]:
     """`count` end records from a Router serving a seeded workload, `spacing` seconds apart
     from `start`; after `drift_after` records, the fast model's confidence on `classify` drops
-    (the simulated model update). `extra(record, rng)` may add fields (a shadow, an arm)."""
+    (the simulated model update). `policy` may be a `runtime.Split`, `shadow` the Router's
+    shadow policies; `extra(record, rng)` may add fields."""
     rng = random.Random(seed)
     clock = _Clock()
     state = {"now": start, "index": 0}
@@ -87,9 +88,10 @@ def router_records(count: int, seed: int = 1, *, start: float = START, spacing: 
         confidence = round(rng.uniform(0.3, 0.8) if drifted else rng.uniform(0.55, 1.0), 2)
         return {"confidence": confidence, "valid": rng.random() < 0.9}
 
+    options: dict[str, Any] = {"shadow": shadow} if shadow is not None else {}
     router = runtime.Router(policy or desk_policy(), call, assess=assess, log=out.append, clock=clock,
                             now=lambda: state["now"], sleep=lambda s: None, rng=random.Random(seed),
-                            breaker=None)
+                            breaker=None, **options)
     for index in range(count):
         state["index"] = index
         state["now"] = start + index * spacing

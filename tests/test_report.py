@@ -503,3 +503,33 @@ def test_the_command_survives_hostile_bytes(tmp_path: Path, data: list[bytes], e
                                            "--format", fmt])
         assert result.exit_code in (0, 2), result.output
         assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+
+
+def test_a_real_router_with_a_shadow_and_a_split(tmp_path: Path) -> None:
+    from policylang import runtime
+
+    live = loads(DESK, "desk.route")
+    candidate = loads(DESK.replace("policy desk", "policy cheaper").replace(
+        "rule legal     when task == legal          -> frontier", "rule legal     when task == legal          -> ladder"),
+        "cheaper.route")
+    records = router_records(400, seed=21, shadow=[candidate])
+    ends = [r for r in records if r.get("event") != "start"]
+    path = write(tmp_path / "shadowed.jsonl", records)
+    for engine in ENGINES:
+        got = report([str(path)], engine=engine, shadow=True, candidates=[candidate] if engine == "python" else [])
+        (entry,) = got["shadow"]
+        pairs = Counter((r["rule"], r["shadow"][0]["rule"]) for r in ends)
+        assert {(c["live"], c["candidate"]): c["count"] for c in entry["matrix"]} == dict(pairs)
+        assert entry["agreement"] == 1.0  # the candidate keeps every rule name; only legal's target moves
+        if engine == "python":
+            legal = [r for r in ends if r["rule"] == "legal"]
+            assert legal and Decimal(entry["cost"]["estimated_cost"]) != Decimal(entry["cost"]["live_cost"])
+    split = runtime.Split({live: 1, candidate: 1}, key="task")
+    canary = write(tmp_path / "canary.jsonl", router_records(400, seed=22, policy=split))
+    arms = Counter(r["arm"] for r in json.loads("[" + ",".join(canary.read_text().split("\n")[:-1]) + "]")
+                   if r.get("event") != "start")
+    with pytest.raises(ReportError, match="2 policies"):
+        report([str(canary)], engine="duckdb")
+    for engine in ENGINES:
+        got = report([str(canary)], engine=engine, by="arm")
+        assert {g["value"]: g["requests"] for g in got["groups"]} == dict(arms) and set(arms) == {"desk", "cheaper"}
