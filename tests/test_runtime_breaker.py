@@ -376,7 +376,6 @@ def simulate(desk, traffic, seconds, events=None, on_request=None):
     healthy = runtime.Router(desk, lambda model, request, *, max_output: runtime.Answer(
         '{"confidence": %s, "valid": true}' % request, "stop", 300, 120), assess=runtime.assess.outcomes(json=True),
         breaker=None, retry=None)
-    routed.breakers._rng = random.Random(3)  # the cooldowns' jitter, seeded: the same numbers every run
     if events is not None:
         routed.breakers.subscribe(lambda key, state: events.append((clock.now, key, state)))
     expected: dict[tuple, tuple[str, ...]] = {}
@@ -456,3 +455,27 @@ def test_a_model_down_for_five_minutes_then_back(desk):
     assert back - 420 <= 120  # traffic returns within a couple of minutes
     assert fast_again >= 0.99
     assert opened and opened[0][2] == "open"
+
+
+def test_the_breakers_draw_their_jitter_from_the_routers_rng():
+    """A Router given a seeded `rng` opens its breakers for the same jittered cooldowns every
+    run (the breakers share the Router's view of chance, as its backoffs do)."""
+    def cooldowns(seed):
+        clock = FakeClock(start=0.0)
+
+        def down(model, request, *, max_output):
+            raise runtime.ProviderError("server_error")
+
+        router = runtime.Router(policylang.load(ROOT / "examples" / "support_desk.route"), down, clock=clock,
+                                sleep=lambda seconds: None, retry=None, rng=random.Random(seed))
+        seen = []
+        for _ in range(12):
+            clock.now += 0.5
+            with pytest.raises(runtime.Exhausted):
+                router.run({"task": "classify", "input_tokens": 300}, "0.9")
+            seen.append(tuple(round(router.breakers.reopens_in(model.id, clock.now), 9)
+                              for model in router.engine.models.values()))
+        return seen
+
+    assert cooldowns(4) == cooldowns(4)
+    assert any(any(x) for x in cooldowns(4))

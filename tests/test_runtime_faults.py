@@ -83,8 +83,8 @@ def test_the_call_that_trips_the_breaker_keeps_its_retry(shop):
 
 
 class Spy(Breakers):
-    def __init__(self, config):
-        super().__init__(config)
+    def __init__(self, config, rng=None):
+        super().__init__(config, rng)
         self.recorded = []
 
     def record(self, key, now, error, retry_after=None):
@@ -93,8 +93,8 @@ class Spy(Breakers):
 
 
 class SpyState(runtime.LocalState):
-    def breakers(self, config):
-        self.spy = Spy(config)
+    def breakers(self, config, rng=None):
+        self.spy = Spy(config, rng)
         return self.spy
 
 

@@ -84,17 +84,17 @@ class Router:
         self._sleep = sleep
         self._asleep = asleep or asyncio.sleep
         self._state = state
-        breakers: Any = None
-        if breaker is not None:
-            breakers = state.breakers(breaker) if state is not None else Breakers(breaker)
-            subscribe = getattr(breakers, "subscribe", None)
+        chance = rng or Random()
+        breakers: Breakers | None = None
+        if breaker is not None:  # the breakers draw their backoff jitter from the Router's rng too
+            breakers = state.breakers(breaker, chance) if state is not None else Breakers(breaker, chance)
             for listener in (on_breaker, getattr(metrics, "breaker", None)):
-                if listener is not None and subscribe is not None:
-                    subscribe(listener)
+                if listener is not None:
+                    breakers.subscribe(listener)
         self._breakers = breakers
         self._config = Config(assess=assess, usage=usage, log=log, metrics=metrics, classify=classify,
                               retry=retry or NO_RETRY, breakers=breakers, tracer=tracer, clock=clock,
-                              rng=rng or Random(), now=now, shadows=shadows(shadow))
+                              rng=chance, now=now, shadows=shadows(shadow))
 
     @property
     def engine(self) -> Engine:
