@@ -20,7 +20,7 @@ from typing import Any
 from ..policy import Policy
 from .alerts import AlertError, evaluate, parse
 from .build import make_report
-from .drift import drift
+from .drift import compare_groups, drift
 from .reading import EPOCH, PARQUET, LogError, expand
 from .tally import Options, Tally, count_python
 
@@ -137,6 +137,8 @@ def report(logs: Sequence[str], *, policy: Policy | None = None, by: str | None 
         raise ReportError(str(exc)) from None
     if before is not None:
         data["drift"] = drift(before, data)
+    if len(data.get("groups", [])) >= 2:
+        data["comparison"] = compare_groups(data["groups"])
     if shadow:
         from .shadow import candidate_cost
 

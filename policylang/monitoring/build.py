@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..jsontext import decimal_text
-from .stats import MIN_REQUESTS
+from .stats import MIN_REQUESTS, wilson
 from .tally import Options, Tally
 
 EXACT = Context(prec=1000)
@@ -87,6 +87,10 @@ def summary(tally: Tally, keep: Callable[[Any, Any], bool], success: str | None)
         out["successes"] = successes
         out["success_rate"] = rate(successes, requests)
         out["cost_per_success"] = divided(cost, successes, 9) if successes else None
+    out["ci95"] = {name: [round(x, 6) for x in wilson(part, whole)] if whole >= MIN_REQUESTS else None
+                   for name, part, whole in (("escalation_rate", escalated, served), ("fallback_rate", fell_back, requests),
+                                             ("error_rate", failed, calls), ("success_rate", successes, requests))
+                   if name != "success_rate" or success is not None}
     return out
 
 

@@ -8,13 +8,18 @@ from typing import Any
 from .stats import ALPHA, MIN_REQUESTS, chi_square, newcombe
 
 
-def _rates(report: dict[str, Any]) -> dict[str, tuple[int, int]]:
-    """Each rate the drift compares, as (successes, trials)."""
-    s = report["summary"]
+def summary_rates(s: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """The rates of a summary (the report's, a group's), as (successes, trials)."""
     rates = {"escalation_rate": (s["escalated"], s["served"]), "fallback_rate": (s["fell_back"], s["requests"]),
              "reject_rate": (s["rejected"], s["requests"]), "error_rate": (s["failed_calls"], s["calls"])}
     if "successes" in s:
         rates["success_rate"] = (s["successes"], s["requests"])
+    return rates
+
+
+def _rates(report: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Each rate the drift compares, as (successes, trials)."""
+    rates = summary_rates(report["summary"])
     for model in report["models"]:
         rates[f"error_rate{{model={model['model']}}}"] = (sum(model["errors"].values()), model["calls"])
     return rates
@@ -36,8 +41,16 @@ def drift(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         rule_mix.update({"statistic": round(test.statistic, 6), "dof": test.dof, "p_value": float(f"{test.p_value:.6g}"),
                          "expected_counts_at_least_5": test.cochran,
                          "significant": enough and test.p_value < ALPHA})
+    return {"interval": "Newcombe hybrid score (method 10), 95%", "rule_mix": rule_mix,
+            "rates": differences(_rates(before), _rates(after)),
+            "before": {"requests": before["requests"], "logs": before["logs"]},
+            "after": {"requests": after["requests"], "logs": after["logs"]}}
+
+
+def differences(old: dict[str, tuple[int, int]], new: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
+    """Each rate before and after, its difference (after - before) with Newcombe's 95% interval,
+    significant only when the interval excludes 0 and both sides have enough trials."""
     rates = []
-    old, new = _rates(before), _rates(after)
     for name in sorted(set(old) | set(new)):
         b, a = old.get(name, (0, 0)), new.get(name, (0, 0))
         row: dict[str, Any] = {"rate": name, "before": {"count": b[0], "of": b[1]}, "after": {"count": a[0], "of": a[1]}}
@@ -50,6 +63,13 @@ def drift(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
             row.update({"difference": round(d.difference, 6), "ci95": [round(d.low, 6), round(d.high, 6)],
                         "significant": d.significant})
         rates.append(row)
-    return {"interval": "Newcombe hybrid score (method 10), 95%", "rule_mix": rule_mix, "rates": rates,
-            "before": {"requests": before["requests"], "logs": before["logs"]},
-            "after": {"requests": after["requests"], "logs": after["logs"]}}
+    return rates
+
+
+def compare_groups(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each group against the first (a canary's arms, `--by arm`): every rate's difference with
+    its interval; and each group's rates with their Wilson 95% intervals."""
+    first = groups[0]
+    return {"interval": "Newcombe hybrid score (method 10), 95%", "reference": first["value"],
+            "groups": [{"value": g["value"], "rates": differences(summary_rates(first), summary_rates(g))}
+                       for g in groups[1:]]}

@@ -137,9 +137,9 @@ def facts_sql(readers: list[tuple[int, str]], options: Options) -> list[str]:
         AND j.attempts IS NOT NULL
         AND coalesce(list_bool_and(list_transform(att, lambda a: {attempt_ok})), true)
         AND len(akeys) = len(j.attempts) AND coalesce(list_bool_and(list_transform(akeys, lambda k: {_once('k')})), true)
-        AND ({_none('j.shadow')} OR j.shadow IS NOT NULL) AND {shadow_ok} AND {group_ok}
-        AND top_once"""
-    start_ok = f"{_str('j.event')} AND {_text('j.event')} = 'start' AND {_str('j.run_id')} AND top_once"
+        AND (j.shadow IS NOT NULL OR NOT coalesce(list_contains(topkeys, 'shadow'), false))
+        AND {shadow_ok} AND {group_ok} AND {_once('topkeys')}"""
+    start_ok = f"{_str('j.event')} AND {_text('j.event')} = 'start' AND {_str('j.run_id')} AND {_once('topkeys')}"
     made = ("list_transform(att, lambda a: {'model': " + _text("a.model") + ", 'step': TRY_CAST(a.step AS BIGINT), "
             "'error': " + _text("a.error") + ", 'skipped': " + _text("a.skipped") + ", "
             "'cost': TRY_CAST(coalesce(" + _text("a.cost") + ", '0') AS DECIMAL(38, 18)), "
@@ -153,9 +153,9 @@ def facts_sql(readers: list[tuple[int, str]], options: Options) -> list[str]:
                 "'x': CASE WHEN regexp_full_match(o.value, '-?[0-9].*') THEN TRY_CAST(o.value AS DOUBLE) END}), "
                 "lambda o: o.b IS NOT NULL OR o.x IS NOT NULL), [])")
     parsed = " UNION ALL ".join(
-        f"SELECT {index} AS f, r, doubt, top_once, akeys, j FROM (SELECT row_number() OVER () AS r, * FROM ("
+        f"SELECT {index} AS f, r, doubt, topkeys, akeys, j FROM (SELECT row_number() OVER () AS r, * FROM ("
         f"SELECT (line IS NULL OR trim(line, ' \t\r') = '') AS blank, {doubt_sql()} AS doubt, "
-        f"{_once('try(json_keys(line))')} AS top_once, try(json_keys(line, '$.attempts[*]')) AS akeys, "
+        f"try(json_keys(line)) AS topkeys, try(json_keys(line, '$.attempts[*]')) AS akeys, "
         f"try(json_transform(line, {_q(STRUCTURE)})) AS j FROM {reader})) WHERE NOT blank"
         for index, reader in readers)
     kind = (f"CASE WHEN doubt OR j IS NULL THEN 'other' WHEN {start_ok} THEN 'start' WHEN {run_ok} AND {outcome_ok} "
