@@ -533,3 +533,12 @@ def test_a_real_router_with_a_shadow_and_a_split(tmp_path: Path) -> None:
     for engine in ENGINES:
         got = report([str(canary)], engine=engine, by="arm")
         assert {g["value"]: g["requests"] for g in got["groups"]} == dict(arms) and set(arms) == {"desk", "cheaper"}
+        (other,) = got["comparison"]["groups"]
+        assert got["comparison"]["reference"] == "cheaper" and other["value"] == "desk"
+        by_rate = {r["rate"]: r for r in other["rates"]}
+        mine = {g["value"]: g for g in got["groups"]}
+        assert by_rate["escalation_rate"]["before"]["count"] == mine["cheaper"]["escalated"]
+        assert by_rate["escalation_rate"]["after"]["of"] == mine["desk"]["served"]
+        for g in got["groups"]:
+            low, high = g["ci95"]["escalation_rate"]
+            assert low <= g["escalation_rate"] <= high

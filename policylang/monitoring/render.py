@@ -29,6 +29,11 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return ["  " + line(headers), "  " + "  ".join("-" * w for w in widths)] + ["  " + line(r) for r in rows]
 
 
+def _value(value: Any) -> str:
+    """A group's value as the JSON report writes it (null for records without one)."""
+    return "null" if value is None else str(value)
+
+
 def _path(path: list[str]) -> str:
     return " -> ".join(path) if path else "(no model)"
 
@@ -60,20 +65,29 @@ def sections(d: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
         if key in d:
             out.append((title, ["group" if key == "groups" else "from", "requests", "escalation", "fallback", "errors",
                                 "cost", "per 1,000"] + (["per success"] if success else []),
-                        [[str(g.get("value", g.get("start"))), f"{g['requests']:,}" + (" (too few)" if g["too_few"] else ""),
+                        [[_value(g["value"]) if "value" in g else g["start"], f"{g['requests']:,}" + (" (too few)" if g["too_few"] else ""),
                           _pct(g["escalation_rate"]), _pct(g["fallback_rate"]), _pct(g["error_rate"]), _money(g["cost"]),
                           _money(g["cost_per_1000_requests"])] + ([_money(g["cost_per_success"])] if success else [])
                          for g in d[key]]))
     for entry in d.get("shadow", []):
         out.append((f"Shadow {entry['candidate']}: agreement {_pct(entry['agreement'])}", ["live rule", "candidate rule", "requests"],
                     [[str(c["live"]), str(c["candidate"]), f"{c['count']:,}"] for c in entry["matrix"]]))
+    for other in d.get("comparison", {}).get("groups", []):
+        reference = _value(d["comparison"]["reference"])
+        out.append((f"{d['by']} {_value(other['value'])} against {reference} (Newcombe 95% interval)",
+                    ["rate", reference, _value(other["value"]), "difference", "interval", ""],
+                    _difference_rows(other["rates"])))
     if "drift" in d:
         out.append(("Drift (after - before, Newcombe 95% interval)", ["rate", "before", "after", "difference", "interval", ""],
-                    [[r["rate"], _pct(r["before"].get("rate")), _pct(r["after"].get("rate")),
-                      "-" if r["difference"] is None else f"{r['difference'] * 100:+.2f} pts",
-                      "-" if r["ci95"] is None else f"[{r['ci95'][0] * 100:+.2f}, {r['ci95'][1] * 100:+.2f}]",
-                      "significant" if r["significant"] else r.get("why", "")] for r in d["drift"]["rates"]]))
+                    _difference_rows(d["drift"]["rates"])))
     return out
+
+
+def _difference_rows(rates: list[dict[str, Any]]) -> list[list[str]]:
+    return [[r["rate"], _pct(r["before"].get("rate")), _pct(r["after"].get("rate")),
+             "-" if r["difference"] is None else f"{r['difference'] * 100:+.2f} pts",
+             "-" if r["ci95"] is None else f"[{r['ci95'][0] * 100:+.2f}, {r['ci95'][1] * 100:+.2f}]",
+             "significant" if r["significant"] else r.get("why", "")] for r in rates]
 
 
 def _outcome(value: dict[str, Any] | None) -> str:
@@ -158,7 +172,7 @@ def render_html(d: dict[str, Any]) -> str:
         body.append(_svg_lines("Error rate per model", labels,
                                {m: [b["error_rates"].get(m) for b in buckets] for m in models}, True))
     if "groups" in d:
-        body.append(_bars(f"Escalation rate by {d['by']}", [(str(g["value"]), g["escalation_rate"]) for g in d["groups"]]))
+        body.append(_bars(f"Escalation rate by {d['by']}", [(_value(g["value"]), g["escalation_rate"]) for g in d["groups"]]))
     for title, headers, rows in sections(d):
         if not rows:
             continue
