@@ -3,7 +3,7 @@ fixture, example, shared conformance case and benchmark policy, recorded from on
 compared byte for byte against another (issue 25: the checker's speed-ups change no finding).
 
     python -m benchmarks.scale_check policies DIR          # write the benchmark policies to DIR
-    python -m benchmarks.scale_check record TREE DIR OUT   # run TREE's policyc on them, write OUT
+    python -m benchmarks.scale_check record TREE DIR OUT [--only lint|compile]
     python -m benchmarks.scale_check compare BEFORE AFTER  # exit 1 and name every difference
 
 TREE is a checkout of the repository (e.g. `git archive START | tar -x -C /tmp/start`), run with
@@ -56,15 +56,19 @@ def _run(tree: pathlib.Path, arguments: list[str]) -> tuple[int, str]:
     return done.returncode, done.stdout.decode()
 
 
-def record(tree: pathlib.Path, directory: pathlib.Path) -> dict[str, dict[str, object]]:
-    """For each file: lint's exit status and JSON, compile's exit status and a digest of its output."""
+def record(tree: pathlib.Path, directory: pathlib.Path, which: str = "both") -> dict[str, dict[str, object]]:
+    """For each file: lint's exit status and JSON, compile's exit status and a digest of its
+    output (`which`: "lint" or "compile" for only one of them)."""
     out: dict[str, dict[str, object]] = {}
     for path in files(directory):
-        lint_status, lint_json = _run(tree, ["lint", "--format", "json", str(path)])
-        compile_status, module = _run(tree, ["compile", str(path)])
-        out[str(path)] = {"lint": lint_status, "json": lint_json, "compile": compile_status,
-                          "module": hashlib.sha256(module.encode()).hexdigest()}
-        print(path.name, lint_status, compile_status, file=sys.stderr, flush=True)
+        found: dict[str, object] = {}
+        if which != "compile":
+            found["lint"], found["json"] = _run(tree, ["lint", "--format", "json", str(path)])
+        if which != "lint":
+            found["compile"], module = _run(tree, ["compile", str(path)])
+            found["module"] = hashlib.sha256(str(module).encode()).hexdigest()
+        out[str(path)] = found
+        print(path.name, found.get("lint"), found.get("compile"), file=sys.stderr, flush=True)
     return out
 
 
@@ -72,7 +76,7 @@ def compare(before: dict[str, dict[str, object]], after: dict[str, dict[str, obj
     """Every file whose record differs, and every file in only one record."""
     problems = [f"only in one record: {name}" for name in sorted(before.keys() ^ after.keys())]
     for name in sorted(before.keys() & after.keys()):
-        for field in ("lint", "json", "compile", "module"):
+        for field in sorted(before[name].keys() & after[name].keys()):
             if before[name][field] != after[name][field]:
                 problems.append(f"{name}: {field} differs")
     return problems
@@ -82,13 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("action", choices=("policies", "record", "compare"))
     parser.add_argument("paths", nargs="+")
+    parser.add_argument("--only", choices=("both", "lint", "compile"), default="both")
     args = parser.parse_args(argv)
     if args.action == "policies":
         write_policies(pathlib.Path(args.paths[0]))
         return 0
     if args.action == "record":
         tree, directory, out = (pathlib.Path(p) for p in args.paths)
-        out.write_text(json.dumps(record(tree.resolve(), directory.resolve()), indent=1, sort_keys=True))
+        out.write_text(json.dumps(record(tree.resolve(), directory.resolve(), args.only), indent=1, sort_keys=True))
         return 0
     before, after = (json.loads(pathlib.Path(p).read_text()) for p in args.paths)
     problems = compare(before, after)

@@ -36,7 +36,7 @@ import policygen as gen
 import policygen_keyed as keyed
 import policylang
 from conftest import examples
-from policylang.ir.boxes import Interval
+from policylang.ir.boxes import Interval, disjoint
 from policylang.analysis.facts import Facts
 from policylang.backends.python.interpreter import Interpreter
 from policylang.ir.types import EnumType
@@ -144,6 +144,16 @@ def assert_paths_agree(text: str) -> Facts:
         assert bool(boxes) == fires, f"(b) {rule.name}: firing boxes {boxes}, solver fires={fires}"
         assert facts.fires(i) == fires
         assert same_set(facts, boxes, facts.firing(i)), f"(f) {rule.name}: firing boxes {boxes} are not where it fires"
+    narrow = facts._narrow_hulls
+    for i, rule in enumerate(facts.rules):  # the index drops only rules the hulls prove apart
+        scan = [j for j in range(len(facts.rules)) if j != i and narrow[i] is not None and not disjoint(narrow[i], narrow[j])]
+        assert facts.meeting(i) == scan, f"(g) {rule.name}: index {facts.meeting(i)}, scan {scan}"
+        swept = facts.firing_region(i)
+        if swept is not None:
+            assert same_set(facts, swept, facts.firing(i)), f"(g) {rule.name}: swept region {swept} is not where it fires"
+            compact = facts.space.compact(swept)
+            assert len(compact) <= len(swept) and same_set(facts, compact, facts.firing(i)), \
+                f"(g) {rule.name}: compacted {compact} is not {swept}"
     if facts.gap_boxes is not None:
         gap = solver.satisfiable(*facts.firing(None))
         assert bool(facts.gap_boxes) == gap, f"(c) gap boxes {facts.gap_boxes}, solver gap={gap}"

@@ -18,10 +18,20 @@ import z3
 
 from ..ir import expr as e
 from ..ir.boxes import LIMIT, Box, Interval, Number, Space, TooLarge, disjoint, domain_box, hull, key_signal, meet
+from ..ir.node import walk
 from ..ir.policy import CascadeTarget, Model, Policy, RejectTarget, Rule
 from ..source import Source, Span
 from .encode import Encoder, Z3Term, as_bool
+from .meets import Keyed, MeetIndex
 from .solver import Solver
+
+_OUTCOME_ONLY = (e.SignalRef, e.Const, e.Not, e.BoolOp, e.Compare, e.InSet, e.InRange, e.Sum, e.Scale)
+"""What an edge condition may be built of for `Facts.edge_holds` to decide it alone (signal
+references only to outcomes)."""
+
+_COMPACT_PAST = 48
+"""A slice's unclaimed requests in more boxes than this are merged (`Space.compact`) before
+the next rule: merging costs a pass over the boxes, fragments cost every later rule."""
 
 Terms = tuple[Z3Term, ...]
 """Solver terms that hold together: a region of requests, as the solver is asked about it."""
@@ -58,8 +68,17 @@ class Climb:
         index = facts.rule_index(rule)
         reachable = [facts.fires(index)]
         if isinstance(rule.target, CascadeTarget):
+            cascade = rule.target.cascade
             for k in range(1, len(self.steps)):
-                reachable.append(reachable[-1] and facts.solver.satisfiable(*self.regions[k]))
+                if not reachable[-1]:
+                    reachable.append(False)
+                    continue
+                alone = facts.edge_holds(cascade, k - 1)
+                if alone is None:
+                    reachable.append(facts.solver.satisfiable(*self.regions[k]))
+                else:  # the edge reads only its own step's outcomes: no variable shared with the rest
+                    facts.solver.with_outcomes(k - 1)
+                    reachable.append(alone)
         self.reachable = tuple(reachable)
 
     @cached_property
@@ -101,6 +120,8 @@ class Facts:
         self._firing: dict[int, Terms] = {}
         self._fires: dict[int, bool] = {}
         self._climbs: dict[int, Climb] = {}
+        self._edges: dict[tuple[str, int], bool | None] = {}
+        self._keyed: dict[int, Keyed | None] = {}
         self.memo: dict[object, Any] = {}
         """What passes compute once per policy and share (keyed by the pass)."""
         self._excluded: dict[int, Z3Term] = {}
@@ -161,23 +182,28 @@ class Facts:
         return found
 
     def _find_meeting(self, i: int) -> list[int]:
-        box = self.hulls[i]
-        if box is None:
-            return []
-        key, by_member, everywhere = self._index
-        pool: Sequence[int]
-        if key is None or box.get(key) is None or box.get(key) == self.domain.get(key):
-            pool = range(len(self.rules))
-        else:
-            found = set(everywhere)
-            members = box[key]
-            assert isinstance(members, frozenset)  # the key is an enum signal
-            for m in members:
-                found.update(by_member.get(m, ()))
-            pool = sorted(found)
-        narrow = self._narrow_hulls
-        mine = narrow[i]
-        return [j for j in pool if j != i and not disjoint(mine, narrow[j])]
+        return self._meet_index.meeting(i)
+
+    @cached_property
+    def _meet_index(self) -> MeetIndex:
+        """The rules' narrow hulls indexed by every value they admit (analysis/meets.py)."""
+        return MeetIndex(self._narrow_hulls)
+
+    @property
+    def key(self) -> str | None:
+        """The enum that most rules restrict (a tenant, a task): the index's key, if any."""
+        return self._index[0]
+
+    def narrow(self, i: int) -> Box | None:
+        """Rule i's hull without the signals it leaves at their whole domain (None: nowhere)."""
+        return self._narrow_hulls[i]
+
+    def firing_keyed(self, i: int) -> Keyed | None:
+        """`firing_region(i)` split by the index key's members (None: no key, or no region)."""
+        if i not in self._keyed:
+            region = self.firing_region(i)
+            self._keyed[i] = None if region is None or self.key is None else Keyed(self.key, region)
+        return self._keyed[i]
 
     @cached_property
     def _narrow_hulls(self) -> list[Box | None]:
@@ -236,14 +262,21 @@ class Facts:
     def _swept_firing(self) -> dict[int, list[Box]]:
         """Where each rule fires, from one pass by slices of the index key as in `gap_boxes`
         (when every condition is boxes): in each slice, what no rule has taken yet, met with
-        each rule in turn, then less it. 1,000 rules over 30 tenants are 30 short passes, not
-        1,000 differences. A slice that outgrows LIMIT leaves its rules from there on out."""
+        each rule in turn, then less it. 1,000 rules over 30
+        tenants are 30 short passes, not 1,000 differences. A slice that outgrows LIMIT leaves
+        its rules from there on out (and the gap to `gap_boxes`'s own pass)."""
+        return self._sweep[0]
+
+    @cached_property
+    def _sweep(self) -> tuple[dict[int, list[Box]], list[Box] | None]:
+        """`_swept_firing`, and what no rule takes when every slice was swept to its end."""
         exact = [region for region in self.exact if region is not None]
         if len(exact) < len(self.exact):
-            return {}
+            return {}, None
         space = self.space
         found: dict[int, list[Box]] = {}
         unknown: set[int] = set()
+        gap: list[Box] | None = []
         for start, rules in self._key_slices():
             left = [start]
             for position, j in enumerate(rules):
@@ -253,10 +286,15 @@ class Facts:
                 try:
                     found[j] += space.intersect(left, exact[j])
                     left = space.subtract(left, exact[j])
+                    if len(left) > _COMPACT_PAST:
+                        left = space.compact(left)
                 except TooLarge:
                     unknown.update(rules[position:])
+                    gap = None
                     break
-        return {j: region for j, region in found.items() if j not in unknown and len(region) <= LIMIT}
+            if gap is not None:
+                gap += left
+        return {j: region for j, region in found.items() if j not in unknown and len(region) <= LIMIT}, gap
 
     def _key_slices(self) -> list[tuple[Box, list[int]]]:
         """The space cut by the values of the index key, each with the rules (ascending) that
@@ -279,6 +317,9 @@ class Facts:
         exact = [region for region in self.exact if region is not None]
         if len(exact) < len(self.exact):
             return None
+        swept = self._sweep[1]
+        if swept is not None:
+            return swept
         left_over: list[Box] = []
         try:
             for start, rules in self._key_slices():
@@ -334,6 +375,28 @@ class Facts:
                 literals += [self.excluded(j) for j in (self.earlier(i) if i is not None else range(len(self.rules)))]
                 self._fires[key] = self.solver.holds_under(literals)
         return self._fires[key]
+
+    def edge_holds(self, cascade: str, k: int) -> bool | None:
+        """Whether the condition of the cascade's edge k holds for some outcomes at step k, when
+        it reads nothing but outcomes and constants; None when it reads more (a signal, a model
+        field, a cost). Outcomes are fresh at every step, so where a climb reaches step k + 1 is
+        then where it reaches step k, or nowhere. Asked once per edge, of a solver of its own."""
+        key = (cascade, k)
+        if key not in self._edges:
+            condition = self.policy.cascade(cascade).edges[k].condition
+            alone: bool | None = None
+            if all(isinstance(n, _OUTCOME_ONLY) and (not isinstance(n, e.SignalRef) or n.role == "outcome")
+                   for n in walk(condition)):
+                edges = self._edge_solver
+                edges.with_outcomes(k)
+                alone = edges.satisfiable(as_bool(self.encoder.encode(condition, step=k)))
+            self._edges[key] = alone
+        return self._edges[key]
+
+    @cached_property
+    def _edge_solver(self) -> Solver:
+        """A solver for questions about edges alone, apart from the one about requests."""
+        return Solver(self.encoder)
 
     def text(self, span: Span) -> str:
         """The source text under a span, for messages; short."""

@@ -13,6 +13,7 @@ import z3
 from ..analysis.encode import Z3Term, as_bool
 from ..ir.boxes import Box, TooLarge
 from ..analysis.facts import Facts, WitnessMismatch
+from ..analysis.meets import Keyed, key_members
 from ..analysis.solver import NoDouble
 from ..codes import E204, W201, W202, W203, W205
 from ..diagnostics import Diagnostic, Related, diagnostic
@@ -168,13 +169,34 @@ def _taken(facts: Facts, region: list[Box], overlapping: list[int], exact: Mappi
     firing = [facts.firing_region(j) for j in overlapping]
     known = [boxes for boxes in firing if boxes is not None]
     if len(known) == len(firing):
-        return [space.intersect(region, boxes) for boxes in known]
+        key = facts.key
+        if key is None:
+            return [space.intersect(region, boxes) for boxes in known]
+        members = _members_of(region, key)
+        parts: list[list[Box]] = []
+        for j in overlapping:
+            keyed = facts.firing_keyed(j)
+            assert keyed is not None  # its firing region is known, and there is a key
+            # only the buckets around region's members can meet it
+            parts.append(space.intersect(region, [box for m in keyed.around(members) for box in keyed.buckets[m]]))
+        return parts
     taken: list[list[Box]] = []
     left = region
     for j in overlapping:
         taken.append(space.intersect(left, exact[j]))
         left = space.subtract(left, exact[j]) if left else []
     return taken
+
+
+def _members_of(region: list[Box], key: str) -> frozenset[object] | None:
+    """The key's members that some box of `region` allows (None: some box allows every one)."""
+    found: set[object] = set()
+    for box in region:
+        members = key_members(box, key)
+        if members is None:
+            return None
+        found |= members
+    return frozenset(found)
 
 
 def _names(rules: list[Rule]) -> str:
@@ -230,7 +252,7 @@ def _default(facts: Facts) -> list[Diagnostic]:
 
 def _redundant(facts: Facts, i: int, rule: Rule) -> list[Rule] | None:
     """The rules that would decide instead if rule i were deleted, when nothing would change."""
-    boxes = facts.firing_boxes(i)
+    boxes = facts.firing_region(i)  # the swept region when there is one: the same requests
     later = facts.later(i)
     regions = _exact_regions(facts, later) if boxes is not None else None
     if boxes is not None and regions is not None:
@@ -265,16 +287,35 @@ def _redundant_by_boxes(facts: Facts, rule: Rule, left: list[Box], later: list[i
     """`_redundant` on exact boxes: `left` is what rule i takes that no later rule has taken yet."""
     space, same_outcome = facts.space, facts.outcome(rule)
     instead: list[Rule] = []
-    for j in later:
-        other = facts.rules[j]
-        if not space.intersect(left, exact[j]):
-            continue
-        if facts.outcome(other) != same_outcome:
-            return None
-        instead.append(other)
-        left = space.subtract(left, exact[j])
-        if not left:
-            return instead
+    key = facts.key
+    if key is None:
+        for j in later:
+            other = facts.rules[j]
+            if not space.intersect(left, exact[j]):
+                continue
+            if facts.outcome(other) != same_outcome:
+                return None
+            instead.append(other)
+            left = space.subtract(left, exact[j])
+            if not left:
+                return instead
+    else:  # the same, reading only the buckets of `left` that rule j's key members can meet
+        keyed = Keyed(key, left)
+        count = len(left)
+        for j in later:
+            other = facts.rules[j]
+            near = keyed.around(key_members(facts.narrow(j), key))
+            if not space.intersect([box for m in near for box in keyed.buckets[m]], exact[j]):
+                continue
+            if facts.outcome(other) != same_outcome:
+                return None
+            instead.append(other)
+            for m in near:
+                before = len(keyed.buckets[m])
+                keyed.buckets[m] = space.subtract(keyed.buckets[m], exact[j])
+                count += len(keyed.buckets[m]) - before
+            if not count:
+                return instead
     default = facts.policy.default
     if default is None or facts.outcome(default) != same_outcome:
         return None
