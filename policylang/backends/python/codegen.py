@@ -26,7 +26,7 @@ from ...ir.types import describe
 from .checks import SignalCheck, checks
 from .lowering import split_deep
 from .index import Chain, plan_dispatch
-from .views import ChainView, DispatchView, FamilyView, PathView, RouteView, RuleView
+from .views import ChainView, DispatchView, FamilyView, PathView, Read, ReadKind, RouteView, RuleView
 from ...ir.values import exact
 from .plan import (cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, narrow_number,
                    serving_models, signals_read)
@@ -312,6 +312,25 @@ class _Writer:
         """The trusted read of one signal into its local."""
         return f"{self.locals[name]} = {self.lookup(name)}"
 
+    def planned(self, name: str, kind: ReadKind = "read") -> Read:
+        """A trusted read, planned: a default that is a module constant (`_K3`) is named now,
+        so that constants keep the numbers they get in planning order."""
+        if kind != "unset":
+            self.lookup(name)
+        return Read(name, kind)
+
+    def read_line(self, read: Read) -> str:
+        """A planned read as the module writes it (the template calls this)."""
+        match read.kind:
+            case "read":
+                return self.read(read.signal)
+            case "if_unread":
+                return f"if {self.locals[read.signal]} is None: {self.read(read.signal)}"
+            case "unset":
+                return f"{self.locals[read.signal]} = None"
+            case _:
+                assert_never(read.kind)
+
     def lookup(self, name: str) -> str:
         """The trusted lookup of one signal: by key when required, else with its default."""
         check = self.signal_checks[name]
@@ -333,13 +352,13 @@ class _Writer:
                 if name in maybe:
                     maybe.discard(name)
                     read.add(name)
-                    view.guarded.append(f"if {self.locals[name]} is None: {self.read(name)}")
+                    view.guarded.append(self.planned(name, "if_unread"))
                 elif name not in read and not (rewritten and name in rewritten[1]):
                     read.add(name)
-                    view.reads.append(self.read(name))
+                    view.reads.append(self.planned(name))
             if rewritten is not None:
                 view.condition, deferred = rewritten
-                view.reads += [f"{self.locals[name]} = None" for name in deferred]
+                view.reads += [self.planned(name, "unset") for name in deferred]
                 maybe.update(deferred)
 
     def deferred(self, rule: Rule, condition: e.Expr | None, read: Collection[str]) -> tuple[str, list[str]] | None:
@@ -456,15 +475,15 @@ class _Writer:
                     if name in maybe and (name in later or not lazy_chains or name == dispatch.key):
                         maybe.discard(name)
                         read.add(name)
-                        trusted.key_reads.append(f"if {self.locals[name]} is None: {self.read(name)}")
+                        trusted.key_reads.append(self.planned(name, "if_unread"))
                     elif name not in read and name not in maybe:
                         read.add(name)
-                        trusted.key_reads.append(self.read(name))
+                        trusted.key_reads.append(self.planned(name))
             chain_maybe = set(maybe)
             self.lazy(trusted.after, [(r, c) for _, r, c in after], read, maybe, defer=True)
         else:
             lazy_chains, passed, chain_maybe = False, args, set()
-            trusted = PathView(reads=[self.read(n) for n in self.locals if n in self.used], shared=True)
+            trusted = PathView(reads=[self.planned(n) for n in self.locals if n in self.used], shared=True)
         if dispatch is None:
             return RouteView(validated, trusted)
         ends = not dispatch.after  # then each chain ends in the default (its own reads lazy too)
@@ -540,6 +559,7 @@ class _Writer:
         models = [_model_view(policy.model(name), self.constants) for name in serving_models(policy)]
         fallbacks = {source: sorted(errors.items()) for source, errors in sorted(fallback_table(policy).items())}
         text = _template().render(
+            read_line=self.read_line,
             version=__version__,
             file=comment(policy.file.replace("\\", "/").rsplit("/", 1)[-1]),
             policy_name=comment(policy.name),

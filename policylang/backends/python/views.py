@@ -11,6 +11,20 @@ that need them (`_Writer.lazy`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+ReadKind: TypeAlias = Literal["read", "if_unread", "unset"]
+
+
+@dataclass(frozen=True)
+class Read:
+    """One trusted read of a signal into its local, as planned (the writer words it when the
+    template emits it): `read` reads it (`v = signals['x']`, or `.get` with its default);
+    `if_unread` reads it where an earlier rule may not have (`if v is None: v = ...`); `unset`
+    marks it not read yet (`v = None`), for a conjunct that reads it only if it gets there."""
+
+    signal: str
+    kind: ReadKind = "read"
 
 
 @dataclass
@@ -27,9 +41,9 @@ class RuleView:
     """The Python test; None for a rule that always fires (the default)."""
     result: str
     """The expression returned: a hoisted Decision, or one built with the signals it captures."""
-    reads: list[str] = field(default_factory=list)
+    reads: list[Read] = field(default_factory=list)
     """Trusted path: the signals it reads first (and the deferred ones set to None)."""
-    guarded: list[str] = field(default_factory=list)
+    guarded: list[Read] = field(default_factory=list)
     """Trusted path: the signals it reads first if an earlier rule may not have (`is None`)."""
     mark: str = ""
     """Appended to its comment: `, validate=False` on a trusted path."""
@@ -40,10 +54,10 @@ class PathView:
     """One path through the route: what it reads up front, the rules before the dispatch, the
     dispatch's reads and call, and the rules after it."""
 
-    reads: list[str] = field(default_factory=list)
+    reads: list[Read] = field(default_factory=list)
     before: list[RuleView] = field(default_factory=list)
     after: list[RuleView] = field(default_factory=list)
-    key_reads: list[str] = field(default_factory=list)
+    key_reads: list[Read] = field(default_factory=list)
     shared: bool = False
     """Trusted path only: it reads every signal the rules read up front, then takes the
     validated path's rules (a route too long to read lazily)."""
