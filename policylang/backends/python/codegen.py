@@ -25,13 +25,26 @@ from ...ir.policy import CascadeTarget, Model, Policy, Rule
 from ...ir.types import describe
 from .checks import SignalCheck, checks
 from .lowering import split_deep
-from .index import Chain, plan_dispatch
+from .index import Chain, Dispatch, plan_dispatch
 from .views import ChainView, DispatchView, FamilyView, PathView, Read, ReadKind, RouteView, RuleView
 from ...ir.values import exact
 from .plan import (cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, narrow_number,
                    serving_models, signals_read)
 
 _Row: TypeAlias = "tuple[int, Rule, e.Expr | None]"
+
+
+@dataclass(frozen=True)
+class _Handoff:
+    """What the trusted path hands to a dispatch's chains: `args`, the locals the chains read
+    (the validated path's chains take them); `passed`, what the trusted path's own chains are
+    given; `maybe`, those of them it may not have read yet (None until then); `lazy`, whether
+    it has chains of its own that read lazily."""
+
+    args: list[str]
+    passed: list[str]
+    maybe: set[str]
+    lazy: bool
 """A rule as a path writes it: (its position, the rule, its condition, maybe specialized)."""
 
 _TIGHT = (e.Compare, e.InSet, e.InRange)
@@ -486,6 +499,16 @@ class _Writer:
             trusted = PathView(reads=[self.planned(n) for n in self.locals if n in self.used], shared=True)
         if dispatch is None:
             return RouteView(validated, trusted)
+        return self.dispatch_view(dispatch, default, validated, trusted,
+                                  _Handoff(args, passed, chain_maybe, lazy_chains))
+
+    def dispatch_view(self, dispatch: Dispatch, default: list[_Row], validated: PathView, trusted: PathView,
+                      handoff: _Handoff) -> RouteView:
+        """The route with a dispatch: one family of chain functions for the validated path,
+        and one for the trusted path when it has chains of its own (`handoff.lazy`); each
+        path's call of its family."""
+        policy = self.policy
+        args, passed, chain_maybe, lazy_chains = handoff.args, handoff.passed, handoff.maybe, handoff.lazy
         ends = not dispatch.after  # then each chain ends in the default (its own reads lazy too)
         ending = None if dispatch.after or default else "_NO_RULE"
 
