@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import lru_cache, partial
 from importlib.resources import files
@@ -25,6 +25,7 @@ from ...ir.policy import CascadeTarget, Model, Policy, Rule
 from ...ir.types import describe
 from .checks import SignalCheck, checks
 from .lowering import split_deep
+from .constants import Constants
 from .index import Chain, Dispatch, plan_dispatch
 from .views import ChainView, DispatchView, FamilyView, PathView, Read, ReadKind, RouteView, RuleView
 from ...ir.values import exact
@@ -109,41 +110,10 @@ def _identifier(name: str, index: int) -> str:
     return f"v_{name}" if name.isidentifier() and name.isascii() else f"v_{index}"
 
 
-@dataclass
-class _Constants:
-    """Module-level constants for values that are not plain literals (decimals, label sets)."""
-
-    names: dict[str, str] = field(default_factory=dict)  # rendered value -> name
-
-    def literal(self, value: Any, hoist: bool = True) -> str:
-        """`value` as Python source: plain literals inline; decimals, label sets and tuples of
-        them as a module constant (`_K0`), each written once, unless `hoist` is false."""
-        if value is None or isinstance(value, (bool, int, str)):
-            return repr(value)
-        if isinstance(value, float):
-            return repr(value)
-        if isinstance(value, Decimal):
-            text = f"_Decimal({str(value)!r})"
-        elif isinstance(value, frozenset):
-            text = "frozenset({" + ", ".join(repr(v) for v in sorted(value)) + "})" if value else "frozenset()"
-        elif isinstance(value, tuple):
-            items = [self.literal(v, hoist) for v in value]
-            text = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-            if not hoist or all(isinstance(v, (str, int, type(None))) for v in value):
-                return text
-        else:
-            raise TypeError(f"cannot write {type(value).__name__} into a module")
-        if not hoist:
-            return text
-        if text not in self.names:
-            self.names[text] = f"_K{len(self.names)}"
-        return self.names[text]
-
-
 class _Writer:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self.constants = _Constants()
+        self.constants = Constants()
         self.input_tokens = has_input_tokens(policy)
         self.models = {m.name: m for m in policy.models}
         self.locals = {s.name: _identifier(s.name, i) for i, s in enumerate(policy.signals)}
@@ -644,7 +614,7 @@ def _signal_refs(expr: e.Expr) -> list[e.SignalRef]:
     return [x for x in walk(expr) if isinstance(x, e.SignalRef) and x.role == "signal"]
 
 
-def _model_view(model: Model, constants: _Constants) -> dict[str, str]:
+def _model_view(model: Model, constants: Constants) -> dict[str, str]:
     lit = partial(constants.literal, hoist=False)
     return {
         "name": model.name,
