@@ -15,22 +15,25 @@ and type-checks; the shapes are the ones large deployments write:
 - `fallback`: fallback trees: every model falls over to its parent in a tree of models.
 
 `python -m benchmarks.scale [--sizes 1000,10000] [--shapes tenant,pairs]` prints one table row
-per shape and size (median seconds of `lint` and `compile` over new processes, peak RSS) and the
-log-log slope from the first size to the last. `python -m benchmarks.scale write DIR` writes the
-policies, for other tools (the JSON check in `benchmarks/scale_check.py`).
+per shape and size (median wall and CPU seconds of `lint` and `compile` over new processes, peak
+RSS) and the log-log slope of the CPU seconds from the first size to the last.
+`python -m benchmarks.scale parse --sizes 10000` prints the parser's tokens a second per shape.
+`python -m benchmarks.scale write DIR` writes the policies, for other tools (the JSON check in
+`benchmarks/scale_check.py`).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import pathlib
 import random
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 
@@ -211,19 +214,32 @@ def _python() -> str:
     return sys.executable
 
 
-def run_once(command: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MiB of the child, and its exit status, for one new process."""
+TIMEOUT = 300.0
+"""Seconds after which a run is stopped and reported as taking longer."""
+
+
+def run_once(command: list[str]) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds (user + system), peak RSS in MiB of the child, and its exit
+    status (-9: stopped at TIMEOUT), for one new process."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = __import__("os").wait4(process.pid, 0)
+    timer = threading.Timer(TIMEOUT, process.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        timer.cancel()
     seconds = time.perf_counter() - start
-    return seconds, usage.ru_maxrss / 1024, status >> 8
+    code = -9 if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code
 
 
-def timed(command: list[str], repeat: int) -> tuple[float, float, int]:
-    """The median wall seconds of `repeat` runs, their largest peak RSS (MiB), the exit status."""
+def timed(command: list[str], repeat: int) -> tuple[float, float, float, int]:
+    """The median wall and CPU seconds of `repeat` runs, their largest peak RSS (MiB), the
+    last exit status."""
     runs = [run_once(command) for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), max(r[2] for r in runs),
+            runs[-1][3])
 
 
 def _slope(t1: float, t2: float, n1: int, n2: int) -> float:
@@ -231,10 +247,13 @@ def _slope(t1: float, t2: float, n1: int, n2: int) -> float:
 
 
 def measure(shapes: list[str], sizes: list[int], repeat: int, seed: int) -> list[str]:
-    """A Markdown table: for each shape and size, lint and compile medians and peak RSS, and
-    the growth and log-log slope from the first size to the last."""
-    lines = ["| shape | rules | lint s | lint exit | compile s | peak RSS MiB |", "|---|---:|---:|---:|---:|---:|"]
-    growth = ["", "| shape | lint growth | lint slope | compile growth | compile slope |", "|---|---:|---:|---:|---:|"]
+    """A Markdown table: for each shape and size, lint and compile (median wall and CPU
+    seconds, new processes) and the larger peak RSS; then the growth and log-log slope of the
+    CPU seconds from the first size to the last."""
+    lines = ["| shape | rules | lint wall s | lint CPU s | lint exit | compile wall s | compile CPU s | "
+             "peak RSS MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    growth = ["", "| shape | lint CPU growth | lint slope | compile CPU growth | compile slope |",
+              "|---|---:|---:|---:|---:|"]
     policyc = [_python(), "-c", _MAIN]
     with tempfile.TemporaryDirectory() as tmp:
         for shape in shapes:
@@ -242,12 +261,13 @@ def measure(shapes: list[str], sizes: list[int], repeat: int, seed: int) -> list
             for n in sizes:
                 path = pathlib.Path(tmp) / f"{shape}_{n}.route"
                 path.write_text(SHAPES[shape](n, seed))
-                lint_s, lint_rss, lint_exit = timed([*policyc, "lint", str(path)], repeat)
-                compile_s, compile_rss, _ = timed([*policyc, "compile", str(path), "-o", str(path.with_suffix(".py")),
-                                                   "--no-bytecode"], repeat)
-                found[n] = (lint_s, compile_s)
-                lines.append(f"| {shape} | {n:,} | {lint_s:.2f} | {lint_exit} | {compile_s:.2f} | "
-                             f"{max(lint_rss, compile_rss):.0f} |")
+                lint_wall, lint_cpu, lint_rss, lint_exit = timed([*policyc, "lint", str(path)], repeat)
+                compile_wall, compile_cpu, compile_rss, compile_exit = timed(
+                    [*policyc, "compile", str(path), "-o", str(path.with_suffix(".py")), "--no-bytecode"], repeat)
+                found[n] = (lint_cpu, compile_cpu)
+                stopped = " (stopped)" if -9 in (lint_exit, compile_exit) else ""
+                lines.append(f"| {shape} | {n:,} | {lint_wall:.2f} | {lint_cpu:.2f} | {lint_exit} | {compile_wall:.2f} | "
+                             f"{compile_cpu:.2f} | {max(lint_rss, compile_rss):.0f}{stopped} |")
                 print(lines[-1], file=sys.stderr, flush=True)
             if len(sizes) > 1:
                 (l1, c1), (l2, c2) = found[sizes[0]], found[sizes[-1]]
@@ -256,14 +276,45 @@ def measure(shapes: list[str], sizes: list[int], repeat: int, seed: int) -> list
     return lines + (growth if len(sizes) > 1 else [])
 
 
+def parse_rate(shapes: list[str], n: int, seed: int, repeat: int) -> list[str]:
+    """A Markdown table: tokens a second through the parser (lexing and tree building
+    included, the best of `repeat` in this process), for a file without syntax errors (the
+    fast path) and the same file with one broken rule in the middle (the recovering loop)."""
+    from policylang.syntax.loader import decode
+    from policylang.syntax.parser import _lex, parse
+
+    lines = ["| shape | rules | tokens | fast path: tokens/s | one syntax error: tokens/s |",
+             "|---|---:|---:|---:|---:|"]
+    for shape in shapes:
+        text = SHAPES[shape](n, seed)
+        middle = text.index("  rule ", len(text) // 2)
+        broken = text[:middle] + "  rule broken when -> \n" + text[middle:]
+        rates = []
+        for body in (text, broken):
+            source, _ = decode(f"{shape}.route", body.encode())
+            tokens = len(_lex(source)[0])
+            best = min(_cpu(lambda: parse(source)) for _ in range(repeat))
+            rates.append(tokens / best)
+        lines.append(f"| {shape} | {n:,} | {tokens:,} | {rates[0]:,.0f} | {rates[1]:,.0f} |")
+    return lines
+
+
+def _cpu(call: Callable[[], object]) -> float:
+    start = time.process_time()
+    call()
+    return time.process_time() - start
+
+
 def main(argv: list[str] | None = None) -> int:
+    global TIMEOUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", nargs="?", default="measure", choices=("measure", "write"))
+    parser.add_argument("action", nargs="?", default="measure", choices=("measure", "write", "parse"))
     parser.add_argument("directory", nargs="?", default=None)
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     shapes = args.shapes.split(",")
@@ -274,7 +325,10 @@ def main(argv: list[str] | None = None) -> int:
             for n in sizes:
                 (out / f"{shape}_{n}.route").write_text(SHAPES[shape](n, args.seed))
         return 0
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    TIMEOUT = args.timeout
+    if args.action == "parse":
+        print("\n".join(parse_rate(shapes, sizes[-1], args.seed, args.repeat)))
+        return 0
     print("\n".join(measure(shapes, sizes, args.repeat, args.seed)))
     return 0
 

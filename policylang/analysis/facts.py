@@ -29,10 +29,6 @@ _OUTCOME_ONLY = (e.SignalRef, e.Const, e.Not, e.BoolOp, e.Compare, e.InSet, e.In
 """What an edge condition may be built of for `Facts.edge_holds` to decide it alone (signal
 references only to outcomes)."""
 
-_COMPACT_PAST = 48
-"""A slice's unclaimed requests in more boxes than this are merged (`Space.compact`) before
-the next rule: merging costs a pass over the boxes, fragments cost every later rule."""
-
 Terms = tuple[Z3Term, ...]
 """Solver terms that hold together: a region of requests, as the solver is asked about it."""
 
@@ -284,10 +280,8 @@ class Facts:
                 if not left:
                     continue
                 try:
-                    found[j] += space.intersect(left, exact[j])
-                    left = space.subtract(left, exact[j])
-                    if len(left) > _COMPACT_PAST:
-                        left = space.compact(left)
+                    taken, left = space.split(left, exact[j])
+                    found[j] += taken
                 except TooLarge:
                     unknown.update(rules[position:])
                     gap = None

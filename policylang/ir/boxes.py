@@ -398,42 +398,24 @@ class Space:
                 break
         return region
 
-    def compact(self, region: list[Box]) -> list[Box]:
-        """The same requests in fewer boxes: one pass over the signals, where boxes that agree
-        on every other signal become one (members joined, touching or overlapping intervals
-        joined) and a signal left at its whole domain is dropped. Disjoint boxes stay
-        disjoint; the order follows the first box of each merge (deterministic)."""
-        for name in sorted({name for box in region for name in box}):
-            if len(region) < 2:
-                break
-            region = self._merge_along(region, name)
-        return region
-
-    def _merge_along(self, region: list[Box], name: str) -> list[Box]:
-        """`compact`'s step for one signal: the boxes that agree elsewhere, merged along `name`."""
-        groups: dict[frozenset[tuple[str, Constraint]], list[Constraint | None]] = {}
-        for box in region:
-            rest = frozenset((n, c) for n, c in box.items() if n != name)
-            groups.setdefault(rest, []).append(box.get(name))
-        if len(groups) == len(region):
-            return region
-        full = self.full[name]
-        out: list[Box] = []
-        for rest, parts in groups.items():
-            if None in parts:  # one box takes the whole domain of `name`: it holds the others
-                out.append(dict(rest))
+    def split(self, region: list[Box], cut: list[Box]) -> tuple[list[Box], list[Box]]:
+        """(`intersect(region, cut)`, `subtract(region, cut)`), the same boxes in the same
+        order, in one pass over `region` when `cut` is one box (each box is tested against it
+        once, not once for each answer); TooLarge when either is past LIMIT."""
+        if len(cut) != 1:
+            return self.intersect(region, cut), self.subtract(region, cut)
+        b = cut[0]
+        inside: list[Box] = []
+        outside: list[Box] = []
+        for a in region:
+            if self.apart(a, b):
+                outside.append(a)
                 continue
-            joined: list[Constraint]
-            if type(full) is Interval:
-                joined = list(_union_intervals(parts, self.integral[name]))  # type: ignore[arg-type]  # one shape
-            else:
-                joined = [frozenset().union(*parts)]  # type: ignore[arg-type]  # one shape
-            for constraint in joined:
-                box = dict(rest)
-                if constraint != full:
-                    box[name] = constraint
-                out.append(box)
-        return out
+            both = self.meet(a, b)
+            if both is not None:
+                inside.append(both)
+            outside += self._outside(a, b)
+        return _checked(inside), _checked(outside)
 
     def meets(self, r1: list[Box], r2: list[Box]) -> bool:
         """The regions share a request (what `intersect` says, without building it)."""
@@ -567,34 +549,6 @@ class Space:
             "==": [Interval(v, v)], "!=": [Interval(None, v, False, True), Interval(v, None, True, False)],
         }
         return self._intervals(ref.name, shapes[op])
-
-
-def _union_intervals(parts: list[Interval], integral: bool) -> list[Interval]:
-    """The union of intervals as the fewest intervals: by lower end, each joined with the next
-    where they overlap or touch (ints touch at consecutive whole numbers)."""
-    def low_key(i: Interval) -> tuple[int, Number, bool]:
-        return (0, 0, False) if i.low is None else (1, i.low, i.low_open)
-    ordered = sorted(parts, key=low_key)
-    out = [ordered[0]]
-    for interval in ordered[1:]:
-        last = out[-1]
-        if last.high is None:
-            break
-        if interval.low is not None and not _touch(last, interval, integral):
-            out.append(interval)
-            continue
-        if interval.high is None or interval.high > last.high or \
-                (interval.high == last.high and last.high_open and not interval.high_open):
-            out[-1] = Interval(last.low, interval.high, last.low_open, interval.high_open)
-    return out
-
-
-def _touch(lower: Interval, upper: Interval, integral: bool) -> bool:
-    """`upper` (starting no lower than `lower`) starts within `lower` or right where it ends."""
-    assert lower.high is not None and upper.low is not None
-    if integral:
-        return upper.low <= lower.high + 1
-    return upper.low < lower.high or (upper.low == lower.high and not (upper.low_open and lower.high_open))
 
 
 def _checked(region: list[Box]) -> list[Box]:
