@@ -36,6 +36,7 @@ def integer(value: int) -> str:
 def decimal(value: Decimal | Fraction | int, scale: int | None = None) -> str:
     """An exact DECIMAL literal (a finite decimal), at `scale` places when given."""
     exact = Decimal(value) if not isinstance(value, Fraction) else decimal_of_fraction(value)
+    # a finite decimal's exponent is an int (only NaN and the infinities have a letter there)
     places = max(0, -exact.as_tuple().exponent) if scale is None else scale  # type: ignore[operator]
     digits = len(str(abs(int(exact.scaleb(places))))) if exact else 1
     precision = max(digits, places, 1)
@@ -59,6 +60,7 @@ def decimal_of_fraction(value: Fraction) -> Decimal:
 
 def places(value: Fraction) -> int:
     """How many decimal places a finite decimal needs."""
+    # a fraction's decimal is finite, so its exponent is an int
     return max(0, -decimal_of_fraction(value).normalize().as_tuple().exponent)  # type: ignore[operator]
 
 

@@ -153,6 +153,7 @@ def _number_values(check: SignalCheck, source: Source) -> dict[str, str]:
 
 def number(check: SignalCheck, columns: dict[str, str]) -> Number:
     """How expressions read a validated number from its columns."""
+    # a number's check has a NumberKind; SignalCheck.kind is typed for every kind of signal
     if check.kind in ("int", "float"):
         return Number(check.kind, columns["v"])  # type: ignore[arg-type]
     return Number(check.kind, columns["v"], columns["e"], columns["f"])  # type: ignore[arg-type]
