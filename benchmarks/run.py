@@ -15,6 +15,7 @@ Suites (all by default):
            tenant policy on 10 to 5,000 rules, with policyc compile beside lint
   report   policyc report over 1,000,000 generated decision-log records (100,000 with --quick):
            the duckdb engine against the python engine, each in its own process
+  shadow   Router.run with 0, 1 and 3 shadow candidates, and a Split against its plain policy
   runtime_e2e  issue 24's table: an async app over Router.arun and the openai SDK, the local
            OpenAI-compatible server behind a fault-injecting proxy (500s, 429s, an outage,
            resets), 40 requests a second on 127.0.0.1, about 6 minutes (1 with --quick)
@@ -364,6 +365,12 @@ def suite_report(quick: bool) -> list[str]:
     return report.suite(quick)
 
 
+def suite_shadow(quick: bool) -> list[str]:
+    from . import shadow
+
+    return shadow.suite(quick)
+
+
 def suite_runtime_e2e(quick: bool) -> list[str]:
     from . import runtime_e2e
 
@@ -371,7 +378,8 @@ def suite_runtime_e2e(quick: bool) -> list[str]:
 
 
 SUITES = {"decide": suite_decide, "scale": suite_scale, "startup": suite_startup, "lint": suite_lint,
-          "shapes": suite_shapes, "report": suite_report, "runtime_e2e": suite_runtime_e2e}
+          "shapes": suite_shapes, "report": suite_report, "shadow": suite_shadow,
+          "runtime_e2e": suite_runtime_e2e}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -547,3 +547,20 @@ def test_a_record_of_a_csv_that_is_no_request_is_counted_and_the_rest_read(hosti
         report = _both(hostile, path)
         assert report["records"] == 3 and report["valid"] == 2, name
         assert report["errors"] == {code: {"count": 1, "first": {"location": 2, "signal": signal}}}, name
+
+
+def test_the_default_engine_is_python_for_json_lines_and_duckdb_for_csv_and_parquet(tmp_path):
+    """`auto`, the default of `simulate` and `policyc simulate`, picks the engine measured faster
+    on each format (docs/simulate.md, benchmarks/RESULTS.md), and the report names it."""
+    policy = policylang.loads(DEFAULTED, "defaulted.route")
+    rows = [{"task": "b", "input_tokens": 100}, {"task": "a", "input_tokens": 900}]
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "t.csv").write_text("task,input_tokens\nb,100\na,900\n", encoding="utf-8")
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "t.parquet")
+    picked = {name: simulate(policy, tmp_path / name).as_dict()["engine"] for name in ("t.jsonl", "t.csv", "t.parquet")}
+    assert picked == {"t.jsonl": "python", "t.csv": "duckdb", "t.parquet": "duckdb"}
+    (tmp_path / "p.route").write_text(DEFAULTED, encoding="utf-8")
+    for name, engine in picked.items():
+        said = CliRunner().invoke(main, ["simulate", str(tmp_path / "p.route"), str(tmp_path / name)])
+        assert said.exit_code == 0 and said.output.startswith(f"defaulted on {name} ({engine} engine)"), said.output
+    assert simulate(policy, tmp_path / "t.jsonl", engine="duckdb").as_dict()["engine"] == "duckdb"

@@ -22,6 +22,19 @@ def _progress(enabled: bool):  # type: ignore[no-untyped-def]
     return show
 
 
+def _streams(engine: str, traffic: str) -> bool:
+    """Whether the python engine will run (the one that counts records as it reads them)."""
+    from ..simulation import auto_engine
+    from ..simulation.traffic import TrafficError
+
+    if engine != "auto":
+        return engine == "python"
+    try:
+        return auto_engine(traffic) == "python"
+    except TrafficError:  # no known suffix: simulate says so
+        return False
+
+
 @main.command("simulate")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("traffic", type=click.Path(dir_okay=False))
@@ -29,8 +42,9 @@ def _progress(enabled: bool):  # type: ignore[no-untyped-def]
 @click.option("--down", "down", multiple=True, metavar="MODEL[:ERROR]",
               help="calls to MODEL fail with ERROR (default unavailable), so its fallbacks serve; repeatable")
 @click.option("--by", metavar="SIGNAL", help="repeat hits, escalations, fallbacks and cost per value of an enum or bool signal")
-@click.option("--engine", type=click.Choice(["duckdb", "python"]), default="duckdb", show_default=True,
-              help="duckdb runs the policy as SQL where the file lies; python streams it record by record")
+@click.option("--engine", type=click.Choice(["auto", "duckdb", "python"]), default="auto", show_default=True,
+              help="duckdb runs the policy as SQL where the file lies; python streams it record by record "
+                   "(auto: python for JSON lines, duckdb for CSV and Parquet)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write the report here (default: standard output)")
 def simulate_(file: str, traffic: str, baseline: str | None, down: tuple[str, ...], by: str | None, engine: str,
@@ -41,7 +55,7 @@ def simulate_(file: str, traffic: str, baseline: str | None, down: tuple[str, ..
     from ..simulation import SimulationError, render_html, render_text, simulate
 
     policy = load_or_exit(file)
-    show = _progress(sys.stderr.isatty() and engine == "python")
+    show = _progress(sys.stderr.isatty() and _streams(engine, traffic))
     try:
         report = simulate(policy, traffic, baseline=baseline, down=down, by=by, engine=engine, progress=show)
     except SimulationError as exc:

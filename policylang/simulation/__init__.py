@@ -4,12 +4,15 @@
     report = policylang.simulate(policy, "traffic.parquet", baseline="frontier", by="task")
     report["cost"]["total"], report["escalations"]["rate"]
 
-Both engines give the same report, field for field: `duckdb` (the default) runs the policy as
-SQL where the file lies; `python` streams it through the compiled module.
+Both engines give the same report, field for field: `duckdb` runs the policy as SQL where the
+file lies; `python` streams it through the compiled module. `auto` (the default) picks the one
+measured faster for the file's format: python for JSON lines, duckdb for CSV and Parquet
+(benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -37,14 +40,16 @@ def parse_down(items: Iterable[str]) -> dict[str, str]:
 
 
 def simulate(policy: Policy, traffic: str | Path, *, baseline: str | None = None,
-             down: Mapping[str, str] | Iterable[str] = (), by: str | None = None, engine: str = "duckdb",
+             down: Mapping[str, str] | Iterable[str] = (), by: str | None = None, engine: str = "auto",
              progress: Callable[[int], None] | None = None) -> Report:
     """Replay a traffic file (JSON lines, CSV or Parquet) through the policy and report hits per
     rule, calls and exact cost per model, escalations, fallbacks, rejections, unserved requests,
     latency and tokens, against `baseline` (one call to that model per valid request) and per
     value of the enum or bool signal `by`. `down` names the models whose provider fails (with
     an error, `unavailable` by default), so their fallbacks serve. Raises SimulationError for
-    an unknown model, signal, error or engine, or a file that cannot be read."""
+    an unknown model, signal, error or engine, or a file that cannot be read. `engine` is
+    `duckdb`, `python` or `auto` (python for JSON lines, duckdb for CSV and Parquet: the faster
+    of the two on each, as measured; the report's `engine` names the one that ran)."""
     ir = policy.ir
     down_map = dict(down) if isinstance(down, Mapping) else parse_down(down)
     models = {m.name for m in ir.models}
@@ -59,8 +64,8 @@ def simulate(policy: Policy, traffic: str | Path, *, baseline: str | None = None
         signal = next((s for s in ir.inputs if s.name == by), None)
         if signal is None or signal.type.kind not in ("enum", "bool"):
             raise SimulationError(f"--by {by}: not an enum or bool signal of policy {ir.name!r}")
-    if engine not in ENGINES:
-        raise SimulationError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine not in ENGINES and engine != "auto":
+        raise SimulationError(f"engine must be one of auto, {', '.join(ENGINES)}, not {engine!r}")
     try:
         if not Path(traffic).is_file():
             format_of(traffic)
@@ -69,6 +74,8 @@ def simulate(policy: Policy, traffic: str | Path, *, baseline: str | None = None
             if log is None:
                 format_of(traffic)
             source = str(traffic) if log is None else log.path
+            if engine == "auto":
+                engine = auto_engine(source)
             run = ENGINES[engine](policy, source, baseline=baseline, down=down_map, by=by, progress=progress)
     except TrafficError as exc:
         raise SimulationError(str(exc)) from None
@@ -77,4 +84,13 @@ def simulate(policy: Policy, traffic: str | Path, *, baseline: str | None = None
                        engine=engine, traffic=Path(traffic).name, notes=notes)
 
 
-__all__ = ["Report", "SimulationError", "parse_down", "render_html", "render_text", "simulate"]
+def auto_engine(traffic: str | Path) -> str:
+    """The engine `auto` picks for a traffic file: `python` for JSON lines (it streams them
+    faster than DuckDB parses them), `duckdb` for CSV and Parquet when DuckDB is installed
+    (python when it is not). TrafficError for a file whose suffix names no format."""
+    if format_of(traffic) == "jsonl" or importlib.util.find_spec("duckdb") is None:
+        return "python"
+    return "duckdb"
+
+
+__all__ = ["Report", "SimulationError", "auto_engine", "parse_down", "render_html", "render_text", "simulate"]
