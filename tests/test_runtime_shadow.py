@@ -157,3 +157,62 @@ def test_with_shadows_every_run_still_passes_the_oracle_under_threads(desk, cand
     check_log(desk, path, outcomes)
     ended = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert all(len(r["shadow"]) == 3 for r in ended if r["event"] == "end")
+
+
+# ---- policyc serve --shadow (the gateway, section 14) --------------------------------------------
+
+
+def test_serve_shadow_logs_each_candidate_and_leaves_the_answer_alone(tmp_path):
+    """The openai SDK against `policyc serve --shadow`: the same answer, rule, path and cost
+    as without the candidates; the log holds each candidate's decision (a candidate that
+    refuses the request says so in its own entry)."""
+    import openai
+
+    from policylang.runtime.localserver import LocalServer
+    from test_gateway_support import DESK, Serve, read_records, write_config
+
+    (tmp_path / "next.route").write_text(DESK.replace("policy desk", "policy desk_next")
+                                         .replace("  default -> fast", "  default -> big"))
+    (tmp_path / "narrow.route").write_text(DESK.replace("policy desk", "policy desk_narrow")
+                                           .replace("enum {chat, code, legal} = code", "enum {chat, legal} = chat"))
+    seen = {}
+    with LocalServer() as upstream:
+        upstream.reply("fast", "hello from fast", prompt_tokens=12, completion_tokens=5)
+        for name, extra in (("plain", ()), ("shadowed", ("--shadow", str(tmp_path / "next.route"),
+                                                          "--shadow", str(tmp_path / "narrow.route")))):
+            folder = tmp_path / name
+            folder.mkdir()
+            config = write_config(folder, upstream.url)
+            with Serve(config, *extra) as gateway:
+                sdk = openai.OpenAI(base_url=gateway.url, api_key="unused", max_retries=0, timeout=20)
+                raw = sdk.chat.completions.with_raw_response.create(
+                    model="desk", messages=[{"role": "user", "content": "hi"}], extra_headers={"x-task": "code"})
+                answer = raw.parse()
+                seen[name] = (answer.choices[0].message.content, answer.model, raw.headers["x-policylang-rule"],
+                              raw.headers["x-policylang-path"], raw.headers["x-policylang-cost"])
+            seen[name + " log"] = read_records(folder / "decisions.jsonl")
+    assert seen["shadowed"] == seen["plain"] == ("hello from fast", "mock/fast", "default", "fast", "0.000022")
+    (plain,), (shadowed,) = seen["plain log"], seen["shadowed log"]
+    assert "shadow" not in plain and (shadowed["rule"], shadowed["path"], shadowed["cost"]) == (
+        plain["rule"], plain["path"], plain["cost"])
+    next_, narrow = shadowed["shadow"]
+    assert (next_["policy"], next_["rule"], next_["decision"]["model"]) == ("desk_next", "default", "big")
+    assert narrow["policy"] == "desk_narrow" and narrow["rule"] is None and narrow["error"]["code"] == "R003"
+
+
+def test_serve_shadow_refuses_a_broken_candidate_and_a_config_without_a_log(tmp_path):
+    from click.testing import CliRunner
+
+    from policylang.cli import main
+    from test_gateway_support import DESK, UPSTREAM_KEY, write_config
+
+    (tmp_path / "broken.route").write_text(DESK.replace("-> big", "-> nowhere"))
+    config = write_config(tmp_path, "http://127.0.0.1:9/v1")
+    env = {"GATEWAY_TEST_UPSTREAM_KEY": UPSTREAM_KEY}
+    broken = CliRunner().invoke(main, ["serve", str(config), "--shadow", str(tmp_path / "broken.route")], env=env)
+    assert broken.exit_code == 1 and "--shadow" in broken.output and "nowhere" in broken.output
+    assert "Traceback" not in broken.output
+    (tmp_path / "next.route").write_text(DESK.replace("policy desk", "policy desk_next"))
+    unlogged = write_config(tmp_path, "http://127.0.0.1:9/v1", log=False)
+    refused = CliRunner().invoke(main, ["serve", str(unlogged), "--shadow", str(tmp_path / "next.route")], env=env)
+    assert refused.exit_code == 2 and "[log]" in refused.output

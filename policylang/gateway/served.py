@@ -101,11 +101,22 @@ def read_config(path: str) -> Config:
 
 
 def build(path: str, *, log: Callable[[dict[str, Any]], Any] | None = None, metrics: Any = None,
-          state: Any = None) -> Served:
+          state: Any = None, shadow: tuple[str, ...] = ()) -> Served:
     """Load the config at `path` and every policy it names, check them against each other, and
-    build a Router per policy. ConfigError with every located problem."""
+    build a Router per policy, each with the policies of the `shadow` files as its `shadow=`
+    candidates (spec section 15: they decide each request for the log only). ConfigError with
+    every located problem."""
     config = read_config(path)
     errors: list[str] = []
+    candidates: list[Policy] = []
+    for file in shadow:
+        try:
+            candidates.append(load(file, warnings=False))
+        except PolicyError as exc:
+            errors.append(f"--shadow {file} has errors:\n"
+                          + render_text([d for d in exc.diagnostics if d.is_error], exc.sources))
+        except OSError as exc:
+            errors.append(f"--shadow {file}: cannot read it ({exc.strerror or exc})")
     policies: dict[str, Policy] = {}
     for name, entry in config.policies.items():
         try:
@@ -129,10 +140,10 @@ def build(path: str, *, log: Callable[[dict[str, Any]], Any] | None = None, metr
     served = {}
     for name, policy in policies.items():
         router = Router(policy, call, log=log, retry=Retry(attempts=config.retries + 1, cap=8.0), breaker=Breaker(),
-                        **router_options)
+                        shadow=candidates or None, **router_options)
         served[name] = Policy_(name, policy, router, Plan(config.signals, policy.compiled.SIGNALS))
-    files = [config.path] + sorted({os.path.abspath(p) for policy in policies.values() for p in policy.sources
-                                    if not p.startswith("std/") and os.path.exists(p)})
+    files = [config.path] + sorted({os.path.abspath(p) for policy in [*policies.values(), *candidates]
+                                    for p in policy.sources if not p.startswith("std/") and os.path.exists(p)})
     logger.info("input_tokens counted by %s", TOKEN_COUNTER)
     needs_headers = any(source.kind == "header" for source in config.signals.values())
     return Served(config, served, Keys(config), call, fingerprint(tuple(files)), tuple(files), state, needs_headers)

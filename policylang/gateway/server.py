@@ -28,11 +28,13 @@ from .served import REQUEST, Served, build, fingerprint, read_config
 logger = logging.getLogger("policylang.gateway")
 
 CONFIG_ENV = "POLICYLANG_SERVE_CONFIG"
+SHADOW_ENV = "POLICYLANG_SERVE_SHADOW"  # the --shadow files of a worker process, os.pathsep-separated
 
 
-def check(path: str) -> Served:
-    """The config at `path` loaded and checked whole; ConfigError with located messages."""
-    return build(path)
+def check(path: str, shadow: tuple[str, ...] = ()) -> Served:
+    """The config at `path` (and the `shadow` candidates) loaded and checked whole; ConfigError
+    with located messages."""
+    return build(path, shadow=shadow)
 
 
 def _decision_log(path: str | None) -> Any:
@@ -84,8 +86,9 @@ def _state(url: str | None) -> Any:
     return redis_state(url)
 
 
-def make_app(path: str, served: Served | None = None) -> Gateway:
-    """The ASGI app for the config at `path` (loaded at startup unless `served` is given)."""
+def make_app(path: str, served: Served | None = None, shadow: tuple[str, ...] = ()) -> Gateway:
+    """The ASGI app for the config at `path` (loaded at startup unless `served` is given), each
+    served policy with the `shadow` files' policies as its shadow candidates."""
     config = served.config if served is not None else read_config(path)
     app = Gateway(None, limits=config.limits)  # `served` (the parent's check) is rebuilt with the log and state
     metrics, registry = _metrics() if config.metrics else (None, None)
@@ -104,7 +107,7 @@ def make_app(path: str, served: Served | None = None) -> Gateway:
         state = _state(config.redis)
         while True:
             try:
-                loaded = await asyncio.to_thread(build, path, log=log, metrics=metrics, state=state)
+                loaded = await asyncio.to_thread(build, path, log=log, metrics=metrics, state=state, shadow=shadow)
                 break
             except Exception as exc:
                 logger.error("not serving yet: %s", exc)
@@ -112,7 +115,7 @@ def make_app(path: str, served: Served | None = None) -> Gateway:
         app.served = loaded
         app.limits = loaded.config.limits
         if loaded.config.reload_interval > 0:
-            await _reload(app, path, log, metrics, retired)
+            await _reload(app, path, log, metrics, retired, shadow)
 
     async def shutdown() -> None:
         for task in tasks:
@@ -147,7 +150,8 @@ def _drain_on_sigterm(app: Gateway) -> None:
         pass
 
 
-async def _reload(app: Gateway, path: str, log: Any, metrics: Any, retired: list[Any]) -> None:
+async def _reload(app: Gateway, path: str, log: Any, metrics: Any, retired: list[Any],
+                  shadow: tuple[str, ...] = ()) -> None:
     """Poll the config's files; swap in a new valid version, report a broken one."""
     seen_broken: str | None = None
     while True:
@@ -158,7 +162,7 @@ async def _reload(app: Gateway, path: str, log: Any, metrics: Any, retired: list
         if now == served.fingerprint or now == seen_broken:
             continue
         try:
-            fresh = await asyncio.to_thread(build, path, log=log, metrics=metrics, state=served.state)
+            fresh = await asyncio.to_thread(build, path, log=log, metrics=metrics, state=served.state, shadow=shadow)
         except ConfigError as exc:
             seen_broken = now
             logger.error("config not reloaded, still serving the last good version:\n%s", exc)
@@ -182,11 +186,12 @@ async def _reload(app: Gateway, path: str, log: Any, metrics: Any, retired: list
 
 def worker_app() -> Gateway:
     """The app of one worker process (uvicorn's factory): the config named by the environment."""
-    return make_app(os.environ[CONFIG_ENV])
+    shadow = os.environ.get(SHADOW_ENV, "")
+    return make_app(os.environ[CONFIG_ENV], shadow=tuple(shadow.split(os.pathsep)) if shadow else ())
 
 
 def run(path: str, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, served: Served | None = None,
-        log_level: str = "warning") -> None:
+        log_level: str = "warning", shadow: tuple[str, ...] = ()) -> None:
     """Serve the config at `path` until SIGTERM or SIGINT (section 14)."""
     import uvicorn
     config = served.config if served is not None else read_config(path)
@@ -200,11 +205,12 @@ def run(path: str, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, 
     }
     if workers > 1:
         os.environ[CONFIG_ENV] = os.path.abspath(path)
+        os.environ[SHADOW_ENV] = os.pathsep.join(os.path.abspath(file) for file in shadow)
         uvicorn.run("policylang.gateway.server:worker_app", factory=True, workers=workers, **options)
     else:
         # uvicorn re-raises the SIGTERM it drained for, once done: then exit 0, a clean stop
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-        uvicorn.run(make_app(path, served), **options)
+        uvicorn.run(make_app(path, served, shadow), **options)
 
 
 def _has(module: str) -> bool:
