@@ -94,22 +94,19 @@ _SCALARS = frozenset({str, int, bool, type(None), Decimal})
 """The leaf types orjson writes as the standard library does (a Decimal through `_plain`)."""
 
 
-def _plain_tree(record: dict[str, Any]) -> bool:
+def _plain_tree(record: Any) -> bool:
     """Whether `record` holds only dicts, lists, tuples, finite floats and `_SCALARS`: what
     orjson encodes to the same values as `_ENCODER` (orjson writes NaN as null and has its
     own words for dataclasses, enums, datetimes and UUIDs: those records take the standard
-    library's path)."""
-    stack: list[Any] = [record]
-    pop, extend = stack.pop, stack.extend
-    while stack:
-        value = pop()
+    library's path). A loop per container, recursing into containers: no stack of leaves."""
+    items: Any = record.values() if record.__class__ is dict else record
+    for value in items:
         kind = value.__class__
         if kind in _SCALARS:
             continue
-        if kind is dict:
-            extend(value.values())
-        elif kind is list or kind is tuple:
-            extend(value)
+        if kind is dict or kind is list or kind is tuple:
+            if not _plain_tree(value):
+                return False
         elif kind is not float or value - value != 0.0:  # inf - inf and nan - nan are nan
             return False
     return True
@@ -121,7 +118,11 @@ def encode(record: dict[str, Any]) -> bytes:
     other, and every record without it, by the standard library: the same values either way
     (decimals as exact strings, sets as sorted lists, NaN and other values JSON cannot hold as
     their repr)."""
-    if _orjson is not None and _plain_tree(record):
+    try:
+        plain = _orjson is not None and _plain_tree(record)
+    except RecursionError:  # nested past the interpreter's limit: the standard library says what it can
+        plain = False
+    if plain:
         try:
             return _orjson.dumps(record, default=_plain, option=_orjson.OPT_APPEND_NEWLINE)
         except TypeError:  # a key that is no string, an int past 64 bits: the standard library says it
