@@ -56,3 +56,15 @@ def test_the_readme_walks_the_lifecycle_as_it_shows(tmp_path: Path) -> None:
     for task in ("classify", "extract"):  # the update touched summaries only
         assert abs(escalation(before, task) - escalation(after, task)) < 0.05
     assert "0.608791" in BLOCKS[0] and f"{escalation(after, 'summarize'):.6f}" == "0.608791"
+
+
+def test_the_example_policies_lint_clean_and_pass_their_tests() -> None:
+    from click.testing import CliRunner
+
+    from policylang.cli import main
+
+    files = [str(ROOT / "examples" / "lifecycle" / name) for name in ("desk.route", "desk_next.route")]
+    linted = CliRunner().invoke(main, ["lint", *files])
+    assert linted.exit_code == 0 and "0 errors, 0 warnings in 2 files" in linted.output, linted.output
+    tested = CliRunner().invoke(main, ["test", *files])
+    assert tested.exit_code == 0 and "2 passed, 0 failed" in tested.output, tested.output
