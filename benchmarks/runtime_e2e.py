@@ -411,9 +411,10 @@ async def table(settings: Settings, progress: Callable[[str], None] = lambda lin
             phase.down = (marks[0], marks[1])
             phases.append(phase)
             progress(row(phase))
+            proxy.rng = random.Random(24)  # the Router and the bare SDK see the same draws
             await run("5% connection resets, Router (no fallback)", Faults(reset=0.05),
                       router_handler(url, ONE_MODEL), settings.reset_seconds)
-            proxy.rng = random.Random(24)  # the same draws for the bare SDK
+            proxy.rng = random.Random(24)
             await run("5% connection resets, bare SDK", Faults(reset=0.05), bare_handler(url), settings.reset_seconds)
         finally:
             await proxy.stop()
