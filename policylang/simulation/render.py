@@ -26,7 +26,10 @@ def _many(count: int, noun: str) -> str:
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     return ["  " + line(headers), "  " + "  ".join("-" * w for w in widths)] + ["  " + line(r) for r in rows]
 
 
@@ -133,11 +136,12 @@ def render_html(report: Report) -> str:
     d = report.as_dict()
     cost = d["cost"]
     baseline = float(cost["baseline"]) if "baseline" in cost else None
-    bars = [(m, float(v["cost"]), None) for m, v in d["models"].items()]
+    bars: list[tuple[str, float, float | None]] = [(m, float(v["cost"]), None) for m, v in d["models"].items()]
     bars.append(("total", float(cost["total"]), baseline))
     charts = [_bars("cost per model (USD)", bars, "${:,.2f}")]
     if "by" in d:
-        groups = [(v, float(g["escalations"]["rate"]) * 100, None) for v, g in d["by"]["groups"].items()]
+        groups: list[tuple[str, float, float | None]] = [
+            (v, float(g["escalations"]["rate"]) * 100, None) for v, g in d["by"]["groups"].items()]
         charts.append(_bars(f"escalation rate by {d['by']['signal']} (%)", groups, "{:.1f}%"))
     sections = [
         f"<h1>{html.escape(d['policy'])} on {html.escape(d['traffic'])}</h1>",
