@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import policylang
 from conftest import ROOT
 from test_readme import README, commands, matches
@@ -43,6 +45,7 @@ def escalation(records: list[dict], task: str) -> float:
     return sum(1 for r in served if len(r["path"]) > 1) / len(served)
 
 
+@pytest.mark.slow  # generates two weeks of logs and reports on them (~5 s)
 def test_the_readme_walks_the_lifecycle_as_it_shows(tmp_path: Path) -> None:
     assert len(BLOCKS) == 1 and "--alert" in BLOCKS[0] and "exit status 1" in BLOCKS[0]
     run_block(tmp_path)

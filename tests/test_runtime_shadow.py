@@ -162,6 +162,7 @@ def test_with_shadows_every_run_still_passes_the_oracle_under_threads(desk, cand
 # ---- policyc serve --shadow (the gateway, section 14) --------------------------------------------
 
 
+@pytest.mark.slow  # two policyc serve processes (~5 s)
 def test_serve_shadow_logs_each_candidate_and_leaves_the_answer_alone(tmp_path):
     """The openai SDK against `policyc serve --shadow`: the same answer, rule, path and cost
     as without the candidates; the log holds each candidate's decision (a candidate that
