@@ -39,13 +39,62 @@ def cap_of(rule: Rule, model: Model) -> int:
     return model.max_output if rule.cap is None else min(rule.cap, model.max_output)
 
 
+_GRAPH: tuple[object, dict[str, tuple[str, ...]]] = ((), {})
+"""The fallback graph of the policy asked about last, by the identity of its fallbacks."""
+
+
+def fallback_targets(policy: Policy, model: str) -> tuple[str, ...]:
+    """`policy.fallback_targets(model)` from a table built once per policy, not a scan of every
+    fallback at each call (a policy of 1,000 models in a fallback tree asks thousands of times)."""
+    global _GRAPH
+    fallbacks, graph = _GRAPH
+    if fallbacks is not policy.fallbacks:
+        graph = {}
+        for f in policy.fallbacks:
+            targets = graph.get(f.source, ())
+            if f.target not in targets:
+                graph[f.source] = (*targets, f.target)
+        _GRAPH = (policy.fallbacks, graph)
+    return graph.get(model, ())
+
+
+_MODELS: tuple[object, dict[str, Model]] = ((), {})
+"""The models of the policy asked about last, by name, by the identity of its model list."""
+
+
+def model_named(policy: Policy, name: str) -> Model:
+    """`policy.model(name)` from a table built once per policy, not a scan of every model."""
+    global _MODELS
+    models, table = _MODELS
+    if models is not policy.models:
+        table = {}
+        for m in policy.models:
+            table.setdefault(m.name, m)  # the first declared, as policy.model finds it
+        _MODELS = (policy.models, table)
+    found = table.get(name)
+    return found if found is not None else policy.model(name)  # StopIteration as it says
+
+
+def fallback_closure(policy: Policy, model: str) -> list[str]:
+    """`policy.fallback_closure(model)`, over `fallback_targets`: every model that can serve when
+    `model` fails, nearest first, each once, `model` itself never."""
+    seen: list[str] = []
+    queue = list(fallback_targets(policy, model))
+    while queue:
+        current = queue.pop(0)
+        if current != model and current not in seen:
+            seen.append(current)
+            queue.extend(fallback_targets(policy, current))
+    return seen
+
+
 def chains(policy: Policy, start: str) -> dict[str, tuple[str, ...]]:
     """Every model reachable from `start` through fallbacks, with the shortest chain to it."""
     found: dict[str, tuple[str, ...]] = {start: (start,)}
     queue = [start]
     while queue:
         current = queue.pop(0)
-        for target in policy.fallback_targets(current):
+        for target in fallback_targets(policy, current):
             if target not in found:
                 found[target] = found[current] + (target,)
                 queue.append(target)
@@ -74,7 +123,7 @@ class StepCosts:
             [Option(chain, Fraction(m.input_per_mtok) / MILLION,
                     Fraction(cap_of(rule, m)) * Fraction(m.output_per_mtok) / MILLION, m.context)
              for name, chain in chains(policy, step).items()
-             for m in (policy.model(name),)]
+             for m in (model_named(policy, name),)]
             for step in steps
         ]
         self.scale = 1
@@ -118,7 +167,7 @@ def largest_cap_within(policy: Policy, rule: Rule, steps: tuple[str, ...], token
     def cost(cap: int) -> Fraction:
         return StepCosts(policy, rule.model_copy(update={"cap": cap}), steps).total(tokens)
 
-    top = max(policy.model(m).max_output for s in steps for m in chains(policy, s))
+    top = max(model_named(policy, m).max_output for s in steps for m in chains(policy, s))
     if cost(1) > bound:
         return None
     return largest(lambda cap: cap <= top and cost(cap) <= bound, 1)
@@ -144,9 +193,9 @@ def step_latency(policy: Policy, step: str) -> Part:
     its model's full latency). A chain never calls a model twice: a caller walking fallbacks
     stops at a model it already tried (section 5), so loops (E307) end too."""
     def longest(model: str, tried: frozenset[str]) -> Part:
-        own = Fraction(policy.model(model).latency)
+        own = Fraction(model_named(policy, model).latency)
         best = Part((model,), own)
-        for target in policy.fallback_targets(model):
+        for target in fallback_targets(policy, model):
             if target in tried:
                 continue
             rest = longest(target, tried | {target})

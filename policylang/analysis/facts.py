@@ -21,6 +21,7 @@ from ..ir.boxes import LIMIT, Box, Interval, Number, Space, TooLarge, disjoint, 
 from ..ir.node import walk
 from ..ir.policy import CascadeTarget, Model, Policy, RejectTarget, Rule
 from ..source import Source, Span
+from .costs import fallback_closure
 from .encode import Encoder, Z3Term, as_bool
 from .meets import Keyed, MeetIndex
 from .solver import Solver
@@ -118,6 +119,7 @@ class Facts:
         self._climbs: dict[int, Climb] = {}
         self._edges: dict[tuple[str, int], bool | None] = {}
         self._keyed: dict[int, Keyed | None] = {}
+        self._serving: dict[str, list[str]] = {}
         self.memo: dict[object, Any] = {}
         """What passes compute once per policy and share (keyed by the pass)."""
         self._excluded: dict[int, Z3Term] = {}
@@ -419,7 +421,10 @@ class Facts:
 
     def serving(self, step_model: str) -> list[str]:
         """The models that may answer for a step: its own, then every fallback reachable from it."""
-        return [step_model, *self.policy.fallback_closure(step_model)]
+        found = self._serving.get(step_model)
+        if found is None:
+            found = self._serving[step_model] = [step_model, *fallback_closure(self.policy, step_model)]
+        return found
 
     @cached_property
     def routed(self) -> tuple[Rule, ...]:

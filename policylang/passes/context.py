@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..analysis.costs import model_named
 from ..analysis.facts import Facts, WitnessMismatch
 from ..analysis.solver import NoDouble
 from ..codes import E303
@@ -34,7 +35,7 @@ def check_context(facts: Facts) -> list[Diagnostic]:
             if not climb.reachable[k]:
                 continue
             for name in facts.serving(step):
-                model = facts.policy.model(name)
+                model = model_named(facts.policy, name)
                 if name in reported or (reach is not None and reach.high is not None and reach.high <= model.context):
                     continue
                 if k == 0 and known and upper is not None and upper <= model.context:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import z3
 
 from ..analysis.encode import as_bool
+from ..analysis.costs import model_named
 from ..analysis.facts import Facts, WitnessMismatch
 from ..analysis.solver import NoDouble
 from ..ir.boxes import hull, meet
@@ -39,7 +40,7 @@ def check_invariants(facts: Facts) -> list[Diagnostic]:
                 for name in facts.serving(step):
                     if name in reported:
                         continue
-                    model = facts.policy.model(name)
+                    model = model_named(facts.policy, name)
                     requirement = facts.encoder.encode(invariant.requirement, model=model)
                     if requirement is True:
                         continue
