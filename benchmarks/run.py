@@ -16,6 +16,9 @@ Suites (all by default):
   report   policyc report over 1,000,000 generated decision-log records (100,000 with --quick):
            the duckdb engine against the python engine, each in its own process
   shadow   Router.run with 0, 1 and 3 shadow candidates, and a Split against its plain policy
+  checker  issue 25: policyc lint and compile as new processes on six seeded policy shapes at
+           1,000 and 10,000 rules (100 and 1,000 with --quick), CPU and wall seconds, peak RSS,
+           growth and log-log slope (`python -m benchmarks.scale` runs it alone)
   runtime_e2e  issue 24's table: an async app over Router.arun and the openai SDK, the local
            OpenAI-compatible server behind a fault-injecting proxy (500s, 429s, an outage,
            resets), 40 requests a second on 127.0.0.1, about 6 minutes (1 with --quick)
@@ -377,9 +380,17 @@ def suite_runtime_e2e(quick: bool) -> list[str]:
     return runtime_e2e.suite(quick)
 
 
+def suite_checker(quick: bool) -> list[str]:
+    from . import scale
+
+    sizes = [100, 1_000] if quick else [1_000, 10_000]
+    return (["### checker: policyc lint and compile on six seeded shapes (`benchmarks/scale.py`)", ""]
+            + scale.measure(list(scale.SHAPES), sizes, 1, 1) + [""])
+
+
 SUITES = {"decide": suite_decide, "scale": suite_scale, "startup": suite_startup, "lint": suite_lint,
           "shapes": suite_shapes, "report": suite_report, "shadow": suite_shadow,
-          "runtime_e2e": suite_runtime_e2e}
+          "runtime_e2e": suite_runtime_e2e, "checker": suite_checker}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -155,3 +155,42 @@ def test_errors_only_skips_the_warnings_and_keeps_e204() -> None:
     # without a default, `_quiet` decides something the gap would not: no longer redundant
     warnings = {(d.code, d.span.line) for d in with_warnings if d.code != "E204"}
     assert warnings == {(code, line) for code, line in expected(text) if code != "W205"}
+
+
+# ---- the benchmark shapes of issue 25 --------------------------------------------------------
+
+
+def test_cascade_climbs_decided_edge_by_edge_are_the_solvers() -> None:
+    """Where an edge reads only outcomes, a climb's next step is decided from the edge alone
+    (`Facts.edge_holds`); the solver asked about the whole climb says the same at every step,
+    and so does a climb whose edge also reads a signal (asked of the solver as before)."""
+    from benchmarks import scale
+
+    text = scale.cascade(60, 4)
+    # one cascade whose first edge reads a signal too: the solver path
+    first_edge = text.index("when confidence", text.index("cascade c0000 {"))
+    text = text[:first_edge] + "when pii and confidence" + text[first_edge + len("when confidence"):]
+    facts = facts_of(text)
+    assert facts.edge_holds("c0000", 0) is None and facts.edge_holds("c0001", 0) is True
+    climbed = 0
+    for rule in facts.routed:
+        climb = facts.climb(rule)
+        for k in range(1, len(climb.steps)):
+            by_solver = facts.solver.satisfiable(*climb.regions[k])
+            assert climb.reachable[k] == by_solver, f"{rule.name} step {k}"
+            climbed += by_solver
+    assert climbed > 0
+
+
+def test_the_meeting_index_and_a_scan_agree_on_every_shape() -> None:
+    """The index compares a rule only with rules that can meet it, and drops none that do."""
+    from benchmarks import scale
+    from policylang.ir.boxes import disjoint
+
+    for make in scale.SHAPES.values():
+        facts = facts_of(make(80, 2))
+        narrow = facts._narrow_hulls
+        for i in range(len(facts.rules)):
+            scan = [j for j in range(len(facts.rules))
+                    if j != i and narrow[i] is not None and not disjoint(narrow[i], narrow[j])]
+            assert facts.meeting(i) == scan
