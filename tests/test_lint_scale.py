@@ -194,3 +194,35 @@ def test_the_meeting_index_and_a_scan_agree_on_every_shape() -> None:
             scan = [j for j in range(len(facts.rules))
                     if j != i and narrow[i] is not None and not disjoint(narrow[i], narrow[j])]
             assert facts.meeting(i) == scan
+
+
+def test_a_check_puts_the_collector_back() -> None:
+    """Checks run the collector rarely while any is running (threads included), and the last
+    to end puts the thresholds back as they were."""
+    import gc
+    import threading
+
+    from policylang.passes.pipeline import _rare_collection
+
+    before = gc.get_threshold()
+    inside: list[int] = []
+    entered, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with _rare_collection():
+            entered.set()
+            leave.wait(5)
+            inside.append(gc.get_threshold()[0])
+
+    thread = threading.Thread(target=other)
+    with _rare_collection():
+        thread.start()
+        entered.wait(5)
+        inside.append(gc.get_threshold()[0])
+    assert gc.get_threshold()[0] == 100_000  # the other check is still running
+    leave.set()
+    thread.join(5)
+    assert inside == [100_000, 100_000]
+    assert gc.get_threshold() == before
+    facts_of(scale_policy())  # a whole check, too
+    assert gc.get_threshold() == before

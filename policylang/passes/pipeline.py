@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,18 +54,30 @@ def recursion_headroom(limit: int = 20_000) -> Iterator[None]:
         sys.setrecursionlimit(before)
 
 
+_COLLECTION_LOCK = threading.Lock()
+_collecting: list[tuple[int, int, int]] = []
+"""The collector's thresholds before the first check still running began (the language server
+checks in threads: the last check to end puts them back)."""
+
+
 @contextmanager
 def _rare_collection() -> Iterator[None]:
     """The cyclic garbage collector run once per 100,000 new objects rather than per 700: a
     check builds hundreds of thousands of objects it keeps until the end (trees, boxes), and
     with the default threshold the collector's passes over them were 40% of checking a
     1,000-rule policy. Almost nothing a check makes is cyclic garbage."""
-    before = gc.get_threshold()
-    gc.set_threshold(100_000, *before[1:])
+    with _COLLECTION_LOCK:
+        _collecting.append(gc.get_threshold())
+        if len(_collecting) == 1:
+            gc.set_threshold(100_000, *_collecting[0][1:])
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _COLLECTION_LOCK:
+            first = _collecting[0]
+            _collecting.pop()
+            if not _collecting:
+                gc.set_threshold(*first)
 
 
 def check(source: Source, decode_error: Diagnostic | None = None, *, analyze: bool = True,
