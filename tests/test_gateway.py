@@ -480,3 +480,23 @@ def test_money_held_by_requests_in_flight_is_a_429_to_retry_not_a_502() -> None:
     assert isinstance(busy, Failure) and isinstance(spent, Failure)
     assert (busy.status, busy.code, busy.headers) == (429, "budget_busy", ((b"retry-after", b"1"),))
     assert (spent.status, spent.code) == (429, "insufficient_quota")
+
+
+def test_a_loaded_version_is_moved_out_of_the_collectors_reach_and_a_reload_hands_the_old_back() -> None:
+    """After a load, what it left on the heap is frozen (a full collection during a request
+    walks only the request's objects); a reload unfreezes first, so the old version can be freed."""
+    import gc
+
+    from policylang.gateway.server import _settle_heap
+
+    try:
+        gc.unfreeze()
+        kept = [object() for _ in range(1_000)]
+        _settle_heap()
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(kept)
+        del kept
+        _settle_heap(reloaded=True)
+        assert 0 < gc.get_freeze_count() <= frozen  # the dropped objects were freed, not frozen again
+    finally:
+        gc.unfreeze()

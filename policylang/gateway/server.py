@@ -15,6 +15,7 @@ finish (up to `limits.drain_timeout` seconds), then exits.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -114,6 +115,7 @@ def make_app(path: str, served: Served | None = None, shadow: tuple[str, ...] = 
                 await asyncio.sleep(max(1.0, config.reload_interval))
         app.served = loaded
         app.limits = loaded.config.limits
+        _settle_heap()
         if loaded.config.reload_interval > 0:
             await _reload(app, path, log, metrics, retired, shadow)
 
@@ -177,11 +179,23 @@ async def _reload(app: Gateway, path: str, log: Any, metrics: Any, retired: list
         else:
             await served.keys.close()
         app.served, app.limits = fresh, fresh.config.limits
+        _settle_heap(reloaded=True)
         seen_broken = None
         logger.warning("reloaded %s: serving %s", path, ", ".join(fresh.policies))
         retired.append(served.call)  # requests in flight on the old version still use its connections
         asyncio.get_running_loop().call_later(fresh.config.limits.total_timeout + 5,
                                               lambda: asyncio.ensure_future(served.call.close()))
+
+
+def _settle_heap(reloaded: bool = False) -> None:
+    """Move what loading left on the heap (the policies, the checker, z3, pydantic's models: tens
+    of thousands of long-lived objects) out of the collector's reach, so that a full collection
+    during a request walks only the request's own objects: the tail latency it would add. After a
+    reload the old version's objects are handed back first, so that they can be freed."""
+    if reloaded:
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def worker_app() -> Gateway:
