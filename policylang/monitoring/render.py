@@ -8,6 +8,8 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
+from ..simulation.render import text_table
+
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
@@ -18,15 +20,6 @@ def _money(text: str | None) -> str:
         return "-"
     value = Decimal(text)
     return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.6f}".rstrip("0")
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    return ["  " + line(headers), "  " + "  ".join("-" * w for w in widths)] + ["  " + line(r) for r in rows]
 
 
 def _value(value: Any) -> str:
@@ -121,7 +114,7 @@ def render_text(d: dict[str, Any]) -> str:
     out = _headline(d)
     for title, headers, rows in sections(d):
         if rows:
-            out += ["", title] + _table(headers, rows)
+            out += ["", title] + text_table(headers, rows)
     for note in d["notes"]:
         out.append(f"note: {note}")
     for alert in d.get("alerts", []):

@@ -27,19 +27,13 @@ from .errors import ProviderError
 from .results import Answer, Result, Usage
 
 
-class Stream:
-    """What `router.stream` returns: iterate it for the answer's text (str chunks); once it is
-    exhausted, `result` is the run's `Result`; `decision` is the run's decision once the first
-    chunk came (a gateway's headers). `close()` (or leaving a `with` block) abandons
-    the run: the provider's stream is closed and the run is logged as abandoned."""
+class _Handle:
+    """What the sync and async streams share: the run they read, bound when it starts, and its
+    `result` once the stream is exhausted."""
 
     def __init__(self) -> None:
         self.result: Result | None = None
-        self._chunks: Generator[str, None, None] | None = None
         self._run: Run | None = None
-
-    def _start(self, chunks: Generator[str, None, None]) -> None:
-        self._chunks = chunks
 
     def _bind(self, run: Run) -> Run:
         self._run = run
@@ -47,8 +41,22 @@ class Stream:
 
     @property
     def decision(self) -> Any:
-        """The run's decision, once the first `next` has made it (None before)."""
+        """The run's decision, once the first chunk has been asked for (None before)."""
         return self._run.decision if self._run is not None else None
+
+
+class Stream(_Handle):
+    """What `router.stream` returns: iterate it for the answer's text (str chunks); once it is
+    exhausted, `result` is the run's `Result`; `decision` is the run's decision once the first
+    chunk came (a gateway's headers). `close()` (or leaving a `with` block) abandons
+    the run: the provider's stream is closed and the run is logged as abandoned."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._chunks: Generator[str, None, None] | None = None
+
+    def _start(self, chunks: Generator[str, None, None]) -> None:
+        self._chunks = chunks
 
     def __iter__(self) -> Stream:
         return self
@@ -69,26 +77,16 @@ class Stream:
         self.close()
 
 
-class AStream:
+class AStream(_Handle):
     """What `router.astream` returns: `async for` it for the text; `result` once exhausted;
     `await aclose()` (or leaving an `async with` block) abandons the run."""
 
     def __init__(self) -> None:
-        self.result: Result | None = None
+        super().__init__()
         self._chunks: AsyncGenerator[str, None] | None = None
-        self._run: Run | None = None
 
     def _start(self, chunks: AsyncGenerator[str, None]) -> None:
         self._chunks = chunks
-
-    def _bind(self, run: Run) -> Run:
-        self._run = run
-        return run
-
-    @property
-    def decision(self) -> Any:
-        """The run's decision, once the first `__anext__` has made it (None before)."""
-        return self._run.decision if self._run is not None else None
 
     def __aiter__(self) -> AStream:
         return self

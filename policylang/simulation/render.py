@@ -24,7 +24,9 @@ def _many(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+def text_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """The rows under their headers as aligned text lines (first column left, the rest right),
+    indented two spaces: the terminal tables of `simulate` and `report`."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:
@@ -47,24 +49,24 @@ def render_text(report: Report) -> str:
     out += [line, ""]
     if d["errors"]:
         out.append("request errors")
-        out += _table(["code", "records", "first at", "signal"],
+        out += text_table(["code", "records", "first at", "signal"],
                       [[c, f"{e['count']:,}", str(e["first"]["location"]), e["first"]["signal"] or "-"]
                        for c, e in d["errors"].items()])
         out.append("")
     out.append("rules")
-    out += _table(["rule", "hits", "share"], [[r, f"{v['hits']:,}", _pct(v["share"])] for r, v in d["rules"].items()])
+    out += text_table(["rule", "hits", "share"], [[r, f"{v['hits']:,}", _pct(v["share"])] for r, v in d["rules"].items()])
     out += ["", "models"]
-    out += _table(["model", "calls", "answered", "tokens in", "tokens out", "cost"],
+    out += text_table(["model", "calls", "answered", "tokens in", "tokens out", "cost"],
                   [[m, f"{v['calls']:,}", f"{v['answered']:,}", f"{v['tokens_in']:,}", f"{v['tokens_out']:,}",
                     _money(v["cost"])] for m, v in d["models"].items()])
     esc = d["escalations"]
     out += ["", f"escalations: {_many(esc['requests'], 'request')} climbed ({_pct(esc['rate'])} of those sent to a model)"]
     if esc["edges"]:
-        out += _table(["cascade", "edge", "climbs"], [[e["cascade"], f"{e['from']} -> {e['to']}", f"{e['count']:,}"]
+        out += text_table(["cascade", "edge", "climbs"], [[e["cascade"], f"{e['from']} -> {e['to']}", f"{e['count']:,}"]
                                                       for e in esc["edges"]])
     if d["fallbacks"]:
         out += ["", "fallbacks"]
-        out += _table(["model", "error", "served by", "calls"],
+        out += text_table(["model", "error", "served by", "calls"],
                       [[f["model"], f["error"], f["fallback"] or "(unserved)", f"{f['count']:,}"] for f in d["fallbacks"]])
     lat = d["latency"]
     if lat["mean"] is not None:
@@ -81,7 +83,7 @@ def render_text(report: Report) -> str:
                 row.append(_money(g["cost"]["baseline"]))
             rows.append(row)
         headers = ["value", "requests", "escalation", "fallbacks", "cost"] + (["baseline"] if "baseline" in cost else [])
-        out += _table(headers, rows)
+        out += text_table(headers, rows)
     for note in d["notes"]:
         out.append(f"note: {note}")
     return "\n".join(out) + "\n"
