@@ -15,10 +15,9 @@ from policylang.ir.node import Node
 from policylang.source import Source, Span
 from policylang.syntax import build, parser
 from policylang.syntax.loader import decode
+from conftest import ROOT, conformance_params, example_files
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-FILES = sorted([*(ROOT / "tests" / "fixtures").rglob("*.route"), *(ROOT / "examples").glob("*.route"),
-                *(ROOT.parent / "shared" / "conformance" / "cases").glob("*.route")])
+FILES = sorted([*(ROOT / "tests" / "fixtures").rglob("*.route"), *example_files()])
 
 
 def _slow_parse(source: Source, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[Any]]:
@@ -59,6 +58,17 @@ def _check(source: Source, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_every_fixture_parses_the_same_on_both_paths(path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _check_file(path, monkeypatch)
+
+
+@pytest.mark.parametrize("path", conformance_params(), ids=lambda p: p.name if p else "absent")
+def test_every_conformance_case_parses_the_same_on_both_paths(path: pathlib.Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared cases beside the repository (skipped, with the reason, where they are absent)."""
+    _check_file(path, monkeypatch)
+
+
+def _check_file(path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source, error = decode(str(path), path.read_bytes())
     if error is None:  # a file that is not UTF-8 never reaches the parser
         _check(source, monkeypatch)
