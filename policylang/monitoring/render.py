@@ -8,7 +8,7 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from ..simulation.render import text_table
+from ..simulation.render import dollars, text_table
 
 
 def _pct(value: float | None) -> str:
@@ -16,10 +16,7 @@ def _pct(value: float | None) -> str:
 
 
 def _money(text: str | None) -> str:
-    if text is None:
-        return "-"
-    value = Decimal(text)
-    return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.6f}".rstrip("0")
+    return "-" if text is None else dollars(text)
 
 
 def _value(value: Any) -> str:

@@ -10,7 +10,9 @@ from typing import Any
 from .report import Report
 
 
-def _money(text: str) -> str:
+def dollars(text: str) -> str:
+    """An exact amount (decimal text) as people read it: cents with thousands separators from $1
+    up ($5,413.04), the digits that matter below ($0.00055); the reports of simulate and report."""
     value = Decimal(text)
     return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.6f}".rstrip("0")
 
@@ -43,9 +45,9 @@ def render_text(report: Report) -> str:
     if d["down"]:
         out.append("down: " + ", ".join(f"{x['model']} ({x['error']})" for x in d["down"]))
     cost = d["cost"]
-    line = f"cost {_money(cost['total'])} ({_money(cost['per_1000_requests'])} per 1,000 requests)"
+    line = f"cost {dollars(cost['total'])} ({dollars(cost['per_1000_requests'])} per 1,000 requests)"
     if "baseline" in cost:
-        line += f"; baseline {cost['baseline_model']} {_money(cost['baseline'])}, saving {_pct(cost['saving'])}"
+        line += f"; baseline {cost['baseline_model']} {dollars(cost['baseline'])}, saving {_pct(cost['saving'])}"
     out += [line, ""]
     if d["errors"]:
         out.append("request errors")
@@ -58,7 +60,7 @@ def render_text(report: Report) -> str:
     out += ["", "models"]
     out += text_table(["model", "calls", "answered", "tokens in", "tokens out", "cost"],
                   [[m, f"{v['calls']:,}", f"{v['answered']:,}", f"{v['tokens_in']:,}", f"{v['tokens_out']:,}",
-                    _money(v["cost"])] for m, v in d["models"].items()])
+                    dollars(v["cost"])] for m, v in d["models"].items()])
     esc = d["escalations"]
     out += ["", f"escalations: {_many(esc['requests'], 'request')} climbed ({_pct(esc['rate'])} of those sent to a model)"]
     if esc["edges"]:
@@ -78,9 +80,9 @@ def render_text(report: Report) -> str:
         rows = []
         for value, g in d["by"]["groups"].items():
             row = [value, f"{g['requests']:,}", _pct(g["escalations"]["rate"]),
-                   f"{sum(f['count'] for f in g['fallbacks']):,}", _money(g["cost"]["total"])]
+                   f"{sum(f['count'] for f in g['fallbacks']):,}", dollars(g["cost"]["total"])]
             if "baseline" in g["cost"]:
-                row.append(_money(g["cost"]["baseline"]))
+                row.append(dollars(g["cost"]["baseline"]))
             rows.append(row)
         headers = ["value", "requests", "escalation", "fallbacks", "cost"] + (["baseline"] if "baseline" in cost else [])
         out += text_table(headers, rows)
@@ -153,7 +155,7 @@ def render_html(report: Report) -> str:
                                                                    for r, v in d["rules"].items()]),
         "<h2>Models</h2>" + _html_table(["model", "calls", "answered", "tokens in", "tokens out", "cost"],
                                         [[m, f"{v['calls']:,}", f"{v['answered']:,}", f"{v['tokens_in']:,}",
-                                          f"{v['tokens_out']:,}", _money(v["cost"])] for m, v in d["models"].items()]),
+                                          f"{v['tokens_out']:,}", dollars(v["cost"])] for m, v in d["models"].items()]),
     ]
     if d["fallbacks"]:
         sections.append("<h2>Fallbacks</h2>" + _html_table(["model", "error", "served by", "calls"],
