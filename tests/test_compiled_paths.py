@@ -290,6 +290,41 @@ def test_a_signal_the_chains_and_the_rules_after_them_read_is_read_once() -> Non
                 assert all(count == 1 for count in counting.reads.values()), counting.reads
 
 
+def test_a_chain_whose_decision_carries_the_key_takes_it_and_never_reads_it_again() -> None:
+    """The key `en` is read for the dispatch, and the chain's rule climbs on an edge that tests
+    `en`: the lazy chain takes the key's value as an argument (it once read `signals['en']` a
+    second time; hypothesis found it in test_trusted_reads_are_lazy_and_decide_as_the_interpreter)."""
+    rules = "\n".join(f"  rule r{i} when en == x -> {'up' if i == 0 else 'm0'}" for i in range(9))
+    policy = _load(f"""policy paths
+
+signal en: enum {{x, y, z}}
+signal k: enum {{k0, k1}}
+outcome q: float in 0.0..1.0 = 1.0
+
+model m0 {{ id = "v/m0", tier = 1, input_per_mtok = $1, output_per_mtok = $1, context = 1_000, max_output = 100, latency = 1s }}
+model m1 {{ id = "v/m1", tier = 2, input_per_mtok = $2, output_per_mtok = $2, context = 1_000, max_output = 200, latency = 2s }}
+
+cascade up {{
+  m0 -> m1 when q < 0.5 and en == x
+}}
+
+route {{
+{rules}
+  default -> m0
+}}
+""")
+    assert codegen.plan_dispatch(policy.ir) is not None
+    for module in modules(policy):
+        for en in ("x", "y"):
+            typed = {"en": en, "k": "k0"}
+            counting = Counting(typed)
+            decision = module.decide(counting, validate=False)
+            assert decision == policy.interpreter.decide(typed, validate=False)
+            assert counting.reads == {"en": 1}, counting.reads
+            for q in (0.2, 0.9):
+                assert module.escalate(decision, 0, {"q": q}) == policy.interpreter.escalate(decision, 0, {"q": q})
+
+
 def test_an_optional_signal_is_read_inside_the_conjunct_that_tests_it() -> None:
     """`pii` is optional and tested beside `n`, which is read already: the trusted path tests `n`
     first and reads `pii` only when that passes. The chains test `pii` too: where the rule before

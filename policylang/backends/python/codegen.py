@@ -453,7 +453,9 @@ class _Writer:
                 lazy_chains = LAZY_CHAINS
                 # the chains read the rest, unless the rules after them read it too (once)
                 later = {n for _, r, c in after for n in self.rule_reads(r, c)}
-                passed = [n for n in args if n in read or n in maybe or n in later or not lazy_chains]
+                # (the key is always read by then: a chain that needs it takes it, never reads it again)
+                passed = [n for n in args
+                          if n == dispatch.key or n in read or n in maybe or n in later or not lazy_chains]
                 for name in [dispatch.key, *passed]:
                     if name in maybe and (name in later or not lazy_chains or name == dispatch.key):
                         maybe.discard(name)
