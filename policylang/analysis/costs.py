@@ -1,7 +1,7 @@
 """Worst-case cost and latency of a rule's calls, exact (section 7).
 
 A call to model m costs `input_tokens x m.input_per_mtok / 1e6 + cap x m.output_per_mtok / 1e6`
-with `cap = min(rule cap, m.max_output)`. A failed call costs nothing, so a step costs the most
+with `cap = rule.cap_for(m)`, min(rule cap, m.max_output). A failed call costs nothing, so a step costs the most
 over the models its fallbacks can reach; a climb sums its steps. A step's latency is the longest
 sum of latencies along a path of its fallbacks; a climb sums its steps. Where `input_tokens` is
 not declared, each model's context window bounds it.
@@ -32,11 +32,6 @@ class Part:
     def label(self) -> str:
         """The chain as a message shows it: `fast→frontier`."""
         return "→".join(self.chain)
-
-
-def cap_of(rule: Rule, model: Model) -> int:
-    """The max_output a call to `model` gets under `rule`: the rule's cap, at most the model's."""
-    return model.max_output if rule.cap is None else min(rule.cap, model.max_output)
 
 
 _GRAPH: tuple[object, dict[str, tuple[str, ...]]] = ((), {})
@@ -121,7 +116,7 @@ class StepCosts:
     def __init__(self, policy: Policy, rule: Rule, steps: tuple[str, ...]) -> None:
         self.steps = [
             [Option(chain, Fraction(m.input_per_mtok) / MILLION,
-                    Fraction(cap_of(rule, m)) * Fraction(m.output_per_mtok) / MILLION, m.context)
+                    Fraction(rule.cap_for(m)) * Fraction(m.output_per_mtok) / MILLION, m.context)
              for name, chain in chains(policy, step).items()
              for m in (model_named(policy, name),)]
             for step in steps

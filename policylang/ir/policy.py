@@ -7,6 +7,7 @@ every value is evaluated (thresholds inlined, model copies merged, literals in t
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal, Union, assert_never
 
 from pydantic import Field
@@ -15,6 +16,7 @@ from .expr import Expr
 from ..source import Span
 from .node import Node
 from .types import Type
+from .values import EXACT
 
 ERRORS = ("unavailable", "rate_limited", "timeout", "server_error", "content_filtered")
 """The provider errors a fallback may name (section 3.6)."""
@@ -32,6 +34,10 @@ class Signal(Node):
 
 
 class Model(Node):
+    """A model as the policy declares it: `name` is the policy's name for it, `id` what the
+    provider calls it; prices in dollars per million tokens, `latency` in seconds. The runtime
+    hands this same shape to an app's `call` (`runtime.Model`)."""
+
     kind: Literal["model"] = "model"
     name: str
     id: str
@@ -48,6 +54,16 @@ class Model(Node):
     def field_value(self, field: str) -> Any:
         """The value of one of `MODEL_FIELDS` (what `model.FIELD` reads in an invariant)."""
         return getattr(self, field)
+
+    def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
+        """The exact price in dollars of a call that read `input_tokens` and wrote
+        `output_tokens` (prices are per million tokens); what the runtime accounts a call at."""
+        per_input, per_output = self._per_token
+        return EXACT.add(EXACT.multiply(input_tokens, per_input), EXACT.multiply(output_tokens, per_output))
+
+    @cached_property
+    def _per_token(self) -> tuple[Decimal, Decimal]:
+        return self.input_per_mtok.scaleb(-6, EXACT), self.output_per_mtok.scaleb(-6, EXACT)
 
 
 MODEL_FIELDS = ("id", "tier", "input_per_mtok", "output_per_mtok", "context", "max_output",
@@ -134,7 +150,14 @@ class Rule(Node):
     def cap_for(self, model: Model) -> int:
         """The max_output a call to `model` gets when this rule decides (section 5): the
         rule's cap where it has one and the model allows it, min(rule cap, model max_output)."""
-        return model.max_output if self.cap is None else min(self.cap, model.max_output)
+        return step_cap(self.cap, model)
+
+
+def step_cap(rule_cap: int | None, model: Model) -> int:
+    """The max_output of a call to `model` for a rule capped at `rule_cap` (None: no cap),
+    section 5: min(rule cap, model max_output). The one place the rule is written: `Rule.cap_for`
+    asks it, and so does the runtime, which reads the caps from a compiled module's RULE_CAPS."""
+    return model.max_output if rule_cap is None or rule_cap > model.max_output else rule_cap
 
 
 class Test(Node):

@@ -84,11 +84,6 @@ def account(tally: Tally, rule: Rule, served: Served, count: int, tokens_in: int
     tally.latency[served.latency] += count
 
 
-def cap_of(ir: PolicyIR, rule: Rule, model: str) -> int:
-    limit = ir.model(model).max_output
-    return limit if rule.cap is None else min(rule.cap, limit)
-
-
 def _valid_tokens(value: Any) -> bool:
     return value.__class__ is int and value >= 0
 
@@ -139,7 +134,7 @@ class _Feeder:
         # is cut the same by every cap at or below the cap just under it, and by none above:
         # those are counted and summed per interval between caps (`_long`), so that the output
         # at any cap is still exact (`finish`).
-        caps = {cap_of(ir, r, m.name) for r in ir.route for m in ir.models}
+        caps = {r.cap_for(m) for r in ir.route for m in ir.models}
         if self.base is not None:
             caps.add(self.base.max_output)
         self.caps = sorted(caps)
@@ -167,7 +162,7 @@ class _Feeder:
             return entry[1]
         rule = self.rules[decision.rule]
         served = walk(_Plain(tuple(steps)), fails=self.fails, observe=lambda step: None, fallback=self.fallback,
-                      escalate=lambda d, s, o: None, cap=lambda m: cap_of(self.ir, rule, m))
+                      escalate=lambda d, s, o: None, cap=lambda m: rule.cap_for(self.ir.model(m)))
         number = self._number(rule, summarize(self.ir, rule, served))
         self._plain[decision.rule] = (steps, number)
         return number
@@ -192,7 +187,7 @@ class _Feeder:
         try:
             served = walk(decision, fails=self.fails,
                           observe=lambda step: outcomes[step] if step < len(outcomes) else None,
-                          fallback=self.fallback, escalate=self.escalate, cap=lambda m: cap_of(self.ir, rule, m))
+                          fallback=self.fallback, escalate=self.escalate, cap=lambda m: rule.cap_for(self.ir.model(m)))
             result: int | tuple[str, str | None, str] = self._number(rule, summarize(self.ir, rule, served))
         except self.RequestError as exc:
             result = (exc.code, exc.signal, exc.message)
@@ -462,7 +457,7 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
             table = lines.lines_sql(str(traffic), delim)  # with "@p:doubt": lines Python decides
             layout = Layout("json", {"@p:doubt": "BOOLEAN"})
         query = build(ir, layout, table, replay=by or "").text
-        caps = sorted({cap_of(ir, r, m) for r in ir.route for s in ir.steps(r)
+        caps = sorted({r.cap_for(ir.model(m)) for r in ir.route for s in ir.steps(r)
                        for m in (s, *ir.fallback_closure(s))})
         base = ir.model(baseline) if baseline is not None else None
         sums = [f"sum(coalesce(least(\"@p:otok\", {c}), {c})) AS \"out{c}\"" for c in caps]
@@ -537,7 +532,7 @@ def _tally_groups(ir: PolicyIR, rows: list[dict[str, Any]], caps: list[int], bas
         result = walk(_Plain(steps), fails=down.get, observe=lambda step: {} if step + 1 < reached else None,
                       fallback=lambda m, e: fallback_table.get(m, {}).get(e),
                       escalate=lambda d, s, o: steps[s + 1] if s + 1 < reached else None,
-                      cap=lambda m: cap_of(ir, rule, m))
+                      cap=lambda m: rule.cap_for(ir.model(m)))
         return summarize(ir, rule, result), result.unserved
 
     for row in sorted(rows, key=lambda r: (r["first"],)):
