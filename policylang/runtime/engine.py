@@ -7,41 +7,14 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..ir.policy import ERRORS
-from ..ir.values import EXACT
+from ..ir.policy import ERRORS, step_cap
+from ..ir.policy import Model as Model  # the runtime's model is the IR's: one shape, `runtime.Model`
 from ..policy import Policy, RequestError
-
-
-@dataclass(frozen=True)
-class Model:
-    """A model as the policy declares it: `name` is the policy's name for it, `id` what the
-    provider calls it; prices in dollars per million tokens, `latency` in seconds; `regions`
-    None where the model does not say (it may process data anywhere)."""
-
-    name: str
-    id: str
-    tier: int
-    input_per_mtok: Decimal
-    output_per_mtok: Decimal
-    context: int
-    max_output: int
-    latency: Decimal
-    regions: frozenset[str] | None
-    tags: frozenset[str]
-    _per_token: tuple[Decimal, Decimal] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_per_token", (self.input_per_mtok.scaleb(-6, EXACT),
-                                                self.output_per_mtok.scaleb(-6, EXACT)))
-
-    def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
-        """The exact price of a call that read `input_tokens` and wrote `output_tokens`."""
-        per_input, per_output = self._per_token
-        return EXACT.add(EXACT.multiply(input_tokens, per_input), EXACT.multiply(output_tokens, per_output))
+from ..source import Span
 
 
 @dataclass(frozen=True)
@@ -60,24 +33,35 @@ class Engine:
     fallback: Callable[[str, str], str | None]
 
     def cap(self, rule: str, model: str) -> int:
-        """The max_output of a call to `model` for `rule`: min(rule cap, model max_output)."""
-        cap = self.rule_caps[rule]
-        limit = self.models[model].max_output
-        return limit if cap is None or cap > limit else cap
+        """The max_output of a call to `model` for `rule`: min(rule cap, model max_output), as
+        the IR's `step_cap` computes it."""
+        return step_cap(self.rule_caps[rule], self.models[model])
 
 
 def engine_of(policy: Any) -> Engine:
     """The engine of a `Policy` (through its compiled module) or of a compiled module;
     TypeError for anything else, or for a module compiled before modules carried RULE_CAPS."""
     if isinstance(policy, Policy):
-        return _from_module(policy.compiled, f"policy {policy.name}")
+        return _from_module(policy.compiled, f"policy {policy.name}", {m.name: m for m in policy.ir.models})
     if isinstance(policy, types.ModuleType) and hasattr(policy, "decide") and hasattr(policy, "MODELS"):
-        return _from_module(policy, f"module {policy.__name__}")
+        return _from_module(policy, f"module {policy.__name__}", _models_of(policy))
     raise TypeError("a Router runs a Policy (policylang.load), a compiled policy module or a watch() handle, "
                     f"not {type(policy).__name__}")
 
 
-def _from_module(module: types.ModuleType, what: str) -> Engine:
+def _models_of(module: types.ModuleType) -> dict[str, Model]:
+    """A compiled module's MODELS table as the policy's models; a module keeps no source
+    positions, so each model's span is the module's first line."""
+    file = getattr(module, "__file__", None) or module.__name__
+    span = Span(file=file, start=0, end=0, line=1, column=1, end_line=1, end_column=1)
+    return {name: Model(span=span, name=name, id=f["id"], tier=f["tier"], input_per_mtok=Decimal(f["input_per_mtok"]),
+                        output_per_mtok=Decimal(f["output_per_mtok"]), context=f["context"],
+                        max_output=f["max_output"], latency=Decimal(f["latency"]), regions=f["regions"],
+                        tags=f["tags"])
+            for name, f in module.MODELS.items()}
+
+
+def _from_module(module: types.ModuleType, what: str, models: Mapping[str, Model]) -> Engine:
     if not hasattr(module, "RULE_CAPS"):
         raise TypeError(f"{what} was compiled by an older policyc and has no RULE_CAPS table; recompile it "
                         "with `policyc compile`")
@@ -103,11 +87,6 @@ def _from_module(module: types.ModuleType, what: str) -> Engine:
         # the runtime's own reasons for not calling a model (a session's budget) have no fallback
         return table.get(model, {}).get(error) if error in ERRORS else None
 
-    models = {name: Model(name=name, id=f["id"], tier=f["tier"], input_per_mtok=Decimal(f["input_per_mtok"]),
-                          output_per_mtok=Decimal(f["output_per_mtok"]), context=f["context"],
-                          max_output=f["max_output"], latency=Decimal(f["latency"]), regions=f["regions"],
-                          tags=f["tags"])
-              for name, f in module.MODELS.items()}
     return Engine(name=module.POLICY_NAME, sha256=module.SOURCE_SHA256, models=models,
                   rule_caps=dict(module.RULE_CAPS), input_tokens="input_tokens" in module.SIGNALS,
                   decide=deciding, escalate=escalating, fallback=fallback)
