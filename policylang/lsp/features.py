@@ -209,11 +209,13 @@ def _where(symbol: Symbol) -> str:
     return f"declared in `{symbol.unit.source.name}` line {symbol.span.line}"
 
 
-def hover(snapshot: Snapshot, offset: int) -> Hover | None:
+def hover(snapshot: Snapshot, offset: int, firing: str | None = None) -> Hover | None:
     """What the name under the cursor is: a signal's type, domain and default; a model's id,
     prices, context, max_output, latency, regions and tags; a threshold's value; a cascade's
-    steps; a rule's target and, where the analyses can say, where it fires; an enum member's
-    enum; an import's file."""
+    steps; a rule's target and, once the analyses of this very text have run, where it fires
+    (`firing`, from `firing_summary` in the analyses' process; never computed here, where it
+    would hold the server for seconds on a large policy); an enum member's enum; an import's
+    file."""
     found = at(snapshot, offset)
     if found is None:
         return None
@@ -225,7 +227,7 @@ def hover(snapshot: Snapshot, offset: int) -> Hover | None:
         return Hover(_member_text(snapshot, target.text), found.span)
     if isinstance(target, Label):
         return Hover(f"label `{target.text}` (a region or tag)", found.span)
-    return Hover(_symbol_text(snapshot, target), found.span)
+    return Hover(_symbol_text(snapshot, target, firing), found.span)
 
 
 def _member_text(snapshot: Snapshot, member: str) -> str:
@@ -249,7 +251,7 @@ def _edges(symbol: Symbol) -> tuple[s.Edge, ...]:
     return symbol.decl.edges if isinstance(symbol.decl, s.CascadeDecl) else ()
 
 
-def _symbol_text(snapshot: Snapshot, symbol: Symbol) -> str:
+def _symbol_text(snapshot: Snapshot, symbol: Symbol, firing: str | None) -> str:
     policy = snapshot.policy
     display = snapshot.resolution.display.get(symbol, symbol.name) if snapshot.resolution else symbol.name
     lines: list[str] = []
@@ -285,9 +287,7 @@ def _symbol_text(snapshot: Snapshot, symbol: Symbol) -> str:
         lines.append("\n".join(f"- `{edge}`" for edge in edges))
     elif symbol.kind == "rule":
         lines = [f"rule `{symbol.name}`", _code(_rule_text(symbol))]
-        region = _firing_summary(snapshot, symbol)
-        if region:
-            lines.append(region)
+        lines.append(_rule_summary(snapshot, symbol, firing))
     else:  # threshold, invariant, test
         lines = [_code(_decl_text(symbol))]
     lines.append(_where(symbol))
@@ -297,16 +297,30 @@ def _symbol_text(snapshot: Snapshot, symbol: Symbol) -> str:
 # ---- where a rule fires ---------------------------------------------------------------------------
 
 
-def _firing_summary(snapshot: Snapshot, symbol: Symbol) -> str | None:
-    """Where the rule fires under first-match, when the analyses can say: `never` with the
-    analyses' reason, or the exact region when its conditions are boxes."""
+def _rule_summary(snapshot: Snapshot, symbol: Symbol, firing: str | None) -> str:
+    """What the hover says of a rule's reach: `never` with the analyses' reason, else the
+    region `firing` gives, else what it decides (and that the region comes with the analyses)."""
     for d in snapshot.analysis_diagnostics:
         if d.code in (W201.code, W202.code) and d.span.file == symbol.span.file and d.span.start == symbol.decl.span.start:
             return f"**never fires**: {d.message}"
+    if firing is not None:
+        return firing
     policy = snapshot.policy
-    if policy is None or symbol.unit is not snapshot.program.top:
+    rule = next((r for r in policy.rules if r.name == symbol.name), None) if policy is not None else None
+    if policy is None or rule is None or symbol.unit is not snapshot.program.top:
+        return ""
+    later = "" if snapshot.analysed else "; where it fires is shown once the analyses have run"
+    return f"decides {_target_text(policy, rule.target)}{later}"
+
+
+def firing_summary(snapshot: Snapshot, name: str) -> str | None:
+    """Where the rule `name` of the buffer fires under first-match, when the analyses can say:
+    never, or the exact region when its conditions are boxes; None for no such rule. Builds the
+    analyses' facts (the solver, a sweep over the rules): the analyses' process calls it."""
+    policy = snapshot.policy
+    if policy is None:
         return None
-    index = next((i for i, rule in enumerate(policy.rules) if rule.name == symbol.name), None)
+    index = next((i for i, rule in enumerate(policy.rules) if rule.name == name), None)
     if index is None:
         return None
     rule = policy.rules[index]

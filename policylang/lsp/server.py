@@ -1,19 +1,25 @@
 """`policyc lsp`: the language server, over stdio, on pygls.
 
 - Diagnostics on open and on every change, exactly `policyc lint`'s (codes, ranges, related
-  locations; the witness and the help line appended to the message): syntax, names and types
-  at once, then the analyses of sections 6 and 7 once the buffer has been still for a moment
+  locations; the witness and the help line appended to the message), in two publishes: syntax,
+  names and types at once, then, once the buffer has been still for a moment
   (`initializationOptions.analysisDelay`, seconds, default 0.4) and only when the front end
-  found no error. A result for a version the buffer has since left is dropped, never shown.
-  Findings in an imported file are published to that file.
+  found no error, the same with the analyses' findings added. The analyses run in a process of
+  their own (policylang/lsp/worker.py), killed when a newer version arrives; a result for a
+  version the buffer has since left is never published. Findings in an imported file are
+  published to that file.
 - Formatting is `policyc fmt`; hover, definition, references, completion and the outline are
-  policylang/lsp/features.py over the buffer's resolved program.
+  policylang/lsp/features.py over the buffer's resolved program, answered from the front end's
+  snapshot while the analyses run (a rule's hover asks the analyses' process where it fires
+  once they are done). With `trace` set (`initialize` or `$/setTrace`), `$/logTrace` says
+  when each version's publishes and analyses start, end or are dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,14 +34,19 @@ from ..authoring.format import format_source
 from ..diagnostics import Diagnostic
 from ..jsontext import dumps
 from ..policy import PolicyError
+from ..passes.resolve import Symbol
 from ..source import Source, Span
 from . import features
-from .snapshot import Findings, Snapshot, buffer_source, check_buffer, source_path
+from .snapshot import Findings, Snapshot, buffer_source, source_path
+from .worker import FORKS, Analysis, AnalysisFailed
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 DEFAULT_DELAY = 0.4
 """Seconds a buffer stays unchanged before its analyses run."""
+HOVER_WAIT = 1.0
+"""Seconds a rule's hover waits for the analyses' process to say where the rule fires (the
+first question of a version builds the analyses' facts); past it, the hover goes without."""
 
 _OUTLINE_KINDS = {
     "import": types.SymbolKind.Module, "threshold": types.SymbolKind.Constant,
@@ -68,12 +79,35 @@ class PolicyServer(LanguageServer):
         self.published: dict[str, dict[str, list[types.Diagnostic]]] = {}
         """Owner buffer uri -> target file uri -> what that buffer's check found there."""
         self.pending: dict[str, asyncio.Task[None]] = {}
+        """Buffer uri -> the analyses waiting for the buffer to be still, or running."""
+        self.analyses: dict[str, Analysis] = {}
+        """Buffer uri -> the analyses of its current snapshot (running, or done and answering
+        where rules fire)."""
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policyc-analyses")
+        """The analyses' thread, where the platform cannot fork (worker.py)."""
+        self._line_cache: dict[str, tuple[Source, list[str]]] = {}
+
+    def shutdown(self) -> None:
+        """Kill every analyses' process, then stop serving."""
+        for analysis in self.analyses.values():
+            analysis.kill()
+        super().shutdown()  # type: ignore[no-untyped-call]  # pygls: unannotated
+
+    def trace(self, message: str) -> None:
+        """Say `message` in `$/logTrace` when the client asked for a trace."""
+        if self.protocol.trace not in (None, types.TraceValue.Off):
+            self.log_trace(types.LogTraceParams(message=message))
 
     # ---- positions ---------------------------------------------------------------------------
 
     def _lines(self, source: Source) -> list[str]:
-        return source.text.splitlines(True) or [""]
+        """The source's lines, split once per source (a publish converts hundreds of ranges)."""
+        cached = self._line_cache.get(source.name)
+        if cached is not None and cached[0] is source:
+            return cached[1]
+        lines = source.text.splitlines(True) or [""]
+        self._line_cache[source.name] = (source, lines)
+        return lines
 
     def position(self, source: Source, line: int, column: int) -> types.Position:
         """A 1-based (line, column in code points) as the client counts (UTF-16 by default)."""
@@ -167,8 +201,39 @@ class PolicyServer(LanguageServer):
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=target, diagnostics=list(merged.values()), version=version))
 
+    def navigable(self, uri: str, position: types.Position) -> tuple[Snapshot, int, bool] | None:
+        """The snapshot to answer a request at `position` from, the offset there, and whether it
+        is the buffer's current one: the current snapshot when it parses, else the last that
+        did, when the edits since lie wholly before or after the position (a half-typed line
+        elsewhere leaves every other name navigable)."""
+        snapshot = self.snapshot(uri)
+        offset = self.offset(snapshot, position)
+        if snapshot.parsed:
+            return snapshot, offset, True
+        last = self.parsed.get(uri)
+        if last is None:
+            return None
+        moved = _moved(last.text, snapshot.text, offset)
+        return (last, moved, False) if moved is not None else None
+
+    async def firing(self, uri: str, snapshot: Snapshot, offset: int) -> str | None:
+        """Where the rule under the cursor fires, when it is one of the buffer's rules and the
+        analyses of this snapshot are done (asked of their process, `HOVER_WAIT` at most)."""
+        found = features.at(snapshot, offset)
+        if found is None or not isinstance(found.target, Symbol) or found.target.kind != "rule" \
+                or found.target.unit is not snapshot.program.top:
+            return None
+        analysis = self.analyses.get(uri)
+        if analysis is None or analysis.snapshot is not snapshot:
+            return None
+        return await analysis.firing(found.target.name, HOVER_WAIT)
+
+    def _label(self, snapshot: Snapshot) -> str:
+        return f"{snapshot.name} version {snapshot.version}"
+
     async def changed(self, uri: str) -> None:
-        """Syntax, names and types now; the analyses after `delay` seconds of quiet."""
+        """Syntax, names and types now; the analyses after `delay` seconds of quiet, ending any
+        still running for an older version."""
         await asyncio.sleep(0)  # let a burst of changes land: only the newest is checked
         document = self.workspace.text_documents.get(uri)
         if document is None:
@@ -176,42 +241,89 @@ class PolicyServer(LanguageServer):
         snapshot = self.snapshot(uri)
         if snapshot.version != document.version:
             return
-        pending = self.pending.pop(uri, None)
-        if pending is not None:
-            pending.cancel()
+        self.cancel(uri, f"{self._label(snapshot)} arrived")
         found = snapshot.front_end()
         if snapshot.parsed:
             self.parsed[uri] = snapshot
         self.publish(uri, snapshot, found)
+        self.trace(f"{self._label(snapshot)}: published syntax, names and types ({len(found.diagnostics)} findings)")
         if found.front_end_clean:
             self.pending[uri] = asyncio.ensure_future(self.analyse_later(uri, snapshot))
 
-    async def analyse_later(self, uri: str, snapshot: Snapshot) -> None:
-        await asyncio.sleep(self.delay)
-        if self.snapshots.get(uri) is not snapshot:
-            return
-        loop = asyncio.get_running_loop()
-        try:
-            found = await loop.run_in_executor(
-                self.pool, lambda: check_buffer(snapshot.name, snapshot.text, snapshot.path, analyze=True))
-        except Exception as exc:  # a checker bug: say so in the client's log, keep serving
-            self.window_log_message(types.LogMessageParams(
-                type=types.MessageType.Error, message=f"policyc lsp: the analyses of {snapshot.name} failed: {exc!r}"))
-            return
-        if self.snapshots.get(uri) is not snapshot or uri not in self.workspace.text_documents:
-            return  # the buffer moved on while the analyses ran: their findings are stale
-        snapshot.analysis_diagnostics = found.diagnostics
-        self.publish(uri, snapshot, found)
-
-    def closed(self, uri: str) -> None:
+    def cancel(self, uri: str, why: str) -> None:
+        """End the buffer's analyses, waiting or running (killing their process)."""
         pending = self.pending.pop(uri, None)
         if pending is not None:
             pending.cancel()
+        analysis = self.analyses.pop(uri, None)
+        if analysis is not None:
+            if not analysis.done:
+                self.trace(f"{self._label(analysis.snapshot)}: analyses cancelled ({why})")
+            analysis.close()
+
+    def current(self, uri: str, snapshot: Snapshot) -> bool:
+        """Whether `snapshot` is still the buffer's latest version (else its results are stale)."""
+        document = self.workspace.text_documents.get(uri)
+        return document is not None and self.snapshots.get(uri) is snapshot and snapshot.version == document.version
+
+    async def analyse_later(self, uri: str, snapshot: Snapshot) -> None:
+        """After `delay` seconds of quiet, the analyses of `snapshot`, published with its front
+        end's findings if it is still the buffer's latest version when they end."""
+        await asyncio.sleep(self.delay)
+        if not self.current(uri, snapshot):
+            return
+        analysis = Analysis(snapshot, self.pool)
+        self.analyses[uri] = analysis
+        self.trace(f"{self._label(snapshot)}: analyses started ({'a process' if FORKS else 'a thread'})")
+        try:
+            found = await analysis.findings()
+        except AnalysisFailed as exc:  # a checker bug: say so in the client's log, keep serving
+            self.window_log_message(types.LogMessageParams(
+                type=types.MessageType.Error, message=f"policyc lsp: the analyses of {snapshot.name} failed: {exc}"))
+            return
+        if not self.current(uri, snapshot) or analysis.closed:
+            self.trace(f"{self._label(snapshot)}: analyses dropped (the buffer moved on)")
+            return  # the buffer moved on while the analyses ran: their findings are stale
+        snapshot.analysis_diagnostics = found
+        snapshot.analysed = True
+        full = snapshot.full(found)
+        self.publish(uri, snapshot, full)
+        self.trace(f"{self._label(snapshot)}: published the analyses ({len(full.diagnostics)} findings)")
+
+    def closed(self, uri: str) -> None:
+        self.cancel(uri, "closed")
         self.snapshots.pop(uri, None)
         self.parsed.pop(uri, None)
         before = self.published.pop(uri, {})
         for target in before:
             self._send(target)
+
+
+def _moved(old: str, new: str, offset: int) -> int | None:
+    """Where `offset` of `new` lies in `old`, when what changed between them lies wholly before
+    or after it; None when it lies inside the change."""
+    if old == new:
+        return offset
+    low, high = 0, min(len(old), len(new))
+    while low < high:  # the longest common prefix, compared a slice at a time
+        middle = (low + high + 1) // 2
+        if old[:middle] == new[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    prefix = low
+    if offset < prefix:
+        return offset
+    low, high = 0, min(len(old), len(new)) - prefix
+    while low < high:  # the longest common suffix past the prefix
+        middle = (low + high + 1) // 2
+        if old[len(old) - middle:] == new[len(new) - middle:]:
+            low = middle
+        else:
+            high = middle - 1
+    if offset >= len(new) - low:
+        return offset - (len(new) - len(old))
+    return None
 
 
 def _read_source(path: str) -> Source | None:
@@ -229,6 +341,8 @@ def build() -> PolicyServer:
     @server.feature(types.INITIALIZE)
     def initialize(ls: PolicyServer, params: types.InitializeParams) -> None:
         _configure(ls, params.initialization_options)
+        if params.trace is not None:
+            ls.protocol.trace = params.trace
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(ls: PolicyServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -263,13 +377,19 @@ def build() -> PolicyServer:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @_answering(lambda: None)
-    def hover(ls: PolicyServer, params: types.HoverParams) -> types.Hover | None:
-        snapshot = ls.snapshot(params.text_document.uri)
-        found = features.hover(snapshot, ls.offset(snapshot, params.position))
+    async def hover(ls: PolicyServer, params: types.HoverParams) -> types.Hover | None:
+        uri = params.text_document.uri
+        navigable = ls.navigable(uri, params.position)
+        if navigable is None:
+            return None
+        snapshot, offset, current = navigable
+        firing = await ls.firing(uri, snapshot, offset)
+        found = features.hover(snapshot, offset, firing)
         if found is None:
             return None
+        # from an older snapshot the span's lines may have moved: no range then
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=found.markdown),
-                           range=ls.range(found.span, snapshot.source))
+                           range=ls.range(found.span, snapshot.source) if current else None)
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     @_answering(list)
@@ -323,6 +443,19 @@ def _answering(empty: Callable[[], Any]) -> Callable[[Handler], Handler]:
     client's log in one line: a client never gets an error with a traceback in it."""
 
     def wrap(handler: Handler) -> Handler:
+        if inspect.iscoroutinefunction(handler):
+            @functools.wraps(handler)
+            async def answer_later(ls: PolicyServer, params: Any) -> Any:
+                if params.text_document.uri not in ls.workspace.text_documents:
+                    return empty()
+                try:
+                    return await handler(ls, params)
+                except Exception as exc:  # a bug of ours: say so in the log, keep serving
+                    _log_failure(ls, handler, params, exc)
+                    return empty()
+
+            return answer_later  # type: ignore[return-value]  # as below
+
         @functools.wraps(handler)
         def answer(ls: PolicyServer, params: Any) -> Any:
             if params.text_document.uri not in ls.workspace.text_documents:
@@ -330,9 +463,7 @@ def _answering(empty: Callable[[], Any]) -> Callable[[Handler], Handler]:
             try:
                 return handler(ls, params)
             except Exception as exc:  # a bug of ours: say so in the log, keep serving
-                ls.window_log_message(types.LogMessageParams(
-                    type=types.MessageType.Error,
-                    message=f"policyc lsp: {handler.__name__} failed on {params.text_document.uri}: {exc!r}"))
+                _log_failure(ls, handler, params, exc)
                 return empty()
 
         # the wrapper takes and answers what the handler does (functools.wraps), which mypy
@@ -340,6 +471,12 @@ def _answering(empty: Callable[[], Any]) -> Callable[[Handler], Handler]:
         return answer  # type: ignore[return-value]
 
     return wrap
+
+
+def _log_failure(ls: PolicyServer, handler: Callable[..., Any], params: Any, exc: Exception) -> None:
+    ls.window_log_message(types.LogMessageParams(
+        type=types.MessageType.Error,
+        message=f"policyc lsp: {handler.__name__} failed on {params.text_document.uri}: {exc!r}"))
 
 
 def _configure(ls: PolicyServer, options: Any) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..diagnostics import Diagnostic, has_errors
 from ..ir.policy import Policy
 from ..passes import check
-from ..passes.pipeline import recursion_headroom
+from ..passes.pipeline import analyze_policy, recursion_headroom
 from ..passes.resolve import Resolution, resolve
 from ..passes.typecheck import typecheck
 from ..source import Source
@@ -95,6 +95,8 @@ class Snapshot:
     version: int | None = None
     analysis_diagnostics: list[Diagnostic] = field(default_factory=list)
     """The findings of the last full check of exactly this text (for rule hovers)."""
+    analysed: bool = False
+    """Whether the analyses of this very text have reported (`analysis_diagnostics` is theirs)."""
 
     @cached_property
     def source(self) -> Source:
@@ -129,9 +131,7 @@ class Snapshot:
             else:
                 policy, type_errors = typecheck(self.resolution)
                 diagnostics = program.diagnostics + self.resolution.diagnostics + type_errors
-        order = {unit.name: i for i, unit in enumerate(program.units)}
-        unique = {d.identity: d for d in diagnostics}
-        ranked = sorted(unique.values(), key=lambda d: (order.get(d.span.file, len(order)), d.span.start, d.code))
+        ranked = _ranked(program, diagnostics)
         return (policy if not has_errors(ranked) else None), ranked
 
     @property
@@ -144,6 +144,21 @@ class Snapshot:
         policy, diagnostics = self._front_end
         return Findings(diagnostics, self.program.sources, False, policy)
 
+    def analyses(self) -> list[Diagnostic]:
+        """What the analyses of sections 6 and 7 find in the checked policy, exactly as
+        `policyc lint` runs them (passes/pipeline.py `analyze_policy`), on this snapshot's parse:
+        a change is parsed once, not again for its analyses. Only for a policy whose front end
+        found no error."""
+        assert self.policy is not None
+        with recursion_headroom():
+            return analyze_policy(self.policy, self.program.sources)
+
+    def full(self, analyses: list[Diagnostic]) -> Findings:
+        """Exactly what `policylang.lint` reports for this text: its front-end findings and the
+        `analyses` found for this very snapshot, each once, in lint's order."""
+        ranked = _ranked(self.program, self._front_end[1] + analyses)
+        return Findings(ranked, self.program.sources, True, self.policy)
+
     @cached_property
     def facts(self) -> Facts:
         """The analyses' shared facts about the checked policy (the solver loads here)."""
@@ -152,3 +167,11 @@ class Snapshot:
 
         assert self.policy is not None
         return Facts(self.policy, self.program.sources, Interpreter, warnings=False)
+
+
+def _ranked(program: Program, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each finding once, in lint's order: by file (the top file first, then its imports as
+    loaded), offset and code (passes/pipeline.py `_done`)."""
+    order = {unit.name: i for i, unit in enumerate(program.units)}
+    unique = {d.identity: d for d in diagnostics}
+    return sorted(unique.values(), key=lambda d: (order.get(d.span.file, len(order)), d.span.start, d.code))
