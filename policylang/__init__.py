@@ -9,40 +9,61 @@ through cascades, compile to a standalone module.
     policy.escalate(decision, 0, {"confidence": 0.4})   # step 0 answered -> "mid"
     policy.fallback("fast", "unavailable")               # -> "backup", or None
     source = policy.to_python()
+
+Each name below is imported on first use (PEP 562), so that `import policylang`, and a command
+such as `policyc lint`, load only the parts they use: not the code generator and Jinja2 when
+nothing is compiled, not the solver when nothing is analysed, not DuckDB when nothing is
+simulated. `from policylang import load` works as always; the imports under TYPE_CHECKING give
+type checkers the same names.
 """
 
 from typing import TYPE_CHECKING
 
 from ._version import __version__
-from .authoring.format import format_source
-from .diagnostics import Diagnostic, Related
-from .linting import LintResult, lint
-from .policy import Decision, Policy, PolicyError, RequestError, load, loads
 
-if TYPE_CHECKING:  # imported on first use, below: this gives it its type
+if TYPE_CHECKING:
+    from .authoring.format import format_source
+    from .diagnostics import Diagnostic, Related
+    from .linting import LintResult, lint
+    from .policy import Decision, Policy, PolicyError, RequestError, load, loads
     from .simulation import simulate
 
-__all__ = [
-    "__version__",
-    "Decision",
-    "Diagnostic",
-    "LintResult",
-    "Policy",
-    "PolicyError",
-    "Related",
-    "RequestError",
-    "format_source",
-    "lint",
-    "load",
-    "loads",
-    "simulate",
-]
+_HOMES = {
+    "Decision": "policy",
+    "Diagnostic": "diagnostics",
+    "LintResult": "linting",
+    "Policy": "policy",
+    "PolicyError": "policy",
+    "Related": "diagnostics",
+    "RequestError": "policy",
+    "format_source": "authoring.format",
+    "lint": "linting",
+    "load": "policy",
+    "loads": "policy",
+    "simulate": "simulation",
+}
+"""Each public name and the module (under policylang) that defines it."""
+
+__all__ = ["__version__", *sorted(_HOMES)]
 
 
 def __getattr__(name: str) -> object:
-    """`policylang.simulate`, imported on first use (its engines load DuckDB only when run)."""
-    if name == "simulate":
-        from .simulation import simulate
+    """A public name, imported from its module on first use and kept here after that; or a
+    subpackage (`policylang.authoring`), imported on first use as `import policylang` once
+    imported some of them."""
+    from importlib import import_module
+    from importlib.util import find_spec
 
-        return simulate
-    raise AttributeError(f"module 'policylang' has no attribute {name!r}")
+    home = _HOMES.get(name)
+    if home is None:
+        if name.isidentifier() and not name.startswith("__") and find_spec(f"{__name__}.{name}") is not None:
+            return import_module(f"{__name__}.{name}")
+        raise AttributeError(f"module 'policylang' has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's names, the public ones not yet imported included."""
+    return sorted({*globals(), *_HOMES})

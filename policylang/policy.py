@@ -6,17 +6,18 @@ import os
 import types
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .backends.python import support as rt
-from .backends.python.codegen import generate
-from .backends.python.interpreter import Interpreter
 from .diagnostics import Diagnostic, render_text
-from .explanation import Explanation
 from .ir.policy import Policy as PolicyIR
 from .passes import Checked, check
 from .syntax.loader import decode, read_top
 from .source import Source
+
+if TYPE_CHECKING:  # imported where they are used: loading and checking a policy needs neither
+    from .backends.python.interpreter import Interpreter
+    from .explanation import Explanation
 
 Engine = Literal["compiled", "interpreted"]
 
@@ -51,6 +52,9 @@ class Policy:
 
     @cached_property
     def interpreter(self) -> Interpreter:
+        """The tree-walking engine over this policy's IR."""
+        from .backends.python.interpreter import Interpreter
+
         return Interpreter(self.ir)
 
     @cached_property
@@ -67,6 +71,8 @@ class Policy:
 
     @cached_property
     def _python(self) -> str:
+        from .backends.python.codegen import generate  # Jinja2 and the generator: only to compile
+
         return generate(self.ir)
 
     # ---- decisions ----------------------------------------------------------------------------

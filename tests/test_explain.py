@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import policygen
 import policygen_measured
 import policylang
+import policylang.authoring.explain  # read below; `import policylang` alone imports no submodule
 import strategies as gen
 from conftest import EXAMPLES, examples
 from policylang import RequestError
