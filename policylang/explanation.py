@@ -3,7 +3,7 @@ tried and the parts of its condition that decided it, the climb, each step's fal
 cost), each part with `as_dict()` for JSON.
 
 The data sits below `policylang.policy` so that `Policy.explain` can name its result's type
-without importing the authoring tool that builds it (`policylang.authoring.explain`).
+without importing what builds it (`policylang.explainer`, a layer above this one).
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ class Policy:
         decision, the climb under `@outcomes`, each step's fallbacks and the cost. The rule it
         says fired is always `decide`'s with this engine. A bad request gives an explanation
         with `error` set, never an exception. Returns an `Explanation` (`as_dict()` for JSON)."""
-        from .authoring.explain import explain  # the authoring tools sit above this layer
+        from .explainer import explain  # a layer below: loading a policy never imports it
 
         return explain(self, signals, engine=engine, all_rules=all_rules, strict=strict)
 
