@@ -83,6 +83,9 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         policylang.nothing_here  # noqa: B018
     assert set(policylang.__all__) <= set(dir(policylang))
+    assert sorted(policylang.__all__) == sorted(["__version__", *policylang._HOMES])
+    for name in policylang.__all__:
+        assert getattr(policylang, name) is not None
 
 
 def test_lint_of_a_small_policy_loads_only_the_checker(tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ from ..diagnostics import render_json_result, render_sarif, render_text, summary
 from ..linting import lint as lint_files
 from ..requests import evaluate_line, request_lines
 from .common import FAILED, FINE, USAGE, fail_usage, load_or_exit, main, plural
+from .guards import guard_sizes
+from .progress import files_label, progress_shown
 
 
 @main.command()
@@ -23,7 +25,9 @@ from .common import FAILED, FINE, USAGE, fail_usage, load_or_exit, main, plural
 @click.option("--deny-warnings", is_flag=True, help="exit 1 on warnings too")
 def lint(files: tuple[str, ...], fmt: str, deny_warnings: bool) -> None:
     """Run every check on FILES and report what they find."""
-    result = lint_files(files)
+    guard_sizes("lint", files)
+    with progress_shown(files_label(files)):
+        result = lint_files(files)
     for message in result.unreadable.values():
         click.echo(f"error: {message}", err=True)
     if fmt == "json":
@@ -64,6 +68,7 @@ def compile_(file: str, output: str | None, check_only: bool, bytecode: bool = T
 
     Only the checks that can make it refuse run here (errors); warnings are `policyc lint`'s.
     """
+    guard_sizes("compile", [file])
     if target == "sql":
         if check_only:
             fail_usage("--check is for --target python")

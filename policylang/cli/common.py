@@ -76,9 +76,11 @@ def load_or_exit(path: str, *, analyze: bool = True, warnings: bool = False) -> 
     """The policy, or exit 1 with its diagnostics (2 when the file cannot be read)."""
     from ..diagnostics import render_text, summary_line
     from ..policy import PolicyError, load
+    from .progress import progress_shown
 
     try:
-        return load(path, analyze=analyze, warnings=warnings)
+        with progress_shown(path):
+            return load(path, analyze=analyze, warnings=warnings)
     except PolicyError as exc:
         message = unreadable(exc)
         if message is not None:

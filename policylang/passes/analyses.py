@@ -14,6 +14,7 @@ from ..backends.python.interpreter import Interpreter
 from ..codes import E900
 from ..diagnostics import Diagnostic, diagnostic
 from ..ir.policy import Policy
+from ..progress import report
 from ..source import Source
 from .budgets import check_budgets
 from .cascades import check_cascades
@@ -41,6 +42,7 @@ def run_analyses(policy: Policy, sources: dict[str, Source], *, warnings: bool =
     facts = Facts(policy, sources, Interpreter, warnings=warnings)
     found: list[Diagnostic] = []
     for analysis in ANALYSES:
+        report(analysis.__name__.removeprefix("check_"))  # the stage; rules also counts its rules
         try:
             found += analysis(facts)
         except (WitnessMismatch, SolverError) as exc:  # a checker bug: say so, never guess

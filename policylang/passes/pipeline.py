@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, has_errors
 from ..ir.policy import Policy
+from ..progress import report
 from ..source import Source
 from ..syntax.loader import Program, load
 from .resolve import resolve
@@ -90,9 +91,11 @@ def check(source: Source, decode_error: Diagnostic | None = None, *, analyze: bo
     `compile` refuse). Each diagnostic is reported once.
     """
     with recursion_headroom(), _rare_collection():
+        report("parsing")
         program = load(source, decode_error)
         if has_errors(program.diagnostics):
             return _done(None, program.diagnostics, program, [ANALYSES_WAIT] if analyze else [])
+        report("names and types")
         resolution = resolve(program)
         policy, type_errors = typecheck(resolution)
         diagnostics = program.diagnostics + resolution.diagnostics + type_errors

@@ -22,6 +22,7 @@ from ..ir.node import walk
 from ..ir.policy import Rule
 from ..jsontext import dumps
 from ..ir.types import describe
+from ..progress import report
 
 _PAIR_SEARCH_LIMIT = 24
 """Look for a cover by two rules when at most this many rules overlap; beyond, shrink greedily."""
@@ -36,6 +37,7 @@ def check_rules(facts: Facts) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     silent: set[int] = set()  # W201/W202 rules: not also called redundant
     for i, rule in enumerate(facts.rules):
+        report("rules", i + 1, len(facts.rules))  # progress/terminals: the CLI's concern, not this pass's
         if facts.fires(i):  # the common case, one question: it fires, so it can hold too
             continue
         if facts.warnings:
@@ -45,6 +47,7 @@ def check_rules(facts: Facts) -> list[Diagnostic]:
     if not facts.warnings:
         return found
     for i, rule in enumerate(facts.rules):
+        report("redundant rules", i + 1, len(facts.rules))
         if i not in silent:
             instead = _redundant(facts, i, rule)
             if instead is not None:
