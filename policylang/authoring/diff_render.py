@@ -6,11 +6,10 @@ import json
 import re
 from fractions import Fraction
 
-from decimal import Decimal
-
 from ..backends.python.support import Decision
 from ..diagnostics import Diagnostic
 from ..jsontext import dumps
+from ..money import dollars
 from .diff import Change, Diff, TrafficSummary
 from .diff_budgets import BudgetDiff, amount
 from .diff_climbs import ClimbChange
@@ -47,8 +46,8 @@ def render_text(report: Diff) -> str:
             lines.append(f"      e.g. {dumps(change.witness)}")
             if change.traffic is not None:
                 t = change.traffic
-                lines.append(f"      traffic: {_count(t.requests, 'request')}, cost {_money(t.cost_before)} -> "
-                             f"{_money(t.cost_after)}")
+                lines.append(f"      traffic: {_count(t.requests, 'request')}, cost {dollars(t.cost_before)} -> "
+                             f"{dollars(t.cost_after)}")
             if change.from_traffic:
                 lines.append("      found in the traffic only: please report this as a bug in diff")
     if report.climbs:
@@ -61,8 +60,8 @@ def render_text(report: Diff) -> str:
                          f"NEW {' -> '.join(climb.after)}")
             if climb.traffic is not None:
                 t = climb.traffic
-                lines.append(f"      traffic: {_count(t.requests, 'request')}, cost {_money(t.cost_before)} -> "
-                             f"{_money(t.cost_after)}")
+                lines.append(f"      traffic: {_count(t.requests, 'request')}, cost {dollars(t.cost_before)} -> "
+                             f"{dollars(t.cost_after)}")
             if climb.from_traffic:
                 lines.append("      found in the traffic only: please report this as a bug in diff")
     if report.acceptance:
@@ -127,12 +126,6 @@ def _findings_count(found: tuple[Diagnostic, ...] | list[Diagnostic]) -> str:
     return " and ".join(parts)
 
 
-def _money(value: Decimal) -> str:
-    """An amount as `simulate` prints it: cents with thousands separators from $1 up
-    ($5,413.04), the digits that matter below ($0.00055)."""
-    return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.6f}".rstrip("0")
-
-
 def _count(n: int, word: str) -> str:
     return f"{n:,} {word}{'s' * (n != 1)}"
 
@@ -157,8 +150,8 @@ def _traffic_words(t: TrafficSummary) -> str:
     climbed = f", {t.climbed:,} climbed differently" if t.climbed else ""
     return (f"traffic: {_count(t.records, 'record')}, {t.changed:,} decided differently{refused}{climbed}, "
             f"{t.unchanged:,} "
-            f"the same, {t.refused_by_both:,} refused by both{broken}; cost {_money(t.cost_before)} -> "
-            f"{_money(t.cost_after)}")
+            f"the same, {t.refused_by_both:,} refused by both{broken}; cost {dollars(t.cost_before)} -> "
+            f"{dollars(t.cost_after)}")
 
 
 def _verdict(report: Diff) -> str:
@@ -219,7 +212,7 @@ def render_markdown(report: Diff) -> str:
             row = (f"| {_md(c.old.label)} | {_md(c.new.label)} | {_md(_decision_words(c.before, caps))} | "
                    f"{_md(_decision_words(c.after, caps))} | {', '.join(c.fields)} | {_code(dumps(c.witness))} |")
             if report.traffic is not None and c.traffic is not None:
-                row += f" {c.traffic.requests:,} | {_money(c.traffic.cost_before)} → {_money(c.traffic.cost_after)} |"
+                row += f" {c.traffic.requests:,} | {dollars(c.traffic.cost_before)} → {dollars(c.traffic.cost_after)} |"
             lines.append(row)
     if report.climbs:
         lines += ["", "#### Climbs that change", "",
@@ -234,7 +227,7 @@ def render_markdown(report: Diff) -> str:
                    f"{_md(' -> '.join(climb.after))} |")
             if report.traffic is not None and climb.traffic is not None:
                 t = climb.traffic
-                row += f" {t.requests:,} | {_money(t.cost_before)} → {_money(t.cost_after)} |"
+                row += f" {t.requests:,} | {dollars(t.cost_before)} → {dollars(t.cost_after)} |"
             lines.append(row)
     if report.acceptance:
         lines += ["", "#### Requests only one version accepts", "",

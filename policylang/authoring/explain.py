@@ -6,27 +6,18 @@ built by `policylang.explainer` (which `Policy.explain` asks) and its data lives
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 from ..backends.python.support import Decision
 from ..explainer import call_cost, explain, trimmed
+from ..money import exact_dollars
 from ..explanation import Call, ClimbStep, Cost, Explanation, Reason, RuleTrace, StepFallbacks, WorstCase, json_shown
 from ..source import Span
 
 __all__ = ["Call", "ClimbStep", "Cost", "Explanation", "Reason", "RuleTrace", "StepFallbacks", "WorstCase",
-           "call_cost", "explain", "money", "render_text", "trimmed"]
+           "call_cost", "explain", "render_text", "trimmed"]
 
 
 # ---- text -------------------------------------------------------------------------------------
-
-
-def money(value: Decimal) -> str:
-    """$0.0039, $1.12: exact, at least cents."""
-    d = value.normalize()
-    exponent = d.as_tuple().exponent  # an int: a price or a cost is never NaN or infinite
-    if isinstance(exponent, int) and exponent > -2:
-        d = d.quantize(Decimal("0.01"))
-    return f"${format(d, 'f')}"
 
 
 def render_text(explanation: Explanation) -> str:
@@ -82,14 +73,14 @@ def render_text(explanation: Explanation) -> str:
         width = max([len(c.model) for c in cost.calls] + [len("worst")])
         for call in cost.calls:
             tokens = "context" if call.input_tokens is None else f"{call.input_tokens:,}"
-            lines.append(f"  {call.model.ljust(width)}  {money(call.cost)} = {tokens} in x {money(call.input_price)}/M"
-                         f" + {call.output_tokens:,} out x {money(call.output_price)}/M")
-        lines.append(f"  {'total'.ljust(width)}  {money(cost.total)}")
+            lines.append(f"  {call.model.ljust(width)}  {exact_dollars(call.cost)} = {tokens} in x {exact_dollars(call.input_price)}/M"
+                         f" + {call.output_tokens:,} out x {exact_dollars(call.output_price)}/M")
+        lines.append(f"  {'total'.ljust(width)}  {exact_dollars(cost.total)}")
         if cost.worst is not None:
-            parts = " + ".join(f"{chain} {money(value)}" for chain, value in cost.worst.parts)
+            parts = " + ".join(f"{chain} {exact_dollars(value)}" for chain, value in cost.worst.parts)
             at = "each model's full context window" if cost.worst.input_tokens is None else \
                 f"input_tokens = {cost.worst.input_tokens:,}"
-            lines.append(f"  {'worst'.ljust(width)}  {money(cost.worst.cost)} at {at}, every fallback and climb "
+            lines.append(f"  {'worst'.ljust(width)}  {exact_dollars(cost.worst.cost)} at {at}, every fallback and climb "
                          "that can happen:")
             lines.append(f"  {' ' * width}  {parts}")
     return "\n".join(lines)

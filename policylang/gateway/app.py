@@ -19,7 +19,7 @@ from typing import Any
 
 from ..policy import RequestError
 from ..runtime import BudgetBusy, Exhausted, OverBudget, Rejected
-from ..runtime.results import money_text
+from ..money import money_text
 from .config import ClientKey, Limits
 from .served import REQUEST, Served
 from .upstream import CURRENT, Exchange, UpstreamRefused, dumps, loads

@@ -19,7 +19,7 @@ import asyncio
 import time
 from typing import Any
 
-from ..runtime.results import money_text
+from ..money import money_text
 from .app import Failure, Gateway, Receive, Send, _failure
 from .upstream import Exchange, dumps
 

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from typing import Any
 
-from ..jsontext import decimal_text
+from ..money import money_text
 from .stats import MIN_REQUESTS, wilson
 from .tally import Options, Tally
 
@@ -22,17 +22,12 @@ EXACT = Context(prec=1000)
 ERRED_ENDS = ("exhausted", "error", "interrupted", "over_budget")
 
 
-def money(value: Decimal) -> str:
-    """Dollars as an exact decimal string, no exponent, no trailing zeros ('0.0001305')."""
-    return decimal_text(value.normalize(EXACT)) if value else "0"
-
-
 def divided(value: Decimal, by: int, places: int) -> str:
     """value / by rounded half-even to `places` decimals, as money text ('0' when by is 0)."""
     if not by:
         return "0"
     quotient = EXACT.divide(value, Decimal(by)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    return money(quotient)
+    return money_text(quotient)
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -79,7 +74,7 @@ def summary(tally: Tally, keep: Callable[[Any, Any], bool], success: str | None)
         "escalation_rate": rate(escalated, served),
         "fallback_rate": rate(fell_back, requests),
         "error_rate": rate(failed, calls),
-        "cost": money(cost),
+        "cost": money_text(cost),
         "cost_per_1000_requests": divided(cost * 1000, requests, 6),
         "too_few": requests < MIN_REQUESTS,
     }
@@ -157,11 +152,11 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
         "unfinished_runs": tally.unfinished,
         "ends": dict(sorted(_ends(tally).items())),
         "rules": [{"rule": rule, "requests": n, "answered": ends["answered"], "rejected": ends["rejected"],
-                   "incomplete": ends["incomplete"], "cost": money(spent),
+                   "incomplete": ends["incomplete"], "cost": money_text(spent),
                    "cost_per_1000_requests": divided(spent * 1000, n, 6), **per_success(spent, good)}
                   for rule, (n, spent, ends, good) in sorted(rules.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))],
         "models": [{"model": model, "calls": e["calls"], "answered": e["answered"], "errors": dict(sorted(e["errors"].items())),
-                    "skipped": dict(sorted(e["skipped"].items())), "cost": money(e["cost"])}
+                    "skipped": dict(sorted(e["skipped"].items())), "cost": money_text(e["cost"])}
                    for model, e in sorted(models.items())],
         "escalation": {"requests": overall["escalated"], "rate": overall["escalation_rate"],
                        "edges": [{"from": a, "to": b, "count": n} for (a, b), n in sorted(edges.items())]},
@@ -169,12 +164,12 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
         "fallback_rate": overall["fallback_rate"],
         "errors": [{"model": model, "error": error, "count": n, "rate": rate(n, e["calls"])}
                    for model, e in sorted(models.items()) for error, n in sorted(e["errors"].items())],
-        "cost": {"total": money(total), "per_1000_requests": divided(total * 1000, requests, 6),
+        "cost": {"total": money_text(total), "per_1000_requests": divided(total * 1000, requests, 6),
                  **({"cost_per_success": overall["cost_per_success"], "successes": overall["successes"]}
                     if options.success else {})},
         "latency": _quantiles(tally.latency.get(("all", None))),
         "ttft": _quantiles(tally.ttft.get(("all", None))),
-        "paths": [{"path": list(path), "requests": n, "cost": money(spent), **per_success(spent, good),
+        "paths": [{"path": list(path), "requests": n, "cost": money_text(spent), **per_success(spent, good),
                    "outcomes": _outcomes(tally, path, options.bools)}
                   for path, (n, spent, good) in sorted(paths.items())],
         "notes": _notes(tally, options),

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..jsontext import RecordError, read_record
+from ..logrecords import record_kind
 
 JSONL = (".jsonl", ".ndjson", ".json")
 PARQUET = (".parquet", ".pq")
@@ -208,11 +209,11 @@ def _number(value: Any) -> float | None:
 
 def classify(record: dict[str, Any]) -> Run | Start | Problem:
     """The facts of one record, its start, or why it is no decision-log record."""
-    event = record.get("event")
-    if event == "start":
+    kind = record_kind(record)
+    if kind == "start":
         run_id = record.get("run_id")
         return Start(run_id) if isinstance(run_id, str) else Problem("a start record without a run_id")
-    if event is not None and event != "end":
+    if kind != "end":  # the log's notes, and events this report does not know
         return Problem("an unknown event")
     return facts(record)
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from ..simulation.render import dollars, text_table
+from ..money import dollars
+from ..simulation.render import text_table
 
 
 def _pct(value: float | None) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..policy import Policy
-from .build import money
+from ..money import money_text
 from .reading import Problem, Run, classify, records
 from .tally import Options
 
@@ -67,10 +67,10 @@ def candidate_cost(files: list[Path], candidate: Policy, options: Options) -> di
         try:
             result = simulate(candidate, traffic, engine="python")
         except SimulationError as exc:
-            return {"candidate": name, "requests": count, "estimated_cost": None, "live_cost": money(live),
+            return {"candidate": name, "requests": count, "estimated_cost": None, "live_cost": money_text(live),
                     "why": str(exc)}
     data = result.as_dict()
-    return {"candidate": name, "requests": count, "estimated_cost": data["cost"]["total"], "live_cost": money(live),
+    return {"candidate": name, "requests": count, "estimated_cost": data["cost"]["total"], "live_cost": money_text(live),
             "not_replayed": sum(e["count"] for e in data["errors"].values()),
             "model": "simulate's cost model: tokens from the log, output counted at each call's cap when not logged"}
 

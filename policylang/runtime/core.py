@@ -33,7 +33,8 @@ from ..serving import Call, serve
 from .engine import Engine, Model
 from .errors import BudgetBusy, Exhausted, OverBudget, ProviderError, Rejected, StreamInterrupted
 from .resilience import Retry
-from .results import ZERO, Answer, Attempt, Result, money_text
+from ..money import money_text
+from .results import ZERO, Answer, Attempt, Result
 from .split import decide_shadows
 
 

@@ -43,7 +43,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from .results import money_text
+from ..logrecords import is_end, is_start
+from ..money import money_text
 
 try:
     import fcntl
@@ -418,17 +419,6 @@ def _torn(path: str) -> bool:
             return file.read(1) != b"\n"
     except OSError:
         return False
-
-
-def is_start(record: Any) -> bool:
-    """Whether a record is a run's start record (written before its first upstream call)."""
-    return isinstance(record, dict) and record.get("event") == "start"
-
-
-def is_end(record: Any) -> bool:
-    """Whether a record is a run's end record: `"event": "end"`, or a record with no `event`
-    (logs written before start records existed)."""
-    return isinstance(record, dict) and record.get("event", "end") == "end"
 
 
 def unfinished(start: dict[str, Any]) -> dict[str, Any]:

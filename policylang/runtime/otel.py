@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import MissingExtra
-from .results import Attempt, money_text
+from ..money import money_text
+from .results import Attempt
 
 
 class Spans:

@@ -7,15 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from ..ir.values import EXACT
-from ..jsontext import decimal_text
+from ..money import money_text
 
 ZERO = Decimal(0)
-
-
-def money_text(value: Decimal) -> str:
-    """Dollars as an exact decimal string without exponent or trailing zeros: '0.0001305'."""
-    return decimal_text(value.normalize(EXACT)) if value else "0"
 
 
 @dataclass(frozen=True)

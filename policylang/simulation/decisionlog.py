@@ -37,6 +37,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from ..logrecords import is_log_record, record_kind
 from .traffic import FORMATS
 
 PEEK = 64
@@ -45,17 +46,6 @@ PEEK = 64
 PEEK_BYTES = 1 << 22
 """A line longer than this is not parsed to recognise a log (a 50 MB line of plain traffic is
 not worth parsing twice); the lines after it may still tell."""
-
-
-def is_log_record(value: Any) -> bool:
-    """Whether a JSON value is a record of the runtime's decision log: a run's record (with
-    `signals` and `policy_sha256`: an end record, a start record, or any other event the
-    runtime logs about a run), or the log's own `"lost"` note."""
-    if not isinstance(value, dict):
-        return False
-    if value.get("event") == "lost":
-        return isinstance(value.get("records"), int)
-    return isinstance(value.get("signals"), dict) and "policy_sha256" in value
 
 
 def _first_object(lines: Iterable[bytes | str]) -> Any:
@@ -150,15 +140,15 @@ class Reader:
         if not is_log_record(value):
             counts.skipped += 1
             return None
-        event = value.get("event")
+        kind = record_kind(value)
         run = value.get("run_id")
-        if event is not None and event != "end":
+        if kind != "end":
             counts.skipped += 1
-            if event == "start":
+            if kind == "start":
                 counts.starts += 1
                 if isinstance(run, str):
                     counts._open.add(run)
-            elif event == "lost":
+            elif kind == "lost":
                 counts.lost += value["records"]
             return None
         if isinstance(run, str):

@@ -7,14 +7,8 @@ import html
 from decimal import Decimal
 from typing import Any
 
+from ..money import dollars
 from .report import Report
-
-
-def dollars(text: str) -> str:
-    """An exact amount (decimal text) as people read it: cents with thousands separators from $1
-    up ($5,413.04), the digits that matter below ($0.00055); the reports of simulate and report."""
-    value = Decimal(text)
-    return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.6f}".rstrip("0")
 
 
 def _pct(text: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..ir.policy import Policy
 from ..ir.values import EXACT
+from ..money import money_text
 
 MILLION = Decimal(1_000_000)
 WIDE = Context(prec=60)
@@ -65,10 +66,6 @@ def _q(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=EXACT)
 
 
-def _money(value: Decimal) -> str:
-    return format(value.normalize(EXACT) if value else Decimal(0), "f")
-
-
 def _share(part: int, whole: int) -> str:
     return format(_q(WIDE.divide(Decimal(part), Decimal(whole)), 4), "f") if whole else "0"
 
@@ -109,20 +106,20 @@ def _group(policy: Policy, tally: Tally, baseline: str | None) -> dict[str, Any]
         "rules": {r.name: {"hits": tally.hits[r.name], "share": _share(tally.hits[r.name], tally.valid)}
                   for r in policy.route},
         "models": {m: {"calls": tally.calls[m], "answered": tally.answered[m], "tokens_in": tally.tokens_in[m],
-                       "tokens_out": tally.tokens_out[m], "cost": _money(costs[m])} for m in costs},
+                       "tokens_out": tally.tokens_out[m], "cost": money_text(costs[m])} for m in costs},
         "escalations": {"requests": tally.climbed, "rate": _share(tally.climbed, served),
                         "edges": [{"cascade": c, "from": a, "to": b, "count": n}
                                   for (c, a, b), n in sorted(tally.edges.items())]},
         "fallbacks": [{"model": m, "error": e, "fallback": f, "count": n}
                       for (m, e, f), n in sorted(tally.fallbacks.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or ""))],
-        "cost": {"total": _money(total)},
+        "cost": {"total": money_text(total)},
     }
     if baseline is not None:
         b = policy.model(baseline)
         base = EXACT.divide(EXACT.add(EXACT.multiply(tally.baseline_in, b.input_per_mtok),
                                       EXACT.multiply(tally.baseline_out, b.output_per_mtok)), MILLION)
         saving = _q(WIDE.divide(EXACT.subtract(base, total), base), 4) if base else Decimal(0)
-        out["cost"].update({"baseline_model": baseline, "baseline": _money(base), "saving": format(saving, "f")})
+        out["cost"].update({"baseline_model": baseline, "baseline": money_text(base), "saving": format(saving, "f")})
     return out
 
 
@@ -158,7 +155,7 @@ def make_report(policy: Policy, groups: dict[str | None, Tally], errors: Errors,
     body = _group(policy, overall, baseline)
     costs, total = cost_of(policy, overall)
     per_thousand = _q(WIDE.divide(EXACT.multiply(total, 1000), Decimal(records)), 6) if records else Decimal(0)
-    body["cost"]["per_1000_requests"] = _money(per_thousand)
+    body["cost"]["per_1000_requests"] = money_text(per_thousand)
     data: dict[str, Any] = {
         "policy": policy.name,
         "traffic": traffic,
