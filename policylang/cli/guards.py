@@ -19,9 +19,10 @@ LARGE = 1 << 20
 """1 MiB, about 10,000 rules: checking takes seconds and a few hundred MiB (benchmarks/RESULTS.md)."""
 
 TOO_LARGE = 8 << 20
-"""8 MiB, about 100,000 rules: the checker's memory grows with the rules (about 0.4 to 2 GiB per
-MiB of policy, by shape), so past this it would need several GiB, more than the CI runners
-pre-commit and CI jobs run on: refusing says why, where the kernel's OOM killer would not."""
+"""8 MiB, about 100,000 rules: the checker's memory grows with the rules (0.2-0.35 GiB per MiB
+of policy on the benchmark's shapes, far more where firing regions split), so past this it
+would need several GiB, more than many CI runners have: refusing says why, where the kernel's
+out-of-memory killer would not (docs/choices.md, 'Large files and progress')."""
 
 
 def size_text(size: int) -> str:
@@ -43,7 +44,7 @@ def guard_sizes(command: str, paths: tuple[str, ...] | list[str]) -> None:
         if size > TOO_LARGE:
             click.echo(f"error: {path} is {size_text(size)}, over the {size_text(TOO_LARGE)} policyc {command} "
                        f"checks: a policy this large would need several GiB of memory to check "
-                       f"(see 'Limits' in docs/cli.md)", err=True)
+                       f"(docs/cli.md, 'Limits and progress')", err=True)
             sys.exit(USAGE)
         if size > LARGE:
             click.echo(f"warning: {path} is {size_text(size)}, over {size_text(LARGE)}: checking it may take a "
