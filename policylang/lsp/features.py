@@ -120,8 +120,9 @@ def at(snapshot: Snapshot, offset: int) -> _At | None:
                     continue
             consider(_At(span, binding))
     for symbol in resolution.declared.values():
-        if symbol.unit is top:
-            consider(_At(symbol.span, symbol, declaration=True))
+        span = symbol.span  # tested here, not in `consider`: a policy declares thousands of names
+        if symbol.unit is top and span.start <= offset <= span.end and span.file == name:
+            consider(_At(span, symbol, declaration=True))
     for decl, target in top.imports:
         if target is not None:
             consider(_At(decl.path.span, target))
@@ -311,6 +312,13 @@ def _rule_summary(snapshot: Snapshot, symbol: Symbol, firing: str | None) -> str
         return ""
     later = "" if snapshot.analysed else "; where it fires is shown once the analyses have run"
     return f"decides {_target_text(policy, rule.target)}{later}"
+
+
+def prepare_firing(snapshot: Snapshot) -> None:
+    """Build what `firing_summary` reads (the analyses' facts and their sweep over the rules),
+    so that the first rule hovered is answered as soon as the others."""
+    if snapshot.policy is not None and snapshot.policy.rules:
+        snapshot.facts.firing_boxes(0)
 
 
 def firing_summary(snapshot: Snapshot, name: str) -> str | None:

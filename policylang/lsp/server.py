@@ -74,6 +74,8 @@ class PolicyServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("policyc-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.delay = DEFAULT_DELAY
+        self.in_process = FORKS
+        """Whether the analyses run in a process of their own (`analysisIn`, worker.py)."""
         self.snapshots: dict[str, Snapshot] = {}
         self.parsed: dict[str, Snapshot] = {}
         self.published: dict[str, dict[str, list[types.Diagnostic]]] = {}
@@ -272,9 +274,9 @@ class PolicyServer(LanguageServer):
         await asyncio.sleep(self.delay)
         if not self.current(uri, snapshot):
             return
-        analysis = Analysis(snapshot, self.pool)
+        analysis = Analysis(snapshot, self.pool, in_process=self.in_process)
         self.analyses[uri] = analysis
-        self.trace(f"{self._label(snapshot)}: analyses started ({'a process' if FORKS else 'a thread'})")
+        self.trace(f"{self._label(snapshot)}: analyses started (in a {'process' if self.in_process else 'thread'})")
         try:
             found = await analysis.findings()
         except AnalysisFailed as exc:  # a checker bug: say so in the client's log, keep serving
@@ -484,6 +486,9 @@ def _configure(ls: PolicyServer, options: Any) -> None:
         delay = options.get("analysisDelay")
         if isinstance(delay, (int, float)) and not isinstance(delay, bool) and 0 <= delay <= 60:
             ls.delay = float(delay)
+        where = options.get("analysisIn")
+        if where in ("process", "thread"):  # a process only where the platform forks
+            ls.in_process = where == "process" and FORKS
 
 
 def serve() -> None:

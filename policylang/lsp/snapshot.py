@@ -7,7 +7,10 @@ the server converts them to the client's units.
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.resources import as_file, files
@@ -124,6 +127,10 @@ class Snapshot:
         """The checked policy (None when it has errors) and what lint's syntax, name and type
         stages report, in lint's order (passes/pipeline.py `check`, sharing this snapshot's
         parse with navigation, so a change is parsed once)."""
+        with _no_collection():
+            return self._check_front_end()
+
+    def _check_front_end(self) -> tuple[Policy | None, list[Diagnostic]]:
         program = self.program
         with recursion_headroom():
             if has_errors(program.diagnostics) or self.resolution is None:
@@ -175,3 +182,17 @@ def _ranked(program: Program, diagnostics: list[Diagnostic]) -> list[Diagnostic]
     order = {unit.name: i for i, unit in enumerate(program.units)}
     unique = {d.identity: d for d in diagnostics}
     return sorted(unique.values(), key=lambda d: (order.get(d.span.file, len(order)), d.span.start, d.code))
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic collector held off while a buffer is checked: a check builds some hundred
+    thousand objects and frees almost none, and a collection meanwhile would scan them and the
+    server's other snapshots too (a fifth of the front end's time on a 1,000-rule policy)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()

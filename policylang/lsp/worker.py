@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
 from ..diagnostics import Diagnostic
-from .features import firing_summary
+from .features import firing_summary, prepare_firing
 from .snapshot import Snapshot
 
 FORKS = hasattr(os, "fork")
@@ -49,11 +49,11 @@ class AnalysisFailed(Exception):
 
 
 class Analysis:
-    """The analyses of one snapshot, started at once in a child process (a thread where the
-    platform cannot fork). `findings()` awaits them; `firing()` asks where a rule fires once they
-    are done; `close()` ends the child, whatever it is doing."""
+    """The analyses of one snapshot, started at once in a child process (`in_process`, which
+    needs `FORKS`), else on `pool`'s thread. `findings()` awaits them; `firing()` asks where a
+    rule fires once they are done; `close()` ends the child, whatever it is doing."""
 
-    def __init__(self, snapshot: Snapshot, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, snapshot: Snapshot, pool: ThreadPoolExecutor, *, in_process: bool = FORKS) -> None:
         self.snapshot = snapshot
         self.closed = False
         self.done = False
@@ -65,7 +65,7 @@ class Analysis:
         self._reading: asyncio.Task[None] | None = None
         loop = asyncio.get_running_loop()
         self._answer: asyncio.Future[Any] = loop.create_future()
-        if FORKS:
+        if in_process and FORKS:
             self._fork()
             self._reading = asyncio.ensure_future(self._read())
         else:
@@ -204,6 +204,9 @@ def _child(sock: socket.socket, snapshot: Snapshot) -> NoReturn:
         except Exception as exc:  # a checker bug: the server says so in the client's log
             message = ("failed", repr(exc))
         _send(sock, message)
+        if message[0] == "findings":
+            with contextlib.suppress(Exception):  # ready before the first rule's hover asks
+                prepare_firing(snapshot)
         while True:
             question = _receive(sock)
             if question is None:
