@@ -16,7 +16,8 @@ and type-checks; the shapes are the ones large deployments write:
 
 `python -m benchmarks.scale [--sizes 1000,10000] [--shapes tenant,pairs]` prints one table row
 per shape and size (median wall and CPU seconds of `lint` and `compile` over new processes, peak
-RSS) and the log-log slope of the CPU seconds from the first size to the last.
+RSS) and the log-log slope of the CPU seconds from the first size to the last, then the floor:
+`policyc lint` of a ten-line policy (benchmarks/floor.py).
 `python -m benchmarks.scale parse --sizes 10000` prints the parser's tokens a second per shape.
 `python -m benchmarks.scale write DIR` writes the policies, for other tools (the JSON check in
 `benchmarks/scale_check.py`).
@@ -330,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(parse_rate(shapes, sizes[-1], args.seed, args.repeat)))
         return 0
     print("\n".join(measure(shapes, sizes, args.repeat, args.seed)))
+    from .floor import floor_table  # what every run of lint pays, whatever the policy's size
+
+    print("\n" + "\n".join(floor_table([None], max(args.repeat, 7))))
     return 0
 
 
