@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .backends.python import EngineName
 from .backends.python.support import Decision, RequestError, _shown as _shown_value
 from .codes import R002
-from .explanation import Call, ClimbStep, Cost, Explanation, Reason, RuleTrace, StepFallbacks, WorstCase
+from .explanation import ClimbStep, Cost, Explanation, PricedCall, Reason, RuleTrace, StepFallbacks, WorstCase
 from .ir import expr as e
 from .ir.node import walk
-from .ir.policy import CascadeTarget, Model, Policy as PolicyIR, Rule
+from .ir.policy import CascadeTarget, CheckedPolicy, Model, Rule
 from .ir.values import EXACT, decimal_of
 from .jsontext import OUTCOMES_KEY
 from .source import Source, Span
@@ -60,7 +60,7 @@ class Explainable(Protocol):
     def name(self) -> str: ...
 
     @property
-    def ir(self) -> PolicyIR: ...
+    def ir(self) -> CheckedPolicy: ...
 
     @property
     def sources(self) -> Mapping[str, Source]: ...
@@ -136,7 +136,7 @@ class _Context:
     """What explaining one policy reads: its sources, the interpreter, the declared types."""
 
     def __init__(self, policy: Explainable) -> None:
-        self.ir: PolicyIR = policy.ir
+        self.ir: CheckedPolicy = policy.ir
         self.sources: Mapping[str, Source] = policy.sources
         self.interpreter = policy.interpreter
         self.types = {s.name: s.type for s in policy.ir.signals}
@@ -248,7 +248,7 @@ def _climb(context: _Context, policy: Explainable, decision: Decision, rule: Rul
     return tuple(steps), tuple(path)
 
 
-def _fallbacks(ir: PolicyIR, decision: Decision) -> tuple[StepFallbacks, ...]:
+def _fallbacks(ir: CheckedPolicy, decision: Decision) -> tuple[StepFallbacks, ...]:
     found = []
     for k, model in enumerate(decision.steps):
         links: list[tuple[str, tuple[str, ...], str]] = []
@@ -296,7 +296,7 @@ def _cost(context: _Context, rule: Rule | None, decision: Decision, path: tuple[
         cap = decision.caps[k]
         out = cap if output_tokens is None else min(output_tokens, cap)
         price = call_cost(model, model.context if tokens is None else tokens, out)
-        calls.append(Call(k, name, cap, tokens, out, output_tokens is None, price,
+        calls.append(PricedCall(k, name, cap, tokens, out, output_tokens is None, price,
                           model.input_per_mtok, model.output_per_mtok))
         total = trimmed(EXACT.add(total, price))
     worst = _worst_case(context, rule, env, tokens) if rule is not None and decision.model is not None else None

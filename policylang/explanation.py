@@ -95,7 +95,7 @@ class StepFallbacks:
 
 
 @dataclass(frozen=True)
-class Call:
+class PricedCall:
     """One call the request makes when every provider answers: its price, exact."""
 
     step: int
@@ -134,7 +134,7 @@ class WorstCase:
 
 @dataclass(frozen=True)
 class Cost:
-    calls: tuple[Call, ...]
+    calls: tuple[PricedCall, ...]
     total: Decimal
     worst: WorstCase | None
 

@@ -6,11 +6,11 @@ import os
 import types
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from .backends.python import support as rt
+from .backends.python import EngineName, support as rt
 from .diagnostics import Diagnostic, render_text
-from .ir.policy import Policy as PolicyIR
+from .ir.policy import CheckedPolicy
 from .passes import Checked, check
 from .syntax.loader import decode, read_top
 from .source import Source
@@ -18,8 +18,6 @@ from .source import Source
 if TYPE_CHECKING:  # imported where they are used: loading and checking a policy needs neither
     from .backends.python.interpreter import Interpreter
     from .explanation import Explanation
-
-Engine = Literal["compiled", "interpreted"]
 
 Decision = rt.Decision
 RequestError = rt.RequestError
@@ -40,7 +38,7 @@ class Policy:
 
     def __init__(self, checked: Checked) -> None:
         assert checked.policy is not None, "a policy with front-end errors has no IR"
-        self.ir: PolicyIR = checked.policy
+        self.ir: CheckedPolicy = checked.policy
         self.diagnostics: list[Diagnostic] = checked.diagnostics
         self.sources = checked.sources
 
@@ -77,7 +75,7 @@ class Policy:
 
     # ---- decisions ----------------------------------------------------------------------------
 
-    def decide(self, signals: Mapping[str, Any], *, engine: Engine = "compiled", strict: bool = False,
+    def decide(self, signals: Mapping[str, Any], *, engine: EngineName = "compiled", strict: bool = False,
                validate: bool = True) -> Decision:
         """Which rule, model, steps and cap serve this request; raises RequestError (R001-R004)."""
         if engine == "interpreted":
@@ -90,7 +88,7 @@ class Policy:
             raise RequestError(exc.code, exc.signal, exc.message) from None
 
     def escalate(self, decision: Decision, step: int | str, outcomes: Mapping[str, Any], *,
-                 engine: Engine = "compiled") -> str | None:
+                 engine: EngineName = "compiled") -> str | None:
         """The next step of the decision's cascade when the answer of step `step` (its index in
         `decision.steps`, whether its model or a fallback answered; or a model's name where it
         means one step) calls for it under these outcomes; else None. Raises RequestError for
@@ -104,7 +102,7 @@ class Policy:
         except module.RequestError as exc:
             raise RequestError(exc.code, exc.signal, exc.message) from None
 
-    def fallback(self, model: str, error: str, *, engine: Engine = "compiled") -> str | None:
+    def fallback(self, model: str, error: str, *, engine: EngineName = "compiled") -> str | None:
         """The model declared to serve when `model` fails with `error` (an error of section
         3.6), or None. One link per call: a caller walks the chain and stops at a model it has
         already tried. ValueError for an unknown error or a model that serves nothing."""
@@ -113,7 +111,7 @@ class Policy:
         answer: str | None = self._engine(engine).fallback(model, error)
         return answer
 
-    def path(self, decision: Decision, outcomes: list[Mapping[str, Any]], *, engine: Engine = "compiled") -> list[str]:
+    def path(self, decision: Decision, outcomes: list[Mapping[str, Any]], *, engine: EngineName = "compiled") -> list[str]:
         """The models called when the i-th outcome object is observed after step i (section 9):
         the climb stops at the first step with no outcome listed, or whose edge does not hold."""
         if decision.model is None:
@@ -126,7 +124,7 @@ class Policy:
             called.append(following)
         return called
 
-    def explain(self, signals: Mapping[str, Any], *, engine: Engine = "compiled", all_rules: bool = False,
+    def explain(self, signals: Mapping[str, Any], *, engine: EngineName = "compiled", all_rules: bool = False,
                 strict: bool = False) -> Explanation:
         """Why this request gets its decision (section 9.2): each rule up to the one that fired
         (every rule with `all_rules`), whether it held and the parts that decided it, the

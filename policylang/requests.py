@@ -7,7 +7,8 @@ from typing import IO, Any
 
 from .backends.python.support import RequestError
 from .jsontext import OUTCOMES_KEY, RecordError, json_kind, read_record
-from .policy import Engine, Policy
+from .backends.python import EngineName
+from .policy import Policy
 
 __all__ = ["OUTCOMES_KEY", "evaluate_line", "evaluate_request", "request_lines"]
 
@@ -16,7 +17,7 @@ def _error(code: str, signal: str | None, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "signal": signal, "message": message}}
 
 
-def evaluate_line(policy: Policy, line: str | bytes, *, engine: Engine = "compiled", strict: bool = False,
+def evaluate_line(policy: Policy, line: str | bytes, *, engine: EngineName = "compiled", strict: bool = False,
                   line_number: int = 1, where: str | None = None) -> dict[str, Any]:
     """One JSON line in, one JSON object out: the decision (with `path`), or the error. A line
     is read as every command reads a record (`jsontext.read_record`); one it refuses is R002,
@@ -39,7 +40,7 @@ def request_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
-def evaluate_request(policy: Policy, request: Any, *, engine: Engine = "compiled",
+def evaluate_request(policy: Policy, request: Any, *, engine: EngineName = "compiled",
                      strict: bool = False) -> dict[str, Any]:
     """`{"rule", "model", "steps", "max_output", "reject"}` plus `path` when `@outcomes` is given.
 

@@ -34,7 +34,7 @@ Outcomes = Mapping[str, Any]
 """The outcomes observed after a step: a JSON object, so its values are any JSON."""
 
 
-class Call(NamedTuple):
+class ModelCall(NamedTuple):
     """One call: for which step, to which model, with which cap, and the error it failed
     with (None: the model answered). A named tuple: one is made per call, on the hot path of
     `policylang.runtime`."""
@@ -49,7 +49,7 @@ class Walk(NamedTuple):
     """Every call a request made, in order; the model that answered each step it reached; and
     the step that no model could serve, if one could not be."""
 
-    calls: tuple[Call, ...]
+    calls: tuple[ModelCall, ...]
     answered: tuple[str, ...]
     unserved: int | None = None
 
@@ -63,17 +63,17 @@ class Observe(NamedTuple):
 
 def serve(decision: DecisionT, *, fallback: Callable[[str, str], str | None],
           escalate: Callable[[DecisionT, int, Outcomes], str | None],
-          cap: Callable[[str], int]) -> Generator[Call | Observe, Any, Walk]:
+          cap: Callable[[str], int]) -> Generator[ModelCall | Observe, Any, Walk]:
     """The walk as a generator, for drivers that make real calls (`policylang.runtime`, sync
-    or async): it yields `Call(step, model, cap)` and must be sent the error that call failed
+    or async): it yields `ModelCall(step, model, cap)` and must be sent the error that call failed
     with (None: it answered), and yields `Observe(step)` and must be sent the outcomes seen
     after that step (None: stop). It returns the `Walk`. It asks for outcomes only where the
     cascade has a step above; a rejected decision asks nothing.
 
-    What is sent back depends on what was yielded (the error, `str | None`, after a `Call`;
+    What is sent back depends on what was yielded (the error, `str | None`, after a `ModelCall`;
     the outcomes, `Outcomes | None`, after an `Observe`), which a generator's one send type
     cannot say: hence `Any` there."""
-    calls: list[Call] = []
+    calls: list[ModelCall] = []
     answered: list[str] = []
     if decision.model is None:
         return Walk((), ())
@@ -83,9 +83,9 @@ def serve(decision: DecisionT, *, fallback: Callable[[str, str], str | None],
         tried: set[str] = set()
         while model is not None:
             tried.add(model)
-            call = Call(step, model, cap(model))
+            call = ModelCall(step, model, cap(model))
             error = yield call
-            calls.append(call if error is None else Call(step, model, call.cap, error))
+            calls.append(call if error is None else ModelCall(step, model, call.cap, error))
             if error is None:
                 break
             following = fallback(model, error)
@@ -112,7 +112,7 @@ def walk(decision: DecisionT, *, fails: Callable[[str], str | None], observe: Ca
     try:
         asked = next(serving)
         while True:
-            asked = serving.send(fails(asked.model) if isinstance(asked, Call) else observe(asked.step))
+            asked = serving.send(fails(asked.model) if isinstance(asked, ModelCall) else observe(asked.step))
     except StopIteration as done:
         result: Walk = done.value
         return result

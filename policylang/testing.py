@@ -16,7 +16,8 @@ from .codes import E009
 from .diagnostics import Diagnostic
 from .ir.policy import Model, Rule, Test
 from .passes import check
-from .policy import Engine, Policy
+from .backends.python import EngineName
+from .policy import Policy
 from .serving import walk
 from .source import Source, Span
 from .syntax.loader import read_top
@@ -77,7 +78,7 @@ _Happened = tuple[str | None, bool, tuple[tuple[str, int], ...], int | None]
 calls' caps, the step no model could serve or None)."""
 
 
-def _outcome(policy: Policy, test: Test, engine: Engine) -> tuple[str | None, _Happened | tuple[str, str]]:
+def _outcome(policy: Policy, test: Test, engine: EngineName) -> tuple[str | None, _Happened | tuple[str, str]]:
     """(None, what happened), or (a RequestError's words, ("error", its code)): the second of
     the pair is what the two engines' runs are compared by."""
     try:

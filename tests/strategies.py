@@ -19,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from policylang.ir.policy import Policy, Signal
+from policylang.ir.policy import CheckedPolicy, Signal
 from policylang.ir.types import BoolType, DurationType, EnumType, FloatType, IntType, MoneyType
 
 HUGE = 10**30
@@ -166,11 +166,11 @@ def valid_values(signals: Sequence[Signal]) -> st.SearchStrategy[dict[str, Any]]
     return st.fixed_dictionaries(required, optional=optional)
 
 
-def valid_requests(policy: Policy) -> st.SearchStrategy[dict[str, Any]]:
+def valid_requests(policy: CheckedPolicy) -> st.SearchStrategy[dict[str, Any]]:
     return valid_values(policy.inputs)
 
 
-def valid_outcomes(policy: Policy) -> st.SearchStrategy[dict[str, Any]]:
+def valid_outcomes(policy: CheckedPolicy) -> st.SearchStrategy[dict[str, Any]]:
     return valid_values(policy.outcomes)
 
 
@@ -196,7 +196,7 @@ def plain_values(signals: Iterable[Signal]) -> dict[str, Any]:
     return {s.name: plain_value(s.type) for s in signals if not s.has_default}
 
 
-def typed(policy: Policy, request: dict[str, Any]) -> dict[str, Any]:
+def typed(policy: CheckedPolicy, request: dict[str, Any]) -> dict[str, Any]:
     """A valid request in the engines' own form, for `decide(validate=False)`: money and duration
     floats become the decimals their reprs show (section 9); everything else is already typed."""
     exact_kinds = {s.name for s in policy.inputs if isinstance(s.type, (MoneyType, DurationType))}
@@ -365,12 +365,12 @@ def with_unknown_keys(signals: Sequence[Signal], other_role: Sequence[str] = ())
     return st.builds(lambda values, added: {**values, **added}, valid_values(signals), extra)
 
 
-def faulty_requests(policy: Policy) -> st.SearchStrategy[dict[Any, Any]]:
+def faulty_requests(policy: CheckedPolicy) -> st.SearchStrategy[dict[Any, Any]]:
     other = [s.name for s in policy.outcomes]
     return st.one_of(faulty_values(policy.inputs, other), with_unknown_keys(policy.inputs, other))
 
 
-def faulty_outcomes(policy: Policy) -> st.SearchStrategy[dict[Any, Any]]:
+def faulty_outcomes(policy: CheckedPolicy) -> st.SearchStrategy[dict[Any, Any]]:
     other = [s.name for s in policy.inputs]
     return st.one_of(faulty_values(policy.outcomes, other), with_unknown_keys(policy.outcomes, other))
 
@@ -406,13 +406,13 @@ def items_only(values: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[I
     return values.map(ItemsOnly)
 
 
-def outcome_objects(policy: Policy) -> st.SearchStrategy[Any]:
+def outcome_objects(policy: CheckedPolicy) -> st.SearchStrategy[Any]:
     """One observed outcome object: mostly valid, sometimes faulty, now and then not an object."""
     valid = valid_outcomes(policy)
     return st.one_of(valid, faulty_outcomes(policy), valid, non_dict_requests(valid))
 
 
-def outcome_lists(policy: Policy) -> st.SearchStrategy[list[Any]]:
+def outcome_lists(policy: CheckedPolicy) -> st.SearchStrategy[list[Any]]:
     """The outcome objects observed after each step of a climb, as `policy.path` takes them."""
     longest = max((len(policy.steps(rule)) for rule in policy.route), default=1)
     return st.lists(outcome_objects(policy), max_size=longest + 1)
@@ -435,10 +435,10 @@ class PolicyStrategies:
     outcome_lists: st.SearchStrategy[list[Any]]
 
 
-_built: dict[int, tuple[Policy, PolicyStrategies]] = {}
+_built: dict[int, tuple[CheckedPolicy, PolicyStrategies]] = {}
 
 
-def for_policy(policy: Policy) -> PolicyStrategies:
+def for_policy(policy: CheckedPolicy) -> PolicyStrategies:
     """The strategies of one policy (its IR), cached by identity for the life of the process."""
     if id(policy) not in _built:
         valid, faulty = valid_requests(policy), faulty_requests(policy)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from ..ir.policy import Model, Policy, Rule
+from ..ir.policy import Model, CheckedPolicy, Rule
 from ..ir.values import decimal_of
 
 MILLION = 1_000_000
@@ -38,7 +38,7 @@ _GRAPH: tuple[object, dict[str, tuple[str, ...]]] = ((), {})
 """The fallback graph of the policy asked about last, by the identity of its fallbacks."""
 
 
-def fallback_targets(policy: Policy, model: str) -> tuple[str, ...]:
+def fallback_targets(policy: CheckedPolicy, model: str) -> tuple[str, ...]:
     """`policy.fallback_targets(model)` from a table built once per policy, not a scan of every
     fallback at each call (a policy of 1,000 models in a fallback tree asks thousands of times)."""
     global _GRAPH
@@ -57,7 +57,7 @@ _MODELS: tuple[object, dict[str, Model]] = ((), {})
 """The models of the policy asked about last, by name, by the identity of its model list."""
 
 
-def model_named(policy: Policy, name: str) -> Model:
+def model_named(policy: CheckedPolicy, name: str) -> Model:
     """`policy.model(name)` from a table built once per policy, not a scan of every model."""
     global _MODELS
     models, table = _MODELS
@@ -70,7 +70,7 @@ def model_named(policy: Policy, name: str) -> Model:
     return found if found is not None else policy.model(name)  # StopIteration as it says
 
 
-def fallback_closure(policy: Policy, model: str) -> list[str]:
+def fallback_closure(policy: CheckedPolicy, model: str) -> list[str]:
     """`policy.fallback_closure(model)`, over `fallback_targets`: every model that can serve when
     `model` fails, nearest first, each once, `model` itself never."""
     seen: list[str] = []
@@ -83,7 +83,7 @@ def fallback_closure(policy: Policy, model: str) -> list[str]:
     return seen
 
 
-def chains(policy: Policy, start: str) -> dict[str, tuple[str, ...]]:
+def chains(policy: CheckedPolicy, start: str) -> dict[str, tuple[str, ...]]:
     """Every model reachable from `start` through fallbacks, with the shortest chain to it."""
     found: dict[str, tuple[str, ...]] = {start: (start,)}
     queue = [start]
@@ -113,7 +113,7 @@ class StepCosts:
     below run on integers, exactly.
     """
 
-    def __init__(self, policy: Policy, rule: Rule, steps: tuple[str, ...]) -> None:
+    def __init__(self, policy: CheckedPolicy, rule: Rule, steps: tuple[str, ...]) -> None:
         self.steps = [
             [Option(chain, Fraction(m.input_per_mtok) / MILLION,
                     Fraction(rule.cap_for(m)) * Fraction(m.output_per_mtok) / MILLION, m.context)
@@ -156,7 +156,7 @@ class StepCosts:
         return largest(lambda x: within(x) <= limit, 0)
 
 
-def largest_cap_within(policy: Policy, rule: Rule, steps: tuple[str, ...], tokens: int | None,
+def largest_cap_within(policy: CheckedPolicy, rule: Rule, steps: tuple[str, ...], tokens: int | None,
                        bound: Fraction) -> int | None:
     """The largest `with max_output` that would keep the climb within `bound`, if any."""
     def cost(cap: int) -> Fraction:
@@ -183,7 +183,7 @@ def largest(fits: Callable[[int], bool], low: int) -> int:
     return low
 
 
-def step_latency(policy: Policy, step: str) -> Part:
+def step_latency(policy: CheckedPolicy, step: str) -> Part:
     """The longest chain of failures from `step` and its total latency (each failed call takes
     its model's full latency). A chain never calls a model twice: a caller walking fallbacks
     stops at a model it already tried (section 5), so loops (E307) end too."""

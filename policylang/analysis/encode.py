@@ -17,7 +17,7 @@ import z3
 
 from ..ir.values import compare_sets, rational
 from ..ir import expr as e
-from ..ir.policy import Model, Policy, Signal
+from ..ir.policy import Model, CheckedPolicy, Signal
 from ..ir.types import BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType, Type
 
 Z3Term: TypeAlias = Any
@@ -34,7 +34,7 @@ def _real(value: Fraction | int) -> Z3Term:
 class Encoder:
     """The variables of one policy's signals and outcomes, and expressions over them."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: CheckedPolicy) -> None:
         self.policy = policy
         self.signals: dict[str, Signal] = {s.name: s for s in policy.signals}
         self.models: dict[str, Model] = {m.name: m for m in policy.models}

@@ -19,7 +19,7 @@ import z3
 from ..ir import expr as e
 from ..ir.boxes import LIMIT, Box, Interval, Number, Space, TooLarge, disjoint, domain_box, hull, key_signal, meet
 from ..ir.node import walk
-from ..ir.policy import CascadeTarget, Model, Policy, RejectTarget, Rule
+from ..ir.policy import CascadeTarget, Model, CheckedPolicy, RejectTarget, Rule
 from ..source import Source, Span
 from .costs import fallback_closure
 from .encode import Encoder, Z3Term, as_bool
@@ -34,7 +34,7 @@ Terms = tuple[Z3Term, ...]
 """Solver terms that hold together: a region of requests, as the solver is asked about it."""
 
 
-class Engine(Protocol):
+class ReplayEngine(Protocol):
     """What the checker replays witnesses through: an engine of section 5 that runs a policy
     even when it has errors (the interpreter, handed in by the pipeline)."""
 
@@ -95,8 +95,8 @@ class Climb:
 class Facts:
     """What the analyses of one policy share; `engine` builds the replay engine on first use."""
 
-    def __init__(self, policy: Policy, sources: dict[str, Source] | None,
-                 engine: Callable[[Policy], Engine], *, warnings: bool = True) -> None:
+    def __init__(self, policy: CheckedPolicy, sources: dict[str, Source] | None,
+                 engine: Callable[[CheckedPolicy], ReplayEngine], *, warnings: bool = True) -> None:
         self.policy = policy
         self.warnings = warnings
         """Whether the passes should look for warnings too, or only for errors."""
@@ -126,7 +126,7 @@ class Facts:
         self._included: dict[int, Z3Term] = {}
 
     @cached_property
-    def interpreter(self) -> Engine:
+    def interpreter(self) -> ReplayEngine:
         """The engine every witness is replayed through, built the first time one is."""
         return self._make_engine(self.policy)
 

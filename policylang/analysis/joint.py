@@ -28,7 +28,7 @@ from typing import Any, assert_never
 
 import z3
 
-from ..ir.policy import Policy, Signal
+from ..ir.policy import CheckedPolicy, Signal
 from ..ir.types import (BOOL, DURATION, FLOAT, INT, MONEY, BoolType, DurationType, EnumType, FloatType, IntType,
                         MoneyType, SetType, StringType, Type)
 from ..ir.values import decimal_of, rational
@@ -124,7 +124,7 @@ def _accepts(key: Key, value: Any) -> bool:
     return (key.low is None or v >= key.low) and (key.high is None or v <= key.high)
 
 
-def joint_keys(old: Policy, new: Policy) -> list[Key]:
+def joint_keys(old: CheckedPolicy, new: CheckedPolicy) -> list[Key]:
     """Every request key of either version, old's in declaration order, then new's."""
     olds = {s.name: s for s in old.inputs}
     news = {s.name: s for s in new.inputs}
@@ -168,7 +168,7 @@ class _JointEncoder(Encoder):
     key whose defaults differ. Its `policy` is a synthetic one that declares exactly those,
     so that the Solver's decimal semantics and witness pinning apply to them unchanged."""
 
-    def __init__(self, space: JointSpace, synthetic: Policy) -> None:
+    def __init__(self, space: JointSpace, synthetic: CheckedPolicy) -> None:
         super().__init__(synthetic)
         self.space = space
 
@@ -202,7 +202,7 @@ class _JointEncoder(Encoder):
 class _View(Encoder):
     """One version's expressions over the joint variables."""
 
-    def __init__(self, space: JointSpace, policy: Policy, side: str) -> None:
+    def __init__(self, space: JointSpace, policy: CheckedPolicy, side: str) -> None:
         super().__init__(policy)
         self.space = space
         self.side = side
@@ -229,7 +229,7 @@ class _JointSolver(Solver):
 class JointSpace:
     """The requests both versions accept, and where each version's rules fire in it."""
 
-    def __init__(self, old: Policy, new: Policy) -> None:
+    def __init__(self, old: CheckedPolicy, new: CheckedPolicy) -> None:
         self.policies = {"old": old, "new": new}
         self.key_list = joint_keys(old, new)
         self.keys = {k.name: k for k in self.key_list}
@@ -244,7 +244,7 @@ class JointSpace:
             if key.flag:
                 signals.append(Signal(span=(key.old or key.new).span, name=PRESENT + key.name,  # type: ignore[union-attr]  # a key is declared in one version at least
                                       role="signal", type=BOOL, has_default=True, default=False))
-        synthetic = Policy(span=old.span, name="joint", file=old.file, source_sha256="", signals=tuple(signals),
+        synthetic = CheckedPolicy(span=old.span, name="joint", file=old.file, source_sha256="", signals=tuple(signals),
                            models=())
         self.encoder = _JointEncoder(self, synthetic)
         self.solver = _JointSolver(self.encoder)

@@ -28,7 +28,7 @@ from ..backends.python.support import Decision, RequestError
 from ..ir import expr as e
 from ..ir.boxes import Box, disjoint, domain_box, hull, meet
 from ..ir.node import walk as nodes
-from ..ir.policy import Policy as PolicyIR, Rule
+from ..ir.policy import CheckedPolicy, Rule
 from ..ir.types import EnumType
 from ..ir.values import EXACT
 from ..jsontext import RecordError, decimal_text, dumps, json_kind, read_record
@@ -268,7 +268,7 @@ def diff(old: Policy, new: Policy, *, traffic: Iterable[str | bytes] | None = No
     return report
 
 
-def _entries(ir: PolicyIR) -> list[tuple[Entry, Decision]]:
+def _entries(ir: CheckedPolicy) -> list[tuple[Entry, Decision]]:
     """The route entries in the joint space's numbering: the rules, then the default (or no
     rule), each with the decision it gives."""
     found = [(Entry(r.name, r.span), Decision(*ir.decision_of(r))) for r in ir.rules]
@@ -315,7 +315,7 @@ class _Pool:
     """New's route entries by the members of the enum their boxes restrict most (a tenant, a
     task): a box that names some members meets only their entries and those that name none."""
 
-    def __init__(self, ir: PolicyIR, boxes: list[Box | None], alike: set[str]) -> None:
+    def __init__(self, ir: CheckedPolicy, boxes: list[Box | None], alike: set[str]) -> None:
         enums = [s.name for s in ir.inputs if isinstance(s.type, EnumType) and s.name in alike]
         counts = {name: sum(1 for b in boxes if b is not None and name in b) for name in enums}
         self.key = max(enums, key=lambda name: counts[name], default=None)
@@ -345,7 +345,7 @@ class _Pool:
         return sorted(found)
 
 
-def _entry_hulls(ir: PolicyIR, alike: set[str]) -> list[Box | None]:
+def _entry_hulls(ir: CheckedPolicy, alike: set[str]) -> list[Box | None]:
     """A box around where each route entry can fire (the fall-through last), on the keys
     both versions read alike: two entries whose boxes are apart share no request."""
     domain = domain_box(ir)
@@ -359,7 +359,7 @@ def _entry_hulls(ir: PolicyIR, alike: set[str]) -> list[Box | None]:
             for box in boxes]
 
 
-def _same_top(old: PolicyIR, new: PolicyIR, alike: set[str], space: JointSpace) -> int:
+def _same_top(old: CheckedPolicy, new: CheckedPolicy, alike: set[str], space: JointSpace) -> int:
     """How many route entries at the top the versions share: the same condition (reading only
     keys both read alike, and prices both agree on), the same decision. Requests that fire one
     of them fire it in both versions, with the same decision: none of them moves. The
@@ -377,7 +377,7 @@ def _same_top(old: PolicyIR, new: PolicyIR, alike: set[str], space: JointSpace) 
     return count
 
 
-def _same_condition(old: PolicyIR, new: PolicyIR, a: Rule, b: Rule, alike: set[str]) -> bool:
+def _same_condition(old: CheckedPolicy, new: CheckedPolicy, a: Rule, b: Rule, alike: set[str]) -> bool:
     if shape(a.condition) != shape(b.condition):
         return False
     for node in nodes(a.condition) if a.condition is not None else ():
@@ -392,7 +392,7 @@ def _same_condition(old: PolicyIR, new: PolicyIR, a: Rule, b: Rule, alike: set[s
     return True
 
 
-def _has_tokens(ir: PolicyIR) -> bool:
+def _has_tokens(ir: CheckedPolicy) -> bool:
     return any(s.name == "input_tokens" for s in ir.inputs)
 
 
@@ -407,7 +407,7 @@ def _replay(old: Policy, new: Policy, witness: dict[str, Any], old_entry: Entry,
                         f"{old_entry.label} -> {new_entry.label}")
 
 
-def _renames(space: JointSpace, old: PolicyIR, new: PolicyIR, old_entries: Entries,
+def _renames(space: JointSpace, old: CheckedPolicy, new: CheckedPolicy, old_entries: Entries,
              new_entries: Entries) -> list[Rename]:
     old_names = {r.name for r in old.rules}
     new_names = {r.name for r in new.rules}
@@ -526,7 +526,7 @@ def _climbed(old: Policy, new: Policy, before: Decision, after: Decision, record
     return found
 
 
-def _entry(ir: PolicyIR, rule: str | None) -> Entry:
+def _entry(ir: CheckedPolicy, rule: str | None) -> Entry:
     found = next((r for r in ir.route if r.name == rule), None)
     return Entry(rule, found.span if found is not None else None)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backends.python.interpreter import Interpreter
 from ..ir.node import Node, node_fields
-from ..ir.policy import Budget, Policy as PolicyIR, Rule
+from ..ir.policy import Budget, CheckedPolicy, Rule
 from ..ir.values import decimal_of
 from ..jsontext import decimal_text
 from ..policy import Policy
@@ -105,7 +105,7 @@ def budgets(old: Policy, new: Policy) -> list[BudgetDiff]:
     return found
 
 
-def _routing(ir: PolicyIR) -> tuple[Any, ...]:
+def _routing(ir: CheckedPolicy) -> tuple[Any, ...]:
     """What a budget's worst case depends on."""
     return (ir.signals, ir.models, ir.cascades, ir.fallbacks, ir.budgets, ir.rules, ir.default)
 

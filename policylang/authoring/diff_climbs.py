@@ -34,10 +34,11 @@ from ..analysis.solver import NoDouble
 from ..backends.python.support import Decision, RequestError
 from ..ir import expr as e
 from ..ir.node import walk as nodes
-from ..ir.policy import CascadeEdge, CascadeTarget, Policy as PolicyIR, Rule, Signal
+from ..ir.policy import CascadeEdge, CascadeTarget, CheckedPolicy, Rule, Signal
 from ..ir.types import EnumType
 from ..jsontext import dumps
-from ..policy import Engine, Policy
+from ..backends.python import EngineName
+from ..policy import Policy
 from ..serving import walk
 from .diff_budgets import condition_text, shape
 
@@ -224,26 +225,26 @@ def _candidates(old: Policy, new: Policy, old_entries: Sequence[tuple[Entry, Dec
     return found
 
 
-def _rule(ir: PolicyIR, name: str | None) -> Rule:
+def _rule(ir: CheckedPolicy, name: str | None) -> Rule:
     found = next((r for r in ir.route if r.name == name), None)
     assert found is not None, f"no route entry {name!r}: an entry without steps has no climb"
     return found
 
 
-def _cascade_of(ir: PolicyIR, rule: str | None) -> str:
+def _cascade_of(ir: CheckedPolicy, rule: str | None) -> str:
     target = _rule(ir, rule).target
     assert isinstance(target, CascadeTarget), "a decision of two steps or more comes from a cascade"
     return target.cascade
 
 
-def _edges(ir: PolicyIR, rule: str | None) -> tuple[CascadeEdge, ...]:
+def _edges(ir: CheckedPolicy, rule: str | None) -> tuple[CascadeEdge, ...]:
     return ir.cascade(_cascade_of(ir, rule)).edges
 
 
 # ---- the joint space with outcome copies -------------------------------------------------------
 
 
-def _with_copies(ir: PolicyIR, shared: list[str], depth: int) -> PolicyIR:
+def _with_copies(ir: CheckedPolicy, shared: list[str], depth: int) -> CheckedPolicy:
     """The policy with one request key per (step, shared outcome): what the joint space reads
     of the outcome object observed after that step."""
     outcomes = {s.name: s for s in ir.outcomes}
@@ -259,7 +260,7 @@ class _EdgeView(Encoder):
     reads it for this version, an outcome at step k as its copy for step k (or, for one that
     only this version declares, its default: an object both accept leaves it out)."""
 
-    def __init__(self, space: JointSpace, policy: PolicyIR, side: str, shared: set[str]) -> None:
+    def __init__(self, space: JointSpace, policy: CheckedPolicy, side: str, shared: set[str]) -> None:
         super().__init__(policy)
         self.space, self.side, self.shared = space, side, shared
 
@@ -304,7 +305,7 @@ def path(policy: Policy, decision: Decision, outcomes: list[Any], compiled: bool
     """The models a decision calls under 9.3's walk, every provider answering, with these
     outcome objects (the i-th observed after step i), by the interpreter or the compiled
     module. Raises RequestError for an outcome object the policy refuses."""
-    engine: Engine = "compiled" if compiled else "interpreted"
+    engine: EngineName = "compiled" if compiled else "interpreted"
     served = walk(decision, fails=lambda model: None,
                   observe=lambda step: outcomes[step] if step < len(outcomes) else None,
                   fallback=lambda model, error: policy.fallback(model, error, engine=engine),

@@ -21,7 +21,7 @@ from typing import Any
 from ..analysis.joint import JointSpace
 from ..analysis.solver import NoDouble
 from ..backends.python.support import RequestError
-from ..ir.policy import Policy as PolicyIR, Signal
+from ..ir.policy import CheckedPolicy, Signal
 from ..ir.types import describe
 from ..policy import Policy
 from .diff_climbs import path
@@ -84,7 +84,7 @@ def _objects_only_in(name: str, mine: Signal | None, theirs: Signal | None) -> t
     return [w.replace("requests", "objects") for w in which], values
 
 
-def _base_object(accepting: PolicyIR, refusing: PolicyIR) -> dict[str, Any]:
+def _base_object(accepting: CheckedPolicy, refusing: CheckedPolicy) -> dict[str, Any]:
     """An outcome object the accepting version takes: each outcome it requires at a plain value,
     those both declare with a default left out."""
     outcomes = accepting.model_copy(update={"signals": tuple(s.model_copy(update={"role": "signal"})

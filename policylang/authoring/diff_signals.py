@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ..backends.python.support import RequestError
-from ..ir.policy import Policy as PolicyIR, Signal
+from ..ir.policy import CheckedPolicy, Signal
 from ..ir.types import EnumType, Type, describe, format_value
 from ..ir.values import decimal_of, rational
 from ..policy import Policy
@@ -270,7 +270,7 @@ def _real_words(name: str, lo: Fraction | None, lo_open: bool, hi: Fraction | No
     return f"{shown(lo)} {'<' if lo_open else '<='} {name} {'<' if hi_open else '<='} {shown(hi)}"
 
 
-def _plain(ir: PolicyIR) -> dict[str, Any]:
+def _plain(ir: CheckedPolicy) -> dict[str, Any]:
     """A request this version accepts: each required signal at a plain value of its domain."""
     request: dict[str, Any] = {}
     for s in ir.inputs:

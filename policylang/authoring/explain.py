@@ -9,11 +9,12 @@ import json
 
 from ..backends.python.support import Decision
 from ..explainer import call_cost, explain, trimmed
+from ..explanation import (ClimbStep, Cost, Explanation, PricedCall, Reason, RuleTrace, StepFallbacks, WorstCase,
+                           json_shown)
 from ..money import exact_dollars
-from ..explanation import Call, ClimbStep, Cost, Explanation, Reason, RuleTrace, StepFallbacks, WorstCase, json_shown
 from ..source import Span
 
-__all__ = ["Call", "ClimbStep", "Cost", "Explanation", "Reason", "RuleTrace", "StepFallbacks", "WorstCase",
+__all__ = ["ClimbStep", "Cost", "Explanation", "PricedCall", "Reason", "RuleTrace", "StepFallbacks", "WorstCase",
            "call_cost", "explain", "render_text", "trimmed"]
 
 

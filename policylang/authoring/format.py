@@ -551,7 +551,7 @@ class _Formatter:
                 return node.name.text
             case s.ModelFieldRef():
                 return f"model.{node.field.text}"
-            case s.Call():
+            case s.FunctionCall():
                 return f"{node.function.text}({node.argument.text})"
             case s.SetLit():
                 return "{" + ", ".join(item.text for item in node.items) + "}"

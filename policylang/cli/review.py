@@ -11,7 +11,8 @@ import click
 from ..codes import R002
 from ..diagnostics import render_text, summary_line
 from ..jsontext import RecordError, dumps, read_record
-from ..policy import Engine, Policy, PolicyError, check_text, load
+from ..backends.python import EngineName
+from ..policy import Policy, PolicyError, check_text, load
 from .common import FAILED, FINE, fail_usage, load_or_exit, main, unreadable
 
 
@@ -24,7 +25,7 @@ from .common import FAILED, FINE, fail_usage, load_or_exit, main, unreadable
               help="the engine whose decision is explained")
 @click.option("--strict", is_flag=True, help="a key that names no signal is an error (R004)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def explain(file: str, request: str, all_rules: bool, engine: Engine, strict: bool, fmt: str) -> None:
+def explain(file: str, request: str, all_rules: bool, engine: EngineName, strict: bool, fmt: str) -> None:
     """Why a request gets its decision: each rule in order, whether it held and the part that
     decided it, then the decision, the climb, the fallbacks and the cost.
 

@@ -117,7 +117,7 @@ def catalog() -> dict[str, CatalogModel]:
 
 
 @dataclass
-class Model:
+class DraftModel:
     """One model of the draft: its fields as `.route` text, or a catalog model it copies."""
 
     name: str
@@ -147,7 +147,7 @@ class Draft:
     header: list[str]
     signals: list[tuple[str, str, str]] = field(default_factory=list)
     """(name, type and default as text, comment)."""
-    models: list[Model] = field(default_factory=list)
+    models: list[DraftModel] = field(default_factory=list)
     fallbacks: list[tuple[str, str, tuple[str, ...], str]] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     default: Rule | None = None

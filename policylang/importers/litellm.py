@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .draft import (TOKENS_LIMIT, CatalogModel, ConfigError, Draft, Imported, Model, Names, Rule, catalog, described,
+from .draft import (TOKENS_LIMIT, CatalogModel, ConfigError, Draft, DraftModel, Imported, Names, Rule, catalog, described,
                     identifier, money, quoted)
 from .ledger import Ledger, survey
 from .reasons import LITELLM_REASONS, check_numbers, litellm_reason
@@ -273,9 +273,9 @@ def _models(state: _State, settings: Mapping[str, Any], routers: Mapping[str, li
                    "is not carried over (policylang.runtime's Router(timeout=...) sets one)")
 
 
-def _model(state: _State, d: Deployment, known: Mapping[str, CatalogModel], timeout: Any) -> Model:
+def _model(state: _State, d: Deployment, known: Mapping[str, CatalogModel], timeout: Any) -> DraftModel:
     info, where = d.info, f"{d.where}.model_info"
-    model = Model(d.name, d.model, origin=f"{d.where}: {d.group} -> {d.model}")
+    model = DraftModel(d.name, d.model, origin=f"{d.where}: {d.group} -> {d.model}")
     entry = known.get(d.model)
     base = entry.name if entry is not None else None
     if base is not None:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .draft import ERRORS, ConfigError, Draft, Imported, Model, Names, Rule, catalog, described, identifier, quoted
+from .draft import ERRORS, ConfigError, Draft, DraftModel, Imported, Names, Rule, catalog, described, identifier, quoted
 from .ledger import Ledger, survey
 from .reasons import check_numbers, portkey_reason
 
@@ -168,7 +168,7 @@ class _Importer:
         self.rule_names.taken.add(name)
         self.leaves[id(node)] = name
         known = catalog().get(node.model)
-        model = Model(name, node.model, origin=f"{node.where}: {node.model}")
+        model = DraftModel(name, node.model, origin=f"{node.where}: {node.model}")
         if known is not None:
             model.base = known.name
         else:

@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Any, TypeAlias, TypeGuard, assert_never, final
 
 from . import expr as e
-from .policy import Policy
+from .policy import CheckedPolicy
 from .types import BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType
 from .values import rational
 
@@ -202,7 +202,7 @@ def join(a: Box | None, b: Box | None) -> Box | None:
     return out
 
 
-def domain_box(policy: Policy) -> Box:
+def domain_box(policy: CheckedPolicy) -> Box:
     """The box of every valid request: each signal's declared domain."""
     box: Box = {}
     for s in policy.signals:
@@ -289,7 +289,7 @@ def _hull_atom(ref: e.SignalRef, op: e.CompareOp, value: Any) -> Box | None:
     return {ref.name: interval} if interval is not None else None
 
 
-def key_signal(policy: Policy, hulls: list[Box | None]) -> tuple[str | None, int]:
+def key_signal(policy: CheckedPolicy, hulls: list[Box | None]) -> tuple[str | None, int]:
     """The enum signal that the most rules restrict (a tenant, a task), and how many do; ties go
     to the signal declared first. (None, 0) when no rule restricts an enum."""
     best: str | None = None
@@ -307,7 +307,7 @@ def key_signal(policy: Policy, hulls: list[Box | None]) -> tuple[str | None, int
 class Space:
     """The signal domains of one policy, and box algebra within them."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: CheckedPolicy) -> None:
         self.full: Box = domain_box(policy)
         """Each signal's whole domain."""
         self.integral: dict[str, bool] = {s.name: s.type.kind == "int" for s in policy.signals

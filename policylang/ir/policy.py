@@ -175,7 +175,7 @@ class Test(Node):
     """(model, error): calls to these models fail with that error, so their fallbacks serve."""
 
 
-class Policy(Node):
+class CheckedPolicy(Node):
     kind: Literal["policy"] = "policy"
     name: str
     file: str

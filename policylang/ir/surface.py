@@ -87,7 +87,7 @@ class ModelFieldRef(Node):
     field: Name
 
 
-class Call(Node):
+class FunctionCall(Node):
     """`cost(MODEL)`; the builder accepts any name and resolution says which exist."""
 
     kind: Literal["call"] = "call"
@@ -149,7 +149,7 @@ class Neg(Node):
 Expr = Annotated[
     Union[
         IntLit, FloatLit, MoneyLit, DurationLit, BoolLit, StringLit, SetLit, NameRef,
-        ModelFieldRef, Call, Not, BoolOp, Compare, In, Sum, Product, Neg,
+        ModelFieldRef, FunctionCall, Not, BoolOp, Compare, In, Sum, Product, Neg,
     ],
     Field(discriminator="kind"),
 ]

@@ -19,7 +19,7 @@ from ..codes import W201, W202
 from ..ir import surface as s
 from ..ir.boxes import Constraint, Interval
 from ..ir.node import Node
-from ..ir.policy import CascadeTarget, ModelTarget, Policy, RejectTarget
+from ..ir.policy import CascadeTarget, ModelTarget, CheckedPolicy, RejectTarget
 from ..ir.types import describe, format_value
 from ..jsontext import decimal_text
 from ..passes.resolve import Label, Member, Symbol
@@ -349,7 +349,7 @@ def firing_summary(snapshot: Snapshot, name: str) -> str | None:
         "\n".join(f"- {text}" for text in shown) + more
 
 
-def _target_text(policy: Policy, target: ModelTarget | CascadeTarget | RejectTarget) -> str:
+def _target_text(policy: CheckedPolicy, target: ModelTarget | CascadeTarget | RejectTarget) -> str:
     if isinstance(target, RejectTarget):
         return f'reject "{target.reason}"'
     if isinstance(target, CascadeTarget):
@@ -363,7 +363,7 @@ def _number(value: Fraction | int, kind: str) -> str:
     return {"money": f"${text}", "duration": f"{text}s"}.get(kind, text)
 
 
-def _box_text(box: Mapping[str, Constraint], full: Mapping[str, Constraint], policy: Policy) -> str:
+def _box_text(box: Mapping[str, Constraint], full: Mapping[str, Constraint], policy: CheckedPolicy) -> str:
     kinds = {x.name: x.type.kind for x in policy.signals}
     parts = []
     for name in sorted(box):

@@ -17,7 +17,7 @@ from importlib.resources import as_file, files
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostic, has_errors
-from ..ir.policy import Policy
+from ..ir.policy import CheckedPolicy
 from ..passes import check
 from ..passes.pipeline import analyze_policy, recursion_headroom
 from ..passes.resolve import Resolution, resolve
@@ -43,7 +43,7 @@ class Findings:
     sources: dict[str, Source]
     analyzed: bool
     """Whether the analyses of sections 6 and 7 ran (else only syntax, names and types did)."""
-    policy: Policy | None = None
+    policy: CheckedPolicy | None = None
 
     @property
     def front_end_clean(self) -> bool:
@@ -123,14 +123,14 @@ class Snapshot:
             return resolve(self.program)
 
     @cached_property
-    def _front_end(self) -> tuple[Policy | None, list[Diagnostic]]:
+    def _front_end(self) -> tuple[CheckedPolicy | None, list[Diagnostic]]:
         """The checked policy (None when it has errors) and what lint's syntax, name and type
         stages report, in lint's order (passes/pipeline.py `check`, sharing this snapshot's
         parse with navigation, so a change is parsed once)."""
         with _no_collection():
             return self._check_front_end()
 
-    def _check_front_end(self) -> tuple[Policy | None, list[Diagnostic]]:
+    def _check_front_end(self) -> tuple[CheckedPolicy | None, list[Diagnostic]]:
         program = self.program
         with recursion_headroom():
             if has_errors(program.diagnostics) or self.resolution is None:
@@ -142,7 +142,7 @@ class Snapshot:
         return (policy if not has_errors(ranked) else None), ranked
 
     @property
-    def policy(self) -> Policy | None:
+    def policy(self) -> CheckedPolicy | None:
         return self._front_end[0]
 
     def front_end(self) -> Findings:

@@ -13,7 +13,7 @@ from ..analysis.solver import SolverError
 from ..backends.python.interpreter import Interpreter
 from ..codes import E900
 from ..diagnostics import Diagnostic, diagnostic
-from ..ir.policy import Policy
+from ..ir.policy import CheckedPolicy
 from ..progress import report
 from ..source import Source
 from .budgets import check_budgets
@@ -35,7 +35,7 @@ ANALYSES: tuple[Analysis, ...] = (
 )
 
 
-def run_analyses(policy: Policy, sources: dict[str, Source], *, warnings: bool = True) -> list[Diagnostic]:
+def run_analyses(policy: CheckedPolicy, sources: dict[str, Source], *, warnings: bool = True) -> list[Diagnostic]:
     """Every finding of `ANALYSES` (only errors with `warnings=False`); witnesses are replayed
     through the interpreter, which works on a policy with errors too. A checker bug is E900,
     and the other checks' findings stand."""

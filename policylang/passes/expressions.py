@@ -154,7 +154,7 @@ class ExpressionChecker:
                 return self._name_ref(node, unit, where)
             case s.ModelFieldRef():
                 return self._model_field(node, unit, where)
-            case s.Call():
+            case s.FunctionCall():
                 return self._call(node, unit, where)
             case s.Not():
                 return self._not(node, unit, where)
@@ -210,7 +210,7 @@ class ExpressionChecker:
             return None
         return e.ModelAttr(span=node.span, field=field, type=MODEL_FIELD_TYPES[field])
 
-    def _call(self, node: s.Call, unit: Unit, where: Where) -> e.Expr | None:
+    def _call(self, node: s.FunctionCall, unit: Unit, where: Where) -> e.Expr | None:
         binding = self.res.binding(node.argument)
         if node.function.text != "cost" or not isinstance(binding, Symbol):
             return None  # reported by resolution

@@ -1,6 +1,6 @@
 """The checking pipeline: load, resolve, type-check, then the analyses.
 
-The front end turns text into a checked `Policy` (syntax/loader.py, resolve.py, typecheck.py);
+The front end turns text into a `CheckedPolicy` (syntax/loader.py, resolve.py, typecheck.py);
 the analyses of sections 6 and 7 (`ANALYSES` in passes/analyses.py, one line per check) run on
 a policy whose front end found no error, and are imported only then, so that loading a policy
 without analysing it never loads the solver.
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, has_errors
-from ..ir.policy import Policy
+from ..ir.policy import CheckedPolicy
 from ..progress import report
 from ..source import Source
 from ..syntax.loader import Program, load
@@ -33,7 +33,7 @@ class Checked:
     """What checking a policy found: the policy (None when it has front-end errors), every
     finding, in file order, and notes on checks that could not run."""
 
-    policy: Policy | None
+    policy: CheckedPolicy | None
     diagnostics: list[Diagnostic]
     sources: dict[str, Source]
     notes: list[str] = field(default_factory=list)
@@ -106,14 +106,14 @@ def check(source: Source, decode_error: Diagnostic | None = None, *, analyze: bo
         return _done(policy, diagnostics, program, [])
 
 
-def analyze_policy(policy: Policy, sources: dict[str, Source], *, warnings: bool = True) -> list[Diagnostic]:
+def analyze_policy(policy: CheckedPolicy, sources: dict[str, Source], *, warnings: bool = True) -> list[Diagnostic]:
     """Every analysis of sections 6 and 7 on a policy that has no front-end error."""
     from .analyses import run_analyses  # the solver loads here, and only here
 
     return run_analyses(policy, sources, warnings=warnings)
 
 
-def _done(policy: Policy | None, diagnostics: list[Diagnostic], program: Program, notes: list[str]) -> Checked:
+def _done(policy: CheckedPolicy | None, diagnostics: list[Diagnostic], program: Program, notes: list[str]) -> Checked:
     order = {unit.name: i for i, unit in enumerate(program.units)}
     unique = {d.identity: d for d in diagnostics}
     ranked = sorted(unique.values(), key=lambda d: (order.get(d.span.file, len(order)), d.span.start, d.code))

@@ -391,7 +391,7 @@ class _Resolver:
                         self._bind_members(unit, node.right, node.left)
                 case s.In():
                     self._bind_label(unit, node.element, node.container)
-                case s.Call():
+                case s.FunctionCall():
                     if node.function.text != "cost":
                         self.error(E101, f"unknown function '{node.function.text}'", node.function.span,
                                    help="the one function is cost(MODEL)")

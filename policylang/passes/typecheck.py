@@ -1,4 +1,4 @@
-"""Type checking of declarations: the resolved files become one checked `Policy`.
+"""Type checking of declarations: the resolved files become one `CheckedPolicy`.
 
 Reports E103 (kinds), E104 (enum members), E105 (outcomes outside cascades), E108 (values
 outside their domain), E109/E110 (model fields), E111 (caps, also beside other errors of the
@@ -19,7 +19,7 @@ from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir import expr as e
 from ..ir import surface as s
 from ..ir.policy import (ERRORS, MODEL_FIELDS, REQUIRED_MODEL_FIELDS, Budget, Cascade, CascadeEdge,
-                         CascadeTarget, Fallback, Invariant, Model, ModelTarget, Policy, RejectTarget,
+                         CascadeTarget, Fallback, Invariant, Model, ModelTarget, CheckedPolicy, RejectTarget,
                          Rule, Signal, Target, Test)
 from ..ir.types import (BOOL, BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType,
                         Type, describe, format_value, kind_of)
@@ -37,8 +37,8 @@ _RULE = Where("a rule's condition")
 _CONST = Where("a constant")
 
 
-def typecheck(res: Resolution) -> tuple[Policy | None, list[Diagnostic]]:
-    """The pass: the checked Policy of a resolved program, or None with every finding (the
+def typecheck(res: Resolution) -> tuple[CheckedPolicy | None, list[Diagnostic]]:
+    """The pass: the CheckedPolicy of a resolved program, or None with every finding (the
     policy is None whenever a finding is reported)."""
     checker = Checker(res)
     policy = checker.run()
@@ -68,7 +68,7 @@ class Checker:
 
     # ---- the policy ---------------------------------------------------------------------------
 
-    def run(self) -> Policy | None:
+    def run(self) -> CheckedPolicy | None:
         """The checked policy, or None when any declaration has a finding (all are reported)."""
         res, top = self.res, self.res.program.top
         top_file = top.file
@@ -103,7 +103,7 @@ class Checker:
         parts = [*signals, *models, *cascades, *fallbacks, *budgets, *invariants, *rules, *tests]
         if self.diagnostics or self.res.diagnostics or any(p is None for p in parts) or (route and route.default and default is None):
             return None
-        return Policy(
+        return CheckedPolicy(
             span=top_file.name.span,
             name=top_file.name.text,
             file=top.name,

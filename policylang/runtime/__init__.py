@@ -12,7 +12,7 @@ spans (`runtime.otel`) and `watchfiles` are extras, imported only when used.
 """
 
 from . import assess, clients, metrics, otel
-from .engine import Engine, Model
+from .engine import Model, PolicyEngine
 from .errors import BudgetBusy, Exhausted, MissingExtra, OverBudget, ProviderError, Rejected, StreamInterrupted
 from .log import JsonlLog, read_log
 from .resilience import Breaker, Retry
@@ -37,6 +37,7 @@ __all__ = [
     "MissingExtra",
     "Model",
     "OverBudget",
+    "PolicyEngine",
     "ProviderError",
     "RedisState",
     "Rejected",
@@ -56,6 +57,9 @@ __all__ = [
     "read_log",
     "watch",
 ]
+
+Engine = PolicyEngine
+"""The name `PolicyEngine` had before it said which engine it is; kept for apps that import it."""
 
 
 def __getattr__(name: str) -> object:

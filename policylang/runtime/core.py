@@ -29,8 +29,8 @@ from typing import Any, NamedTuple
 from ..ir.policy import ERRORS
 from ..ir.values import EXACT
 from ..policy import RequestError
-from ..serving import Call, serve
-from .engine import Engine, Model
+from ..serving import ModelCall, serve
+from .engine import PolicyEngine, Model
 from .errors import BudgetBusy, Exhausted, OverBudget, ProviderError, Rejected, StreamInterrupted
 from .resilience import Retry
 from ..money import money_text
@@ -100,7 +100,7 @@ class Config:
                  log: Callable[[dict[str, Any]], Any] | None, metrics: Any,
                  classify: Callable[[BaseException], str | None] | None,
                  retry: Retry, breakers: Any, tracer: Any, clock: Callable[[], float], rng: Random,
-                 now: Callable[[], float], shadows: tuple[Engine, ...] = ()) -> None:
+                 now: Callable[[], float], shadows: tuple[PolicyEngine, ...] = ()) -> None:
         self.assess = assess
         self.usage = usage
         self.log = log
@@ -145,7 +145,7 @@ class Run:
     __slots__ = ("config", "engine", "signals", "tab", "streaming", "started", "at", "decision", "attempts",
                  "answer", "model", "path", "cost", "span", "hold", "run_id", "opened", "arm", "shadow")
 
-    def __init__(self, config: Config, engine: Engine, signals: Mapping[str, Any], tab: Any,
+    def __init__(self, config: Config, engine: PolicyEngine, signals: Mapping[str, Any], tab: Any,
                  streaming: bool = False) -> None:
         self.config = config
         self.engine = engine
@@ -196,7 +196,7 @@ class Run:
             try:
                 asked = next(walk)
                 while True:
-                    if asked.__class__ is not Call:
+                    if asked.__class__ is not ModelCall:
                         outcomes = self.judge()
                         if inspect.isawaitable(outcomes):
                             outcomes = self.observed((yield Await(outcomes)))
@@ -217,7 +217,7 @@ class Run:
                                 break
                             if gate is not None:  # every model the step could reach is held open
                                 model, fail_open = gate, True
-                                asked = Call(asked.step, model.name, engine.cap(rule, model.name))
+                                asked = ModelCall(asked.step, model.name, engine.cap(rule, model.name))
                         if not self.opened and config.log is not None:
                             self.start_record()
                         started = config.clock()
@@ -265,7 +265,7 @@ class Run:
         tokens = self.signals.get("input_tokens") if self.engine.input_tokens else None
         return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else model.context
 
-    def gate(self, model: Model, asked: Call, tries: int, tripped: bool, last: str | None = None) -> Any:
+    def gate(self, model: Model, asked: ModelCall, tries: int, tripped: bool, last: str | None = None) -> Any:
         """None when the call may be made now; a float: wait that long, then ask again (money
         held by other runs may come back); a Model: call that one instead (fail-open); else
         why not: a breaker that is open (`unavailable`), a budget that cannot cover it
@@ -306,7 +306,7 @@ class Run:
             self.hold = hold
         return chosen
 
-    def fail_open(self, model: Model, asked: Call) -> Model | None:
+    def fail_open(self, model: Model, asked: ModelCall) -> Model | None:
         """When `model` and every model its `unavailable` fallbacks reach (not yet tried for
         this step) are held open by their breakers, the one that reopens soonest; else None."""
         breakers = self.config.breakers
@@ -328,7 +328,7 @@ class Run:
             return chain[0]
         return min(chain, key=lambda m: reopens(m.id, now))
 
-    def last_resort(self, model: Model, asked: Call, error: str | None) -> bool:
+    def last_resort(self, model: Model, asked: ModelCall, error: str | None) -> bool:
         """Whether `model`, which failed with `error` for this step, is the last model that can
         serve it: the fallbacks declared for `error` reach no model not yet tried."""
         if error is None:
@@ -343,14 +343,14 @@ class Run:
             name = self.engine.fallback(name, error)
         return True
 
-    def skip(self, model: Model, asked: Call, why: str, error: str) -> None:
+    def skip(self, model: Model, asked: ModelCall, why: str, error: str) -> None:
         attempt = Attempt(asked.step, model.name, model.id, asked.cap, error=error, skipped=why)
         self.attempts.append(attempt)
         if self.span is not None:
             tracer = self.config.tracer
             tracer.end_call(tracer.start_call(self.span, attempt), attempt)
 
-    def start_call(self, model: Model, asked: Call, tries: int) -> Any:
+    def start_call(self, model: Model, asked: ModelCall, tries: int) -> Any:
         attempt = Attempt(asked.step, model.name, model.id, asked.cap, retry=tries)
         return self.config.tracer.start_call(self.span, attempt)
 
@@ -359,7 +359,7 @@ class Run:
             self.tab.release(self.hold)
             self.hold = None
 
-    def abandon(self, model: Model, span: Any = None, asked: Call | None = None,
+    def abandon(self, model: Model, span: Any = None, asked: ModelCall | None = None,
                 exc: BaseException | None = None) -> None:
         """A call that ends in an exception the Router re-raises (the app's own, a
         cancellation): release what it held, and end its span with the exception."""
@@ -370,7 +370,7 @@ class Run:
             attempt = Attempt(asked.step, model.name, model.id, asked.cap, message=str(exc) if exc else None)
             self.config.tracer.end_call(span, attempt, exc)
 
-    def failed(self, model: Model, asked: Call, tries: int, exc: Exception, seconds: float, span: Any,
+    def failed(self, model: Model, asked: ModelCall, tries: int, exc: Exception, seconds: float, span: Any,
                fail_open: bool) -> tuple[str, float | None, bool]:
         """Record a failed call: (its error, the seconds to wait before retrying or None: no
         retry, whether this failure opened the model's breaker). Re-raises what is no provider
@@ -406,7 +406,7 @@ class Run:
         wait = retry.delay(tries + 1, retry_after, config.rng)
         return error, None if wait is None else float(wait), tripped  # a float: the drivers' sleep
 
-    def answered(self, model: Model, asked: Call, tries: int, answer: Any, seconds: float, span: Any,
+    def answered(self, model: Model, asked: ModelCall, tries: int, answer: Any, seconds: float, span: Any,
                  fail_open: bool) -> None:
         ttft: float | None = None
         usage_missing = False
@@ -440,7 +440,7 @@ class Run:
         if span is not None:
             self.config.tracer.end_call(span, attempt)
 
-    def interrupted(self, model: Model, asked: Call, tries: int, exc: Interrupted, seconds: float, span: Any) -> None:
+    def interrupted(self, model: Model, asked: ModelCall, tries: int, exc: Interrupted, seconds: float, span: Any) -> None:
         """A stream failed after its first chunk was handed out: the call is charged its worst
         case (the provider bills what it sent; no usage came), the breaker hears the error, and
         the run ends with `StreamInterrupted`."""
@@ -448,11 +448,11 @@ class Run:
         self.charge(model, asked, tries, seconds, span, exc.ttft, error or "server_error", message, "interrupted")
         raise StreamInterrupted(exc.partial, tuple(self.attempts), exc.cause) from exc.cause
 
-    def cut(self, model: Model, asked: Call, tries: int, exc: Abandoned, seconds: float, span: Any) -> None:
+    def cut(self, model: Model, asked: ModelCall, tries: int, exc: Abandoned, seconds: float, span: Any) -> None:
         """The app abandoned a live stream: charged its worst case, the breaker not told."""
         self.charge(model, asked, tries, seconds, span, exc.ttft, None, "the app abandoned the stream", "abandoned")
 
-    def charge(self, model: Model, asked: Call, tries: int, seconds: float, span: Any, ttft: float | None,
+    def charge(self, model: Model, asked: ModelCall, tries: int, seconds: float, span: Any, ttft: float | None,
                error: str | None, message: str, how: str) -> None:
         input_tokens, cap = self.input_tokens(model), asked.cap
         cost = model.cost(input_tokens, cap)

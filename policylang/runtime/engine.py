@@ -18,7 +18,7 @@ from ..source import Span
 
 
 @dataclass(frozen=True)
-class Engine:
+class PolicyEngine:
     """What a run asks of a policy. Every error a decision raises is `policylang.RequestError`,
     whichever engine made it."""
 
@@ -38,7 +38,7 @@ class Engine:
         return step_cap(self.rule_caps[rule], self.models[model])
 
 
-def engine_of(policy: Any) -> Engine:
+def engine_of(policy: Any) -> PolicyEngine:
     """The engine of a `Policy` (through its compiled module) or of a compiled module;
     TypeError for anything else, or for a module compiled before modules carried RULE_CAPS."""
     if isinstance(policy, Policy):
@@ -61,7 +61,7 @@ def _models_of(module: types.ModuleType) -> dict[str, Model]:
             for name, f in module.MODELS.items()}
 
 
-def _from_module(module: types.ModuleType, what: str, models: Mapping[str, Model]) -> Engine:
+def _from_module(module: types.ModuleType, what: str, models: Mapping[str, Model]) -> PolicyEngine:
     if not hasattr(module, "RULE_CAPS"):
         raise TypeError(f"{what} was compiled by an older policyc and has no RULE_CAPS table; recompile it "
                         "with `policyc compile`")
@@ -87,6 +87,6 @@ def _from_module(module: types.ModuleType, what: str, models: Mapping[str, Model
         # the runtime's own reasons for not calling a model (a session's budget) have no fallback
         return table.get(model, {}).get(error) if error in ERRORS else None
 
-    return Engine(name=module.POLICY_NAME, sha256=module.SOURCE_SHA256, models=models,
+    return PolicyEngine(name=module.POLICY_NAME, sha256=module.SOURCE_SHA256, models=models,
                   rule_caps=dict(module.RULE_CAPS), input_tokens="input_tokens" in module.SIGNALS,
                   decide=deciding, escalate=escalating, fallback=fallback)

@@ -23,7 +23,7 @@ from types import CoroutineType
 from typing import Any
 
 from .core import Config, Invoke, Misuse, Run
-from .engine import Engine, engine_of
+from .engine import PolicyEngine, engine_of
 from .resilience import NO_RETRY, Breaker, Breakers, Retry
 from .results import Result
 from .split import Split, shadows
@@ -75,7 +75,7 @@ class Router:
         self._handle: Watched | None = policy if isinstance(policy, Watched) else None
         self._split: Split | None = policy if isinstance(policy, Split) else None
         current = policy.policy if self._handle is not None else policy
-        self._engine: tuple[Any, Engine] = (current, engine_of(current) if self._split is None else
+        self._engine: tuple[Any, PolicyEngine] = (current, engine_of(current) if self._split is None else
                                             self._split.engines[0])
         self._call = call
         self._acall = getattr(call, "acall", None) or call
@@ -97,7 +97,7 @@ class Router:
                               rng=chance, now=now, shadows=shadows(shadow))
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> PolicyEngine:
         """The policy this Router serves now (with a `watch()` handle, its latest good version)."""
         if self._handle is None:
             return self._engine[1]

@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..ir.values import EXACT, exact_money
-from .engine import Engine
+from .engine import PolicyEngine
 from .errors import BudgetBusy
 from .results import ZERO, Result
 from .state import Ledger, LocalState
@@ -137,7 +137,7 @@ class _Tab:
         left = self.deadline - now
         return min(_POLL, left) if left > 0 else None
 
-    def open(self, engine: Engine, signals: Mapping[str, Any], clock: Callable[[], float]) -> Any:
+    def open(self, engine: PolicyEngine, signals: Mapping[str, Any], clock: Callable[[], float]) -> Any:
         """(signals with `remaining_budget`, decision), with the first call's worst case held
         in the same breath (no other run can spend it between the decision and the call); or
         a float: wait that many seconds and ask again (money held by other runs' calls would
@@ -211,7 +211,7 @@ class _Tab:
             self.pool = None
 
 
-def _first_call_cost(engine: Engine, signals: Mapping[str, Any], decision: Any) -> Decimal:
+def _first_call_cost(engine: PolicyEngine, signals: Mapping[str, Any], decision: Any) -> Decimal:
     """The worst case of the decision's first call, as the Router will hold it."""
     model = engine.models[decision.model]
     tokens = signals.get("input_tokens") if engine.input_tokens else None

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..policy import RequestError
-from .engine import Engine, engine_of
+from .engine import PolicyEngine, engine_of
 
 _SCALE = float(2**64)
 
@@ -33,7 +33,7 @@ class Split:
             raise TypeError("Split(..., key=...) names the signal whose value picks the arm")
         if not arms:
             raise ValueError("a Split needs at least one arm: Split({policy: weight, ...}, key=...)")
-        engines: list[Engine] = []
+        engines: list[PolicyEngine] = []
         weights: list[float] = []
         for policy, weight in arms.items():
             if isinstance(weight, bool) or not isinstance(weight, (int, float, Decimal)) or not weight > 0 \
@@ -53,7 +53,7 @@ class Split:
         bounds[-1] = 1.0
         self._bounds = tuple(bounds)
 
-    def pick(self, signals: Mapping[str, Any]) -> tuple[Engine, str]:
+    def pick(self, signals: Mapping[str, Any]) -> tuple[PolicyEngine, str]:
         """The engine and arm name for a request: the same key value, the same arm, anywhere."""
         if self.key not in signals:
             return self.engines[0], self.arms[0]
@@ -71,14 +71,14 @@ def share(value: Any) -> float:
     return int.from_bytes(digest[:8], "big") / _SCALE
 
 
-def shadows(policies: Any) -> tuple[Engine, ...]:
+def shadows(policies: Any) -> tuple[PolicyEngine, ...]:
     """The engines of a Router's `shadow=` policies (a list of `Policy` or compiled modules)."""
     if policies is None:
         return ()
     return tuple(engine_of(policy) for policy in policies)
 
 
-def decide_shadows(engines: tuple[Engine, ...], signals: Mapping[str, Any]) -> list[dict[str, Any]]:
+def decide_shadows(engines: tuple[PolicyEngine, ...], signals: Mapping[str, Any]) -> list[dict[str, Any]]:
     """What each shadow policy decides for these signals, as the log writes it. Never raises:
     a shadow's request error (or any failure) is written into its entry."""
     entries = []

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..jsontext import read_record
-from ..ir.policy import CascadeTarget, Policy as PolicyIR, Rule
+from ..ir.policy import CascadeTarget, CheckedPolicy, Rule
 from ..policy import Policy
 from ..serving import Walk, walk
 from . import lines
@@ -37,7 +37,7 @@ class Served:
     latency: Decimal
 
 
-def summarize(ir: PolicyIR, rule: Rule, served: Walk) -> Served:
+def summarize(ir: CheckedPolicy, rule: Rule, served: Walk) -> Served:
     """What a walk adds to a tally."""
     calls = tuple((c.model, c.error is None, c.cap) for c in served.calls)
     fallbacks = []
@@ -512,7 +512,7 @@ def _col(name: str) -> str:
     return _ident(f"@p:{name}")
 
 
-def _tally_groups(ir: PolicyIR, rows: list[dict[str, Any]], caps: list[int], baseline: str | None,
+def _tally_groups(ir: CheckedPolicy, rows: list[dict[str, Any]], caps: list[int], baseline: str | None,
                   down: dict[str, str], notes: list[str]) -> Run:
     from ..backends.sql.query import NO_RULE, UNDECIDED
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
-from ..ir.policy import Policy
+from ..ir.policy import CheckedPolicy
 from ..ir.values import EXACT
 from ..money import money_text
 
@@ -84,7 +84,7 @@ class Report:
         return self.data[key]
 
 
-def cost_of(policy: Policy, tally: Tally) -> tuple[dict[str, Decimal], Decimal]:
+def cost_of(policy: CheckedPolicy, tally: Tally) -> tuple[dict[str, Decimal], Decimal]:
     """Each model's cost and the total, exactly."""
     costs = {}
     for model in sorted(set(tally.calls) | set(tally.answered)):
@@ -96,7 +96,7 @@ def cost_of(policy: Policy, tally: Tally) -> tuple[dict[str, Decimal], Decimal]:
     return costs, total
 
 
-def _group(policy: Policy, tally: Tally, baseline: str | None) -> dict[str, Any]:
+def _group(policy: CheckedPolicy, tally: Tally, baseline: str | None) -> dict[str, Any]:
     costs, total = cost_of(policy, tally)
     served = tally.valid - tally.rejected
     out: dict[str, Any] = {
@@ -145,7 +145,7 @@ def _latency(histogram: Counter[Decimal]) -> dict[str, int | str | None]:
             "max": format(ordered[-1][0].normalize(EXACT), "f")}
 
 
-def make_report(policy: Policy, groups: dict[str | None, Tally], errors: Errors, records: int, *,
+def make_report(policy: CheckedPolicy, groups: dict[str | None, Tally], errors: Errors, records: int, *,
                 baseline: str | None, by: str | None, down: dict[str, str], engine: str, traffic: str,
                 notes: list[str]) -> Report:
     """The report of section 9.3 from the engines' tallies (one per `--by` value, or None)."""

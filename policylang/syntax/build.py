@@ -260,8 +260,8 @@ class Builder(Transformer[Token, s.File]):
     def model_field(self, c: Children) -> s.ModelFieldRef:
         return _new(s.ModelFieldRef, span=self.ctx.span(c[0], c[-1]), field=c[2])
 
-    def call(self, c: Children) -> s.Call:
-        return _new(s.Call, span=self.ctx.span(c[0], c[-1]), function=c[0], argument=c[2])
+    def call(self, c: Children) -> s.FunctionCall:
+        return _new(s.FunctionCall, span=self.ctx.span(c[0], c[-1]), function=c[0], argument=c[2])
 
     def _boolop(self, op: Literal["and", "or"], c: Children) -> s.BoolOp:
         operands: list[s.Expr] = []

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeAlias, assert_never
 
-from ...ir.policy import Policy, Signal
+from ...ir.policy import CheckedPolicy, Signal
 from ...ir.types import (BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType,
                          format_value)
 
@@ -89,6 +89,6 @@ def signal_check(signal: Signal) -> SignalCheck:
     )
 
 
-def checks(policy: Policy, role: str) -> tuple[SignalCheck, ...]:
+def checks(policy: CheckedPolicy, role: str) -> tuple[SignalCheck, ...]:
     """The checks of every signal (or outcome), in declaration order: the first fault decides."""
     return tuple(signal_check(s) for s in policy.signals if s.role == role)

@@ -21,7 +21,7 @@ import jinja2
 from ..._version import __version__
 from ...ir import expr as e
 from ...ir.node import walk
-from ...ir.policy import CascadeTarget, Model, Policy, Rule
+from ...ir.policy import CascadeTarget, Model, CheckedPolicy, Rule
 from ...ir.types import describe
 from .checks import SignalCheck, checks
 from .lowering import split_deep
@@ -111,7 +111,7 @@ def _identifier(name: str, index: int) -> str:
 
 
 class _Writer:
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: CheckedPolicy) -> None:
         self.policy = policy
         self.constants = Constants()
         self.input_tokens = has_input_tokens(policy)
@@ -632,6 +632,6 @@ def _model_view(model: Model, constants: Constants) -> dict[str, str]:
     }
 
 
-def generate(policy: Policy) -> str:
+def generate(policy: CheckedPolicy) -> str:
     """The standalone module for a checked policy."""
     return _Writer(policy).render()

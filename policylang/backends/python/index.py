@@ -18,7 +18,7 @@ from typing import assert_never
 from ...ir.boxes import Box, hull, key_signal
 from ...ir import expr as e
 from ...ir.node import children, depth, walk
-from ...ir.policy import Policy, Rule
+from ...ir.policy import CheckedPolicy, Rule
 from ...ir.types import BOOL, EnumType
 
 SPECIALIZE_DEPTH = 64
@@ -46,7 +46,7 @@ class Dispatch:
     after: tuple[int, ...]  # positions tried when a chain takes nothing, then the default
     region: range  # the positions the chains stand for
 
-    def reads_key(self, policy: Policy) -> bool:
+    def reads_key(self, policy: CheckedPolicy) -> bool:
         """Some specialized condition still reads the key (an enum compared with another)."""
         return any(
             isinstance(n, e.SignalRef) and n.name == self.key
@@ -63,7 +63,7 @@ def _admits(box: Box | None, key: str, members: tuple[str, ...]) -> frozenset[st
     return frozenset(box.get(key, members))  # type: ignore[arg-type]  # an enum's constraint: its members
 
 
-def plan_dispatch(policy: Policy) -> Dispatch | None:
+def plan_dispatch(policy: CheckedPolicy) -> Dispatch | None:
     """The dispatch for this route, or None when no enum signal keys enough rules."""
     hulls = [hull(r.condition) for r in policy.rules]
     key, count = key_signal(policy, hulls)

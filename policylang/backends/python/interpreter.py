@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any, TypeAlias, assert_never
 
 from ...ir import expr as e
-from ...ir.policy import Model, Policy, Rule
+from ...ir.policy import Model, CheckedPolicy, Rule
 from ...ir import values
 from . import support as rt
 from .checks import SignalCheck, Spec, checks
@@ -51,7 +51,7 @@ NO_RULE = rt.Decision(None, None, (), None, (), None)
 class Interpreter:
     """A policy's engine that runs the typed IR as closures; decides as its compiled module does."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: CheckedPolicy) -> None:
         self.policy = policy
         self.signal_checks = checks(policy, "signal")
         self.outcome_checks = checks(policy, "outcome")

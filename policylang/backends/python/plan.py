@@ -8,7 +8,7 @@ from typing import Any
 
 from ...ir import expr as e
 from ...ir.node import walk
-from ...ir.policy import CascadeTarget, Model, Policy, Rule
+from ...ir.policy import CascadeTarget, Model, CheckedPolicy, Rule
 from ...ir.values import EXACT
 
 
@@ -24,7 +24,7 @@ class Ladder:
     reads_signals: bool
 
 
-def ladder(policy: Policy, rule: Rule) -> Ladder:
+def ladder(policy: CheckedPolicy, rule: Rule) -> Ladder:
     """The ladder of `rule`: no edges unless it sends to a cascade; every model that can answer
     a step (the step's own, and each in its fallback closure) maps to the steps it may stand for."""
     steps = policy.steps(rule)
@@ -39,7 +39,7 @@ def ladder(policy: Policy, rule: Rule) -> Ladder:
     return Ladder(steps, edges, {m: tuple(at) for m, at in serves.items()}, any(reads_signals(x) for x in edges))
 
 
-def serving_models(policy: Policy) -> list[str]:
+def serving_models(policy: CheckedPolicy) -> list[str]:
     """Every model that may serve some request: targets, cascade steps, their fallbacks."""
     found: list[str] = []
     for rule in policy.route:
@@ -50,7 +50,7 @@ def serving_models(policy: Policy) -> list[str]:
     return found
 
 
-def fallback_table(policy: Policy) -> dict[str, dict[str, str]]:
+def fallback_table(policy: CheckedPolicy) -> dict[str, dict[str, str]]:
     """FALLBACKS[model][error]: the model that serves when `model` fails with `error`; the
     first declared where two are (E308)."""
     table: dict[str, dict[str, str]] = {}
@@ -116,6 +116,6 @@ def cost_terms(model: Model) -> CostTerms:
     )
 
 
-def has_input_tokens(policy: Policy) -> bool:
+def has_input_tokens(policy: CheckedPolicy) -> bool:
     """Whether the policy declares the `input_tokens` signal that cost() reads."""
     return any(s.name == "input_tokens" and s.role == "signal" for s in policy.signals)

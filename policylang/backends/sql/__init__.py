@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...ir.policy import Policy
+from ...ir.policy import CheckedPolicy
 from .columns import Layout, canonical_columns
 from .query import OUTPUTS, Query, build
 from .text import ident
@@ -26,7 +26,7 @@ def table_name(name: str) -> str:
     return ".".join(ident(part) for part in name.split("."))
 
 
-def to_sql(policy: Policy, *, dialect: str = "duckdb", table: str = "requests",
+def to_sql(policy: CheckedPolicy, *, dialect: str = "duckdb", table: str = "requests",
            columns: Mapping[str, str] | None = None) -> str:
     """One SELECT over `table` giving, per row, the input columns then `rule, model, steps,
     max_output, caps, reject, path, error_code, error_signal`, as the Python engines decide the

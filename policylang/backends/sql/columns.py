@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ...ir.policy import Policy, Signal
+from ...ir.policy import CheckedPolicy, Signal
 from .text import FALSE, NULL, TRUE, any_of, string
 
 Sort = Literal["bool", "int", "float", "decimal", "string", "other"]
@@ -212,7 +212,7 @@ def canonical_type(signal: Signal) -> str:
             "duration": "DOUBLE", "enum": "VARCHAR"}[t.kind]
 
 
-def outcome_struct(policy: Policy) -> str:
+def outcome_struct(policy: CheckedPolicy) -> str:
     """The canonical type of `"@outcomes"`: a list of structs, one field per outcome."""
     from .text import ident
 
@@ -220,7 +220,7 @@ def outcome_struct(policy: Policy) -> str:
     return f"STRUCT({fields})[]" if fields else "STRUCT(\"@none\" BOOLEAN)[]"
 
 
-def canonical_columns(policy: Policy) -> dict[str, str]:
+def canonical_columns(policy: CheckedPolicy) -> dict[str, str]:
     """Every column a table of requests for this policy may have, at its canonical type."""
     columns = {s.name: canonical_type(s) for s in policy.inputs}
     columns["@outcomes"] = outcome_struct(policy)

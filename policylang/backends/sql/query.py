@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...codes import R004
-from ...ir.policy import CascadeTarget, Policy, RejectTarget
+from ...ir.policy import CascadeTarget, CheckedPolicy, RejectTarget
 from ..python.checks import SignalCheck, checks
 from ..python.plan import has_input_tokens
 from .columns import Absent, Json, Layout, Source, Typed, list_struct_fields, source_of
@@ -52,7 +52,7 @@ class Query:
     kept: tuple[str, ...]
 
 
-def build(policy: Policy, layout: Layout, table: str, *, replay: str | None = None) -> Query:
+def build(policy: CheckedPolicy, layout: Layout, table: str, *, replay: str | None = None) -> Query:
     """The SELECT over `table` for requests laid out as `layout`. With `replay` (the `--by`
     signal, or "" for none), the result also has what `policyc simulate` tallies: `@p:row`,
     `@p:group`, `@p:rule`, `@p:climb`, the outcome error where the climb stopped, the request
@@ -62,7 +62,7 @@ def build(policy: Policy, layout: Layout, table: str, *, replay: str | None = No
 
 
 class _Builder:
-    def __init__(self, policy: Policy, layout: Layout, table: str) -> None:
+    def __init__(self, policy: CheckedPolicy, layout: Layout, table: str) -> None:
         self.policy = policy
         self.layout = layout
         self.table = table
