@@ -290,7 +290,8 @@ class PolicyServer(LanguageServer):
         snapshot.analysed = True
         full = snapshot.full(found)
         self.publish(uri, snapshot, full)
-        self.trace(f"{self._label(snapshot)}: published the analyses ({len(full.diagnostics)} findings)")
+        self.trace(f"{self._label(snapshot)}: published the analyses ({len(full.diagnostics)} findings, "
+                   f"{analysis.cpu or 0:.3f} s CPU in the analyses)")
 
     def closed(self, uri: str) -> None:
         self.cancel(uri, "closed")

@@ -27,6 +27,7 @@ import pickle
 import signal
 import socket
 import struct
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
@@ -57,6 +58,8 @@ class Analysis:
         self.snapshot = snapshot
         self.closed = False
         self.done = False
+        self.cpu: float | None = None
+        """CPU seconds the analyses took (their process's or thread's), once done."""
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._asked = 0
         self._pid: int | None = None
@@ -109,8 +112,10 @@ class Analysis:
                     waiting.set_result(None)
 
     def _in_thread(self) -> None:
+        start = time.thread_time()
         try:  # the snapshot's front end is done: its parse is only read here
-            message: tuple[str, Any] = ("findings", self.snapshot.analyses())
+            found = self.snapshot.analyses()
+            message: tuple[Any, ...] = ("findings", found, time.thread_time() - start)
         except Exception as exc:  # a checker bug: the server says so in the client's log
             message = ("failed", repr(exc))
         loop = self._answer.get_loop()
@@ -119,11 +124,12 @@ class Analysis:
     async def findings(self) -> list[Diagnostic]:
         """The analyses' findings for the snapshot (theirs only: `Snapshot.full` adds the
         front end's). Raises `AnalysisFailed`, and `asyncio.CancelledError` when closed first."""
-        kind, value = await self._answer
-        if kind == "failed":
-            raise AnalysisFailed(value)
+        message = await self._answer
+        if message[0] == "failed":
+            raise AnalysisFailed(message[1])
         self.done = True
-        found: list[Diagnostic] = value
+        found: list[Diagnostic] = message[1]
+        self.cpu = message[2]
         return found
 
     async def firing(self, rule: str, wait: float) -> str | None:
@@ -199,8 +205,10 @@ def _child(sock: socket.socket, snapshot: Snapshot) -> NoReturn:
             other.close()
         gc.freeze()  # the server's heap, inherited: never scanned (nor copied by scanning)
         gc.set_threshold(100_000, 50, 100)  # as a check does (passes/pipeline.py)
+        start = time.process_time()
         try:
-            message: tuple[Any, ...] = ("findings", snapshot.analyses())
+            found = snapshot.analyses()
+            message: tuple[Any, ...] = ("findings", found, time.process_time() - start)
         except Exception as exc:  # a checker bug: the server says so in the client's log
             message = ("failed", repr(exc))
         _send(sock, message)
