@@ -19,10 +19,10 @@ LARGE = 1 << 20
 """1 MiB, about 10,000 rules: checking takes seconds and a few hundred MiB (benchmarks/RESULTS.md)."""
 
 TOO_LARGE = 8 << 20
-"""8 MiB, about 100,000 rules: the checker's memory grows with the rules (0.2-0.35 GiB per MiB
-of policy on the benchmark's shapes, far more where firing regions split), so past this it
-would need several GiB, more than many CI runners have: refusing says why, where the kernel's
-out-of-memory killer would not (docs/choices.md, 'Large files and progress')."""
+"""8 MiB, over 100,000 rules: the checker's memory grows with the rules (about 0.4 GiB per MiB
+of policy: 1.25 GiB for 50,000 rules in 3.2 MiB; more where firing regions split), so past this
+it would need minutes and several GiB, more than many CI runners have: refusing says why, where
+the kernel's out-of-memory killer would not (docs/choices.md, 'Large files and progress')."""
 
 
 def size_text(size: int) -> str:
