@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import fields
 from decimal import Decimal
 from functools import lru_cache, partial
 from importlib.resources import files
@@ -20,33 +20,19 @@ import jinja2
 
 from ..._version import __version__
 from ...ir import expr as e
-from ...ir.node import walk
-from ...ir.policy import CascadeTarget, Model, CheckedPolicy, Rule
-from ...ir.types import describe
-from .checks import SignalCheck, checks
-from .lowering import split_deep
-from .constants import Constants
-from .index import Chain, Dispatch, plan_dispatch
-from .views import ChainView, DispatchView, FamilyView, PathView, Read, ReadKind, RouteView, RuleView
+from ...ir.policy import Model, CheckedPolicy
 from ...ir.values import exact
-from .plan import (cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, narrow_number,
-                   serving_models, signals_read)
-
-_Row: TypeAlias = "tuple[int, Rule, e.Expr | None]"
-
-
-@dataclass(frozen=True)
-class _Handoff:
-    """What the trusted path hands to a dispatch's chains: `args`, the locals the chains read
-    (the validated path's chains take them); `passed`, what the trusted path's own chains are
-    given; `maybe`, those of them it may not have read yet (None until then); `lazy`, whether
-    it has chains of its own that read lazily."""
-
-    args: list[str]
-    passed: list[str]
-    maybe: set[str]
-    lazy: bool
-"""A rule as a path writes it: (its position, the rule, its condition, maybe specialized)."""
+from .checks import SignalCheck, checks
+from .constants import Constants
+from .index import plan_dispatch  # noqa: F401  (tests reach the planner's pieces through this module)
+from .lowering import split_deep
+from .module_plan import (CallPlan, CheckPlan, Climb, Deferral, EdgePlan, FamilyPlan, ModulePlan, Read, RoutePlan,
+                          RulePlan, plan_module)
+from .module_plan import signal_refs as _signal_refs  # noqa: F401  (as above)
+from .plan import cost_terms, exact_arithmetic, has_input_tokens, narrow_number
+from .plan import ladder, signals_read  # noqa: F401  (as above)
+from .views import (ChainView, CheckView, DispatchView, EdgeView, FamilyView, ModelView, ModuleView, PathView,
+                    RouteView, RuleView)
 
 _TIGHT = (e.Compare, e.InSet, e.InRange)
 """Tests that bind tighter than `not`, `and` and `or`: written bare beneath them, since a
@@ -111,22 +97,20 @@ def _identifier(name: str, index: int) -> str:
 
 
 class _Writer:
+    """Words a module's plan (module_plan.py) as Python text, and renders the template."""
+
     def __init__(self, policy: CheckedPolicy) -> None:
         self.policy = policy
         self.constants = Constants()
         self.input_tokens = has_input_tokens(policy)
+        self.has_default = policy.default is not None
         self.models = {m.name: m for m in policy.models}
         self.locals = {s.name: _identifier(s.name, i) for i, s in enumerate(policy.signals)}
         self.signal_checks = {c.name: c for c in checks(policy, "signal")}
         """Each signal's check by name, in declaration order: built once, read by every read."""
-        self.views: dict[tuple[int, int], tuple[e.Expr | None, RuleView]] = {}
-        """Each rule view written so far, by (position, the condition's identity), with the
+        self.tests: dict[tuple[int, int], tuple[e.Expr, tuple[str, ...], str]] = {}
+        """Each rule's test written so far, by (position, the condition's identity), with the
         condition (kept, so that its identity is not reused)."""
-        self.ladders = {id(rule): ladder(policy, rule) for rule in policy.route}
-        """Each route entry's ladder (by the rule object's identity): built once, read by every view."""
-        self.used = {name for rule in policy.route if rule.condition is not None for name in signals_read(rule.condition)}
-        for rule in policy.route:  # what escalation conditions read travels with the decision
-            self.used.update(r.name for x in self.ladders[id(rule)].edges for r in _signal_refs(x))
 
     # ---- expressions --------------------------------------------------------------------------
 
@@ -136,7 +120,7 @@ class _Writer:
         prelude = [f"t{index} = {self.expr(piece, name_of, top=True)}" for index, piece in pieces]
         return prelude, self.expr(rest, name_of, top=True)
 
-    def expr(self, x: e.Expr, name_of: NameOf, top: bool = False) -> str:
+    def expr(self, x: e.LoweredExpr, name_of: NameOf, top: bool = False) -> str:
         """Python code for `x`; `top`: a whole condition, which needs no outer parentheses."""
         text = self._expr(x, name_of)
         wrapped = isinstance(x, (e.Not, e.BoolOp, e.Compare, e.InSet, e.InRange, e.Scale)) or (
@@ -145,7 +129,7 @@ class _Writer:
             return text[1:-1]  # these cases are written as one parenthesized group
         return text
 
-    def _expr(self, x: e.Expr, name_of: NameOf) -> str:
+    def _expr(self, x: e.LoweredExpr, name_of: NameOf) -> str:
         lit = self.constants.literal
         match x:
             case e.Const(value=value):
@@ -204,12 +188,10 @@ class _Writer:
                 return f"_EXACT.multiply({lit(exact_factor)}, {self.exact(operand, self.expr(operand, name_of))})"
             case e.Scale(factor=factor, operand=operand):
                 return f"({lit(factor)} * {self.expr(operand, name_of)})"
-            case e.ModelAttr():  # invariants read the serving model; a module runs no invariant
-                raise AssertionError(f"{x.kind} cannot be compiled")
             case _:
                 assert_never(x)
 
-    def operand(self, x: e.Expr, name_of: NameOf) -> str:
+    def operand(self, x: e.LoweredExpr, name_of: NameOf) -> str:
         """A comparison's operand: a decimal constant whose value an int or a float holds
         exactly is written as that literal (Python compares ints, floats and decimals by their
         exact values, so the answer is the same, and cheaper than a Decimal's)."""
@@ -219,7 +201,7 @@ class _Writer:
                 return repr(narrowed)
         return self.expr(x, name_of)
 
-    def exact(self, x: e.Expr, text: str) -> str:
+    def exact(self, x: e.LoweredExpr, text: str) -> str:
         """`text` (the code for `x`) as an exact decimal where `x` may be a float."""
         if x.type.kind != "float" or exact_arithmetic(x):
             return text  # ints, money, durations and exact sums are exact already
@@ -266,49 +248,24 @@ class _Writer:
             return repr(int(value))
         return self.constants.literal(value)
 
-    def check_view(self, check: SignalCheck, index: int) -> dict[str, Any]:
+    def check_view(self, plan: CheckPlan) -> CheckView:
         """One signal's validation as the template writes it."""
+        check = plan.check
         lit = self.constants.literal
         # a signal no rule reads is validated into one scratch name: fewer locals, a cheaper call
-        var = self.locals[check.name] if check.name in self.used or check.role == "outcome" else "_v"
-        signal = next(s for s in self.policy.signals if s.name == check.name)
-        return {
-            "name": check.name,
-            "var": var,
-            "required": check.required,
-            "default_text": lit(check.default),
-            "fast": self.fast_test(check, var),
-            "spec_var": lit(check.spec),
-            "type_text": describe(signal.type),
-        }
-
-    def rule_reads(self, rule: Rule, condition: e.Expr | None) -> list[str]:
-        """The signals a rule's block reads, in order: its condition's, then what its decision
-        carries for escalation."""
-        names = signals_read(condition) if condition is not None else []
-        plan = self.ladders[id(rule)]
-        if plan.reads_signals:
-            names += sorted({r.name for x in plan.edges for r in _signal_refs(x)})
-        return [n for n in dict.fromkeys(names) if n in self.locals]
-
-    def read(self, name: str) -> str:
-        """The trusted read of one signal into its local."""
-        return f"{self.locals[name]} = {self.lookup(name)}"
-
-    def planned(self, name: str, kind: ReadKind = "read") -> Read:
-        """A trusted read, planned: a default that is a module constant (`_K3`) is named now,
-        so that constants keep the numbers they get in planning order."""
-        if kind != "unset":
-            self.lookup(name)
-        return Read(name, kind)
+        var = self.locals[check.name] if plan.own_local else "_v"
+        default_text = lit(check.default)  # constants are named in this order: default, bounds, spec
+        fast = self.fast_test(check, var)
+        return CheckView(check.name, var, check.required, default_text, fast, lit(check.spec), plan.type_text)
 
     def read_line(self, read: Read) -> str:
-        """A planned read as the module writes it (the template calls this)."""
+        """A planned trusted read as the module writes it."""
         match read.kind:
             case "read":
-                return self.read(read.signal)
+                return f"{self.locals[read.signal]} = {self.lookup(read.signal)}"
             case "if_unread":
-                return f"if {self.locals[read.signal]} is None: {self.read(read.signal)}"
+                local = self.locals[read.signal]
+                return f"if {local} is None: {local} = {self.lookup(read.signal)}"
             case "unset":
                 return f"{self.locals[read.signal]} = None"
             case _:
@@ -320,64 +277,37 @@ class _Writer:
         return f"signals[{name!r}]" if check.required else \
             f"signals.get({name!r}, {self.constants.literal(check.default)})"
 
-    def lazy(self, views: list[RuleView], rules: list[tuple[Rule, e.Expr | None]], read: set[str],
-             maybe: set[str], defer: bool = False) -> None:
-        """Give each rule view the trusted reads it needs first: each signal just before the
-        first rule that tests it, never twice (`read` holds what the path has read so far).
-        `maybe` holds what the path may have read (a local that is None until then): a rule that
-        needs one reads it behind `is None`. With `defer` (a path that only trusted requests
-        take), a conjunction tests what is read first and reads an optional signal inside the
-        conjunct that needs it, so a rule that fails early reads nothing more (see `deferred`)."""
-        for view, (rule, condition) in zip(views, rules):
-            names = self.rule_reads(rule, condition)
-            rewritten = self.deferred(rule, condition, read | maybe) if defer else None
-            for name in names:
-                if name in maybe:
-                    maybe.discard(name)
-                    read.add(name)
-                    view.guarded.append(self.planned(name, "if_unread"))
-                elif name not in read and not (rewritten and name in rewritten[1]):
-                    read.add(name)
-                    view.reads.append(self.planned(name))
-            if rewritten is not None:
-                view.condition, deferred = rewritten
-                view.reads += [self.planned(name, "unset") for name in deferred]
-                maybe.update(deferred)
+    # ---- the route ----------------------------------------------------------------------------
+    # Module constants are numbered in the order they are first written, so the route is worded
+    # in one fixed order: the validated path, the trusted one, the dispatch's families, chain by
+    # chain (each chain's tests first, then its reads), then the edges and the checks.
 
-    def deferred(self, rule: Rule, condition: e.Expr | None, read: Collection[str]) -> tuple[str, list[str]] | None:
-        """A conjunction's trusted test with optional signals read where they are tested:
-        (the test, the signals it may leave unread), or None where nothing would be saved.
+    def test(self, rule: RulePlan) -> tuple[tuple[str, ...], str | None]:
+        """(the prelude, the test) of a rule's condition over validated locals, written once
+        per condition (both paths' chains hold the same rules)."""
+        if rule.condition is None:
+            return (), None
+        key = (rule.position, id(rule.condition))
+        made = self.tests.get(key)
+        if made is None or made[0] is not rule.condition:
+            prelude, test = self.condition(rule.condition, self.local_name)
+            made = (rule.condition, tuple(prelude), test)
+            self.tests[key] = made
+        return made[1], made[2]
 
-        The conjuncts that need no new optional signal come first (a required one is still
-        read before the rule, so a missing one is the same `KeyError`); each later conjunct
-        reads its new signal with `:=` at its only place in the condition. `and` stops at the
-        first false conjunct, so those after it read nothing; their locals start as None. On a
-        trusted request every conjunct is a pure test of typed values, so the order does not
-        change the answer."""
-        if not isinstance(condition, e.BoolOp) or condition.op != "and" or self.ladders[id(rule)].reads_signals:
-            return None
-        if split_deep(condition)[0]:
-            return None  # hoisted pieces are computed before the test, reading their signals
-        counts: dict[str, int] = {}
-        for x in walk(condition):
-            if isinstance(x, e.SignalRef):
-                counts[x.name] = counts.get(x.name, 0) + 1
-            elif isinstance(x, e.CostOf):
-                counts["input_tokens"] = counts.get("input_tokens", 0) + 2  # never deferred
+    def result(self, rule: RulePlan) -> str:
+        """What a rule returns: its prebuilt decision, or one carrying the signals its
+        escalations read."""
+        if not rule.captured:
+            return f"_D{rule.position}"
+        fields = self.policy.decision_of(self.policy.route[rule.position])
+        captured = "{" + ", ".join(f"{n!r}: {self.locals[n]}" for n in rule.captured) + "}"
+        return f"Decision({', '.join(self.constants.literal(f, hoist=False) for f in fields)}, {captured})"
 
-        def new(operand: e.Expr) -> list[str]:
-            return [n for n in signals_read(operand) if n not in read and counts.get(n) == 1
-                    and n in self.signal_checks and not self.signal_checks[n].required]
-
-        operands = [(o, new(o)) for o in condition.operands]
-        ready = [o for o, names in operands if not names]
-        pending = [(o, names) for o, names in operands if names]
-        if not ready:  # the first conjunct is always tested: its signals are read before it
-            ready.append(pending.pop(0)[0])
-        if not pending:
-            return None
-        deferred = [n for _, names in pending for n in names]
-        first = set(deferred)
+    def deferred_test(self, deferral: Deferral) -> str:
+        """A deferral's test: the ready conjuncts over locals, then the pending ones, each
+        deferred signal read with `:=` where it first appears."""
+        first = set(deferral.deferred)
 
         def name_of(name: str, role: str) -> str:
             if name in first:
@@ -385,176 +315,108 @@ class _Writer:
                 return f"({self.locals[name]} := {self.lookup(name)})"
             return self.locals[name]
 
-        tests = [self.expr(o, self.local_name, top=isinstance(o, (*_TIGHT, e.Not))) for o in ready]
-        tests += [self.expr(o, name_of, top=isinstance(o, (*_TIGHT, e.Not))) for o, _ in pending]
-        return " and ".join(tests), deferred
+        tests = [self.expr(o, self.local_name, top=isinstance(o, (*_TIGHT, e.Not))) for o in deferral.ready]
+        tests += [self.expr(o, name_of, top=isinstance(o, (*_TIGHT, e.Not))) for o in deferral.pending]
+        return " and ".join(tests)
 
-    def rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> RuleView:
-        """One rule as the template writes it: its test (maybe specialized) and its decision; a
-        new view each call, its test written once (both paths' chains hold the same rules)."""
-        made = self.views.get((i, id(condition)))
-        if made is not None and made[0] is condition:
-            return replace(made[1], reads=[], guarded=[])
-        view = self._rule_view(i, rule, condition)
-        self.views[(i, id(condition))] = (condition, view)
-        return replace(view, reads=[], guarded=[])
+    def rules(self, planned: tuple[RulePlan, ...]) -> tuple[RuleView, ...]:
+        """The rules of one path or chain, as the template writes them: every test first, then
+        each rule's trusted reads (see the order above)."""
+        tests = [self.test(rule) for rule in planned]
+        views: list[RuleView] = []
+        for rule, (prelude, test) in zip(planned, tests):
+            if not rule.trusted:
+                views.append(RuleView(comment(rule.name), rule.line, prelude, test, self.result(rule)))
+                continue
+            if rule.deferral is not None:
+                test = self.deferred_test(rule.deferral)
+            lines = [(read.kind, self.read_line(read)) for read in rule.reads]
+            views.append(RuleView(comment(rule.name), rule.line, prelude, test, self.result(rule),
+                                  reads=tuple(line for kind, line in lines if kind != "if_unread"),
+                                  guarded=tuple(line for kind, line in lines if kind == "if_unread"),
+                                  mark=", validate=False"))
+        return tuple(views)
 
-    def _rule_view(self, i: int, rule: Rule, condition: e.Expr | None) -> RuleView:
-        fields = self.policy.decision_of(rule)
-        result = f"_D{i}"
-        plan = self.ladders[id(rule)]
-        if plan.reads_signals:  # the decision carries what its escalations will read
-            names = sorted({r.name for x in plan.edges for r in _signal_refs(x)})
-            captured = "{" + ", ".join(f"{n!r}: {self.locals[n]}" for n in names) + "}"
-            result = f"Decision({', '.join(self.constants.literal(f, hoist=False) for f in fields)}, {captured})"
-        prelude: list[str] = []
-        test: str | None = None
-        if condition is not None:
-            prelude, test = self.condition(condition, self.local_name)
-        return RuleView(comment(rule.name), rule.span.line, prelude, test, result)
+    def reads(self, planned: tuple[Read, ...]) -> tuple[str, ...]:
+        return tuple(self.read_line(read) for read in planned)
 
-    def route_view(self) -> RouteView:
-        """The route twice over: the validated path (every signal already in its local) and the
-        trusted one (`validate=False`: each signal read just before the first rule that tests
-        it, or, past LAZY_RULES rules, every signal the rules read up front). With a dispatch
-        (backends/index.py) each path has the rules before it and after it (or, with none
-        after, the chains end in the default themselves); the trusted path calls chains of its
-        own that read lazily (LAZY_CHAINS), or the validated path's."""
-        policy = self.policy
-        dispatch = plan_dispatch(policy)
-        default: list[_Row] = [(len(policy.rules), policy.default, None)] if policy.default else []
-        before: list[_Row]
-        after: list[_Row] = []
-        if dispatch is None:
-            before = [(i, r, r.condition) for i, r in enumerate(policy.rules)] + default
+    def call(self, call: CallPlan | None, key: str) -> str | None:
+        """A path's call of its family's chain for the key's value."""
+        if call is None:
+            return None
+        key_local = self.locals[key]
+        if call.lazy:
+            args = ", ".join(["signals", *(self.locals[n] for n in call.args)])
+            return f"_LAZY_CHAINS.get({key_local}, _lazy_other)({args})"
+        values = ", ".join(self.locals[n] for n in call.args)
+        if call.member:  # a validated key is a member
+            return f"_CHAINS[{key_local}]({values})"
+        return f"_CHAINS.get({key_local}, _chain_other)({values})"
+
+    def route_view(self, route: RoutePlan) -> RouteView:
+        """The route's two paths and its dispatch, worded."""
+        key = route.dispatch.key if route.dispatch else ""
+        validated = PathView(before=self.rules(route.validated.before), after=self.rules(route.validated.after),
+                             call=self.call(route.validated.call, key))
+        planned = route.trusted
+        if planned.shared:
+            trusted = PathView(reads=self.reads(planned.reads), shared=True, call=self.call(planned.call, key))
         else:
-            before = [(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.before]
-            after = [(i, policy.rules[i], policy.rules[i].condition) for i in dispatch.after] + default
-
-        def views(rows: list[_Row]) -> list[RuleView]:
-            return [self.rule_view(i, rule, condition) for i, rule, condition in rows]
-
-        validated = PathView(before=views(before), after=views(after))
-        args: list[str] = []
-        if dispatch is not None:
-            reads: set[str] = set()
-            for chain in (*dispatch.chains, dispatch.other):
-                for i, condition in chain.rules:
-                    reads.update(self.rule_reads(policy.rules[i], condition))
-            args = [n for n in self.locals if n in reads]
-        maybe: set[str] = set()  # what the trusted path may have read by the dispatch
-        if len(before) + len(after) <= LAZY_RULES:
-            read: set[str] = set()
-            trusted = PathView(before=views(before), after=views(after))
-            for view in (*trusted.before, *trusted.after):
-                view.mark = ", validate=False"
-            self.lazy(trusted.before, [(r, c) for _, r, c in before], read, maybe, defer=True)
-            if dispatch is not None:
-                lazy_chains = LAZY_CHAINS
-                # the chains read the rest, unless the rules after them read it too (once)
-                later = {n for _, r, c in after for n in self.rule_reads(r, c)}
-                # (the key is always read by then: a chain that needs it takes it, never reads it again)
-                passed = [n for n in args
-                          if n == dispatch.key or n in read or n in maybe or n in later or not lazy_chains]
-                for name in [dispatch.key, *passed]:
-                    if name in maybe and (name in later or not lazy_chains or name == dispatch.key):
-                        maybe.discard(name)
-                        read.add(name)
-                        trusted.key_reads.append(self.planned(name, "if_unread"))
-                    elif name not in read and name not in maybe:
-                        read.add(name)
-                        trusted.key_reads.append(self.planned(name))
-            chain_maybe = set(maybe)
-            self.lazy(trusted.after, [(r, c) for _, r, c in after], read, maybe, defer=True)
-        else:
-            lazy_chains, passed, chain_maybe = False, args, set()
-            trusted = PathView(reads=[self.planned(n) for n in self.locals if n in self.used], shared=True)
-        if dispatch is None:
+            before = self.rules(planned.before)
+            key_reads = self.reads(planned.key_reads)
+            trusted = PathView(before=before, key_reads=key_reads, after=self.rules(planned.after),
+                               call=self.call(planned.call, key))
+        if route.dispatch is None:
             return RouteView(validated, trusted)
-        return self.dispatch_view(dispatch, default, validated, trusted,
-                                  _Handoff(args, passed, chain_maybe, lazy_chains))
+        dispatch = route.dispatch
+        ending = None if not dispatch.ends or self.has_default else "_NO_RULE"
+        families = tuple(self.family(family, ending) for family in dispatch.families)
+        return RouteView(validated, trusted, DispatchView(comment(dispatch.key), families, dispatch.ends))
 
-    def dispatch_view(self, dispatch: Dispatch, default: list[_Row], validated: PathView, trusted: PathView,
-                      handoff: _Handoff) -> RouteView:
-        """The route with a dispatch: one family of chain functions for the validated path,
-        and one for the trusted path when it has chains of its own (`handoff.lazy`); each
-        path's call of its family."""
-        policy = self.policy
-        args, passed, chain_maybe, lazy_chains = handoff.args, handoff.passed, handoff.maybe, handoff.lazy
-        ends = not dispatch.after  # then each chain ends in the default (its own reads lazy too)
-        ending = None if dispatch.after or default else "_NO_RULE"
+    def family(self, family: FamilyPlan, ending: str | None) -> FamilyView:
+        """One function per chain and the table from each value of the key to its function."""
+        prefix, name = ("_lazy", "_LAZY_CHAINS") if family.lazy else ("_chain", "_CHAINS")
+        chains: list[ChainView] = []
+        for chain in family.chains:
+            if chain.index is None:
+                function, label = f"{prefix}_other", "a value that is no member (unvalidated requests)"
+            else:
+                function = f"{prefix}_{chain.index}"
+                label = ", ".join(chain.members[:8]) + (", ..." if len(chain.members) > 8 else "")
+            chains.append(ChainView(function, comment(label), ending, self.rules(chain.rules), chain.closed))
+        table = "{" + ", ".join(f"{m!r}: {prefix}_{c.index}" for c in family.chains if c.index is not None
+                                for m in c.members) + "}"
+        params = ", ".join([*(["signals"] if family.lazy else []), *(self.locals[n] for n in family.params)])
+        return FamilyView(tuple(chains), table, name, params)
 
-        def chain_view(function: str, chain: Chain, label: str, lazy: bool) -> ChainView:
-            whole = bool(chain.rules) and chain.rules[-1][1] is None  # its last rule always fires
-            rows = [(i, policy.rules[i], cond) for i, cond in chain.rules] + (default if ends and not whole else [])
-            views = [self.rule_view(i, rule, cond) for i, rule, cond in rows]
-            if lazy:  # what the trusted path may have read comes as None if it has not
-                for view in views:
-                    view.mark = ", validate=False"
-                self.lazy(views, [(rule, cond) for _, rule, cond in rows], set(passed) - chain_maybe,
-                          chain_maybe & set(passed))
-            return ChainView(function, comment(label), ending, views, whole or (ends and bool(default)))
+    # ---- the module ---------------------------------------------------------------------------
 
-        def family(prefix: str, name: str, lazy: bool, other: bool, params: str) -> FamilyView:
-            """One function per chain and the table from each value of the key to its function."""
-            chains = [chain_view(f"{prefix}_{k}", c, ", ".join(c.members[:8]) + (", ..." if len(c.members) > 8 else ""),
-                                 lazy) for k, c in enumerate(dispatch.chains)]
-            if other:
-                chains.append(chain_view(f"{prefix}_other", dispatch.other,
-                                         "a value that is no member (unvalidated requests)", lazy))
-            table = "{" + ", ".join(f"{m!r}: {prefix}_{k}" for k, c in enumerate(dispatch.chains) for m in c.members) + "}"
-            return FamilyView(chains, table, name, params)
+    def edge_view(self, edge: EdgePlan) -> EdgeView:
+        prelude, condition = self.condition(edge.condition, self.dict_name)
+        return EdgeView(_edge_function(edge.cascade, edge.index), comment(edge.cascade_name), comment(edge.source),
+                        comment(edge.target), edge.line, tuple(prelude), condition)
 
-        key = self.locals[dispatch.key]
-        values = ", ".join(self.locals[n] for n in args)
-        # the trusted path has chains of its own that read lazily, or it reads what the chains
-        # read up front and calls the validated path's (which then also take a value that is no member)
-        trusted_own = lazy_chains and not trusted.shared
-        families = [family("_chain", "_CHAINS", False, not trusted_own, values)]
-        if trusted_own:
-            validated.call = f"_CHAINS[{key}]({values})"  # a validated key is a member
-            lazy_args = ", ".join(["signals", *(self.locals[n] for n in passed)])
-            families.append(family("_lazy", "_LAZY_CHAINS", True, True, lazy_args))
-            trusted.call = f"_LAZY_CHAINS.get({key}, _lazy_other)({lazy_args})"
-        else:
-            validated.call = trusted.call = f"_CHAINS.get({key}, _chain_other)({values})"
-        return RouteView(validated, trusted, DispatchView(comment(dispatch.key), families, ends))
+    def climb(self, climb: Climb) -> str:
+        lit = self.constants.literal
+        serves = "{" + ", ".join(f"{m!r}: {lit(at, hoist=False)}" for m, at in climb.serves) + "}"
+        names = "".join(_edge_function(ci, ei) + ", " for ci, ei in climb.edges)
+        return f"({lit(climb.steps, hoist=False)}, {serves}, ({names}))"
 
-    def render(self) -> str:
+    def model_view(self, model: Model) -> ModelView:
+        lit = partial(self.constants.literal, hoist=False)
+        return ModelView(model.name, model.id, lit(model.tier), lit(model.input_per_mtok), lit(model.output_per_mtok),
+                         lit(model.context), lit(model.max_output), lit(model.latency), lit(model.regions),
+                         lit(model.tags))
+
+    def render(self, plan: ModulePlan) -> str:
         """The module's source: deterministic, every policy string quoted or cut to a comment."""
         policy, lit = self.policy, self.constants.literal
-        sends: dict[str, int] = {}  # what rules decide, their names aside, each written once
-        rule_table: list[dict[str, Any]] = []
-        for rule in policy.route:
-            fields = policy.decision_of(rule)
-            text = "(" + ", ".join(lit(f, hoist=False) for f in fields[1:]) + ")"
-            rule_table.append({"name": fields[0], "sends": sends.setdefault(text, len(sends))})
-        route = self.route_view()
-        edges: list[dict[str, Any]] = []
-        edge_functions: dict[tuple[str, int], str] = {}
-        for ci, cascade in enumerate(policy.cascades):
-            for ei, edge in enumerate(cascade.edges):
-                function = f"_edge_{ci}_{ei}"
-                edge_functions[(cascade.name, ei)] = function
-                prelude, condition = self.condition(edge.condition, self.dict_name)
-                edges.append({"function": function, "cascade": comment(cascade.name), "source": comment(edge.source),
-                              "target": comment(edge.target), "line": edge.span.line, "prelude": prelude,
-                              "condition": condition})
-        climbs: dict[str, int] = {}  # rules that climb the same way share one ladder
-        for row, rule in zip(rule_table, policy.route):
-            plan = self.ladders[id(rule)]
-            target = rule.target  # only a cascade's ladder has edges
-            names = [edge_functions[(target.cascade, i)] for i in range(len(plan.edges))] \
-                if isinstance(target, CascadeTarget) else []
-            serves = "{" + ", ".join(f"{m!r}: {lit(at, hoist=False)}" for m, at in sorted(plan.serves.items())) + "}"
-            text = f"({lit(plan.steps, hoist=False)}, {serves}, ({''.join(n + ', ' for n in names)}))"
-            row["climbs"] = climbs.setdefault(text, len(climbs))
-        signal_checks = [self.check_view(c, i) for i, c in enumerate(self.signal_checks.values())]
-        outcome_checks = [self.check_view(c, i + len(signal_checks)) for i, c in enumerate(checks(policy, "outcome"))]
-        models = [_model_view(policy.model(name), self.constants) for name in serving_models(policy)]
-        fallbacks = {source: sorted(errors.items()) for source, errors in sorted(fallback_table(policy).items())}
-        text = _template().render(
-            read_line=self.read_line,
+        sends = tuple("(" + ", ".join(lit(f, hoist=False) for f in fields) + ")" for fields in plan.sends)
+        route = self.route_view(plan.route)
+        edges = tuple(self.edge_view(edge) for edge in plan.edges)
+        signal_checks = tuple(self.check_view(c) for c in plan.signal_checks)
+        outcome_checks = tuple(self.check_view(c) for c in plan.outcome_checks)
+        view = ModuleView(
             version=__version__,
             file=comment(policy.file.replace("\\", "/").rsplit("/", 1)[-1]),
             policy_name=comment(policy.name),
@@ -563,20 +425,20 @@ class _Writer:
             runtime=_runtime_source(),
             signal_checks=signal_checks,
             outcome_checks=outcome_checks,
-            models=models,
-            fallbacks=list(fallbacks.items()),
-            constants=[(name, text) for text, name in self.constants.names.items()],
-            sends=list(sends),
-            rule_names=_strings([r["name"] for r in rule_table]),
-            rule_sends=_numbers([r["sends"] for r in rule_table]),
-            rule_climbs=_numbers([r["climbs"] for r in rule_table]),
-            rule_caps=_numbers([rule.cap for rule in policy.route]),
+            models=tuple(self.model_view(m) for m in plan.models),
+            fallbacks=plan.fallbacks,
+            constants=tuple((name, text) for text, name in self.constants.names.items()),
+            sends=sends,
+            rule_names=_strings([row.name for row in plan.rows]),
+            rule_sends=_numbers([row.sends for row in plan.rows]),
+            rule_climbs=_numbers([row.climbs for row in plan.rows]),
+            rule_caps=_numbers([row.cap for row in plan.rows]),
             route=route,
-            has_default=policy.default is not None,
+            has_default=plan.has_default,
             edges=edges,
-            climbs=list(climbs),
+            climbs=tuple(self.climb(c) for c in plan.climbs),
         )
-        return _tidy(text)
+        return _tidy(_template().render({f.name: getattr(view, f.name) for f in fields(view)}))
 
 
 def _tidy(text: str) -> str:
@@ -612,26 +474,10 @@ def _set_display(members: Collection[str]) -> str:
     return "{" + ", ".join(repr(m) for m in sorted(set(members))) + "}" if members else "frozenset()"
 
 
-def _signal_refs(expr: e.Expr) -> list[e.SignalRef]:
-    return [x for x in walk(expr) if isinstance(x, e.SignalRef) and x.role == "signal"]
-
-
-def _model_view(model: Model, constants: Constants) -> dict[str, str]:
-    lit = partial(constants.literal, hoist=False)
-    return {
-        "name": model.name,
-        "id": model.id,
-        "tier": lit(model.tier),
-        "input_per_mtok": lit(model.input_per_mtok),
-        "output_per_mtok": lit(model.output_per_mtok),
-        "context": lit(model.context),
-        "max_output": lit(model.max_output),
-        "latency": lit(model.latency),
-        "regions": lit(model.regions),
-        "tags": lit(model.tags),
-    }
+def _edge_function(cascade: int, edge: int) -> str:
+    return f"_edge_{cascade}_{edge}"
 
 
 def generate(policy: CheckedPolicy) -> str:
-    """The standalone module for a checked policy."""
-    return _Writer(policy).render()
+    """The standalone module for a checked policy: planned (module_plan.py), then worded."""
+    return _Writer(policy).render(plan_module(policy, LAZY_RULES, LAZY_CHAINS))
