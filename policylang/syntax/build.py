@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, NoReturn, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, NoReturn, TypeAlias, TypeVar
 
 from lark import Token, Transformer
 from pydantic import BaseModel
@@ -33,34 +33,85 @@ _N = TypeVar("_N", bound=Node)
 _M = TypeVar("_M", bound=BaseModel)
 
 
-_FIELD_DEFAULTS: dict[type[BaseModel], tuple[tuple[tuple[str, Any], ...], frozenset[str], frozenset[str]]] = {}
-"""Each model's fields in order with their defaults, its field names, its required names."""
+class Shape(NamedTuple, Generic[_M]):
+    """How the builder makes a model from a given set of fields, without validating."""
+
+    cls: type[_M]
+    template: dict[str, Any]
+    """Every field in declaration order with its default, as validation lays `__dict__` out."""
+    fields_set: set[str]
+    """The `__pydantic_fields_set__` that validation would give: the names given. The models
+    are frozen, so pydantic never adds to it in place (`model_copy` copies it first), and every
+    node built from the same names shares one: a set a node less for the collector to walk."""
 
 
-def _new(cls: type[_M], **values: Any) -> _M:
-    """An instance of the model `cls` holding `values` (defaults for the fields not given), as
+_SHAPES: dict[tuple[type[BaseModel], tuple[str, ...]], Shape[Any] | None] = {}
+"""The shape of each model and names given, in the order given (None: not the model's)."""
+
+_new_object = object.__new__
+# pydantic's BaseModel keeps these four in slots; their descriptors set them without the
+# detour through BaseModel.__setattr__ (which a frozen model refuses) or object.__setattr__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def shape(cls: type[_M], *given: str) -> Shape[_M]:
+    """The shape of `cls` built from the fields named `given`, which must be its own and
+    include every required one (a mistake here is the builder's: it raises)."""
+    found = _shape(cls, given)
+    if found is None:
+        raise AssertionError(f"{cls.__name__} is not made of {given}")
+    return found
+
+
+def _shape(cls: type[_M], given: tuple[str, ...]) -> Shape[_M] | None:
+    if not cls.model_config.get("frozen"):
+        raise AssertionError(f"{cls.__name__} is not frozen: its nodes cannot share a fields set")
+    fields = cls.model_fields
+    if any(info.default_factory is not None for info in fields.values()):
+        raise AssertionError(f"{cls.__name__} has a default factory: a template would share its value")
+    required = {name for name, info in fields.items() if info.is_required()}
+    if not (set(given) <= set(fields) and required <= set(given)):
+        return None
+    return Shape(cls, {name: info.default for name, info in fields.items()}, set(given))
+
+
+def make(made: Shape[_M], values: dict[str, Any]) -> _M:
+    """An instance of `made.cls` holding `values` (the fields `made` names, no others), as
     pydantic's validation would build it, without validating: the callbacks pass values of
     the declared types already, and validating 40,000 nodes and spans was half of parsing a
     1,000-rule file. `tests/test_parse_fast.py` checks trees against validated construction."""
-    known = _FIELD_DEFAULTS.get(cls)
-    if known is None:
-        fields = cls.model_fields
-        known = _FIELD_DEFAULTS[cls] = (
-            tuple((name, info.default) for name, info in fields.items()), frozenset(fields),
-            frozenset(name for name, info in fields.items() if info.is_required()))
-    defaults, names, required = known
-    given = values.keys()
-    if not (given <= names and required <= given):
+    cls, template, fields_set = made
+    fields = template.copy()  # every field, in declaration order, as validation leaves them
+    fields.update(values)
+    instance = _new_object(cls)
+    _set_dict(instance, fields)
+    _set_fields_set(instance, fields_set)
+    _set_extra(instance, None)
+    _set_private(instance, None)
+    return instance
+
+
+def _new(cls: type[_M], **values: Any) -> _M:
+    """What `make` makes, from the class and keyword arguments; pydantic's own error when a
+    name is not the model's or a required one is missing."""
+    key = (cls, tuple(values))
+    made: Shape[_M] | None
+    try:
+        made = _SHAPES[key]
+    except KeyError:
+        made = _SHAPES[key] = _shape(cls, key[1])
+    if made is None:
         return cls(**values)  # an unknown or missing field: let pydantic say what is wrong
-    node = object.__new__(cls)
-    object.__setattr__(node, "__dict__", {name: values.get(name, default) for name, default in defaults})
-    object.__setattr__(node, "__pydantic_fields_set__", set(given))
-    object.__setattr__(node, "__pydantic_extra__", None)
-    object.__setattr__(node, "__pydantic_private__", None)
-    return node
+    built: _M = make(made, values)
+    return built
 
 
 _SPAN_FIELDS = ("file", "start", "end", "line", "column", "end_line", "end_column")
+_SPAN_FIELDS_SET = set(_SPAN_FIELDS)
+"""Shared by every span the builder makes, as a fields set is by nodes (a Span is frozen)."""
 
 MAX_NESTING = 1_000
 """The most parentheses, or unary operators, an expression may nest; more is E006."""
@@ -77,9 +128,16 @@ class BuildContext:
         """Record how many unary operators (`not`, `-`) nest along the deepest path below
         `node`; past MAX_NESTING, E006 (once). Binary operators cannot nest without
         parentheses, and those the parser counts itself."""
-        below = [self.depths[id(c)][1] for c in children if id(c) in self.depths]
-        level = max(below, default=0) + unary
-        self.depths[id(node)] = (node, level)  # the node is kept alive so its id stays its own
+        depths = self.depths
+        level = 0
+        for child in children:
+            known = depths.get(id(child))
+            if known is not None and known[1] > level:
+                level = known[1]
+        level += unary
+        if not level:
+            return node  # not found in `depths` counts as 0: no entry to keep
+        depths[id(node)] = (node, level)  # the node is kept alive so its id stays its own
         if level > MAX_NESTING and not self.too_deep:
             self.too_deep = True
             at = self.source.span(node.span.start, node.span.start + 1)
@@ -106,12 +164,12 @@ class BuildContext:
         if start is None or end is None or line is None or column is None or end_line is None or \
                 end_column is None or end < start:
             return self.source.span(_start(first), _end(last))
-        span = object.__new__(Span)  # what _new does, for the one model built most often
-        object.__setattr__(span, "__dict__", {"file": self.source.name, "start": start, "end": end, "line": line,
-                                              "column": column, "end_line": end_line, "end_column": end_column})
-        object.__setattr__(span, "__pydantic_fields_set__", set(_SPAN_FIELDS))
-        object.__setattr__(span, "__pydantic_extra__", None)
-        object.__setattr__(span, "__pydantic_private__", None)
+        span = _new_object(Span)  # what `make` does, for the one model built most often
+        _set_dict(span, {"file": self.source.name, "start": start, "end": end, "line": line,
+                         "column": column, "end_line": end_line, "end_column": end_column})
+        _set_fields_set(span, _SPAN_FIELDS_SET)
+        _set_extra(span, None)
+        _set_private(span, None)
         return span
 
     def error(self, code: Code, message: str, at: Span | Token | Node, help: str | None = None) -> None:
@@ -121,6 +179,21 @@ class BuildContext:
 
 
 CONTEXT: ContextVar[BuildContext] = ContextVar("policylang_build_context")
+
+# the shapes of the nodes that large policies are made of, read once
+_NAME = shape(s.Name, "span", "text")
+_QUALNAME = shape(s.QualName, "span", "parts")
+_NAME_REF = shape(s.NameRef, "span", "name")
+_MODEL_TARGET = shape(s.ModelTarget, "span", "ref")
+_COMPARE = shape(s.Compare, "span", "op", "left", "right")
+_BOOL_OP = shape(s.BoolOp, "span", "op", "operands")
+_IN = shape(s.In, "span", "element", "container", "negated")
+_INT = shape(s.IntLit, "span", "value")
+_STRING = shape(s.StringLit, "span", "value")
+_SET = shape(s.SetLit, "span", "items")
+_RULE = shape(s.RuleDecl, "span", "name", "condition", "target", "cap")
+_FIELD = shape(s.FieldAssign, "span", "name", "value")
+_EDGE = shape(s.Edge, "span", "source", "target", "condition")
 
 
 def _start(item: Token | Node) -> int:
@@ -195,22 +268,25 @@ class Builder(Transformer[Token, s.File]):
     # ---- names --------------------------------------------------------------------------------
 
     def name(self, c: Children) -> s.Name:
-        return _new(s.Name, span=self.ctx.span(c[0]), text=str(c[0]))
+        token = c[0]
+        return make(_NAME, {"span": CONTEXT.get().span(token), "text": str(token)})
 
     def qualname(self, c: Children) -> s.QualName:
-        parts = _nodes(c, s.Name)
-        return _new(s.QualName, span=self.ctx.span(c[0], c[-1]), parts=parts)
+        if len(c) == 1:  # one name: its span is the qualified name's (the same values)
+            return make(_QUALNAME, {"span": c[0].span, "parts": (c[0],)})
+        return _new(s.QualName, span=CONTEXT.get().span(c[0], c[-1]), parts=_nodes(c, s.Name))
 
     # ---- literals -----------------------------------------------------------------------------
 
     def int_lit(self, c: Children) -> s.IntLit:
         tok = c[0]
-        digits = _check_digits(self.ctx, tok, str(tok))
+        ctx = CONTEXT.get()
+        digits = _check_digits(ctx, tok, str(tok))
         if len(digits) > _MAX_INT_DIGITS:
-            self.ctx.error(E004, f"the number literal '{_shorten(str(tok))}' has {len(digits):,} digits, more than "
-                                 f"a policy's numbers hold ({_MAX_INT_DIGITS:,})", tok)
+            ctx.error(E004, f"the number literal '{_shorten(str(tok))}' has {len(digits):,} digits, more than "
+                            f"a policy's numbers hold ({_MAX_INT_DIGITS:,})", tok)
             digits = "0"
-        return _new(s.IntLit, span=self.ctx.span(tok), value=int(digits))
+        return make(_INT, {"span": ctx.span(tok), "value": int(digits)})
 
     def float_lit(self, c: Children) -> s.FloatLit:
         tok = c[0]
@@ -234,7 +310,8 @@ class Builder(Transformer[Token, s.File]):
         return _new(s.DurationLit, span=self.ctx.span(tok), value=Decimal(digits) * _UNITS[match.group(2)])
 
     def string(self, c: Children) -> s.StringLit:
-        return _new(s.StringLit, span=self.ctx.span(c[0]), value=unescape(self.ctx, c[0]))
+        ctx = CONTEXT.get()
+        return make(_STRING, {"span": ctx.span(c[0]), "value": unescape(ctx, c[0])})
 
     def true_lit(self, c: Children) -> s.BoolLit:
         return _new(s.BoolLit, span=self.ctx.span(c[0]), value=True)
@@ -243,7 +320,7 @@ class Builder(Transformer[Token, s.File]):
         return _new(s.BoolLit, span=self.ctx.span(c[0]), value=False)
 
     def set_lit(self, c: Children) -> s.SetLit:
-        return _new(s.SetLit, span=self.ctx.span(c[0], c[-1]), items=_nodes(c, s.Name))
+        return make(_SET, {"span": CONTEXT.get().span(c[0], c[-1]), "items": _nodes(c, s.Name)})
 
     # ---- expressions --------------------------------------------------------------------------
 
@@ -255,7 +332,7 @@ class Builder(Transformer[Token, s.File]):
         return wrapped
 
     def name_ref(self, c: Children) -> s.NameRef:
-        return _new(s.NameRef, span=c[0].span, name=c[0])
+        return make(_NAME_REF, {"span": c[0].span, "name": c[0]})
 
     def model_field(self, c: Children) -> s.ModelFieldRef:
         return _new(s.ModelFieldRef, span=self.ctx.span(c[0], c[-1]), field=c[2])
@@ -270,7 +347,8 @@ class Builder(Transformer[Token, s.File]):
                 operands.extend(item.operands)  # (a or b) or c is a or b or c
             else:
                 operands.append(item)
-        return self.ctx.nest(_new(s.BoolOp, span=self.ctx.span(c[0], c[-1]), op=op, operands=tuple(operands)), c)
+        ctx = CONTEXT.get()
+        return ctx.nest(make(_BOOL_OP, {"span": ctx.span(c[0], c[-1]), "op": op, "operands": tuple(operands)}), c)
 
     def or_op(self, c: Children) -> s.BoolOp:
         return self._boolop("or", c)
@@ -282,10 +360,12 @@ class Builder(Transformer[Token, s.File]):
         return self.ctx.nest(_new(s.Not, span=self.ctx.span(c[0], c[1]), operand=c[1]), c, unary=True)
 
     def compare(self, c: Children) -> s.Compare:
-        return self.ctx.nest(_new(s.Compare, span=self.ctx.span(c[0], c[2]), op=str(c[1]), left=c[0], right=c[2]), c)
+        ctx = CONTEXT.get()
+        return ctx.nest(make(_COMPARE, {"span": ctx.span(c[0], c[2]), "op": str(c[1]), "left": c[0], "right": c[2]}), c)
 
     def in_op(self, c: Children) -> s.In:
-        return self.ctx.nest(_new(s.In, span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=False), c)
+        ctx = CONTEXT.get()
+        return ctx.nest(make(_IN, {"span": ctx.span(c[0], c[-1]), "element": c[0], "container": c[-1], "negated": False}), c)
 
     def not_in_op(self, c: Children) -> s.In:
         return self.ctx.nest(_new(s.In, span=self.ctx.span(c[0], c[-1]), element=c[0], container=c[-1], negated=True), c)
@@ -380,7 +460,7 @@ class Builder(Transformer[Token, s.File]):
         return self._signal("outcome", c)
 
     def field(self, c: Children) -> s.FieldAssign:
-        return _new(s.FieldAssign, span=self.ctx.span(c[0], c[2]), name=c[0], value=c[2])
+        return make(_FIELD, {"span": CONTEXT.get().span(c[0], c[2]), "name": c[0], "value": c[2]})
 
     def model_block(self, c: Children) -> s.ModelDecl:
         return _new(s.ModelDecl, span=self.ctx.span(c[0], c[-1]), name=c[1], fields=_nodes(c, s.FieldAssign))
@@ -391,7 +471,7 @@ class Builder(Transformer[Token, s.File]):
         )
 
     def edge(self, c: Children) -> s.Edge:
-        return _new(s.Edge, span=self.ctx.span(c[0], c[-1]), source=c[0], target=c[2], condition=c[4])
+        return make(_EDGE, {"span": CONTEXT.get().span(c[0], c[-1]), "source": c[0], "target": c[2], "condition": c[4]})
 
     def cascade_decl(self, c: Children) -> s.CascadeDecl:
         return _new(s.CascadeDecl, span=self.ctx.span(c[0], c[-1]), name=c[1], edges=_nodes(c, s.Edge))
@@ -443,14 +523,14 @@ class Builder(Transformer[Token, s.File]):
 
     def rule(self, c: Children) -> s.RuleDecl:
         cap = c[6] if len(c) > 6 else None
-        return _new(s.RuleDecl, span=self.ctx.span(c[0]), name=c[1], condition=c[3], target=c[5], cap=cap)
+        return make(_RULE, {"span": CONTEXT.get().span(c[0]), "name": c[1], "condition": c[3], "target": c[5], "cap": cap})
 
     def default_rule(self, c: Children) -> s.RuleDecl:
         cap = c[3] if len(c) > 3 else None
         return _new(s.RuleDecl, span=self.ctx.span(c[0]), name=None, condition=None, target=c[2], cap=cap)
 
     def model_target(self, c: Children) -> s.ModelTarget:
-        return _new(s.ModelTarget, span=c[0].span, ref=c[0])
+        return make(_MODEL_TARGET, {"span": c[0].span, "ref": c[0]})
 
     def reject_target(self, c: Children) -> s.RejectTarget:
         return _new(s.RejectTarget, span=self.ctx.span(c[0], c[1]), reason=c[1])
