@@ -18,8 +18,10 @@ from ..codes import E001, E002, E004, E005, E006
 from ..diagnostics import Diagnostic, diagnostic
 from ..ir import surface as s
 from ..source import Source
+from . import lalr
 from .build import CONTEXT, MAX_NESTING, BuildContext
 from .grammar import parser
+from .lexer import tokens as lex_tokens
 from .wording import expected_message, mistake_help
 
 # Tokens that start a declaration, a rule, or a part of a test: places to resume after an error.
@@ -92,7 +94,9 @@ def _is_sync(tokens: list[Token], i: int) -> bool:
 
 
 def _lex(source: Source) -> tuple[list[Token], Diagnostic | None]:
-    tokens = list(parser().lex(source.text))
+    tokens = lex_tokens(source.text)
+    if source.text.count("(") <= MAX_NESTING:  # each LPAR token is a "(" of the text
+        return tokens, None
     depth_now = 0
     for token in tokens:
         if token.type == "LPAR":
@@ -123,16 +127,7 @@ def _lexical_error(source: Source, token: Token) -> Diagnostic:
 def _parse_plain(tokens: list[Token]) -> s.File | None:
     """The tree, when every token (the last is $END) shifts: None at the first that does not,
     or at a lexical error token, with no diagnostic (the recovering loop makes them)."""
-    if any(token.type in _LEXICAL_ERRORS for token in tokens):
-        return None
-    ip = parser().parse_interactive("")
-    feed = ip.parser_state.feed_token
-    try:
-        for token in tokens[:-1]:
-            feed(token)
-        tree: s.File = ip.feed_eof(tokens[-1])  # type: ignore[no-untyped-call]  # lark: unannotated
-    except UnexpectedToken:
-        return None
+    tree: s.File | None = lalr.run(tokens)
     return tree
 
 
