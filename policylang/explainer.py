@@ -35,8 +35,9 @@ from .explanation import ClimbStep, Cost, Explanation, PricedCall, Reason, RuleT
 from .ir import expr as e
 from .ir.node import walk
 from .ir.policy import CascadeTarget, CheckedPolicy, Model, Rule
+from .ir.types import Type
 from .ir.values import EXACT, decimal_of
-from .jsontext import OUTCOMES_KEY
+from .jsontext import OUTCOMES_KEY, JsonValue
 from .source import Source, Span
 
 if TYPE_CHECKING:  # the interpreter comes with the policy explained: importing this module loads none
@@ -68,14 +69,14 @@ class Explainable(Protocol):
     @property
     def interpreter(self) -> Interpreter: ...
 
-    def decide(self, signals: Mapping[str, Any], *, engine: EngineName = "compiled", strict: bool = False,
+    def decide(self, signals: Mapping[str, JsonValue], *, engine: EngineName = "compiled", strict: bool = False,
                validate: bool = True) -> Decision: ...
 
-    def escalate(self, decision: Decision, step: int | str, outcomes: Mapping[str, Any], *,
+    def escalate(self, decision: Decision, step: int | str, outcomes: Mapping[str, JsonValue], *,
                  engine: EngineName = "compiled") -> str | None: ...
 
 
-def explain(policy: Explainable, request: Mapping[str, Any], *, engine: EngineName = "compiled",
+def explain(policy: Explainable, request: Mapping[str, JsonValue], *, engine: EngineName = "compiled",
             all_rules: bool = False, strict: bool = False) -> Explanation:
     """Why `request` gets its decision from `policy` (section 9.2).
 
@@ -192,7 +193,7 @@ def _reasons(context: _Context, x: e.Expr, env: dict[str, Any], value: bool) -> 
 
 def _leaf(context: _Context, x: e.Expr, env: dict[str, Any], value: bool) -> Reason:
     values: dict[str, Any] = {}
-    types: dict[str, Any] = {}
+    types: dict[str, Type] = {}
     for node in walk(x):
         if isinstance(node, e.SignalRef) and node.name not in values:
             values[node.name] = env[node.name]

@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from .backends.python.support import Decision, RequestError
 from .ir import expr as e
-from .ir.types import format_value
-from .jsontext import decimal_text
+from .ir.types import Type, format_value
+from .jsontext import JsonObject, JsonValue, decimal_text
 from .source import Span
 
 
@@ -28,11 +27,11 @@ class Reason:
     text: str
     span: Span
     held: bool
-    values: dict[str, Any]
+    values: JsonObject
     expr: e.Expr = field(repr=False, compare=False)
-    types: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    types: dict[str, Type] = field(default_factory=dict, repr=False, compare=False)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {"text": self.text, "file": self.span.file, "line": self.span.line, "column": self.span.column,
                 "held": self.held, "values": dict(self.values)}
 
@@ -50,7 +49,7 @@ class RuleTrace:
     because: tuple[Reason, ...]
     fired: bool
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {"rule": self.rule, "file": self.span.file, "line": self.span.line, "column": self.span.column,
                 "held": self.held, "fired": self.fired, "because": [r.as_dict() for r in self.because]}
 
@@ -65,13 +64,13 @@ class ClimbStep:
     target: str
     text: str
     span: Span
-    outcomes: dict[str, Any] | None
+    outcomes: JsonObject | None
     held: bool | None
     because: tuple[Reason, ...] = ()
     error: RequestError | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"step": self.step, "from": self.source, "to": self.target, "text": self.text,
+    def as_dict(self) -> JsonObject:
+        out: JsonObject = {"step": self.step, "from": self.source, "to": self.target, "text": self.text,
                                "file": self.span.file, "line": self.span.line, "column": self.span.column,
                                "outcomes": json_shown(self.outcomes), "held": self.held,
                                "because": [r.as_dict() for r in self.because]}
@@ -89,7 +88,7 @@ class StepFallbacks:
     links: tuple[tuple[str, tuple[str, ...], str], ...]
     """(model, errors, the model that serves instead), nearest first."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {"step": self.step, "model": self.model,
                 "fallbacks": [{"from": a, "errors": list(errors), "to": b} for a, errors, b in self.links]}
 
@@ -112,7 +111,7 @@ class PricedCall:
     output_price: Decimal
     """The model's prices per million tokens."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {"step": self.step, "model": self.model, "cap": self.cap, "input_tokens": self.input_tokens,
                 "output_tokens": self.output_tokens, "output_at_cap": self.at_cap, "cost": _amount(self.cost)}
 
@@ -127,7 +126,7 @@ class WorstCase:
     """Each step's costliest chain (`fast→backup`) and its price."""
     input_tokens: int | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {"cost": _amount(self.cost), "input_tokens": self.input_tokens,
                 "parts": [{"chain": chain, "cost": _amount(value)} for chain, value in self.parts]}
 
@@ -138,7 +137,7 @@ class Cost:
     total: Decimal
     worst: WorstCase | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {"calls": [c.as_dict() for c in self.calls], "total": _amount(self.total),
                 "worst_case": self.worst.as_dict() if self.worst is not None else None}
 
@@ -148,7 +147,7 @@ class Explanation:
     """Why a request got its decision: `Policy.explain`'s answer, `as_dict()` for JSON (9.2)."""
 
     policy: str
-    request: dict[str, Any]
+    request: JsonObject
     decision: Decision | None
     file: str = ""
     """The policy's top-level file, where its rules are."""
@@ -173,9 +172,9 @@ class Explanation:
         """A request error, in the signals or in an outcome object of the climb."""
         return self.error is not None or any(step.error is not None for step in self.climb)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         if self.error is not None:
-            error: dict[str, Any] = self.error.as_dict()
+            error: JsonObject = self.error.as_dict()
             if self.error_span is not None:
                 error["declared"] = {"file": self.error_span.file, "line": self.error_span.line,
                                      "column": self.error_span.column}
@@ -196,7 +195,7 @@ def _amount(value: Decimal) -> str:
     return decimal_text(value.normalize())
 
 
-def json_shown(value: Any) -> Any:
+def json_shown(value: JsonValue) -> JsonValue:
     """A request as JSON can hold it: what JSON cannot (bytes, NaN, a set, a non-string key)
     is shown as its Python repr, so that an explanation of any request prints."""
     if value is None or isinstance(value, (bool, str, int)):

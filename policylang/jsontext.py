@@ -8,7 +8,15 @@ import math
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
+
+JsonValue: TypeAlias = Any
+"""A JSON value as a record, a request or a report holds it: None, bool, int, float, str, a list
+or a dict of them, or a `Decimal` where an amount is kept exact. `Any` by name, where a value
+truly is any JSON; mypy cannot narrow a recursive union at every `.get` the readers make."""
+
+JsonObject: TypeAlias = dict[str, JsonValue]
+"""A JSON object: a record of a log or a traffic file, a request, a report."""
 
 
 def decimal_text(value: Decimal) -> str:

@@ -18,6 +18,7 @@ from .source import Source
 if TYPE_CHECKING:  # imported where they are used: loading and checking a policy needs neither
     from .backends.python.interpreter import Interpreter
     from .explanation import Explanation
+    from .jsontext import JsonValue
 
 Decision = rt.Decision
 RequestError = rt.RequestError
@@ -124,7 +125,7 @@ class Policy:
             called.append(following)
         return called
 
-    def explain(self, signals: Mapping[str, Any], *, engine: EngineName = "compiled", all_rules: bool = False,
+    def explain(self, signals: Mapping[str, JsonValue], *, engine: EngineName = "compiled", all_rules: bool = False,
                 strict: bool = False) -> Explanation:
         """Why this request gets its decision (section 9.2): each rule up to the one that fired
         (every rule with `all_rules`), whether it held and the parts that decided it, the

@@ -12,13 +12,18 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
-from typing import Any
 
+from ..jsontext import JsonObject, JsonValue
 from ..money import money_text
 from .stats import MIN_REQUESTS, wilson
 from .tally import Options, Tally
 
 EXACT = Context(prec=1000)
+
+Keep = Callable[[str | None, int | None], bool]
+"""Which runs a summary counts, by their (group, bucket): the group's value of `--by` (None: no
+such signal, or no `--by`) and the bucket's start in seconds (None: no `--every`)."""
+
 ERRED_ENDS = ("exhausted", "error", "interrupted", "over_budget")
 
 
@@ -40,7 +45,7 @@ def when(bucket: int) -> str:
     return datetime.fromtimestamp(bucket, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def summary(tally: Tally, keep: Callable[[Any, Any], bool], success: str | None) -> dict[str, Any]:
+def summary(tally: Tally, keep: Keep, success: str | None) -> JsonObject:
     """Requests, ends, cost and rates of the runs whose (group, bucket) `keep` accepts."""
     requests = served = escalated = fell_back = successes = 0
     cost = Decimal(0)
@@ -60,7 +65,7 @@ def summary(tally: Tally, keep: Callable[[Any, Any], bool], success: str | None)
         if keep(group, bucket) and skipped is None:
             calls += n
             failed += n if error is not None else 0
-    out: dict[str, Any] = {
+    out: JsonObject = {
         "requests": requests,
         "answered": ends["answered"],
         "rejected": ends["rejected"],
@@ -89,18 +94,18 @@ def summary(tally: Tally, keep: Callable[[Any, Any], bool], success: str | None)
     return out
 
 
-def _quantiles(found: tuple[int, float, float, float] | None) -> dict[str, Any] | None:
+def _quantiles(found: tuple[int, float, float, float] | None) -> JsonObject | None:
     if found is None:
         return None
     return {"requests": found[0], "p50": found[1], "p95": found[2], "p99": found[3]}
 
 
-def make_report(tally: Tally, options: Options, files: Iterable[str], engine: str) -> dict[str, Any]:
+def make_report(tally: Tally, options: Options, files: Iterable[str], engine: str) -> JsonObject:
     """The report (module docstring; the fields of section 15 and docs/report.md)."""
-    everything: Callable[[Any, Any], bool] = lambda group, bucket: True  # noqa: E731
+    everything: Keep = lambda group, bucket: True  # noqa: E731
     overall = summary(tally, everything, options.success)
-    rules: dict[str | None, list[Any]] = {}
-    paths: dict[tuple[str, ...], list[Any]] = {}
+    rules: dict[str | None, list[JsonValue]] = {}
+    paths: dict[tuple[str, ...], list[JsonValue]] = {}
     edges: Counter[tuple[str, str]] = Counter()
     for (_group, _bucket, rule, end, path, _falls, good), (n, spent) in tally.runs.items():
         row = rules.setdefault(rule, [0, Decimal(0), Counter(), 0])
@@ -114,7 +119,7 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
         prow[2] += n if good is True else 0
         for a, b in zip(path, path[1:]):
             edges[(a, b)] += n
-    models: dict[str, dict[str, Any]] = {}
+    models: dict[str, JsonObject] = {}
     for (_group, _bucket, model, error, skipped), (n, spent) in tally.attempts.items():
         entry = models.setdefault(model, {"calls": 0, "answered": 0, "errors": Counter(), "skipped": Counter(),
                                           "cost": Decimal(0)})
@@ -133,10 +138,10 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
     total = Decimal(sum((spent for _n, spent in tally.runs.values()), Decimal(0)))
     requests = overall["requests"]
 
-    def per_success(spent: Decimal, good: int) -> dict[str, Any]:
+    def per_success(spent: Decimal, good: int) -> JsonObject:
         return {"cost_per_success": divided(spent, good, 9) if good else None} if options.success else {}
 
-    report: dict[str, Any] = {
+    report: JsonObject = {
         "engine": engine,
         "logs": list(files),
         "records": tally.records,
@@ -174,16 +179,16 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
                   for path, (n, spent, good) in sorted(paths.items())],
         "notes": _notes(tally, options),
     }
-    def group_is(value: Any) -> Callable[[Any, Any], bool]:
+    def group_is(value: str | None) -> Keep:
         return lambda group, bucket: group == value
 
-    def bucket_is(start: Any) -> Callable[[Any, Any], bool]:
+    def bucket_is(start: int | None) -> Keep:
         return lambda group, bucket: bucket == start
 
-    def in_both(value: Any, start: Any) -> Callable[[Any, Any], bool]:
+    def in_both(value: str | None, start: int | None) -> Keep:
         return lambda group, bucket: group == value and bucket == start
 
-    values: list[Any] = []
+    values: list[str | None] = []
 
     if options.by is not None:
         values = sorted({key[0] for key in tally.runs}, key=lambda v: (v is None, v or ""))
@@ -214,7 +219,7 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
     return report
 
 
-def _thin_or(row: dict[str, Any]) -> float | None:
+def _thin_or(row: JsonObject) -> float | None:
     """A group's escalation rate in one bucket, or None when too few requests stand behind it."""
     value: float | None = None if row["too_few"] else row["escalation_rate"]
     return value
@@ -227,7 +232,7 @@ def _ends(tally: Tally) -> Counter[str]:
     return ends
 
 
-def _error_rates(tally: Tally, keep: Callable[[Any, Any], bool]) -> dict[str, float | None]:
+def _error_rates(tally: Tally, keep: Keep) -> dict[str, float | None]:
     """Each model's share of calls that failed, in the runs `keep` accepts."""
     calls: Counter[str] = Counter()
     failed: Counter[str] = Counter()
@@ -238,11 +243,11 @@ def _error_rates(tally: Tally, keep: Callable[[Any, Any], bool]) -> dict[str, fl
     return {model: rate(failed[model], calls[model]) for model in sorted(calls)}
 
 
-def _outcomes(tally: Tally, path: tuple[str, ...], declared_bools: frozenset[str]) -> dict[str, Any]:
+def _outcomes(tally: Tally, path: tuple[str, ...], declared_bools: frozenset[str]) -> JsonObject:
     """Each outcome of the final answers on `path`: the mean of its numbers, or the rate of its
     bools (an outcome logged as both gives its mean, unless the policy declares it bool),
     rounded half-even to 6 places."""
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for (where, name), (bools, trues, numbers, total) in sorted(tally.outcomes.items()):
         if where != path:
             continue
@@ -253,7 +258,7 @@ def _outcomes(tally: Tally, path: tuple[str, ...], declared_bools: frozenset[str
     return out
 
 
-def shadow_matrix(tally: Tally) -> list[dict[str, Any]]:
+def shadow_matrix(tally: Tally) -> list[JsonObject]:
     """Per candidate: requests, the share whose candidate rule is the live rule, and the
     matrix live rule -> candidate rule with counts."""
     candidates: dict[str, list[tuple[str | None, str | None, int]]] = {}

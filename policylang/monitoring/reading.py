@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from ..jsontext import RecordError, read_record
+from ..jsontext import JsonObject, JsonValue, RecordError, read_record
 from ..logrecords import record_kind
 
 JSONL = (".jsonl", ".ndjson", ".json")
@@ -94,7 +93,7 @@ class Run:
     seconds: float | None
     attempts: tuple[Attempt, ...]
     outcomes: tuple[tuple[str, bool | float], ...]
-    signals: dict[str, Any]
+    signals: JsonObject
     shadow: tuple[tuple[str, str | None], ...]
     arm: str | None
 
@@ -123,7 +122,7 @@ def expand(arguments: list[str]) -> list[Path]:
     return files
 
 
-def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
+def records(path: Path) -> Iterator[tuple[int, JsonObject | Problem]]:
     """(line or record number, the object or a Problem) for every record of the file, in order;
     blank lines are skipped. LogError when the file cannot be opened or is not Parquet."""
     if path.suffix.lower() in PARQUET:
@@ -131,7 +130,7 @@ def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
     return _jsonl(path)
 
 
-def read_line(raw: bytes) -> dict[str, Any] | Problem | None:
+def read_line(raw: bytes) -> JsonObject | Problem | None:
     """One JSON line read as every policyc command reads a record (`jsontext.read_record`): the
     object; a Problem for a line that is not UTF-8, not JSON (NaN, Infinity and numbers past a
     float's range included) or not an object, or that names a key twice at its top level; None
@@ -154,7 +153,7 @@ def read_line(raw: bytes) -> dict[str, Any] | Problem | None:
     return value
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
+def _jsonl(path: Path) -> Iterator[tuple[int, JsonObject | Problem]]:
     try:
         stream = open(path, "rb")
     except OSError as exc:
@@ -166,7 +165,7 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
                 yield number, value
 
 
-def _parquet(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
+def _parquet(path: Path) -> Iterator[tuple[int, JsonObject | Problem]]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -195,11 +194,11 @@ def microseconds(text: str) -> int | None:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _money(value: Any) -> Decimal | None:
+def _money(value: JsonValue) -> Decimal | None:
     return Decimal(value) if isinstance(value, str) and MONEY.fullmatch(value) else None
 
 
-def _number(value: Any) -> float | None:
+def _number(value: JsonValue) -> float | None:
     """A JSON number (not a bool) as a float, or None; non-finite numbers are None."""
     if value.__class__ not in (int, float):
         return None
@@ -207,7 +206,7 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def classify(record: dict[str, Any]) -> Run | Start | Problem:
+def classify(record: JsonObject) -> Run | Start | Problem:
     """The facts of one record, its start, or why it is no decision-log record."""
     kind = record_kind(record)
     if kind == "start":
@@ -218,7 +217,7 @@ def classify(record: dict[str, Any]) -> Run | Start | Problem:
     return facts(record)
 
 
-def facts(record: dict[str, Any]) -> Run | Problem:
+def facts(record: JsonObject) -> Run | Problem:
     """The facts of an end record, or why it is none (the first field that is wrong)."""
     time = record.get("time")
     at = microseconds(time) if isinstance(time, str) else None
@@ -279,7 +278,7 @@ def facts(record: dict[str, Any]) -> Run | Problem:
                shadow, arm)
 
 
-def _attempts(value: Any) -> tuple[Attempt, ...] | Problem:
+def _attempts(value: JsonValue) -> tuple[Attempt, ...] | Problem:
     if not isinstance(value, list):
         return Problem("\"attempts\" is not a list")
     attempts = []
@@ -301,16 +300,16 @@ def _attempts(value: Any) -> tuple[Attempt, ...] | Problem:
     return tuple(attempts)
 
 
-def _final_outcomes(attempts: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _final_outcomes(attempts: list[JsonObject]) -> JsonObject | None:
     """The outcomes of the last answered attempt (made, no error)."""
     for item in reversed(attempts):
         if item.get("error") is None and item.get("skipped") is None:
-            outcomes: dict[str, Any] | None = item.get("outcomes")
+            outcomes: JsonObject | None = item.get("outcomes")
             return outcomes
     return None
 
 
-def _shadow(value: Any) -> tuple[tuple[str, str | None], ...] | Problem:
+def _shadow(value: JsonValue) -> tuple[tuple[str, str | None], ...] | Problem:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -324,7 +323,7 @@ def _shadow(value: Any) -> tuple[tuple[str, str | None], ...] | Problem:
     return tuple(entries)
 
 
-def group_key(value: Any) -> str | None:
+def group_key(value: JsonValue) -> str | None:
     """A signal's value as a group of `--by`: strings as they are, bools `true`/`false`,
     numbers and others as JSON text; None when the record has no such value."""
     if value is None:

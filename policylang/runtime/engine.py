@@ -38,7 +38,7 @@ class PolicyEngine:
         return step_cap(self.rule_caps[rule], self.models[model])
 
 
-def engine_of(policy: Any) -> PolicyEngine:
+def engine_of(policy: object) -> PolicyEngine:
     """The engine of a `Policy` (through its compiled module) or of a compiled module;
     TypeError for anything else, or for a module compiled before modules carried RULE_CAPS."""
     if isinstance(policy, Policy):

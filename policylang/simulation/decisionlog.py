@@ -35,10 +35,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ..jsontext import JsonObject, JsonValue
 from ..logrecords import is_log_record, record_kind
 from .traffic import FORMATS
+
+if TYPE_CHECKING:  # simulate loads its policies itself: reading a log needs none
+    from ..policy import Policy
 
 PEEK = 64
 """Lines read at most to recognise a decision log: its first JSON object decides."""
@@ -48,7 +52,7 @@ PEEK_BYTES = 1 << 22
 not worth parsing twice); the lines after it may still tell."""
 
 
-def _first_object(lines: Iterable[bytes | str]) -> Any:
+def _first_object(lines: Iterable[bytes | str]) -> JsonValue:
     for count, line in enumerate(lines):
         if count >= PEEK:
             return None
@@ -116,7 +120,7 @@ class Reader:
         self.money = frozenset(money)
         self.counts = LogCounts()
 
-    def record(self, line: bytes | str) -> dict[str, Any] | None:
+    def record(self, line: bytes | str) -> JsonObject | None:
         """The traffic record of one log line, or None for a line that is no decision (counted;
         a blank line is neither counted nor replayed)."""
         if not line.strip():
@@ -162,14 +166,14 @@ class Reader:
         return self.counts
 
 
-def traffic_record(record: dict[str, Any], money: Collection[str] = ()) -> dict[str, Any]:
+def traffic_record(record: JsonObject, money: Collection[str] = ()) -> JsonObject:
     """A run's end record as a traffic record (the module docstring says how)."""
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for name, value in record["signals"].items():
         if not isinstance(name, str) or name.startswith("@"):
             continue
         out[name] = _money(value) if name in money else value
-    answered: dict[int, dict[str, Any]] = {}
+    answered: dict[int, JsonObject] = {}
     outputs: list[int] = []
     inputs: list[int] = []
     attempts = record.get("attempts")
@@ -184,7 +188,7 @@ def traffic_record(record: dict[str, Any], money: Collection[str] = ()) -> dict[
             outputs.append(tokens_out)
         if tokens_in.__class__ is int and tokens_in >= 0:
             inputs.append(tokens_in)
-    outcomes: list[dict[str, Any]] = []
+    outcomes: list[JsonObject] = []
     while len(outcomes) in answered:
         outcomes.append(answered[len(outcomes)])
     if outcomes:
@@ -196,7 +200,7 @@ def traffic_record(record: dict[str, Any], money: Collection[str] = ()) -> dict[
     return out
 
 
-def _money(value: Any) -> Any:
+def _money(value: JsonValue) -> JsonValue:
     """A money signal as the log wrote it (an exact decimal string) as a number; any other
     value as it is (the policy then says what is wrong with it)."""
     if isinstance(value, str):
@@ -209,7 +213,7 @@ def _money(value: Any) -> Any:
     return value
 
 
-def _encode(record: dict[str, Any] | None) -> bytes:
+def _encode(record: JsonObject | None) -> bytes:
     if record is None:
         return b"\n"
     return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
@@ -263,6 +267,6 @@ def traffic_lines(lines: Iterable[bytes], money: Collection[str] = (), counts: l
         counts.append(reader.finish())
 
 
-def money_signals(*policies: Any) -> set[str]:
+def money_signals(*policies: Policy) -> set[str]:
     """The names of the money signals of these policies (`Policy` objects)."""
     return {s.name for p in policies for s in p.ir.inputs if s.type.kind == "money"}
