@@ -17,7 +17,6 @@ from ..ir.policy import CheckedPolicy
 from ..ir.values import EXACT
 from ..money import money_text
 
-MILLION = Decimal(1_000_000)
 WIDE = Context(prec=60)
 """For the few quotients (a saving, a mean): 60 digits, then rounded to the places shown."""
 
@@ -88,10 +87,7 @@ def cost_of(policy: CheckedPolicy, tally: Tally) -> tuple[dict[str, Decimal], De
     """Each model's cost and the total, exactly."""
     costs = {}
     for model in sorted(set(tally.calls) | set(tally.answered)):
-        m = policy.model(model)
-        cost = EXACT.add(EXACT.multiply(tally.tokens_in[model], m.input_per_mtok),
-                         EXACT.multiply(tally.tokens_out[model], m.output_per_mtok))
-        costs[model] = EXACT.divide(cost, MILLION)
+        costs[model] = policy.model(model).cost(tally.tokens_in[model], tally.tokens_out[model])
     total = sum(costs.values(), Decimal(0))
     return costs, total
 
@@ -115,9 +111,7 @@ def _group(policy: CheckedPolicy, tally: Tally, baseline: str | None) -> dict[st
         "cost": {"total": money_text(total)},
     }
     if baseline is not None:
-        b = policy.model(baseline)
-        base = EXACT.divide(EXACT.add(EXACT.multiply(tally.baseline_in, b.input_per_mtok),
-                                      EXACT.multiply(tally.baseline_out, b.output_per_mtok)), MILLION)
+        base = policy.model(baseline).cost(tally.baseline_in, tally.baseline_out)
         saving = _q(WIDE.divide(EXACT.subtract(base, total), base), 4) if base else Decimal(0)
         out["cost"].update({"baseline_model": baseline, "baseline": money_text(base), "saving": format(saving, "f")})
     return out
