@@ -1,8 +1,8 @@
 """Worst-case cost and latency of a rule's calls, exact (section 7).
 
 A call to model m costs `input_tokens x m.input_per_mtok / 1e6 + cap x m.output_per_mtok / 1e6`
-with `cap = rule.cap_for(m)`, min(rule cap, m.max_output). A failed call costs nothing, so a step costs the most
-over the models its fallbacks can reach; a climb sums its steps. A step's latency is the longest
+with `cap = rule.cap_for(m)`, min(rule cap, m.max_output). A failed call costs nothing, so a
+step costs the most over the models its fallbacks can reach; a climb sums its steps. A step's latency is the longest
 sum of latencies along a path of its fallbacks; a climb sums its steps. Where `input_tokens` is
 not declared, each model's context window bounds it.
 """
