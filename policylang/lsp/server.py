@@ -37,7 +37,7 @@ from ..policy import PolicyError
 from ..passes.resolve import Symbol
 from ..source import Source, Span
 from . import features
-from .snapshot import Findings, Snapshot, buffer_source, source_path
+from .snapshot import Findings, Snapshot, buffer_source, collector_held, source_path
 from .worker import FORKS, Analysis, AnalysisFailed
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -244,10 +244,11 @@ class PolicyServer(LanguageServer):
         if snapshot.version != document.version:
             return
         self.cancel(uri, f"{self._label(snapshot)} arrived")
-        found = snapshot.front_end()
-        if snapshot.parsed:
-            self.parsed[uri] = snapshot
-        self.publish(uri, snapshot, found)
+        with collector_held():
+            found = snapshot.front_end()
+            if snapshot.parsed:
+                self.parsed[uri] = snapshot
+            self.publish(uri, snapshot, found)
         self.trace(f"{self._label(snapshot)}: published syntax, names and types ({len(found.diagnostics)} findings)")
         if found.front_end_clean:
             self.pending[uri] = asyncio.ensure_future(self.analyse_later(uri, snapshot))

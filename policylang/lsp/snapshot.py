@@ -127,7 +127,7 @@ class Snapshot:
         """The checked policy (None when it has errors) and what lint's syntax, name and type
         stages report, in lint's order (passes/pipeline.py `check`, sharing this snapshot's
         parse with navigation, so a change is parsed once)."""
-        with _no_collection():
+        with collector_held():
             return self._check_front_end()
 
     def _check_front_end(self) -> tuple[CheckedPolicy | None, list[Diagnostic]]:
@@ -185,10 +185,11 @@ def _ranked(program: Program, diagnostics: list[Diagnostic]) -> list[Diagnostic]
 
 
 @contextmanager
-def _no_collection() -> Iterator[None]:
-    """The cyclic collector held off while a buffer is checked: a check builds some hundred
-    thousand objects and frees almost none, and a collection meanwhile would scan them and the
-    server's other snapshots too (a fifth of the front end's time on a 1,000-rule policy)."""
+def collector_held() -> Iterator[None]:
+    """The cyclic collector held off while a buffer is checked (and, in the server, until its
+    findings are published): a check builds some hundred thousand objects and frees almost
+    none, and a collection meanwhile would scan them and the server's other snapshots too (a
+    fifth of the front end's time on a 1,000-rule policy). The collector runs when it is back."""
     collecting = gc.isenabled()
     gc.disable()
     try:
