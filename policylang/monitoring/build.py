@@ -104,34 +104,8 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
     """The report (module docstring; the fields of section 15 and docs/report.md)."""
     everything: Keep = lambda group, bucket: True  # noqa: E731
     overall = summary(tally, everything, options.success)
-    rules: dict[str | None, list[JsonValue]] = {}
-    paths: dict[tuple[str, ...], list[JsonValue]] = {}
-    edges: Counter[tuple[str, str]] = Counter()
-    for (_group, _bucket, rule, end, path, _falls, good), (n, spent) in tally.runs.items():
-        row = rules.setdefault(rule, [0, Decimal(0), Counter(), 0])
-        row[0] += n
-        row[1] += spent
-        row[2][end] += n
-        row[3] += n if good is True else 0
-        prow = paths.setdefault(path, [0, Decimal(0), 0])
-        prow[0] += n
-        prow[1] += spent
-        prow[2] += n if good is True else 0
-        for a, b in zip(path, path[1:]):
-            edges[(a, b)] += n
-    models: dict[str, JsonObject] = {}
-    for (_group, _bucket, model, error, skipped), (n, spent) in tally.attempts.items():
-        entry = models.setdefault(model, {"calls": 0, "answered": 0, "errors": Counter(), "skipped": Counter(),
-                                          "cost": Decimal(0)})
-        if skipped is not None:
-            entry["skipped"][skipped] += n
-            continue
-        entry["calls"] += n
-        entry["cost"] += spent
-        if error is None:
-            entry["answered"] += n
-        else:
-            entry["errors"][error] += n
+    rules, paths, edges = _by_rule_and_path(tally)
+    models = _by_model(tally)
     fallbacks: Counter[tuple[str, str]] = Counter()
     for (_group, _bucket, model, error), n in tally.fallbacks.items():
         fallbacks[(model, error)] += n
@@ -179,6 +153,56 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
                   for path, (n, spent, good) in sorted(paths.items())],
         "notes": _notes(tally, options),
     }
+    _add_groups_and_buckets(report, tally, options)
+    if tally.shadow:
+        report["shadow"] = shadow_matrix(tally)
+    return report
+
+
+def _by_rule_and_path(tally: Tally) -> tuple[dict[str | None, list[JsonValue]], dict[tuple[str, ...], list[JsonValue]],
+                                              Counter[tuple[str, str]]]:
+    """Per rule [requests, cost, ends, successes]; per path [requests, cost, successes]; and
+    how many runs climbed each edge (a -> b) of a path."""
+    rules: dict[str | None, list[JsonValue]] = {}
+    paths: dict[tuple[str, ...], list[JsonValue]] = {}
+    edges: Counter[tuple[str, str]] = Counter()
+    for (_group, _bucket, rule, end, path, _falls, good), (n, spent) in tally.runs.items():
+        row = rules.setdefault(rule, [0, Decimal(0), Counter(), 0])
+        row[0] += n
+        row[1] += spent
+        row[2][end] += n
+        row[3] += n if good is True else 0
+        prow = paths.setdefault(path, [0, Decimal(0), 0])
+        prow[0] += n
+        prow[1] += spent
+        prow[2] += n if good is True else 0
+        for a, b in zip(path, path[1:]):
+            edges[(a, b)] += n
+    return rules, paths, edges
+
+
+def _by_model(tally: Tally) -> dict[str, JsonObject]:
+    """Per model: the calls made, those answered, errors and skips by reason, and the cost."""
+    models: dict[str, JsonObject] = {}
+    for (_group, _bucket, model, error, skipped), (n, spent) in tally.attempts.items():
+        entry = models.setdefault(model, {"calls": 0, "answered": 0, "errors": Counter(), "skipped": Counter(),
+                                          "cost": Decimal(0)})
+        if skipped is not None:
+            entry["skipped"][skipped] += n
+            continue
+        entry["calls"] += n
+        entry["cost"] += spent
+        if error is None:
+            entry["answered"] += n
+        else:
+            entry["errors"][error] += n
+    return models
+
+
+def _add_groups_and_buckets(report: JsonObject, tally: Tally, options: Options) -> None:
+    """`by` and `groups` under `--by`, `every` and `buckets` under `--every` (with each
+    bucket's escalation rate per group when both are given)."""
+
     def group_is(value: str | None) -> Keep:
         return lambda group, bucket: group == value
 
@@ -214,9 +238,6 @@ def make_report(tally: Tally, options: Options, files: Iterable[str], engine: st
                     if name in row:
                         row[name] = None
                 row["error_rates"] = {}
-    if tally.shadow:
-        report["shadow"] = shadow_matrix(tally)
-    return report
 
 
 def _thin_or(row: JsonObject) -> float | None:
