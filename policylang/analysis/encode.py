@@ -111,7 +111,7 @@ class Encoder:
 
     # ---- expressions --------------------------------------------------------------------------
 
-    def encode(self, x: e.Expr, step: int | None = None, model: Model | None = None) -> Term:
+    def encode(self, x: e.InvariantExpr, step: int | None = None, model: Model | None = None) -> Term:
         """`x` as a z3 term; `step` picks outcome copies; `model` gives `model.FIELD` values."""
         match x:
             case e.Const(value=value, type=t):
@@ -175,8 +175,6 @@ class Encoder:
                 if _is_int(inner) and f.denominator == 1:
                     return z3.IntVal(int(f)) * inner
                 return _real(f) * _to_real(inner)
-            case e.Local():
-                raise AssertionError(f"cannot encode {x.kind}")  # the back ends' alone
             case _:
                 assert_never(x)
 
@@ -195,7 +193,7 @@ class Encoder:
             case _:
                 assert_never(t)
 
-    def _compare(self, op: e.CompareOp, left: e.Expr, right: e.Expr, step: int | None,
+    def _compare(self, op: e.CompareOp, left: e.InvariantExpr, right: e.InvariantExpr, step: int | None,
                  model: Model | None) -> Term:
         kind = left.type.kind
         l, r = self.encode(left, step, model), self.encode(right, step, model)

@@ -47,7 +47,7 @@ class ReplayEngine(Protocol):
     def validate(self, values: Any, role: str, strict: bool = False) -> dict[str, Any]:
         """The values checked against their declarations, defaults filled."""
 
-    def holds(self, expr: e.Expr, env: dict[str, Any], model: Model | None = None) -> bool:
+    def holds(self, expr: e.InvariantExpr, env: dict[str, Any], model: Model | None = None) -> bool:
         """Whether `expr` holds for validated values (and a serving model)."""
 
 
@@ -471,7 +471,7 @@ class Facts:
             raise WitnessMismatch(f"witness {witness} climbs {path}, not to step {steps} of rule {rule.name}")
         return decision, path
 
-    def holds_for(self, expr: e.Expr, witness: dict[str, Any], model: Model | None = None) -> bool:
+    def holds_for(self, expr: e.InvariantExpr, witness: dict[str, Any], model: Model | None = None) -> bool:
         """Whether `expr` holds for the witness's request (and serving model), in the engine."""
         env = self.interpreter.validate({k: v for k, v in witness.items() if not k.startswith("@")}, "signal")
         return self.interpreter.holds(expr, env, model)

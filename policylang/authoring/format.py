@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import assert_never
 
 from ..ir import surface as s
 from ..ir.node import Node, walk
@@ -575,7 +576,10 @@ class _Formatter:
                 return " * ".join(self.expr(f) for f in node.factors)
             case s.Neg():
                 return f"-{self.expr(node.operand)}"
-        raise AssertionError(f"unknown expression {node.kind}")
+            case s.IntLit() | s.FloatLit() | s.MoneyLit() | s.DurationLit() | s.BoolLit() | s.StringLit():
+                return self.literal(node)  # `expr` writes literals itself; as written here too
+            case _:
+                assert_never(node)
 
 
 def _named(rule: s.RuleDecl) -> tuple[str, s.Expr]:

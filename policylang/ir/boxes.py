@@ -229,14 +229,13 @@ def hull(x: e.Expr | None, negated: bool = False) -> Box | None:
     `x = None` (a default, or no `when`) holds everywhere."""
     if x is None:
         return TOP if not negated else None
-    x, negated = _peeled(x, negated)
+    while isinstance(x, e.Not):  # a chain of `not` peeled by a loop: 1,000 of them cost no stack
+        x, negated = x.operand, not negated
     match x:
         case e.Const(value=value) if isinstance(value, bool):
             return TOP if value != negated else None
         case e.SignalRef(role="signal") if x.type.kind == "bool":
             return {x.name: frozenset({not negated})}
-        case e.Not():
-            raise AssertionError("peeled above")
         case e.BoolOp(op=op, operands=operands):
             combine_all = (op == "and") != negated
             boxes = [hull(o, negated) for o in operands]
@@ -266,7 +265,7 @@ def hull(x: e.Expr | None, negated: bool = False) -> Box | None:
                 return TOP
             interval = Interval(rational(low.value), rational(high.value)).normal(element.type.kind == "int")
             return {element.name: interval} if interval is not None else None
-        case e.Const() | e.SignalRef() | e.ModelAttr() | e.CostOf() | e.HasLabel() | e.Sum() | e.Scale() | e.Local():
+        case e.Const() | e.SignalRef() | e.CostOf() | e.HasLabel() | e.Sum() | e.Scale():
             return TOP
         case _:
             assert_never(x)
@@ -479,14 +478,13 @@ class Space:
         return found
 
     def _region(self, x: e.Expr, negated: bool) -> list[Box] | None:
-        x, negated = _peeled(x, negated)
+        while isinstance(x, e.Not):  # a chain of `not` peeled by a loop: 1,000 of them cost no stack
+            x, negated = x.operand, not negated
         match x:
             case e.Const(value=value) if isinstance(value, bool):
                 return [{}] if value != negated else []
             case e.SignalRef(role="signal") if x.type.kind == "bool":
                 return [{x.name: frozenset({not negated})}]
-            case e.Not():
-                raise AssertionError("peeled above")
             case e.BoolOp(op=op, operands=operands):
                 found = [self._region(o, negated) for o in operands]
                 parts = [p for p in found if p is not None]
@@ -518,7 +516,7 @@ class Space:
                 if inner == negated:
                     return self._intervals(element.name, [Interval(lo, hi)])
                 return self._intervals(element.name, [Interval(None, lo, False, True), Interval(hi, None, True, False)])
-            case e.Const() | e.SignalRef() | e.ModelAttr() | e.CostOf() | e.HasLabel() | e.Sum() | e.Scale() | e.Local():
+            case e.Const() | e.SignalRef() | e.CostOf() | e.HasLabel() | e.Sum() | e.Scale():
                 return None
             case _:
                 assert_never(x)
@@ -555,14 +553,6 @@ def _checked(region: list[Box]) -> list[Box]:
     if len(region) > LIMIT:
         raise TooLarge
     return region
-
-
-def _peeled(x: e.Expr, negated: bool) -> tuple[e.Expr, bool]:
-    """`x` without the chain of `not` around it, and whether an odd count of them negates it:
-    a loop, not a recursion, so that the 1,000 chained `not` the front end admits cost no stack."""
-    while isinstance(x, e.Not):
-        x, negated = x.operand, not negated
-    return x, negated
 
 
 def _signal(x: e.Expr) -> TypeGuard[e.SignalRef]:

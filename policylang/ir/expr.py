@@ -3,16 +3,31 @@
 Built by `passes/typecheck.py`; read by the analyses and both back ends. Runtime values:
 bool, int, float (IEEE double), Decimal (money and durations, in dollars and seconds),
 str (enum members, labels, model ids), frozenset[str] (label sets; None means "anywhere").
+
+Each consumer reads a union exact for it, so that a match over one ends in `assert_never`:
+
+- `Expr`: a route's and a cascade's conditions, budgets', invariants' `when`;
+- `InvariantExpr`: an invariant's `require`, which may read `model.FIELD` (`ModelAttr`);
+- `LoweredExpr`: a route expression split up by the back ends, with `Local`s in it;
+- `AnyExpr`: every node, what the interpreter runs (a lowered `require`).
+
+A composite node (`Not`, `BoolOp`, ...) is generic in the union its children belong to, so
+`Not[Expr]` holds an `Expr` and `Not[InvariantExpr]` may hold a `ModelAttr`; the generics are
+the type checker's alone (see the end of this module).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeAlias, TypeGuard, TypeVar, Union
 
 from pydantic import Field
 
-from .node import Node
+from .node import Node, walk
 from .types import BOOL, BoolType, MoneyType, Type
+
+Child = TypeVar("Child", bound="AnyExpr", covariant=True)
+"""The union a composite node's children belong to: `Expr`, `InvariantExpr`, ...; covariant,
+so a route expression is also an invariant's and a lowered one (the nodes are frozen)."""
 
 
 class Const(Node):
@@ -46,89 +61,109 @@ class CostOf(Node):
     type: MoneyType = MoneyType()
 
 
-class Not(Node):
+class Not(Node, Generic[Child]):
     kind: Literal["not"] = "not"
-    operand: Expr
+    operand: Child
     type: BoolType = BOOL
 
 
-class BoolOp(Node):
+class BoolOp(Node, Generic[Child]):
     kind: Literal["boolop"] = "boolop"
     op: Literal["and", "or"]
-    operands: tuple[Expr, ...]
+    operands: tuple[Child, ...]
     type: BoolType = BOOL
 
 
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
 
 
-class Compare(Node):
+class Compare(Node, Generic[Child]):
     """Both sides of one kind: numbers, money, durations, enums, bools, strings or sets."""
 
     kind: Literal["compare"] = "compare"
     op: CompareOp
-    left: Expr
-    right: Expr
+    left: Child
+    right: Child
     type: BoolType = BOOL
 
 
-class InSet(Node):
+class InSet(Node, Generic[Child]):
     """An enum value among listed members."""
 
     kind: Literal["in_set"] = "in_set"
-    element: Expr
+    element: Child
     members: tuple[str, ...]
     negated: bool = False
     type: BoolType = BOOL
 
 
-class InRange(Node):
+class InRange(Node, Generic[Child]):
     """`low <= element <= high`, both ends inclusive."""
 
     kind: Literal["in_range"] = "in_range"
-    element: Expr
-    low: Expr
-    high: Expr
+    element: Child
+    low: Child
+    high: Child
     negated: bool = False
     type: BoolType = BOOL
 
 
-class HasLabel(Node):
+class HasLabel(Node, Generic[Child]):
     """A label (or an enum value used as one) inside a set-valued expression."""
 
     kind: Literal["has_label"] = "has_label"
-    element: Expr
-    container: Expr
+    element: Child
+    container: Child
     negated: bool = False
     type: BoolType = BOOL
 
 
-class Sum(Node):
+class Sum(Node, Generic[Child]):
     kind: Literal["sum"] = "sum"
-    terms: tuple[Expr, ...]
+    terms: tuple[Child, ...]
     signs: tuple[int, ...]
     type: Type
 
 
-class Scale(Node):
+class Scale(Node, Generic[Child]):
     """A constant number times an expression; `-x` is Scale(-1, x)."""
 
     kind: Literal["scale"] = "scale"
     factor: Any
-    operand: Expr
+    operand: Child
     type: Type
 
 
 class Local(Node):
     """Back ends only: a value computed earlier, when a deep expression is split up
-    (`backends/lowering.py`). No pass before the back ends sees one."""
+    (`backends/python/lowering.py`). No pass before the back ends sees one."""
 
     kind: Literal["local"] = "local"
     index: int
     type: Type
 
 
-Expr = Annotated[
-    Union[Const, SignalRef, ModelAttr, CostOf, Not, BoolOp, Compare, InSet, InRange, HasLabel, Sum, Scale, Local],
-    Field(discriminator="kind"),
-]
+if TYPE_CHECKING:
+    _C = TypeVar("_C")
+    _Composite: TypeAlias = Union[Not[_C], BoolOp[_C], Compare[_C], InSet[_C], InRange[_C], HasLabel[_C], Sum[_C],
+                                  Scale[_C]]
+    """The nodes built of expressions, each holding children of the union `_C`."""
+
+    Expr: TypeAlias = Union[Const, SignalRef, CostOf, _Composite["Expr"]]
+    InvariantExpr: TypeAlias = Union[Const, SignalRef, CostOf, ModelAttr, _Composite["InvariantExpr"]]
+    LoweredExpr: TypeAlias = Union[Const, SignalRef, CostOf, Local, _Composite["LoweredExpr"]]
+    AnyExpr: TypeAlias = Union[Const, SignalRef, CostOf, ModelAttr, Local, _Composite["AnyExpr"]]
+else:
+    # pydantic validates every expression field against one union of the node classes: the
+    # children of an unparametrized composite against `Child`'s bound, which is this union, as
+    # before the unions were split. A parametrized `Not[Expr]` would be a class of its own,
+    # and pydantic would copy each `Not` node into one when a field of that type received it.
+    Expr = InvariantExpr = LoweredExpr = AnyExpr = Annotated[
+        Union[Const, SignalRef, ModelAttr, CostOf, Not, BoolOp, Compare, InSet, InRange, HasLabel, Sum, Scale, Local],
+        Field(discriminator="kind"),
+    ]
+
+
+def is_route_expr(x: InvariantExpr) -> TypeGuard[Expr]:
+    """Whether `x` reads no `model.FIELD`, and so is a route expression (it walks `x`)."""
+    return not any(isinstance(node, ModelAttr) for node in walk(x))

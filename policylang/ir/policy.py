@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union, assert_never
 
 from pydantic import Field
 
-from .expr import Expr
+from .expr import Expr, InvariantExpr
 from ..source import Span
 from .node import Node
 from .types import Type
@@ -105,7 +105,7 @@ class Invariant(Node):
     kind: Literal["invariant"] = "invariant"
     name: str
     condition: Expr | None = None
-    requirement: Expr
+    requirement: InvariantExpr
 
 
 class ModelTarget(Node):

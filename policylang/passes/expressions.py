@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, assert_never
@@ -81,12 +81,12 @@ def phrase(t: Type) -> str:
     return _KIND_PHRASES[kind_of(t)]
 
 
-def is_const(x: e.Expr | None) -> TypeGuard[e.Const]:
+def is_const(x: e.InvariantExpr | None) -> TypeGuard[e.Const]:
     """Whether a checked expression is a constant (folded already)."""
     return isinstance(x, e.Const)
 
 
-def _all_checked(items: list[e.Expr | None]) -> list[e.Expr] | None:
+def _all_checked(items: list[e.InvariantExpr | None]) -> list[e.InvariantExpr] | None:
     """The checked expressions, or None when some could not be checked (reported already)."""
     checked = [x for x in items if x is not None]
     return checked if len(checked) == len(items) else None
@@ -117,7 +117,18 @@ class ExpressionChecker:
     # ---- entry points -------------------------------------------------------------------------
 
     def condition(self, node: s.Expr, unit: Unit, where: Where) -> e.Expr | None:
-        """An expression that must be true or false."""
+        """An expression that must be true or false, a route expression: `model.FIELD` in it
+        is refused (E101)."""
+        checked = self._boolean(node, unit, replace(where, model_fields=False))
+        assert checked is None or e.is_route_expr(checked)  # every model.FIELD was refused
+        return checked
+
+    def requirement(self, node: s.Expr, unit: Unit, where: Where) -> e.InvariantExpr | None:
+        """An invariant's `require`: an expression that must be true or false, free to read
+        `model.FIELD` of the serving model."""
+        return self._boolean(node, unit, replace(where, model_fields=True))
+
+    def _boolean(self, node: s.Expr, unit: Unit, where: Where) -> e.InvariantExpr | None:
         checked = self.check(node, unit, where)
         if checked is not None and checked.type.kind != "bool":
             self.error(E103, f"{where.what} must be true or false, but '{self.text(node)}' is {phrase(checked.type)}",
@@ -133,7 +144,7 @@ class ExpressionChecker:
         self.error(E103, f"{where.what} must be a constant, but '{self.text(node)}' depends on the request", node)
         return None
 
-    def check(self, node: s.Expr, unit: Unit, where: Where) -> e.Expr | None:
+    def check(self, node: s.Expr, unit: Unit, where: Where) -> e.InvariantExpr | None:
         """The typed expression, or None after reporting why it has none."""
         match node:
             case s.IntLit():
@@ -173,7 +184,7 @@ class ExpressionChecker:
             case _:
                 assert_never(node)
 
-    def _name_ref(self, node: s.NameRef, unit: Unit, where: Where) -> e.Expr | None:
+    def _name_ref(self, node: s.NameRef, unit: Unit, where: Where) -> e.InvariantExpr | None:
         binding = self.res.binding(node.name)
         if isinstance(binding, Member):  # only reachable where no enum operand exists
             self.error(E103, f"'{binding.text}' reads as an enum member here, but nothing it is compared with is an enum", node)
@@ -198,7 +209,7 @@ class ExpressionChecker:
             return None
         return e.SignalRef(span=node.span, name=binding.name, role=binding.kind, type=declared)
 
-    def _model_field(self, node: s.ModelFieldRef, unit: Unit, where: Where) -> e.Expr | None:
+    def _model_field(self, node: s.ModelFieldRef, unit: Unit, where: Where) -> e.InvariantExpr | None:
         field = node.field.text
         if not where.model_fields:
             self.error(E101, f"'model.{field}' names the serving model; only an invariant's `require` can use it", node)
@@ -210,7 +221,7 @@ class ExpressionChecker:
             return None
         return e.ModelAttr(span=node.span, field=field, type=MODEL_FIELD_TYPES[field])
 
-    def _call(self, node: s.FunctionCall, unit: Unit, where: Where) -> e.Expr | None:
+    def _call(self, node: s.FunctionCall, unit: Unit, where: Where) -> e.InvariantExpr | None:
         binding = self.res.binding(node.argument)
         if node.function.text != "cost" or not isinstance(binding, Symbol):
             return None  # reported by resolution
@@ -218,8 +229,8 @@ class ExpressionChecker:
 
     # ---- logic --------------------------------------------------------------------------------
 
-    def _bools(self, nodes: Sequence[s.Expr], unit: Unit, where: Where, word: str) -> list[e.Expr] | None:
-        out: list[e.Expr | None] = []
+    def _bools(self, nodes: Sequence[s.Expr], unit: Unit, where: Where, word: str) -> list[e.InvariantExpr] | None:
+        out: list[e.InvariantExpr | None] = []
         for node in nodes:
             checked = self.check(node, unit, where)
             if checked is not None and checked.type.kind != "bool":
@@ -228,7 +239,7 @@ class ExpressionChecker:
             out.append(checked)
         return _all_checked(out)
 
-    def _not(self, node: s.Not, unit: Unit, where: Where) -> e.Expr | None:
+    def _not(self, node: s.Not, unit: Unit, where: Where) -> e.InvariantExpr | None:
         operands = self._bools([node.operand], unit, where, "not")
         if operands is None:
             return None
@@ -237,7 +248,7 @@ class ExpressionChecker:
             return e.Const(span=node.span, value=not operand.value, type=BOOL)
         return e.Not(span=node.span, operand=operand)
 
-    def _boolop(self, node: s.BoolOp, unit: Unit, where: Where) -> e.Expr | None:
+    def _boolop(self, node: s.BoolOp, unit: Unit, where: Where) -> e.InvariantExpr | None:
         operands = self._bools(node.operands, unit, where, node.op)
         if operands is None:
             return None
@@ -249,7 +260,7 @@ class ExpressionChecker:
 
     # ---- comparisons --------------------------------------------------------------------------
 
-    def member(self, enum_side: e.Expr, name: str, node: Node) -> e.Const | None:
+    def member(self, enum_side: e.InvariantExpr, name: str, node: Node) -> e.Const | None:
         """A bare identifier read as a member of `enum_side`'s enum: E104 if it is not one."""
         t = enum_side.type
         assert isinstance(t, EnumType)  # resolution reads a bare name as a member only beside an enum
@@ -269,7 +280,7 @@ class ExpressionChecker:
     def _is_member(self, node: s.Expr) -> TypeGuard[s.NameRef]:
         return isinstance(node, s.NameRef) and isinstance(self.res.binding(node.name), Member)
 
-    def _compare(self, node: s.Compare, unit: Unit, where: Where) -> e.Expr | None:
+    def _compare(self, node: s.Compare, unit: Unit, where: Where) -> e.InvariantExpr | None:
         if self._is_member(node.left) or self._is_member(node.right):
             member_node, other = (node.left, node.right) if self._is_member(node.left) else (node.right, node.left)
             assert isinstance(member_node, s.NameRef)  # what _is_member found
@@ -295,7 +306,7 @@ class ExpressionChecker:
             return e.Const(span=node.span, value=_COMPARE[node.op](left.value, right.value), type=BOOL)
         return e.Compare(span=node.span, op=node.op, left=left, right=right)
 
-    def _same_kind(self, left: e.Expr, right: e.Expr, node: Node) -> bool:
+    def _same_kind(self, left: e.InvariantExpr, right: e.InvariantExpr, node: Node) -> bool:
         lk, rk = kind_of(left.type), kind_of(right.type)
         if lk != rk:
             help = self._mix_help(left, right) if "number" in (lk, rk) else None
@@ -312,7 +323,7 @@ class ExpressionChecker:
             return False
         return True
 
-    def _mix_help(self, left: e.Expr, right: e.Expr) -> str | None:
+    def _mix_help(self, left: e.InvariantExpr, right: e.InvariantExpr) -> str | None:
         """How to make a number meet money or a duration, for what was written: a literal
         that lacks its unit, one that has a unit it should not, or two values to scale."""
         number, measured = (left, right) if kind_of(left.type) == "number" else (right, left)
@@ -339,7 +350,7 @@ class ExpressionChecker:
             return f"scale the number by a price to compare it with money: {written} * $0.000001"
         return f"scale the number by a time to compare it with a duration: {written} * 1ms"
 
-    def _in(self, node: s.In, unit: Unit, where: Where) -> e.Expr | None:
+    def _in(self, node: s.In, unit: Unit, where: Where) -> e.InvariantExpr | None:
         if isinstance(node.container, s.Range):
             return self._in_range(node, node.container, unit, where)
         binding = self.res.binding(node.element.name) if isinstance(node.element, s.NameRef) else None
@@ -371,7 +382,7 @@ class ExpressionChecker:
             return e.Const(span=node.span, value=inside != node.negated, type=BOOL)
         return e.HasLabel(span=node.span, element=element, container=container, negated=node.negated)
 
-    def _in_range(self, node: s.In, bounds: s.Range, unit: Unit, where: Where) -> e.Expr | None:
+    def _in_range(self, node: s.In, bounds: s.Range, unit: Unit, where: Where) -> e.InvariantExpr | None:
         parts = _all_checked([self.check(x, unit, where) for x in (node.element, bounds.low, bounds.high)])
         if parts is None:
             return None
@@ -388,14 +399,14 @@ class ExpressionChecker:
 
     # ---- arithmetic ---------------------------------------------------------------------------
 
-    def _arithmetic(self, items: list[e.Expr], node: Node, word: str) -> bool:
+    def _arithmetic(self, items: list[e.InvariantExpr], node: Node, word: str) -> bool:
         for item in items:
             if kind_of(item.type) not in ("number", "money", "duration"):
                 self.error(E103, f"'{word}' takes numbers, money or durations; '{self.text(item)}' is {phrase(item.type)}", item)
                 return False
         return True
 
-    def _sum(self, node: s.Sum, unit: Unit, where: Where) -> e.Expr | None:
+    def _sum(self, node: s.Sum, unit: Unit, where: Where) -> e.InvariantExpr | None:
         terms = _all_checked([self.check(t, unit, where) for t in node.terms])
         if terms is None or not self._arithmetic(terms, node, "+"):
             return None
@@ -413,7 +424,7 @@ class ExpressionChecker:
             return e.Const(span=node.span, value=total, type=result_type)
         return e.Sum(span=node.span, terms=tuple(terms), signs=node.signs, type=result_type)
 
-    def _product(self, node: s.Product, unit: Unit, where: Where) -> e.Expr | None:
+    def _product(self, node: s.Product, unit: Unit, where: Where) -> e.InvariantExpr | None:
         factors = _all_checked([self.check(f, unit, where) for f in node.factors])
         if factors is None or not self._arithmetic(factors, node, "*"):
             return None
@@ -447,7 +458,7 @@ class ExpressionChecker:
             factor = money_factor(factor)
         return e.Scale(span=node.span, factor=factor, operand=operand, type=result_type)
 
-    def _neg(self, node: s.Neg, unit: Unit, where: Where) -> e.Expr | None:
+    def _neg(self, node: s.Neg, unit: Unit, where: Where) -> e.InvariantExpr | None:
         operand = self.check(node.operand, unit, where)
         if operand is None or not self._arithmetic([operand], node, "-"):
             return None
@@ -457,7 +468,7 @@ class ExpressionChecker:
         return e.Scale(span=node.span, factor=-1, operand=operand, type=result_type)
 
 
-def _value(x: e.Expr) -> Any:
+def _value(x: e.InvariantExpr) -> Any:
     """The value of an expression known to be a constant (every factor, where none varies)."""
     assert isinstance(x, e.Const)
     return x.value

@@ -432,7 +432,7 @@ class Checker:
     def invariant(self, unit: Unit, decl: s.InvariantDecl) -> Invariant | None:
         """The invariant, its requirement free to read `model.FIELD`; None after a finding."""
         condition = self.exprs.condition(decl.condition, unit, Where("an invariant's condition")) if decl.condition else None
-        requirement = self.exprs.condition(decl.requirement, unit, Where("an invariant's requirement", model_fields=True))
+        requirement = self.exprs.requirement(decl.requirement, unit, Where("an invariant's requirement"))
         if requirement is None or (decl.condition is not None and condition is None):
             return None
         return Invariant(span=decl.span, name=decl.name.text, condition=condition, requirement=requirement)

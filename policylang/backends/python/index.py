@@ -146,8 +146,8 @@ def _substitute(x: e.Expr, key: str, value: e.Const) -> e.Expr:
         case e.HasLabel(element=element, container=container):
             a, b = _substitute(element, key, value), _substitute(container, key, value)
             return x if (a is element and b is container) else x.model_copy(update={"element": a, "container": b})
-        case e.Const() | e.SignalRef() | e.ModelAttr() | e.CostOf() | e.Local():
-            return x  # constants, other signals, model fields, cost(): nothing to replace
+        case e.Const() | e.SignalRef() | e.CostOf():
+            return x  # constants, other signals, cost(): nothing to replace
         case _:
             assert_never(x)
 

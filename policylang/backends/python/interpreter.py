@@ -200,15 +200,15 @@ class Interpreter:
 
     # ---- expressions --------------------------------------------------------------------------
 
-    def holds(self, expr: e.Expr, env: Env, model: Model | None = None) -> bool:
+    def holds(self, expr: e.InvariantExpr, env: Env, model: Model | None = None) -> bool:
         """Whether a condition holds for validated values (and, in invariants, a serving model)."""
         return bool(self.evaluate(expr, env, model))
 
-    def evaluate(self, expr: e.Expr, env: Env, model: Model | None = None) -> Any:
+    def evaluate(self, expr: e.InvariantExpr, env: Env, model: Model | None = None) -> Any:
         """One expression's value for validated values (and, in invariants, a serving model)."""
         return self.compile(expr)(env, model)
 
-    def compile(self, expr: e.Expr) -> Closure:
+    def compile(self, expr: e.InvariantExpr) -> Closure:
         """A closure computing `expr`; deep expressions are split first (backends/lowering.py)."""
         pieces, rest = split_deep(expr)
         if not pieces:
@@ -224,7 +224,7 @@ class Interpreter:
 
         return run
 
-    def _closure(self, x: e.Expr) -> Closure:
+    def _closure(self, x: e.AnyExpr) -> Closure:
         match x:
             case e.Const(value=value):
                 return lambda env, model: value
@@ -322,7 +322,7 @@ class Interpreter:
                 assert_never(x)
 
 
-def _atom(x: e.Expr) -> Atom | None:
+def _atom(x: e.AnyExpr) -> Atom | None:
     """A test of one signal that a C function decides: against a constant (`x > 3`, as
     `3 < x`), membership (`x in {..}`), a bool signal or its negation; None for anything else."""
     match x:
@@ -337,7 +337,7 @@ def _atom(x: e.Expr) -> Atom | None:
     return None
 
 
-def _plain_conjunction(operands: tuple[e.Expr, ...]) -> bool:
+def _plain_conjunction(operands: tuple[e.AnyExpr, ...]) -> bool:
     """Two or three plain tests (`_atom`), which one closure decides without nesting."""
     return 2 <= len(operands) <= 3 and all(_atom(o) is not None for o in operands)
 
@@ -355,7 +355,7 @@ def _all_or_any(op: str, atoms: list[Atom]) -> Closure:
     return lambda env, model: t1(env[n1]) or t2(env[n2]) or t3(env[n3])
 
 
-def left_is_plain(x: e.Compare) -> bool:
+def left_is_plain(x: e.Compare[e.AnyExpr]) -> bool:
     """A comparison of a signal with a constant that Python's operators decide directly."""
     return x.left.type.kind != "set"
 

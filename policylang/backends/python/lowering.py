@@ -9,7 +9,8 @@ short-circuiting would have skipped changes no result.
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Sequence
+from typing import cast, overload
 
 from ...ir import expr as e
 from ...ir.node import Node, children, node_fields
@@ -17,9 +18,14 @@ from ...ir.node import Node, children, node_fields
 MAX_DEPTH = 48
 
 
-def split_deep(expr: e.Expr, first_index: int = 0) -> tuple[list[tuple[int, e.Expr]], e.Expr]:
-    """(pieces to compute first as (index, expression), the remaining expression)."""
-    pieces: list[tuple[int, e.Expr]] = []
+@overload
+def split_deep(expr: e.Expr, first_index: int = 0) -> tuple[Sequence[tuple[int, e.LoweredExpr]], e.LoweredExpr]: ...
+@overload
+def split_deep(expr: e.InvariantExpr, first_index: int = 0) -> tuple[Sequence[tuple[int, e.AnyExpr]], e.AnyExpr]: ...
+def split_deep(expr: e.InvariantExpr, first_index: int = 0) -> tuple[Sequence[tuple[int, e.AnyExpr]], e.AnyExpr]:
+    """(pieces to compute first as (index, expression), the remaining expression): a route
+    expression's pieces hold `Local`s; an invariant's may also hold `model.FIELD`."""
+    pieces: list[tuple[int, e.AnyExpr]] = []
     height: dict[int, int] = {}
     rebuilt: dict[int, Node] = {}
     stack: list[tuple[Node, bool]] = [(expr, False)]
@@ -34,12 +40,12 @@ def split_deep(expr: e.Expr, first_index: int = 0) -> tuple[list[tuple[int, e.Ex
         if h >= MAX_DEPTH and node is not expr:
             index = first_index + len(pieces)
             # the nodes under an expression are expressions (types are no nodes)
-            pieces.append((index, cast(e.Expr, new)))
-            new = e.Local(span=node.span, index=index, type=cast(e.Expr, node).type)
+            pieces.append((index, cast(e.AnyExpr, new)))
+            new = e.Local(span=node.span, index=index, type=cast(e.AnyExpr, node).type)
             h = 1
         rebuilt[id(node)] = new
         height[id(node)] = h
-    return pieces, cast(e.Expr, rebuilt[id(expr)])
+    return pieces, cast(e.AnyExpr, rebuilt[id(expr)])
 
 
 def _replace_children(node: Node, rebuilt: dict[int, Node]) -> Node:

@@ -73,7 +73,7 @@ def narrow_number(value: Any) -> Any:
     return value
 
 
-def exact_arithmetic(x: e.Expr) -> bool:
+def exact_arithmetic(x: e.AnyExpr) -> bool:
     """Float arithmetic, which both engines compute in exact decimals (each float read by its
     repr), so that `0.1 + 0.2 > 0.3` is false at runtime as it is in the checker."""
     return isinstance(x, (e.Sum, e.Scale)) and x.type.kind == "float"
