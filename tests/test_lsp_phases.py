@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
+from hypothesis import given, strategies as st
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 from pygls.protocol import default_converter
 
+from policylang.lsp.server import _moved
 from policylang.lsp.worker import FORKS
 from support.cli import run
 from test_lsp import DESK
@@ -207,3 +209,20 @@ async def test_a_half_typed_line_leaves_the_rest_of_the_buffer_to_hover(client: 
     inside = await client.text_document_hover_async(types.HoverParams(
         text_document=document, position=_position(typing, "half when task") ))
     assert inside is None  # inside the change: the last parse has nothing there
+
+
+@given(st.text("ab\n", max_size=12), st.text("ab\n", max_size=6), st.text("ab\n", max_size=6),
+       st.text("ab\n", max_size=12), st.data())
+def test_an_offset_moves_with_the_text_around_it_or_not_at_all(before: str, old: str, new: str, after: str,
+                                                               data: st.DataObject):
+    """`_moved` (hover from the last parse): an offset outside what changed lands on the same
+    character of the older text; inside it, nowhere."""
+    old_text, new_text = before + old + after, before + new + after
+    offset = data.draw(st.integers(0, len(new_text)))
+    moved = _moved(old_text, new_text, offset)
+    if offset < len(before) or old_text == new_text:
+        assert moved == offset
+    if moved is not None:  # everything before it, or everything after it, is as it was
+        assert new_text[:offset] == old_text[:moved] or new_text[offset:] == old_text[moved:]
+    else:
+        assert old_text != new_text and offset >= len(before)

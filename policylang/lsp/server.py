@@ -44,6 +44,8 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 DEFAULT_DELAY = 0.4
 """Seconds a buffer stays unchanged before its analyses run."""
+IDLE_KEPT = 3
+"""Buffers whose analyses' process stays, once done, to answer where rules fire."""
 HOVER_WAIT = 1.0
 """Seconds a rule's hover waits for the analyses' process to say where the rule fires (the
 first question of a version builds the analyses' facts); past it, the hover goes without."""
@@ -289,10 +291,19 @@ class PolicyServer(LanguageServer):
             return  # the buffer moved on while the analyses ran: their findings are stale
         snapshot.analysis_diagnostics = found
         snapshot.analysed = True
+        self._keep_few(uri)
         full = snapshot.full(found)
         self.publish(uri, snapshot, full)
         self.trace(f"{self._label(snapshot)}: published the analyses ({len(full.diagnostics)} findings, "
                    f"{analysis.cpu or 0:.3f} s CPU in the analyses)")
+
+    def _keep_few(self, newest: str) -> None:
+        """End the idle analyses' processes of all but the `IDLE_KEPT` buffers analysed last
+        (each holds its facts for rule hovers: memory a buffer in the background need not keep)."""
+        self.analyses[newest] = self.analyses.pop(newest)  # the dict's order: oldest analysed first
+        idle = [uri for uri, analysis in self.analyses.items() if analysis.done]
+        for uri in idle[:-IDLE_KEPT]:
+            self.analyses.pop(uri).close()
 
     def closed(self, uri: str) -> None:
         self.cancel(uri, "closed")

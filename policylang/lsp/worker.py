@@ -69,9 +69,13 @@ class Analysis:
         loop = asyncio.get_running_loop()
         self._answer: asyncio.Future[Any] = loop.create_future()
         if in_process and FORKS:
-            self._fork()
-            self._reading = asyncio.ensure_future(self._read())
-        else:
+            try:
+                self._fork()
+            except OSError:  # no process to be had (memory, a process limit): a thread, then
+                in_process = False
+            else:
+                self._reading = asyncio.ensure_future(self._read())
+        if not (in_process and FORKS):
             self._thread = loop.run_in_executor(pool, self._in_thread)
 
     # ---- the server's side -----------------------------------------------------------------
