@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
