@@ -43,11 +43,24 @@ def parse(source: Source) -> tuple[s.File | None, list[Diagnostic]]:
         tree, errors, ctx = _parse_both(source)
     finally:
         if collecting:
+            _age_the_young()
             gc.enable()
     # a state restored after an error may re-run a callback: report each finding once
     unique = {d.identity: d for d in errors + ctx.diagnostics}
     diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
     return (tree if not diagnostics else None), diagnostics
+
+
+def _age_the_young() -> None:
+    """Hand the objects the parse built (a tree that lives as long as the file is checked: some
+    60 objects a rule) straight to the collector's oldest generation, as surviving two young
+    collections would, without those two scans: the first young collection after a large
+    parse walked every one of them, a fifth of parsing 10,000 rules. Done with `freeze` and
+    `unfreeze`, which move whole generations at no cost, and only while nothing else is
+    frozen (the gateway freezes its loaded policies: those must stay out of reach)."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def _parse_both(source: Source) -> tuple[s.File | None, list[Diagnostic], BuildContext]:
