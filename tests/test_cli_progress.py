@@ -134,6 +134,20 @@ def test_nothing_is_drawn_in_the_first_second_then_the_count_in_place() -> None:
     assert out.written.count(WIPE) == 1
 
 
+def test_a_long_first_stage_is_drawn_by_the_ticker() -> None:
+    """Parsing a large file reports once, at its start: the ticker draws it once `DELAY` has
+    passed, and only once."""
+    clock, out = Clock(), Tty()
+    progress = TerminalProgress(out, "big.route", clock=clock)  # type: ignore[arg-type]
+    progress("parsing", 0, 0)
+    progress.draw_latest()
+    assert out.written == []
+    clock.now = 1.2
+    progress.draw_latest()
+    progress.draw_latest()
+    assert out.written == [WIPE + "checking big.route: parsing"]
+
+
 def test_reports_reach_only_the_installed_reporter() -> None:
     heard: list[tuple[str, int, int]] = []
     report("rules", 1, 2)  # nobody listening: nothing happens
