@@ -127,9 +127,9 @@ Box: TypeAlias = dict[str, Constraint]
 """Signal -> its members or its interval; a signal a box does not name takes its whole domain.
 
 A signal's constraint has one shape in every box (members for an enum or a bool, an interval for
-a number), so where one box holds an Interval for a signal, another box holds one too. The type
-system cannot say that; the `# type: ignore[...]  # one shape` comments mark where code relies
-on it, and `type(x) is Interval` (Interval is final) narrows the one box it tests."""
+a number). Where two boxes' constraints of one signal meet, the code tests the shape of both,
+`type(x) is Interval` (Interval is final, so the other branch is Members): the type checker
+then knows the shape of each side, and the asserts say that shapes never mix."""
 TOP: Box = {}
 """The box of every request: it constrains nothing."""
 
@@ -144,7 +144,13 @@ def meet(a: Box | None, b: Box | None) -> Box | None:
         if mine is None:
             out[name] = constraint
             continue
-        both = mine.meet(constraint, False) if type(mine) is Interval else mine & constraint  # type: ignore[arg-type, operator]  # one shape
+        both: Constraint | None
+        if type(mine) is Interval:
+            assert type(constraint) is Interval, name  # one shape
+            both = mine.meet(constraint, False)
+        else:
+            assert type(constraint) is not Interval, name  # one shape
+            both = mine & constraint
         if not both:
             return None
         out[name] = both
@@ -162,10 +168,13 @@ def disjoint(a: Box | None, b: Box | None) -> bool:
         if theirs is None:
             continue
         if type(mine) is Interval:
-            if _apart(mine, theirs) or _apart(theirs, mine):  # type: ignore[arg-type]  # one shape
+            assert type(theirs) is Interval, name  # one shape
+            if _apart(mine, theirs) or _apart(theirs, mine):
                 return True
-        elif mine.isdisjoint(theirs):  # type: ignore[arg-type]  # one shape
-            return True
+        else:
+            assert type(theirs) is not Interval, name  # one shape
+            if mine.isdisjoint(theirs):
+                return True
     return False
 
 
@@ -198,7 +207,12 @@ def join(a: Box | None, b: Box | None) -> Box | None:
     out: Box = {}
     for name in a.keys() & b.keys():
         x, y = a[name], b[name]
-        out[name] = x.join(y) if isinstance(x, Interval) else x | y  # type: ignore[arg-type, operator]  # one shape
+        if type(x) is Interval:
+            assert type(y) is Interval, name  # one shape
+            out[name] = x.join(y)
+        else:
+            assert type(y) is not Interval, name  # one shape
+            out[name] = x | y
     return out
 
 
@@ -309,15 +323,21 @@ class Space:
     def __init__(self, policy: CheckedPolicy) -> None:
         self.full: Box = domain_box(policy)
         """Each signal's whole domain."""
+        self.member_domains: dict[str, Members] = {n: c for n, c in self.full.items() if type(c) is not Interval}
+        """The domains of the enum and bool signals: their members."""
+        self.interval_domains: dict[str, Interval] = {n: c for n, c in self.full.items() if type(c) is Interval}
+        """The domains of the numbers: their intervals."""
         self.integral: dict[str, bool] = {s.name: s.type.kind == "int" for s in policy.signals
                                           if s.role == "signal" and isinstance(self.full[s.name], Interval)}
 
     # ---- boxes --------------------------------------------------------------------------------
 
     def _meet_one(self, name: str, a: Constraint, b: Constraint) -> Constraint | None:
-        if isinstance(a, Interval):
-            return a.meet(b, self.integral[name])  # type: ignore[arg-type]  # one shape
-        both = a & b  # type: ignore[operator]  # one shape
+        if type(a) is Interval:
+            assert type(b) is Interval, name  # one shape
+            return a.meet(b, self.integral[name])
+        assert type(b) is not Interval, name  # one shape
+        both = a & b
         return both or None
 
     def meet(self, a: Box, b: Box) -> Box | None:
@@ -343,10 +363,13 @@ class Space:
             if mine is None:
                 continue
             if type(mine) is Interval:
-                if _apart(mine, cut) or _apart(cut, mine):  # type: ignore[arg-type]  # one shape
+                assert type(cut) is Interval, name  # one shape
+                if _apart(mine, cut) or _apart(cut, mine):
                     return True
-            elif mine.isdisjoint(cut):  # type: ignore[arg-type]  # one shape
-                return True
+            else:
+                assert type(cut) is not Interval, name  # one shape
+                if mine.isdisjoint(cut):
+                    return True
         return False
 
     def minus(self, a: Box, b: Box) -> list[Box]:
@@ -362,14 +385,17 @@ class Space:
         outside: list[Interval] | list[Members]
         for name, cut in b.items():
             mine = current.get(name, self.full[name])
-            if isinstance(mine, Interval):
-                outside = mine.minus(cut, self.integral[name])  # type: ignore[arg-type]  # one shape
-                # the boxes meet, so they meet on every signal
-                inside: Constraint = mine.meet(cut, self.integral[name])  # type: ignore[arg-type, assignment]  # one shape
+            inside: Constraint | None
+            if type(mine) is Interval:
+                assert type(cut) is Interval, name  # one shape
+                outside = mine.minus(cut, self.integral[name])
+                inside = mine.meet(cut, self.integral[name])
             else:
-                rest = mine - cut  # type: ignore[operator]  # one shape
+                assert type(cut) is not Interval, name  # one shape
+                rest = mine - cut
                 outside = [rest] if rest else []
-                inside = mine & cut  # type: ignore[operator]  # one shape
+                inside = mine & cut
+            assert inside is not None  # the boxes meet, so they meet on every signal
             for part in outside:
                 piece = dict(current)
                 piece[name] = part
@@ -448,10 +474,13 @@ class Space:
             if mine is None:
                 mine = full[name]
             if type(mine) is Interval:
-                if not _inside(mine, theirs):  # type: ignore[arg-type]  # one shape
+                assert type(theirs) is Interval, name  # one shape
+                if not _inside(mine, theirs):
                     return False
-            elif not mine <= theirs:  # type: ignore[operator]  # one shape
-                return False
+            else:
+                assert type(theirs) is not Interval, name  # one shape
+                if not mine <= theirs:
+                    return False
         return True
 
     def upper(self, region: list[Box], name: str) -> Number | None:
@@ -507,7 +536,7 @@ class Space:
                     return None
                 allowed: Members = frozenset(members)
                 if inner != negated:
-                    allowed = self.full[element.name] - allowed  # type: ignore[operator]  # an enum's domain is its members
+                    allowed = self.member_domains[element.name] - allowed
                 return [{element.name: allowed}] if allowed else []
             case e.InRange(element=element, low=low, high=high, negated=inner):
                 if not (_signal(element) and isinstance(low, e.Const) and isinstance(high, e.Const)):
@@ -525,7 +554,7 @@ class Space:
         """Boxes for these intervals of one signal, within its domain."""
         out: list[Box] = []
         for interval in intervals:
-            inside = interval.meet(self.full[name], self.integral[name])  # type: ignore[arg-type]  # a number's domain is an interval
+            inside = interval.meet(self.interval_domains[name], self.integral[name])
             if inside is not None:
                 out.append({name: inside})
         return out
