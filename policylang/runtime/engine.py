@@ -34,7 +34,7 @@ class PolicyEngine:
 
     def cap(self, rule: str, model: str) -> int:
         """The max_output of a call to `model` for `rule`: min(rule cap, model max_output), as
-        the IR's `step_cap` computes it."""
+        the IR's `step_cap` computes it. KeyError for a rule or a model the policy lacks."""
         return step_cap(self.rule_caps[rule], self.models[model])
 
 
@@ -42,7 +42,9 @@ def engine_of(policy: object) -> PolicyEngine:
     """The engine of a `Policy` (through its compiled module) or of a compiled module;
     TypeError for anything else, or for a module compiled before modules carried RULE_CAPS."""
     if isinstance(policy, Policy):
-        return _from_module(policy.compiled, f"policy {policy.name}", {m.name: m for m in policy.ir.models})
+        module = policy.compiled  # its MODELS: the models the policy may call, not every one it imports
+        declared = {m.name: m for m in policy.ir.models}
+        return _from_module(module, f"policy {policy.name}", {name: declared[name] for name in module.MODELS})
     if isinstance(policy, types.ModuleType) and hasattr(policy, "decide") and hasattr(policy, "MODELS"):
         return _from_module(policy, f"module {policy.__name__}", _models_of(policy))
     raise TypeError("a Router runs a Policy (policylang.load), a compiled policy module or a watch() handle, "
