@@ -175,7 +175,10 @@ class Analysis:
             pid, self._pid = self._pid, None
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            asyncio.get_running_loop().run_in_executor(None, _reap, pid)
+            try:  # reaped off the event loop: a killed child with a large heap takes a moment to go
+                asyncio.get_running_loop().run_in_executor(None, _reap, pid)
+            except RuntimeError:  # no loop running: the kill is quick to wait for
+                _reap(pid)
 
     def kill(self) -> None:
         """Kill the child without waiting for it (the server is exiting: no loop to reap on)."""
