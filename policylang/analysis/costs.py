@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from ..ir.policy import Model, CheckedPolicy, Rule
+from ..ir.policy import CheckedPolicy, Model, Rule
 from ..ir.values import decimal_of
 
 MILLION = 1_000_000

@@ -17,7 +17,7 @@ import z3
 
 from ..ir.values import compare_sets, rational
 from ..ir import expr as e
-from ..ir.policy import Model, CheckedPolicy, Signal
+from ..ir.policy import CheckedPolicy, Model, Signal
 from ..ir.types import BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType, Type
 
 Z3Term: TypeAlias = Any

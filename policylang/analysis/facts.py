@@ -19,7 +19,7 @@ import z3
 from ..ir import expr as e
 from ..ir.boxes import LIMIT, Box, Interval, Number, Space, TooLarge, disjoint, domain_box, hull, key_signal, meet
 from ..ir.node import walk
-from ..ir.policy import CascadeTarget, Model, CheckedPolicy, RejectTarget, Rule
+from ..ir.policy import CascadeTarget, CheckedPolicy, Model, RejectTarget, Rule
 from ..source import Source, Span
 from .costs import fallback_closure
 from .encode import Encoder, Z3Term, as_bool

@@ -19,7 +19,7 @@ from ..codes import W201, W202
 from ..ir import surface as s
 from ..ir.boxes import Constraint, Interval
 from ..ir.node import Node
-from ..ir.policy import CascadeTarget, ModelTarget, CheckedPolicy, RejectTarget
+from ..ir.policy import CascadeTarget, CheckedPolicy, ModelTarget, RejectTarget
 from ..ir.types import describe, format_value
 from ..jsontext import decimal_text
 from ..passes.resolve import Label, Member, Symbol

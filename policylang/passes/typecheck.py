@@ -19,7 +19,7 @@ from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir import expr as e
 from ..ir import surface as s
 from ..ir.policy import (ERRORS, MODEL_FIELDS, REQUIRED_MODEL_FIELDS, Budget, Cascade, CascadeEdge,
-                         CascadeTarget, Fallback, Invariant, Model, ModelTarget, CheckedPolicy, RejectTarget,
+                         CascadeTarget, CheckedPolicy, Fallback, Invariant, Model, ModelTarget, RejectTarget,
                          Rule, Signal, Target, Test)
 from ..ir.types import (BOOL, BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType,
                         Type, describe, format_value, kind_of)

@@ -20,7 +20,7 @@ import jinja2
 
 from ..._version import __version__
 from ...ir import expr as e
-from ...ir.policy import Model, CheckedPolicy
+from ...ir.policy import CheckedPolicy, Model
 from ...ir.values import exact
 from .checks import SignalCheck, checks
 from .constants import Constants

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any, TypeAlias, assert_never
 
 from ...ir import expr as e
-from ...ir.policy import Model, CheckedPolicy, Rule
+from ...ir.policy import CheckedPolicy, Model, Rule
 from ...ir import values
 from . import support as rt
 from .checks import SignalCheck, Spec, checks

@@ -8,7 +8,7 @@ from typing import Any
 
 from ...ir import expr as e
 from ...ir.node import walk
-from ...ir.policy import CascadeTarget, Model, CheckedPolicy, Rule
+from ...ir.policy import CascadeTarget, CheckedPolicy, Model, Rule
 from ...ir.values import EXACT
 
 
