@@ -82,7 +82,12 @@ class Analysis:
 
     def _fork(self) -> None:
         ours, theirs = socket.socketpair()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
         if pid == 0:  # the child: never returns
             ours.close()
             _child(theirs, self.snapshot)
