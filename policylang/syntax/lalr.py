@@ -101,6 +101,8 @@ def _machine() -> _Machine:
     actions: list[dict[str, int]] = [{} for _ in range(max(table.states) + 1)]
     for state, row in table.states.items():
         for symbol, (action, arg) in row.items():
+            if symbol == "$END" and action is Shift:
+                raise AssertionError("the table shifts $END: the loop does not expect it")
             if symbol not in lexical_errors:
                 actions[state][symbol] = arg if action is Shift else ~index[arg]
     return _Machine(actions, rules, table.start_states["start"], table.end_states["start"])
@@ -118,17 +120,13 @@ def run(tokens: Sequence[Token]) -> Any:
     values: list[Any] = []
     push_state = states.append
     push_value = values.append
-    last = len(tokens) - 1
-    for position, token in enumerate(tokens):
+    for token in tokens:
         kind = token.type
-        at_end = position == last
         while True:
             act = actions[state].get(kind)
             if act is None:
                 return None
-            if act >= 0:
-                if at_end:
-                    return None  # $END never shifts
+            if act >= 0:  # never at $END: the table only reduces there (checked when read)
                 push_state(act)
                 push_value(token)
                 state = act
@@ -161,6 +159,6 @@ def run(tokens: Sequence[Token]) -> Any:
                 state = actions[states[-1]][origin]
                 push_state(state)
                 push_value(value)
-            if at_end and state == end_state:
+            if state == end_state and kind == "$END":
                 return values[-1]
     return None

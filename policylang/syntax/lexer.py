@@ -36,6 +36,8 @@ def _tables() -> _Tables:
     scanner = lexer.scanner  # BasicLexer builds it on first use
     if len(scanner._mres) != 1:
         raise AssertionError("the grammar's terminals no longer fit one regex")
+    if not scanner._mres[0].pattern.endswith("|(?P<BAD_CHAR>(?s:.))"):
+        raise AssertionError("BAD_CHAR (any character) is no longer the last resort: lexing could skip text")
     keywords: dict[str, str] = {}
     for terminal_type, callback in lexer.callback.items():
         if terminal_type != "NAME":
@@ -63,26 +65,29 @@ def tokens(text: str) -> list[Token]:
     # BAD_CHAR matches any character, so the matches tile the text with no gap
     for match in tables.pattern.finditer(text):
         kind = match.lastgroup
+        if kind in ignored:  # white space and comments: only the lines they end count
+            if kind in multiline:
+                value = match.group()
+                newlines = value.count("\n")
+                if newlines:
+                    line += newlines
+                    line_start = match.start() + value.rindex("\n") + 1
+            continue
         value = match.group()
-        start = match.start()
-        end = match.end()
-        column = start - line_start + 1
-        first_line = line
+        start, end = match.span()
+        token = new_token(Token, value)
+        token.start_pos = start
+        token.value = value
+        token.line = line
+        token.column = start - line_start + 1
         if kind in multiline:
             newlines = value.count("\n")
             if newlines:
                 line += newlines
                 line_start = start + value.rindex("\n") + 1
-        if kind in ignored:
-            continue
-        if kind == "NAME":
+        elif kind == "NAME":
             kind = keywords.get(value, kind)
-        token = new_token(Token, value)
         token.type = kind  # type: ignore[assignment]  # a terminal name: never None here
-        token.start_pos = start
-        token.value = value
-        token.line = first_line
-        token.column = column
         token.end_line = line
         token.end_column = end - line_start + 1
         token.end_pos = end
