@@ -293,7 +293,8 @@ class _Formatter:
                 return lambda: self.route(decl, start, end)
             case s.TestDecl():
                 return lambda: self.test(decl, start, end)
-        raise AssertionError(f"unknown declaration {decl.kind}")
+            case _:
+                assert_never(decl)
 
     # ---- declarations ---------------------------------------------------------------------------
 
