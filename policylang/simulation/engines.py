@@ -14,15 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..jsontext import read_record
-from ..ir.policy import CascadeTarget, CheckedPolicy, Rule
+from ..ir.policy import CascadeTarget, CheckedPolicy, Model, Rule
 from ..policy import Policy
 from ..serving import Walk, walk
 from . import lines
 from .report import Errors, Tally
 from .traffic import Broken, TrafficError, csv_header, format_of, normalized, parse_line, records, shallow
+
+if TYPE_CHECKING:  # the SQL back end is imported when the duckdb engine runs
+    from ..backends.sql.columns import Layout
 
 
 @dataclass(frozen=True)
@@ -416,9 +419,7 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
         raise TrafficError("the duckdb engine needs DuckDB: pip install 'policylang[duckdb]', "
                            "or use --engine python") from None
     from ..backends.sql import table_name  # noqa: F401  (the SQL back end, with no sqlglot needed)
-    from ..backends.sql.columns import Layout
-    from ..backends.sql.query import UNDECIDED, build
-    from ..backends.sql.text import string
+    from ..backends.sql.query import build
 
     ir = policy.ir
     kind = format_of(traffic)
@@ -426,57 +427,17 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
     connection.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout, into the report
     # a condition nests up to 1,000 levels (E006 past that), and its SQL a few more than that
     connection.execute("SET max_expression_depth = 10000")
-    path = string(str(traffic))
     notes: list[str] = []
     csv_broken = False
     try:
-        if kind == "parquet":
-            table = f"(SELECT *, file_row_number + 1 AS \"@p:row\" FROM read_parquet({path}, file_row_number = true))"
-            described = connection.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()
-            layout = Layout("typed", {name: sql_type for name, sql_type, *_ in described})
-        elif kind == "csv":
-            header = csv_header(traffic)  # a header Python refuses, DuckDB must not read (traffic.py)
-            reader = (f"read_csv({path}, all_varchar = true, header = true, delim = ',', quote = '\"', "
-                      f"escape = '\"', null_padding = true)")
-            try:
-                described = connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
-            except duckdb.Error:
-                described = []
-            if not header or len(described) != len(header):
-                # DuckDB cannot read the file as CSV (a quote left open, bytes that are not UTF-8),
-                # or found a row longer than the header: the python engine reads it, record by record
-                # or refusing it where it breaks, so that both engines report the same
-                return run_python(policy, traffic, baseline=baseline, down=down, by=by, progress=progress)
-            columns = {name: "VARCHAR" for name, *_ in described}
-            table = f"(SELECT *, row_number() OVER () AS \"@p:row\" FROM {reader})"
-            layout = Layout("csv", columns)
-        else:
-            delim, _ = lines.delimiter(traffic)
-            if delim is None:  # DuckDB's reader would split its lines otherwise (lines.py)
-                return run_python(policy, traffic, baseline=baseline, down=down, by=by, progress=progress)
-            table = lines.lines_sql(str(traffic), delim)  # with "@p:doubt": lines Python decides
-            layout = Layout("json", {"@p:doubt": "BOOLEAN"})
-        query = build(ir, layout, table, replay=by or "").text
+        source = _duckdb_source(connection, kind, traffic, duckdb.Error)
+        if source is None:  # a file DuckDB cannot read as Python does: the python engine reads it
+            return run_python(policy, traffic, baseline=baseline, down=down, by=by, progress=progress)
+        table, layout = source
         caps = sorted({r.cap_for(ir.model(m)) for r in ir.route for s in ir.steps(r)
                        for m in (s, *ir.fallback_closure(s))})
         base = ir.model(baseline) if baseline is not None else None
-        sums = [f"sum(coalesce(least(\"@p:otok\", {c}), {c})) AS \"out{c}\"" for c in caps]
-        if base is not None:
-            sums.append(f"sum(coalesce(least(\"@p:otok\", {base.max_output}), {base.max_output})) AS \"outbase\"")
-        if kind == "jsonl":
-            doubt = "\"@p:doubt\""
-        elif kind == "csv" and "@outcomes" in layout.columns:  # JSON text in a cell: doubted as a line is
-            doubt = lines.cell_doubt_sql("\"@outcomes\"")
-        else:
-            doubt = "false"
-        python = f"{doubt} OR \"@p:rule\" = {UNDECIDED} OR \"@p:climb\" <= -200"  # rows the python engine decides
-        grouped = (f"SELECT {doubt} AS doubt, \"@p:broken\" AS broken, \"@p:group\", \"@p:rule\", \"@p:climb\", "
-                   "\"@p:ocode\", \"@p:error\", \"@p:token_error\", count(*) AS n, min(\"@p:row\") AS first, "
-                   # the first row's signal even when it names none (arg_min would skip its null)
-                   "arg_min_null(coalesce(\"@p:error_signal\", \"@p:osignal\", \"@p:unheld\"), \"@p:row\") AS first_signal, "
-                   f"sum(\"@p:itok\") AS itok, count(\"@p:otok\") AS given, "
-                   f"list(\"@p:row\") FILTER (WHERE {python}) AS python"
-                   + "".join(f", {s}" for s in sums) + f" FROM (\n{query}) GROUP BY ALL")
+        grouped = _grouped_sql(build(ir, layout, table, replay=by or "").text, kind, layout, caps, base)
         query_rows = connection.execute(grouped)
         names = [d[0] for d in query_rows.description]
         rows = [dict(zip(names, row)) for row in query_rows.fetchall()]
@@ -497,6 +458,61 @@ def run_duckdb(policy: Policy, traffic: str, *, baseline: str | None, down: dict
             feeder.feed(location, record)
         feeder.finish()
     return run
+
+
+def _duckdb_source(connection: Any, kind: str, traffic: str, error: type[Exception]) -> tuple[str, Layout] | None:
+    """The table the query reads `traffic` from (each row numbered as `@p:row`) and its layout;
+    None for a file the python engine must read instead, so that both engines report the same:
+    a CSV file DuckDB cannot read (a quote left open, bytes that are not UTF-8, a row longer
+    than its header), or JSON lines whose line ends DuckDB's reader would split otherwise."""
+    from ..backends.sql.columns import Layout
+    from ..backends.sql.text import string
+
+    path = string(str(traffic))
+    if kind == "parquet":
+        table = f"(SELECT *, file_row_number + 1 AS \"@p:row\" FROM read_parquet({path}, file_row_number = true))"
+        described = connection.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()
+        return table, Layout("typed", {name: sql_type for name, sql_type, *_ in described})
+    if kind == "csv":
+        header = csv_header(traffic)  # a header Python refuses, DuckDB must not read (traffic.py)
+        reader = (f"read_csv({path}, all_varchar = true, header = true, delim = ',', quote = '\"', "
+                  f"escape = '\"', null_padding = true)")
+        try:
+            described = connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        except error:
+            described = []
+        if not header or len(described) != len(header):
+            return None
+        table = f"(SELECT *, row_number() OVER () AS \"@p:row\" FROM {reader})"
+        return table, Layout("csv", {name: "VARCHAR" for name, *_ in described})
+    delim, _ = lines.delimiter(traffic)
+    if delim is None:  # DuckDB's reader would split its lines otherwise (lines.py)
+        return None
+    return lines.lines_sql(str(traffic), delim), Layout("json", {"@p:doubt": "BOOLEAN"})  # "@p:doubt": lines Python decides
+
+
+def _grouped_sql(query: str, kind: str, layout: Layout, caps: list[int], base: Model | None) -> str:
+    """The decided rows of `query` grouped by what the tallies count, with the output tokens
+    summed at each cap (and the baseline's), and the rows the python engine decides listed."""
+    from ..backends.sql.query import UNDECIDED
+
+    sums = [f"sum(coalesce(least(\"@p:otok\", {c}), {c})) AS \"out{c}\"" for c in caps]
+    if base is not None:
+        sums.append(f"sum(coalesce(least(\"@p:otok\", {base.max_output}), {base.max_output})) AS \"outbase\"")
+    if kind == "jsonl":
+        doubt = "\"@p:doubt\""
+    elif kind == "csv" and "@outcomes" in layout.columns:  # JSON text in a cell: doubted as a line is
+        doubt = lines.cell_doubt_sql("\"@outcomes\"")
+    else:
+        doubt = "false"
+    python = f"{doubt} OR \"@p:rule\" = {UNDECIDED} OR \"@p:climb\" <= -200"  # rows the python engine decides
+    return (f"SELECT {doubt} AS doubt, \"@p:broken\" AS broken, \"@p:group\", \"@p:rule\", \"@p:climb\", "
+            "\"@p:ocode\", \"@p:error\", \"@p:token_error\", count(*) AS n, min(\"@p:row\") AS first, "
+            # the first row's signal even when it names none (arg_min would skip its null)
+            "arg_min_null(coalesce(\"@p:error_signal\", \"@p:osignal\", \"@p:unheld\"), \"@p:row\") AS first_signal, "
+            f"sum(\"@p:itok\") AS itok, count(\"@p:otok\") AS given, "
+            f"list(\"@p:row\") FILTER (WHERE {python}) AS python"
+            + "".join(f", {s}" for s in sums) + f" FROM (\n{query}) GROUP BY ALL")
 
 
 def _unreadable_csv(message: str) -> bool:
