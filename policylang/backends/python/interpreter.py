@@ -1,49 +1,34 @@
 """The interpreter: decisions straight from the typed IR, with no code generation.
 
-It walks the IR once, at load, into a plan: each condition a tree of closures (a conjunction
-of plain tests one closure), each signal's type test as data, the route as steps (and, for a
-keyed route, a chain of steps per value of the key). `decide` then validates the request and
-tries the steps in order; without validation the request over the defaults is the
-environment, and nothing is checked. It is the engine for hot reloads and debugging, and the
-checker replays every witness through it (`holds`, `evaluate`).
+It walks the IR once, at load, into a plan: each condition a tree of closures (the reference
+closures here, one case per node; the shapes most conditions are made of take the cheaper
+closures of fast_paths.py, which compute the same values), each signal's type test as data, the
+route as steps (and, for a keyed route, a chain of steps per value of the key). `decide` then
+validates the request and tries the steps in order; without validation the request over the
+defaults is the environment, and nothing is checked. It is the engine for hot reloads and
+debugging, and the checker replays every witness through it (`holds`, `evaluate`).
 """
 
 from __future__ import annotations
 
-import operator
-import sys
-from collections.abc import Callable, Iterable, Mapping
-from functools import partial
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias, assert_never
 
 from ...ir import expr as e
 from ...ir.policy import CheckedPolicy, Model, Rule
 from ...ir import values
 from . import support as rt
-from .checks import SignalCheck, Spec, checks
+from .checks import SignalCheck, checks
+from .fast_paths import ORDER, Closure, Env, FastTest, fast_closure, fast_test
 from .index import plan_dispatch
 from .lowering import split_deep
-from .plan import (Ladder, cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, narrow_number,
-                   serving_models)
+from .plan import Ladder, cost_terms, exact_arithmetic, fallback_table, has_input_tokens, ladder, serving_models
 
-Env = dict[str, Any]
-Closure = Callable[[Env, Model | None], Any]
 Step: TypeAlias = tuple[Closure | None, rt.Decision, bool]
 """One rule as `decide` tries it: its test (None: always), its decision, whether the decision
 carries the signals its escalations read."""
-FastTest: TypeAlias = tuple[type, Any, Any, frozenset[str] | None, Spec]
-"""(exact class, low, high, members or None, spec): one signal's common case, see `_fast_test`."""
-Atom: TypeAlias = tuple[str, Callable[[Any], Any]]
-"""(signal, test): a plain test of one signal's value, `test(env[signal])`; see `_atom`."""
 
 _MISSING = object()
-_ORDER = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-          ">=": operator.ge}
-_FLIPPED = {"==": operator.eq, "!=": operator.ne, "<": operator.gt, "<=": operator.ge, ">": operator.lt,
-            ">=": operator.le}
-"""`value OP constant` as `_FLIPPED[OP](constant, value)`: the same answer for every pair of
-values the engines compare (ints, floats, Decimals, strings, bools), and the same shape as a
-membership test, `operator.contains(members, value)`."""
 NO_RULE = rt.Decision(None, None, (), None, (), None)
 """What `decide` returns when no rule takes a request (only a policy with E204 can do that)."""
 
@@ -58,7 +43,7 @@ class Interpreter:
         self._defaults = {role: {c.name: c.default for c in found if not c.required}
                           for role, found in (("signal", self.signal_checks), ("outcome", self.outcome_checks))}
         self._fast: dict[str, tuple[dict[str, FastTest], dict[str, Any], int]] = {
-            role: ({c.name: _fast_test(c) for c in found}, self._defaults[role], len(found))
+            role: ({c.name: fast_test(c) for c in found}, self._defaults[role], len(found))
             for role, found in (("signal", self.signal_checks), ("outcome", self.outcome_checks))}
         """Per role: each declaration's fast test, the defaults, how many are declared."""
         self._signal_defaults = self._defaults["signal"]
@@ -148,7 +133,7 @@ class Interpreter:
 
         The common case costs what the request holds, not what the policy declares: defaults
         are valid, so only the values given are looked at, each by one exact-class-and-range
-        test (`_fast_test`), the rest (an int for a float, a float for money) by runtime
+        test (`fast_paths.fast_test`), the rest (an int for a float, a float for money) by runtime
         `_check`. Anything unusual (a fault, a missing required signal, a key that names no
         signal in strict mode) takes `_validate_in_order`, which finds the first fault in
         declaration order exactly as section 5 says.
@@ -225,6 +210,12 @@ class Interpreter:
         return run
 
     def _closure(self, x: e.AnyExpr) -> Closure:
+        fast = fast_closure(x, self._closure)  # the same value, cheaper (fast_paths.py)
+        return fast if fast is not None else self._reference(x)
+
+    def _reference(self, x: e.AnyExpr) -> Closure:
+        """The reference closure of `x`: one case per node, as section 4 defines its value
+        (its subexpressions may take fast paths)."""
         match x:
             case e.Const(value=value):
                 return lambda env, model: value
@@ -241,28 +232,9 @@ class Interpreter:
                     worst = terms.at(self._models[name].context)
                     return lambda env, model: worst
                 return lambda env, model: terms.at(env["input_tokens"])
-            case e.Compare(op=op, left=e.SignalRef(name=name), right=e.Const(value=value)) \
-                    if left_is_plain(x):
-                test, constant = _ORDER[op], narrow_number(value)
-                return lambda env, model: test(env[name], constant)
-            case e.InSet(element=e.SignalRef(name=name), members=members, negated=negated):
-                allowed = frozenset(members)
-                if negated:
-                    return lambda env, model: env[name] not in allowed
-                return lambda env, model: env[name] in allowed
-            case e.Not(operand=e.SignalRef(name=name)):
-                return lambda env, model: not env[name]
             case e.Not(operand=operand):
                 inner = self._closure(operand)
                 return lambda env, model: not inner(env, model)
-            case e.BoolOp(operands=operands) if _plain_conjunction(operands):
-                return _all_or_any(x.op, [atom for atom in map(_atom, operands) if atom is not None])
-            case e.BoolOp(op="and", operands=(first, second)):
-                a, b = self._closure(first), self._closure(second)
-                return lambda env, model: a(env, model) and b(env, model)
-            case e.BoolOp(op="or", operands=(first, second)):
-                a, b = self._closure(first), self._closure(second)
-                return lambda env, model: a(env, model) or b(env, model)
             case e.BoolOp(op="and", operands=operands):
                 parts = [self._closure(o) for o in operands]
 
@@ -287,7 +259,7 @@ class Interpreter:
                 lf, rf = self._closure(left), self._closure(right)
                 if left.type.kind == "set":
                     return lambda env, model: values.compare_sets(op, lf(env, model), rf(env, model))
-                test = _ORDER[op]
+                test = ORDER[op]
                 if exact_arithmetic(left) or exact_arithmetic(right):  # exact decimals, as the checker
                     dec = values.exact
                     return lambda env, model: test(dec(lf(env, model)), dec(rf(env, model)))
@@ -322,61 +294,5 @@ class Interpreter:
                 assert_never(x)
 
 
-def _atom(x: e.AnyExpr) -> Atom | None:
-    """A test of one signal that a C function decides: against a constant (`x > 3`, as
-    `3 < x`), membership (`x in {..}`), a bool signal or its negation; None for anything else."""
-    match x:
-        case e.Compare(op=op, left=e.SignalRef(name=name), right=e.Const(value=value)) if left_is_plain(x):
-            return name, partial(_FLIPPED[op], narrow_number(value))
-        case e.InSet(element=e.SignalRef(name=name), members=members, negated=False):
-            return name, frozenset(members).__contains__
-        case e.SignalRef(name=name) if x.type.kind == "bool":
-            return name, operator.truth
-        case e.Not(operand=e.SignalRef(name=name)):
-            return name, operator.not_
-    return None
-
-
-def _plain_conjunction(operands: tuple[e.AnyExpr, ...]) -> bool:
-    """Two or three plain tests (`_atom`), which one closure decides without nesting."""
-    return 2 <= len(operands) <= 3 and all(_atom(o) is not None for o in operands)
-
-
-def _all_or_any(op: str, atoms: list[Atom]) -> Closure:
-    """One closure for `a and b [and c]` (or `or`) of plain tests, left to right, short-circuit."""
-    if len(atoms) == 2:
-        (n1, t1), (n2, t2) = atoms
-        if op == "and":
-            return lambda env, model: t1(env[n1]) and t2(env[n2])
-        return lambda env, model: t1(env[n1]) or t2(env[n2])
-    (n1, t1), (n2, t2), (n3, t3) = atoms
-    if op == "and":
-        return lambda env, model: t1(env[n1]) and t2(env[n2]) and t3(env[n3])
-    return lambda env, model: t1(env[n1]) or t2(env[n2]) or t3(env[n3])
-
-
-def left_is_plain(x: e.Compare[e.AnyExpr]) -> bool:
-    """A comparison of a signal with a constant that Python's operators decide directly."""
-    return x.left.type.kind != "set"
-
-
 def _local(index: int) -> str:
     return f"@local{index}"  # '@' cannot start a signal name, so these keys never collide
-
-
-
-def _fast_test(check: SignalCheck) -> FastTest:
-    """(exact class, low, high, members, spec): a value of exactly that class inside
-    low..high (or among the members, for an enum) is valid as it is, with no conversion;
-    anything else goes to runtime `_check`. Unbounded ends are infinite, but the largest
-    finite float for a float signal, so that infinity and NaN fail the test; Decimal ends
-    are compared as the int or float of the same value (`narrow_number`)."""
-    if check.kind == "enum":
-        return (str, None, None, frozenset(check.members), check.spec)
-    if check.kind == "bool":
-        return (bool, False, True, None, check.spec)
-    unbounded = sys.float_info.max if check.kind == "float" else float("inf")
-    low = -unbounded if check.low is None else narrow_number(check.low)
-    high = unbounded if check.high is None else narrow_number(check.high)
-    # ints, money and durations: an int is exact; a float (read by its repr) or Decimal is checked
-    return (float if check.kind == "float" else int, low, high, None, check.spec)
