@@ -99,9 +99,13 @@ class Solver:
         self.z3 = z3.Solver()
         self.z3.set("timeout", TIMEOUT_MS)
         self._steps: set[int] = set()
+        self._domains: list[Any] = []
+        """What `__init__` and `with_outcomes` asserted: the domains, without the literals that
+        callers assert on `self.z3` to ask questions under assumptions."""
         for s in encoder.policy.signals:
             if s.role == "signal":
-                self.z3.add(*encoder.domain(s.name))
+                self._domains += encoder.domain(s.name)
+        self.z3.add(*self._domains)
         self.queries = 0
 
     def with_outcomes(self, step: int) -> None:
@@ -110,7 +114,9 @@ class Solver:
             self._steps.add(step)
             for s in self.encoder.policy.signals:
                 if s.role == "outcome":
-                    self.z3.add(*self.encoder.domain(s.name, step))
+                    domain = self.encoder.domain(s.name, step)
+                    self._domains += domain
+                    self.z3.add(*domain)
 
     # ---- decimal semantics --------------------------------------------------------------------
 
@@ -131,27 +137,36 @@ class Solver:
     def _all_decimal(model: z3.ModelRef, variables: list[Any]) -> bool:
         return all(decimal_of(_fraction(model.eval(v, model_completion=True))) is not None for v in variables)
 
-    def _decide(self, solver: z3.Solver, assumptions: list[Any]) -> _Answer:
+    def _decide(self, solver: z3.Solver, assumptions: list[Any], details: bool = True) -> _Answer:
         """sat or unsat for a request, with the model (sat) or the assumptions in the unsat
-        core: over the reals, and again on the grid where the reals' model needs a value that
-        no decimal is."""
+        core when `details` are asked for: over the reals, and again on the grid where the
+        reals' model needs a value that no decimal is. (A model or core over every literal
+        asserted so far costs z3 more than most questions do: each is fetched only when the
+        caller or the decimal check reads it.)"""
         answer = solver.check(*assumptions)
         variables = self._decimal_vars()
-        if answer == z3.sat and not self._all_decimal(solver.model(), variables):
-            solver.push()
-            try:
-                solver.add(*self._grid(variables))
-                return self._read(solver, solver.check(*assumptions))
-            finally:
-                solver.pop()
-        return self._read(solver, answer)
+        model = None
+        if answer == z3.sat and variables:
+            model = solver.model()
+            if not self._all_decimal(model, variables):
+                solver.push()
+                try:
+                    solver.add(*self._grid(variables))
+                    return self._read(solver, solver.check(*assumptions), None, details)
+                finally:
+                    solver.pop()
+        return self._read(solver, answer, model, details)
 
     @staticmethod
-    def _read(solver: z3.Solver, answer: Any) -> _Answer:
+    def _read(solver: z3.Solver, answer: Any, model: z3.ModelRef | None, details: bool) -> _Answer:
         if answer == z3.unknown:
             raise SolverError(_unknown(solver.reason_unknown()))
         if answer == z3.sat:
-            return _Answer(True, solver.model(), frozenset())
+            if model is None and details:
+                model = solver.model()
+            return _Answer(True, model, frozenset())
+        if not details:
+            return _Answer(False, None, frozenset())
         return _Answer(False, None, frozenset(c.get_id() for c in solver.unsat_core()))
 
     # ---- questions ----------------------------------------------------------------------------
@@ -161,7 +176,7 @@ class Solver:
         self.z3.push()
         try:
             self.z3.add(*[as_bool(t) for t in terms])
-            answer = self._decide(self.z3, [])
+            answer = self._decide(self.z3, [], want_model)
             if not answer.sat:
                 return None
             return answer.model if want_model else True
@@ -171,7 +186,7 @@ class Solver:
     def holds_under(self, literals: list[Any]) -> bool:
         """Whether the domains and these Boolean constants can all hold (assumptions)."""
         self.queries += 1
-        return self._decide(self.z3, literals).sat
+        return self._decide(self.z3, literals, False).sat
 
     def model(self, *terms: Any) -> z3.ModelRef | None:
         """A model of the domains and `terms` that a request can carry, or None when none."""
@@ -221,10 +236,12 @@ class Solver:
 
     def core(self, named: dict[str, Any], fixed: tuple[Any, ...] = ()) -> list[str]:
         """A minimal set of the named conditions that cannot hold together with the domains
-        and the `fixed` terms (all of them, if they can)."""
+        and the `fixed` terms (all of them, if they can). Asked of a solver of its own that
+        holds the domains alone, not the literals asserted for other questions: neither the
+        conditions nor `fixed` may read those."""
         probe = z3.Solver()
         probe.set("timeout", TIMEOUT_MS)
-        probe.add(*self.z3.assertions())
+        probe.add(*self._domains)
         probe.add(*[as_bool(t) for t in fixed])
         flags = {n: z3.Bool(f"@core:{n}") for n in named}
         for n in named:
@@ -239,7 +256,7 @@ class Solver:
             return keys
         core = [k for k in keys if literals[k].get_id() in answer.core]
         for k in list(core):  # deletion: keep only what is needed
-            if not self._decide(solver, [literals[m] for m in core if m != k]).sat:
+            if not self._decide(solver, [literals[m] for m in core if m != k], False).sat:
                 core.remove(k)
         return core
 
