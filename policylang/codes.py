@@ -15,6 +15,7 @@ DiagnosticCode = Literal[
     "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E101", "E102", "E103",
     "E104", "E105", "E106", "E107", "E108", "E109", "E110", "E111", "E112", "W201", "W202", "W203",
     "E204", "W205", "W206", "E301", "E302", "E303", "E304", "E305", "W306", "E307", "E308", "E900",
+    "E901",
 ]
 """The text of every registered diagnostic code: `Diagnostic.code` is one (the registry below
 and this list are checked to agree when this module is imported)."""
@@ -101,13 +102,14 @@ E307 = Code("E307", "fallback cycle", _E, help=True)
 E308 = Code("E308", "two fallbacks for one error", _E, help=True)
 # the checker itself
 E900 = Code("E900", "internal checker error", _E, help=True)
+E901 = Code("E901", "not decided in time", _E, help=True)
 
 CODES: dict[str, Code] = {c.code: c for c in (
     E001, E002, E003, E004, E005, E006, E007, E008, E009,
     E101, E102, E103, E104, E105, E106, E107, E108, E109, E110, E111, E112,
     W201, W202, W203, E204, W205, W206,
     E301, E302, E303, E304, E305, W306, E307, E308,
-    E900,
+    E900, E901,
 )}
 """Every code, by its text."""
 

@@ -22,8 +22,11 @@ from typing import Any, assert_never
 
 import z3
 
+from ..ir import expr as e
 from ..ir.types import BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType
 from ..ir.values import EXACT, decimal_of
+from ..source import Span
+from .budget import clock, current
 from .encode import Encoder, as_bool
 
 GRID_DIGITS = 324
@@ -49,6 +52,17 @@ class _Answer:
 
 class SolverError(RuntimeError):
     """z3 could not decide a question (it answered `unknown`): never guessed around."""
+
+
+class Undecided(SolverError):
+    """The policy's solver time (`--timeout`, analysis/budget.py) ran out before z3 decided a
+    question: reported as E901 at `span`, the condition the question was about (None when
+    no condition of the policy is in it)."""
+
+    def __init__(self, seconds: float, span: Span | None) -> None:
+        super().__init__(f"not decided within the --timeout of {seconds:g} s")
+        self.seconds = seconds
+        self.span = span
 
 
 class NoDouble(Exception):
@@ -137,13 +151,75 @@ class Solver:
     def _all_decimal(model: z3.ModelRef, variables: list[Any]) -> bool:
         return all(decimal_of(_fraction(model.eval(v, model_completion=True))) is not None for v in variables)
 
-    def _decide(self, solver: z3.Solver, assumptions: list[Any], details: bool = True) -> _Answer:
+    def _check(self, solver: z3.Solver | z3.Optimize, assumptions: list[Any], about: tuple[Any, ...]) -> Any:
+        """z3's answer, within what is left of the policy's solver time when `--timeout` set a
+        budget (else within z3's ceiling alone); Undecided, located at the first condition of
+        `about` (terms, or literals asserted to mean one), when the budget runs out first."""
+        budget = current()
+        if budget is None:
+            return solver.check(*assumptions)
+        left = budget.left(self.encoder)
+        if left > 0:
+            solver.set("timeout", max(1, min(TIMEOUT_MS, int(left * 1000))))
+            start = clock()
+            try:
+                answer = solver.check(*assumptions)
+            finally:
+                budget.spend(self.encoder, clock() - start)
+            if answer != z3.unknown or solver.reason_unknown() not in ("timeout", "canceled"):
+                return answer
+        raise Undecided(budget.seconds, self._subject(about))
+
+    def _subject(self, about: tuple[Any, ...]) -> Span | None:
+        """The span of the first rule condition, conjunct or cascade edge condition that one
+        of `about` is (or is the negation of, or is a literal asserted to mean). Built only
+        when a question runs out of time: the conditions are encoded again, and z3 shares
+        equal terms, so the ids agree."""
+        spans: dict[int, Span] = {}
+
+        def note(x: Any, step: int | None = None) -> None:
+            try:
+                term = self.encoder.encode(x, step)
+            except (ValueError, KeyError):  # model fields: an invariant's, not a request's
+                return
+            if z3.is_expr(term):
+                spans.setdefault(term.get_id(), x.span)
+
+        policy = self.encoder.policy
+        for rule in policy.rules:
+            if rule.condition is not None:
+                note(rule.condition)
+                parts = [rule.condition]
+                while parts:
+                    part = parts.pop(0)
+                    if isinstance(part, e.BoolOp) and part.op == "and":
+                        parts += list(part.operands)
+                    note(part)
+        for cascade in policy.cascades:
+            for k, edge in enumerate(cascade.edges):
+                note(edge.condition, k)
+        definitions = {a.arg(0).get_id(): a.arg(1) for a in self.z3.assertions()
+                       if z3.is_eq(a) and z3.is_const(a.arg(0)) and str(a.arg(0)).startswith("@")}
+        for term in about:
+            if not z3.is_expr(term):
+                continue
+            term = definitions.get(term.get_id(), term)
+            if z3.is_not(term):
+                term = term.arg(0)
+            found = spans.get(term.get_id())
+            if found is not None:
+                return found
+        return None
+
+    def _decide(self, solver: z3.Solver, assumptions: list[Any], details: bool = True,
+                about: tuple[Any, ...] = ()) -> _Answer:
         """sat or unsat for a request, with the model (sat) or the assumptions in the unsat
         core when `details` are asked for: over the reals, and again on the grid where the
         reals' model needs a value that no decimal is. (A model or core over every literal
         asserted so far costs z3 more than most questions do: each is fetched only when the
         caller or the decimal check reads it.)"""
-        answer = solver.check(*assumptions)
+        about = about or tuple(assumptions)
+        answer = self._check(solver, assumptions, about)
         variables = self._decimal_vars()
         model = None
         if answer == z3.sat and variables:
@@ -152,7 +228,7 @@ class Solver:
                 solver.push()
                 try:
                     solver.add(*self._grid(variables))
-                    return self._read(solver, solver.check(*assumptions), None, details)
+                    return self._read(solver, self._check(solver, assumptions, about), None, details)
                 finally:
                     solver.pop()
         return self._read(solver, answer, model, details)
@@ -176,7 +252,7 @@ class Solver:
         self.z3.push()
         try:
             self.z3.add(*[as_bool(t) for t in terms])
-            answer = self._decide(self.z3, [], want_model)
+            answer = self._decide(self.z3, [], want_model, terms)
             if not answer.sat:
                 return None
             return answer.model if want_model else True
@@ -213,7 +289,7 @@ class Solver:
         if on_grid:
             opt.add(*self._grid(self._decimal_vars()))
         handle = opt.maximize(objective)
-        answer = opt.check()
+        answer = self._check(opt, [], terms)
         if answer == z3.unknown:
             raise SolverError(_unknown(opt.reason_unknown()))
         if answer != z3.sat:
@@ -230,7 +306,7 @@ class Solver:
         self.z3.push()
         try:
             self.z3.add(*[as_bool(t) for t in fixed])
-            return self._core(self.z3, literals)
+            return self._core(self.z3, literals, fixed)
         finally:
             self.z3.pop()
 
@@ -246,17 +322,18 @@ class Solver:
         flags = {n: z3.Bool(f"@core:{n}") for n in named}
         for n in named:
             probe.add(z3.Implies(flags[n], as_bool(named[n])))
-        found: list[str] = self._core(probe, flags)
+        found: list[str] = self._core(probe, flags, (*named.values(), *fixed))
         return found
 
-    def _core(self, solver: z3.Solver, literals: dict[Any, Any]) -> list[Any]:
+    def _core(self, solver: z3.Solver, literals: dict[Any, Any], about: tuple[Any, ...]) -> list[Any]:
         keys = list(literals)
-        answer = self._decide(solver, list(literals.values()))
+        about = (*about, *literals.values())
+        answer = self._decide(solver, list(literals.values()), about=about)
         if answer.sat:
             return keys
         core = [k for k in keys if literals[k].get_id() in answer.core]
         for k in list(core):  # deletion: keep only what is needed
-            if not self._decide(solver, [literals[m] for m in core if m != k], False).sat:
+            if not self._decide(solver, [literals[m] for m in core if m != k], False, about).sat:
                 core.remove(k)
         return core
 
@@ -299,7 +376,7 @@ class Solver:
                 self.z3.add(z3.Implies(flag, preference))
             flags = list(preferences)
             while True:
-                answer = self._decide(self.z3, flags)
+                answer = self._decide(self.z3, flags, about=terms)
                 if answer.model is not None:
                     return answer.model
                 core = answer.core

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ..analysis.budget import solver_time_limit
 from ..codes import E009
 from ..diagnostics import render_json_result, render_sarif, render_text, summary_line
 from ..linting import lint as lint_files
@@ -23,11 +24,15 @@ from .progress import files_label, progress_shown
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
               help="text for people, json for tools, sarif for code scanning")
 @click.option("--deny-warnings", is_flag=True, help="exit 1 on warnings too")
-def lint(files: tuple[str, ...], fmt: str, deny_warnings: bool) -> None:
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="the most solver time each file's analyses may take in all; a question still open "
+                   "then is reported as E901 at its condition")
+def lint(files: tuple[str, ...], fmt: str, deny_warnings: bool, timeout: float | None = None) -> None:
     """Run every check on FILES and report what they find."""
     guard_sizes("lint", files)
-    with progress_shown(files_label(files)):
-        result = lint_files(files)
+    with solver_time_limit(timeout):
+        with progress_shown(files_label(files)):
+            result = lint_files(files)
     for message in result.unreadable.values():
         click.echo(f"error: {message}", err=True)
     if fmt == "json":
@@ -61,8 +66,12 @@ def lint(files: tuple[str, ...], fmt: str, deny_warnings: bool) -> None:
 @click.option("--table", default="requests", show_default=True, help="SQL only: the table of requests")
 @click.option("--columns", metavar="NAME[:TYPE],...",
               help="SQL only: the table's columns (default: one per signal, @outcomes, @output_tokens)")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="the most solver time the analyses may take in all; a question still open then is "
+                   "an error (E901) at its condition, and nothing is written")
 def compile_(file: str, output: str | None, check_only: bool, bytecode: bool = True, target: str = "python",
-             dialect: str = "duckdb", table: str = "requests", columns: str | None = None) -> None:
+             dialect: str = "duckdb", table: str = "requests", columns: str | None = None,
+             timeout: float | None = None) -> None:
     """Compile FILE to a standalone Python module (standard library only), or with
     `--target sql` to one SELECT that decides every row of a table of requests.
 
@@ -74,11 +83,14 @@ def compile_(file: str, output: str | None, check_only: bool, bytecode: bool = T
             fail_usage("--check is for --target python")
         from .simulate import write_sql
 
-        write_sql(file, output, dialect, table, columns)
+        with solver_time_limit(timeout):
+            write_sql(file, output, dialect, table, columns)
         return
     if check_only and not output:
         fail_usage("--check needs -o OUTPUT, the module to compare")
-    source = load_or_exit(file).to_python()
+    with solver_time_limit(timeout):
+        policy = load_or_exit(file)
+    source = policy.to_python()
     if check_only:
         assert output is not None
         try:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..analysis.facts import Facts, WitnessMismatch
-from ..analysis.solver import SolverError
+from ..analysis.solver import SolverError, Undecided
 from ..backends.python.interpreter import Interpreter
-from ..codes import E900
+from ..codes import E900, E901
 from ..diagnostics import Diagnostic, diagnostic
 from ..ir.policy import CheckedPolicy
 from ..progress import report
@@ -24,6 +24,13 @@ from .invariants import check_invariants
 from .rules import check_rules
 
 Analysis = Callable[[Facts], list[Diagnostic]]
+
+_CHECKS = {
+    "check_fallbacks": "fallbacks (E307, E308)", "check_cascades": "cascades (W206, W306)",
+    "check_rules": "rules (W201-W205)", "check_context": "context windows (E303)",
+    "check_budgets": "budgets (E301, E302)", "check_invariants": "invariants (E304)",
+}
+"""What each analysis checks, for E901's message."""
 
 ANALYSES: tuple[Analysis, ...] = (
     check_fallbacks,  # E307, E308
@@ -45,6 +52,12 @@ def run_analyses(policy: CheckedPolicy, sources: dict[str, Source], *, warnings:
         report(analysis.__name__.removeprefix("check_"))  # the stage; rules also counts its rules
         try:
             found += analysis(facts)
+        except Undecided as exc:  # --timeout: said where, and the other checks go on
+            found.append(diagnostic(
+                E901, f"{_CHECKS.get(analysis.__name__, analysis.__name__)} not decided in time: the solver stopped "
+                      f"at a question about this condition ({exc})", exc.span or policy.span,
+                help="raise --timeout, or simplify the condition; the other checks' findings stand",
+            ))
         except (WitnessMismatch, SolverError) as exc:  # a checker bug: say so, never guess
             found.append(diagnostic(
                 E900, f"internal checker error in {analysis.__name__}: {exc}", policy.span,
