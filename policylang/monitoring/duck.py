@@ -20,17 +20,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .reading import ENDS, PARQUET, read_line, records
+from ..backends.sql.text import ident, string
+from .reading import ENDS, PARQUET, PLAIN_MONEY, PLAIN_TIME, read_line, records
 from .tally import QUANTILES, Counting, Options, Tally, note, scope_filter
-
-TIME_Z = r"[0-9]{4}-[0-9][0-9]-[0-9][0-9]T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z"
-MONEY = r"[0-9]{1,12}(\.[0-9]{1,18})?"
-SAFE = 9007199254740992  # 2**53
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
 
 STRUCTURE = ('{"event": "JSON", "time": "JSON", "policy": "JSON", "policy_sha256": "JSON", "rule": "JSON", '
              '"end": "JSON", "path": ["JSON"], "cost": "JSON", "seconds": "JSON", "signals": "JSON", "arm": "JSON", '
@@ -65,13 +57,13 @@ def _text(x: str) -> str:
 
 
 def _int(x: str) -> str:
-    return f"coalesce(regexp_full_match({x}, {_q(INT_TEXT)}), false)"
+    return f"coalesce(regexp_full_match({x}, {string(INT_TEXT)}), false)"
 
 
 def _number(x: str, non_negative: bool) -> str:
     """A finite JSON number that is exactly the double Python's float() makes of it."""
     floor = f" AND TRY_CAST({x} AS DOUBLE) >= 0" if non_negative else ""
-    return (f"(coalesce({_int(x)} OR (regexp_full_match({x}, {_q(NUMBER_TEXT)}) AND isfinite(TRY_CAST({x} AS DOUBLE))), "
+    return (f"(coalesce({_int(x)} OR (regexp_full_match({x}, {string(NUMBER_TEXT)}) AND isfinite(TRY_CAST({x} AS DOUBLE))), "
             f"false){floor})")
 
 
@@ -80,17 +72,13 @@ def _once(keys: str) -> str:
     return f"coalesce(len({keys}) = len(list_distinct({keys})), true)"
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _group_sql(by: str | None) -> tuple[str, str]:
     """(the group's SQL value, the condition that SQL reads it as `group_key` does)."""
     if by is None:
         return "NULL::VARCHAR", "true"
     if by in ("arm", "policy"):
         return _text(f"j.{by}"), "true"
-    g = f"json_transform(j.signals, {_q(chr(123) + json.dumps(by) + ': ' + chr(34) + 'JSON' + chr(34) + chr(125))}).{_ident(by)}::VARCHAR"
+    g = f"json_transform(j.signals, {string(chr(123) + json.dumps(by) + ': ' + chr(34) + 'JSON' + chr(34) + chr(125))}).{ident(by)}::VARCHAR"
     value = (f"CASE WHEN {_none(g)} THEN NULL WHEN {_str(g)} THEN {_text(g)} ELSE {g} END")
     plain = f"({_none(g)} OR {_str(g)} OR {g} IN ('true', 'false') OR {_int(g)})"
     return value, plain
@@ -113,24 +101,24 @@ def facts_sql(readers: list[tuple[int, str]], options: Options) -> list[str]:
     with `kind` ('run', 'start' or 'other': for Python) and, for runs, their facts as columns.
     `kind` is written once in the SELECT, so that DuckDB evaluates its checks once; the parse
     (`j`) is a column of the subquery, computed once per line."""
-    ends = ", ".join(_q(e) for e in ENDS)
+    ends = ", ".join(string(e) for e in ENDS)
     attempt_ok = (f"a.model IS NOT NULL AND {_str('a.model')} AND {_int('a.step')} "
                   f"AND ({_none('a.error')} OR {_str('a.error')}) AND ({_none('a.skipped')} OR {_str('a.skipped')}) "
-                  f"AND (a.cost IS NULL OR ({_str('a.cost')} AND regexp_full_match({_text('a.cost')}, {_q(MONEY)}))) "
+                  f"AND (a.cost IS NULL OR ({_str('a.cost')} AND regexp_full_match({_text('a.cost')}, {string(PLAIN_MONEY)}))) "
                   f"AND ({_none('a.ttft')} OR {_number('a.ttft', True)}) "
                   f"AND ({_none('a.outcomes')} OR ({_is('a.outcomes', '{')} AND {_once('json_keys(a.outcomes)')}))")
     shadow_ok = (f"coalesce(list_bool_and(list_transform(j.shadow, lambda s: {_is('s', chr(123))} "
-                 f"AND {_once('json_keys(s)')} AND {_str(chr(40) + 's->' + _q('$.policy') + chr(41))} "
-                 f"AND ({_none('(s->' + _q('$.rule') + ')')} OR {_str('(s->' + _q('$.rule') + ')')}))), true)")
+                 f"AND {_once('json_keys(s)')} AND {_str(chr(40) + 's->' + string('$.policy') + chr(41))} "
+                 f"AND ({_none('(s->' + string('$.rule') + ')')} OR {_str('(s->' + string('$.rule') + ')')}))), true)")
     group, group_ok = _group_sql(options.by)
     time_text = _text("j.time")
     run_ok = f"""({_none('j.event')} OR ({_str('j.event')} AND {_text('j.event')} = 'end'))
-        AND {_str('j.time')} AND regexp_full_match({time_text}, {_q(TIME_Z)})
+        AND {_str('j.time')} AND regexp_full_match({time_text}, {string(PLAIN_TIME)})
         AND TRY_CAST({time_text} AS TIMESTAMPTZ) IS NOT NULL
         AND {_str('j.policy')} AND ({_none('j.policy_sha256')} OR {_str('j.policy_sha256')})
         AND ({_none('j.rule')} OR {_str('j.rule')}) AND {_str('j.end')} AND {_text('j.end')} IN ({ends})
         AND j.path IS NOT NULL AND coalesce(list_bool_and(list_transform(j.path, lambda m: {_str('m')})), true)
-        AND {_str('j.cost')} AND regexp_full_match({_text('j.cost')}, {_q(MONEY)})
+        AND {_str('j.cost')} AND regexp_full_match({_text('j.cost')}, {string(PLAIN_MONEY)})
         AND ({_none('j.seconds')} OR {_number('j.seconds', True)})
         AND ({_none('j.signals')} OR ({_is('j.signals', chr(123))} AND {_once('json_keys(j.signals)')}))
         AND ({_none('j.arm')} OR {_str('j.arm')}) AND ({_none('j.run_id')} OR {_str('j.run_id')})
@@ -156,7 +144,7 @@ def facts_sql(readers: list[tuple[int, str]], options: Options) -> list[str]:
         f"SELECT {index} AS f, r, doubt, topkeys, akeys, j FROM (SELECT row_number() OVER () AS r, * FROM ("
         f"SELECT (line IS NULL OR trim(line, ' \t\r') = '') AS blank, {doubt_sql()} AS doubt, "
         f"try(json_keys(line)) AS topkeys, try(json_keys(line, '$.attempts[*]')) AS akeys, "
-        f"try(json_transform(line, {_q(STRUCTURE)})) AS j FROM {reader})) WHERE NOT blank"
+        f"try(json_transform(line, {string(STRUCTURE)})) AS j FROM {reader})) WHERE NOT blank"
         for index, reader in readers)
     kind = (f"CASE WHEN doubt OR j IS NULL THEN 'other' WHEN {start_ok} THEN 'start' WHEN {run_ok} AND {outcome_ok} "
             f"THEN 'run' ELSE 'other' END")
@@ -187,7 +175,6 @@ def sources(files: list[Path], by: str | None) -> tuple[list[tuple[int, str]], l
     """(index, SQL reader of its lines) for the JSON lines files DuckDB reads, SELECTs of the
     facts of the Parquet files it reads, and the indexes of the files the python engine reads
     whole (those DuckDB's reader would split otherwise, Parquet of other types)."""
-    from ..backends.sql.text import string
     from ..simulation import lines
     from .parquet import parquet_sql, typed
 
@@ -287,7 +274,7 @@ def _where(options: Options) -> str:
     if options.until is not None:
         conditions.append(f"t < {options.until}")
     if options.policy is not None:
-        conditions.append(f"policy = {_q(options.policy)}")
+        conditions.append(f"policy = {string(options.policy)}")
     return " AND ".join(conditions)
 
 
@@ -304,17 +291,17 @@ def _aggregate(connection: Any, tally: Tally, options: Options) -> None:
     tally.outside += q(f"SELECT count(*) FROM facts WHERE kind = 'run' AND NOT ({' AND '.join(window)})").fetchone()[0]
     if options.policy is not None:
         tally.skipped_policy += q(f"SELECT count(*) FROM facts WHERE {' AND '.join(window)} AND policy <> "
-                                  f"{_q(options.policy)}").fetchone()[0]
+                                  f"{string(options.policy)}").fetchone()[0]
     where = _where(options)
     for policy, n, f, r in q(f"SELECT policy, count(*), arg_min(f, (f, r)), arg_min(r, (f, r)) FROM facts WHERE {where} "
                              "GROUP BY policy").fetchall():
         note(tally.policies, policy, (int(f), int(r)), int(n))
     if options.sha256 is not None:
         for sha, n, f, r in q(f"SELECT sha256, count(*), arg_min(f, (f, r)), arg_min(r, (f, r)) FROM facts WHERE {where} "
-                              f"AND sha256 IS NOT NULL AND sha256 <> {_q(options.sha256)} GROUP BY sha256").fetchall():
+                              f"AND sha256 IS NOT NULL AND sha256 <> {string(options.sha256)} GROUP BY sha256").fetchall():
             note(tally.versions, sha, (int(f), int(r)), int(n))
     if options.signals is not None:
-        known = "[" + ", ".join(_q(s) for s in sorted(options.signals)) + "]"
+        known = "[" + ", ".join(string(s) for s in sorted(options.signals)) + "]"
         for name, n, f, r in q(f"SELECT name, count(*), arg_min(f, (f, r)), arg_min(r, (f, r)) FROM (SELECT f, r, "
                                f"unnest(signal_names) AS name FROM facts WHERE {where}) WHERE NOT list_contains({known}, name) "
                                "GROUP BY name").fetchall():
@@ -323,7 +310,7 @@ def _aggregate(connection: Any, tally: Tally, options: Options) -> None:
     falls = ("coalesce(list_filter(list_transform(range(1, len(attempts)), lambda i: CASE WHEN attempts[i].error IS NOT NULL "
              "AND attempts[i + 1].step = attempts[i].step AND attempts[i + 1].model <> attempts[i].model "
              "THEN {'model': attempts[i].model, 'error': attempts[i].error} END), lambda x: x IS NOT NULL), [])")
-    success = (f"list_filter(outcomes, lambda o: o.name = {_q(options.success)})[1].b" if options.success is not None
+    success = (f"list_filter(outcomes, lambda o: o.name = {string(options.success)})[1].b" if options.success is not None
                else "NULL::BOOLEAN")
     q(f"CREATE TEMP VIEW counted AS SELECT *, {bucket} AS bucket, {falls} AS falls, {success} AS success "
       f"FROM facts WHERE {where}")
@@ -421,7 +408,7 @@ def _quantiles(connection: Any, tally: Tally, options: Options, counting: Counti
     keep = scope_filter(options)
     for scope, column in scopes:
         parts = [f"SELECT what, {column} AS key, value, 1 AS n FROM ({p})" for p in plain]
-        parts.append(f"SELECT what, key, value, n FROM py_values WHERE scope = {_q(scope)}")
+        parts.append(f"SELECT what, key, value, n FROM py_values WHERE scope = {string(scope)}")
         union = " UNION ALL ".join(parts)
         ranked = (f"SELECT what, key, value, sum(n) OVER (PARTITION BY what, key ORDER BY value ROWS UNBOUNDED PRECEDING) "
                   f"AS upto, sum(n) OVER (PARTITION BY what, key) AS total FROM (SELECT what, key, value, sum(n) AS n "

@@ -89,23 +89,23 @@ def parquet_sql(index: int, path: Path, schema: Any, by: str | None) -> str:
     """A SELECT of the `facts` columns (duck.FACTS) over the file, for a schema `typed` accepts."""
     import pyarrow as pa
 
-    from ..backends.sql.text import string
-    from .duck import MONEY, SAFE, TIME_Z, _ident, _q
+    from ..backends.sql.text import ident, string
+    from .reading import PLAIN_MONEY, PLAIN_TIME, SAFE_INTEGER
 
     def column(name: str) -> str:
         kind = _field(schema, name)
-        return "NULL" if kind is None or pa.types.is_null(kind) else _ident(name)
+        return "NULL" if kind is None or pa.types.is_null(kind) else ident(name)
 
     def member(struct: Any, value: str, name: str) -> str:
         kind = _field(struct, name) if struct is not None else None
-        return "NULL" if kind is None or pa.types.is_null(kind) else f"{value}.{_ident(name)}"
+        return "NULL" if kind is None or pa.types.is_null(kind) else f"{value}.{ident(name)}"
 
     def number_ok(kind: Any, value: str, non_negative: bool) -> str:
         if kind is None or pa.types.is_null(kind):
             return "true"
         floor = f" AND {value} >= 0" if non_negative else ""
         if pa.types.is_int64(kind):
-            return f"({value} IS NULL OR (abs({value}) <= {SAFE}{floor}))"
+            return f"({value} IS NULL OR (abs({value}) <= {SAFE_INTEGER}{floor}))"
         return f"({value} IS NULL OR (isfinite({value}){floor}))"
 
     time, cost, end = column("time"), column("cost"), column("end")
@@ -119,17 +119,17 @@ def parquet_sql(index: int, path: Path, schema: Any, by: str | None) -> str:
         if outcomes is not None and pa.types.is_struct(outcomes) else [])
     a_cost, a_ttft = member(attempt, "a", "cost"), member(attempt, "a", "ttft")
     attempt_ok = (f"a IS NOT NULL AND {member(attempt, 'a', 'model')} IS NOT NULL AND {member(attempt, 'a', 'step')} IS NOT NULL "
-                  f"AND ({a_cost} IS NULL OR regexp_full_match({a_cost}, {_q(MONEY)})) "
+                  f"AND ({a_cost} IS NULL OR regexp_full_match({a_cost}, {string(PLAIN_MONEY)})) "
                   f"AND {number_ok(_field(attempt, 'ttft') if attempt else None, a_ttft, True)}")
     answered = f"{member(attempt, 'a', 'error')} IS NULL AND {member(attempt, 'a', 'skipped')} IS NULL"
     final = f"list_filter({column('attempts')}, lambda a: {answered})[-1]"
     entries, entries_ok = [], []
     for name, kind in outcome_fields:
-        value = f"{final}.{_ident('outcomes')}.{_ident(name)}"
+        value = f"{final}.{ident('outcomes')}.{ident(name)}"
         if pa.types.is_boolean(kind):
-            entries.append(f"{{'name': {_q(name)}, 'b': {value}, 'x': NULL::DOUBLE}}")
+            entries.append(f"{{'name': {string(name)}, 'b': {value}, 'x': NULL::DOUBLE}}")
         elif pa.types.is_int64(kind) or pa.types.is_floating(kind) and pa.types.is_float64(kind):
-            entries.append(f"{{'name': {_q(name)}, 'b': NULL::BOOLEAN, 'x': {value}::DOUBLE}}")
+            entries.append(f"{{'name': {string(name)}, 'b': NULL::BOOLEAN, 'x': {value}::DOUBLE}}")
             entries_ok.append(number_ok(kind, value, False))
     outcome_list = (f"list_filter([{', '.join(entries)}], lambda o: o.b IS NOT NULL OR o.x IS NOT NULL)"
                     if entries else "[]")
@@ -139,21 +139,21 @@ def parquet_sql(index: int, path: Path, schema: Any, by: str | None) -> str:
         group = column(by)
     else:
         kind = _field(signals, by) if signals is not None else None
-        value = f"{column('signals')}.{_ident(by)}"
+        value = f"{column('signals')}.{ident(by)}"
         if kind is None or pa.types.is_null(kind):
             group = "NULL::VARCHAR"
         elif pa.types.is_boolean(kind):
             group = f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' END"
         else:
             group = f"CAST({value} AS VARCHAR)"
-    names = "[" + ", ".join(_q(n) for n in (signals.names if signals is not None else [])) + "]::VARCHAR[]"
-    ends = ", ".join(_q(e) for e in ENDS)
+    names = "[" + ", ".join(string(n) for n in (signals.names if signals is not None else [])) + "]::VARCHAR[]"
+    ends = ", ".join(string(e) for e in ENDS)
     seconds = column("seconds")
     run_ok = f"""({column('event')} IS NULL OR {column('event')} = 'end')
-        AND regexp_full_match({time}, {_q(TIME_Z)}) AND TRY_CAST({time} AS TIMESTAMPTZ) IS NOT NULL
+        AND regexp_full_match({time}, {string(PLAIN_TIME)}) AND TRY_CAST({time} AS TIMESTAMPTZ) IS NOT NULL
         AND {column('policy')} IS NOT NULL AND {end} IN ({ends})
         AND {column('path')} IS NOT NULL AND coalesce(list_bool_and(list_transform({column('path')}, lambda m: m IS NOT NULL)), true)
-        AND regexp_full_match({cost}, {_q(MONEY)})
+        AND regexp_full_match({cost}, {string(PLAIN_MONEY)})
         AND {number_ok(_field(schema, 'seconds'), seconds, True)}
         AND {column('attempts')} IS NOT NULL
         AND coalesce(list_bool_and(list_transform({column('attempts')}, lambda a: {attempt_ok})), true)

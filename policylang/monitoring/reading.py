@@ -42,6 +42,14 @@ TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,6})?(Z|[+-
 MONEY = re.compile(r"[0-9]+(\.[0-9]+)?")
 """A cost: an exact, non-negative decimal string ('0.0001305')."""
 
+PLAIN_TIME = r"[0-9]{4}-[0-9][0-9]-[0-9][0-9]T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z"
+"""A `time` the SQL readers (duck.py, parquet.py) read themselves, as SQL: in UTC; any other
+time `facts` reads."""
+PLAIN_MONEY = r"[0-9]{1,12}(\.[0-9]{1,18})?"
+"""A cost the SQL readers sum exactly themselves; a longer one `facts` reads."""
+SAFE_INTEGER = 9007199254740992
+"""2**53: the integers up to it a double holds exactly, so the SQL readers take them as numbers."""
+
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
