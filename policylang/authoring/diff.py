@@ -34,8 +34,8 @@ from ..ir.values import EXACT
 from ..jsontext import RecordError, decimal_text, dumps, json_kind, read_record
 from ..policy import Policy
 from ..serving import walk
-from ..source import Span
 from .diff_budgets import BudgetDiff, budgets, notes, shape
+from .diff_parts import DiffError as DiffError, Entry, PairTraffic
 from .diff_climbs import ClimbChange, climb_change, climbs, path
 from .diff_findings import Findings, findings
 from .diff_outcomes import outcome_acceptance
@@ -54,43 +54,7 @@ FIELDS = ("model", "steps", "max_output", "caps", "reject")
 """What two decisions are compared on (section 9.5); the rule's name is not among them."""
 
 
-class DiffError(RuntimeError):
-    """A witness that would not replay as the change it stands for: a bug in diff, reported
-    as such and never as a finding."""
-
-
 # ---- the report -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A route entry of one version: a rule, the default, or (no default) no rule at all."""
-
-    rule: str | None
-    span: Span | None
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.rule}
-        if self.span is not None:
-            out.update(file=self.span.file, line=self.span.line, column=self.span.column)
-        return out
-
-    @property
-    def label(self) -> str:
-        return "no rule" if self.rule is None else "default" if self.rule == "default" else f"rule {self.rule}"
-
-
-@dataclass
-class PairTraffic:
-    """Logged requests that move along one pair, and what they cost before and after."""
-
-    requests: int = 0
-    cost_before: Decimal = Decimal(0)
-    cost_after: Decimal = Decimal(0)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "cost_before": decimal_text(self.cost_before.normalize()),
-                "cost_after": decimal_text(self.cost_after.normalize())}
 
 
 @dataclass

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..analysis.encode import Encoder, Term, as_bool
 from ..analysis.joint import JointSpace, joint_keys
@@ -41,9 +41,8 @@ from ..backends.python import EngineName
 from ..policy import Policy
 from ..serving import walk
 from .diff_budgets import condition_text, shape
+from .diff_parts import DiffError, Entry, PairTraffic
 
-if TYPE_CHECKING:
-    from .diff import Entry, PairTraffic
 
 
 def copy_name(step: int, outcome: str) -> str:
@@ -315,8 +314,6 @@ def path(policy: Policy, decision: Decision, outcomes: list[Any], compiled: bool
 
 def _replay(old: Policy, new: Policy, witness: dict[str, Any], old_entry: Entry, new_entry: Entry,
             step: int, side: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from .diff import DiffError
-
     signals = {k: v for k, v in witness.items() if k != "@outcomes"}
     outcomes = witness["@outcomes"]
     try:
