@@ -88,12 +88,22 @@ def plan_dispatch(policy: CheckedPolicy) -> Dispatch | None:
             for m in admits[i]:
                 by_member[m].append(i)
 
+    # a condition that does not read the key specializes the same way for every value: once
+    # (so each chain holds the same node, which the code generator words once)
+    unkeyed: dict[int, e.Expr] = {}
+    for i in everywhere:
+        condition = policy.rules[i].when
+        if shallow[i] and not any(isinstance(n, e.SignalRef) and n.name == key for n in walk(condition)):
+            unkeyed[i] = specialize(condition, key, None, key_type)
+
     def chain_for(member: str | None) -> tuple[tuple[int, e.Expr | None], ...]:
         rules: list[tuple[int, e.Expr | None]] = []
         reach = region if member is None else sorted([*everywhere, *by_member[member]])
         for i in reach:
             condition = policy.rules[i].when
-            if shallow[i]:
+            if i in unkeyed:
+                condition = unkeyed[i]
+            elif shallow[i]:
                 condition = specialize(condition, key, member, key_type)
             if isinstance(condition, e.Const):
                 if condition.value is False:

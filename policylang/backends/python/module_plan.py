@@ -17,7 +17,7 @@ from typing import Literal, TypeAlias
 
 from ...ir import expr as e
 from ...ir.node import walk
-from ...ir.policy import CascadeTarget, Model, CheckedPolicy, Rule
+from ...ir.policy import CascadeTarget, CheckedPolicy, Model, Rule
 from ...ir.types import describe
 from .checks import SignalCheck, checks
 from .index import Dispatch, plan_dispatch
@@ -213,6 +213,8 @@ class _Planner:
         self.signal_checks = {c.name: c for c in checks(policy, "signal")}
         self.ladders: dict[int, Ladder] = {id(rule): ladder(policy, rule) for rule in policy.route}
         """Each route entry's ladder, by the rule object's identity: built once."""
+        self.reads: dict[tuple[int, int], tuple[e.Expr | None, tuple[str, ...]]] = {}
+        """What each (rule, condition) reads, with the condition (kept, so its identity is not reused)."""
         self.used = {name for rule in policy.route if rule.condition is not None for name in signals_read(rule.condition)}
         for rule in policy.route:  # what escalation conditions read travels with the decision
             self.used.update(r.name for x in self.ladders[id(rule)].edges for r in signal_refs(x))
@@ -230,12 +232,18 @@ class _Planner:
         i, rule, condition = row
         return RulePlan(i, rule.name, rule.span.line, condition, self.captured(rule))
 
-    def rule_reads(self, rule: Rule, condition: e.Expr | None) -> list[str]:
+    def rule_reads(self, rule: Rule, condition: e.Expr | None) -> tuple[str, ...]:
         """The signals a rule's block reads, in order: its condition's, then what its decision
-        carries for escalation."""
-        names = signals_read(condition) if condition is not None else []
-        names += self.captured(rule)
-        return [n for n in dict.fromkeys(names) if n in self.known]
+        carries for escalation (found once per rule and condition: a dispatch's chains share
+        the conditions that do not read the key)."""
+        key = (id(rule), id(condition))
+        found = self.reads.get(key)
+        if found is None or found[0] is not condition:
+            names = signals_read(condition) if condition is not None else []
+            names += self.captured(rule)
+            found = (condition, tuple(n for n in dict.fromkeys(names) if n in self.known))
+            self.reads[key] = found
+        return found[1]
 
     def lazy(self, rows: list[_Row], read: set[str], maybe: set[str], defer: bool = False) -> list[RulePlan]:
         """The rules on a trusted path, each with the reads it needs first: each signal just
