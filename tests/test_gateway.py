@@ -469,14 +469,14 @@ def test_key_rates_fail_open_while_redis_is_down() -> None:
 def test_money_held_by_requests_in_flight_is_a_429_to_retry_not_a_502() -> None:
     """A key's budget that is only held by calls in flight (`runtime.BudgetBusy`) is OpenAI's
     429 with Retry-After, which the SDKs retry; a spent budget is `insufficient_quota`."""
-    from policylang.gateway.app import Failure, _failure
+    from policylang.gateway.http import Failure, failure_of
     from policylang.runtime import BudgetBusy, OverBudget
 
     class Decided:
         rule = "chat"
 
-    busy = _failure(BudgetBusy(Decided(), ()))
-    spent = _failure(OverBudget(Decided(), ()))
+    busy = failure_of(BudgetBusy(Decided(), ()))
+    spent = failure_of(OverBudget(Decided(), ()))
     assert isinstance(busy, Failure) and isinstance(spent, Failure)
     assert (busy.status, busy.code, busy.headers) == (429, "budget_busy", ((b"retry-after", b"1"),))
     assert (spent.status, spent.code) == (429, "insufficient_quota")

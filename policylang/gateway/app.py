@@ -14,38 +14,18 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..policy import RequestError
-from ..runtime import BudgetBusy, Exhausted, OverBudget, Rejected
 from ..money import money_text
 from .config import ClientKey, Limits
+from .http import Failure, Receive, Scope, Send, failure_of
 from .served import REQUEST, Served
-from .upstream import CURRENT, Exchange, UpstreamRefused, dumps, loads
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from .upstream import CURRENT, Exchange, dumps, loads
 
 logger = logging.getLogger("policylang.gateway")
 
 _JSON = (b"content-type", b"application/json")
-
-
-class Failure(Exception):
-    """An HTTP error in OpenAI's shape: `{"error": {"message", "type", "code", "param"}}`."""
-
-    def __init__(self, status: int, message: str, kind: str, code: str | None = None, param: str | None = None,
-                 headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind, self.code, self.param, self.headers = \
-            status, message, kind, code, param, headers
-
-    def body(self) -> bytes:
-        """The JSON error body."""
-        return json.dumps({"error": {"message": self.message, "type": self.kind, "param": self.param,
-                                     "code": self.code}}).encode("utf-8")
 
 
 class Gateway:
@@ -226,7 +206,7 @@ class Gateway:
         try:
             result = await runner.arun(signals, request)
         except BaseException as exc:
-            raise _failure(exc) from None
+            raise failure_of(exc) from None
         model = served_policy.router.engine.models[result.model]
         answer = result.answer
         payload = dict(answer.raw) if isinstance(getattr(answer, "raw", None), dict) else _minimal(answer)
@@ -261,7 +241,8 @@ class Gateway:
                      send: Send, request_id: str, exchange: Exchange, started: float, receive: Receive) -> None:
         """`"stream": true`: server-sent events as OpenAI sends them (13.1's rules)."""
         from .streaming import stream_response
-        await stream_response(self, runner, signals, request, body, send, request_id, exchange, started, receive)
+        await stream_response(self.limits.total_timeout, runner, signals, request, body, send, request_id, exchange,
+                              started, receive)
 
 
 _GETS = ("/health/live", "/health/ready", "/v1/models", "/metrics")
@@ -300,30 +281,6 @@ def _minimal(answer: Any) -> dict[str, Any]:
     return {"id": "chatcmpl-policylang", "object": "chat.completion", "created": int(time.time()),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": getattr(answer, "text", str(answer))},
                          "finish_reason": getattr(answer, "finish_reason", "stop")}]}
-
-
-def _failure(exc: BaseException) -> BaseException:
-    """The HTTP error a run's exception stands for (section 14's statuses)."""
-    if isinstance(exc, RequestError):
-        return Failure(400, f"signal {exc.signal}: {exc.message}" if exc.signal else exc.message,
-                       "invalid_request_error", exc.code, str(exc.signal) if exc.signal else None)
-    if isinstance(exc, Rejected):
-        return Failure(403, exc.reason, "policy_rejected", "rejected")
-    if isinstance(exc, BudgetBusy):  # the money is held by calls in flight, not spent: try again soon
-        return Failure(429, "the key's budget is held by requests in flight; retry shortly", "rate_limit_exceeded",
-                       "budget_busy", headers=((b"retry-after", b"1"),))
-    if isinstance(exc, OverBudget):
-        return Failure(429, "the key's budget is spent", "insufficient_quota", "insufficient_quota")
-    if isinstance(exc, Exhausted):
-        tried = ", ".join(f"{a.model} ({a.error})" for a in exc.attempts) or "no model"
-        return Failure(502, f"no model could serve the request: tried {tried}", "server_error", "no_model_available")
-    if isinstance(exc, UpstreamRefused):
-        return Failure(exc.status, exc.message, "invalid_request_error" if exc.status < 500 else "server_error",
-                       exc.code)
-    if isinstance(exc, Failure) or not isinstance(exc, Exception):
-        return exc
-    logger.error("a request failed inside the gateway: %s", type(exc).__name__)
-    return Failure(500, "the gateway failed to serve the request", "server_error", "internal_error")
 
 
 async def _respond(send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = (),

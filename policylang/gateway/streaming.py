@@ -20,14 +20,14 @@ import time
 from typing import Any
 
 from ..money import money_text
-from .app import Failure, Gateway, Receive, Send, _failure
+from .http import Failure, Receive, Send, failure_of
 from .upstream import Exchange, dumps
 
 _SSE = ((b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
         (b"x-accel-buffering", b"no"))
 
 
-async def stream_response(app: Gateway, runner: Any, signals: dict[str, Any], request: dict[str, Any],
+async def stream_response(total_timeout: float, runner: Any, signals: dict[str, Any], request: dict[str, Any],
                           body: dict[str, Any], send: Send, request_id: str, exchange: Exchange, started: float,
                           receive: Receive) -> None:
     """Serve one streamed request through `runner.astream` (a Router or a Session)."""
@@ -36,7 +36,7 @@ async def stream_response(app: Gateway, runner: Any, signals: dict[str, Any], re
                       "server_error", "stream_unsupported")
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    deadline = asyncio.get_running_loop().time() + app.limits.total_timeout
+    deadline = asyncio.get_running_loop().time() + total_timeout
     stream = runner.astream(signals, request)
     iterator = stream.__aiter__()
     try:
@@ -46,10 +46,10 @@ async def stream_response(app: Gateway, runner: Any, signals: dict[str, Any], re
         first = None
     except TimeoutError:
         await _close(iterator)
-        raise Failure(504, f"no answer within {app.limits.total_timeout:g} s", "server_error", "timeout") from None
+        raise Failure(504, f"no answer within {total_timeout:g} s", "server_error", "timeout") from None
     except BaseException as exc:
         await _close(iterator)
-        raise _failure(exc) from None
+        raise failure_of(exc) from None
     created = int(time.time())
     model_id = exchange.extra.get("model_id") or body["model"]
     headers = list(_SSE) + [(b"x-request-id", request_id.encode())]
@@ -85,7 +85,7 @@ async def stream_response(app: Gateway, runner: Any, signals: dict[str, Any], re
         except (ConnectionResetError, OSError, asyncio.CancelledError):
             raise
         except BaseException as exc:
-            failure = _failure(exc) if not isinstance(exc, TimeoutError) else \
+            failure = failure_of(exc) if not isinstance(exc, TimeoutError) else \
                 Failure(504, "the stream ran past the total timeout", "server_error", "timeout")
             if not isinstance(failure, Failure):
                 raise
