@@ -10,6 +10,7 @@ small examples, and the command line by its exit statuses and output.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import re
 import subprocess
@@ -49,6 +50,9 @@ def shape(value: Any) -> Any:
     if isinstance(value, Node):
         return (type(value).__name__, tuple((k, shape(getattr(value, k)))
                                             for k in type(value).model_fields if k not in SPANS_ASIDE))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # the IR's Model, a pydantic dataclass
+        return (type(value).__name__, tuple((f.name, shape(getattr(value, f.name)))
+                                            for f in dataclasses.fields(value) if f.name not in SPANS_ASIDE))
     if isinstance(value, (tuple, list)):
         return tuple(shape(v) for v in value)
     if isinstance(value, dict):

@@ -5,14 +5,14 @@ shows (a model's fields, fallbacks, a cascade's conditions)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ..backends.python.interpreter import Interpreter
 from ..ir.node import Node, node_fields
-from ..ir.policy import Budget, CheckedPolicy, Rule
+from ..ir.policy import Budget, CheckedPolicy, Model, Rule
 from ..ir.values import decimal_of
 from ..jsontext import decimal_text
 from ..policy import Policy
@@ -27,6 +27,8 @@ def shape(node: object) -> object:
     if isinstance(node, Node):
         return (type(node).__name__, tuple((name, shape(getattr(node, name)))
                                            for name in node_fields(type(node))))
+    if isinstance(node, Model):  # a dataclass, not a Node (ir/policy.py says why)
+        return ("Model", tuple((f.name, getattr(node, f.name)) for f in fields(node) if f.name != "span"))
     if isinstance(node, tuple):
         return tuple(shape(item) for item in node)
     return node
