@@ -103,7 +103,7 @@ class Facts:
         self.sources = sources or {}
         self._make_engine = engine
         self.encoder = Encoder(policy)
-        self.solver = Solver(self.encoder)
+        self.solver = Solver(self.encoder, quick=not warnings)  # errors alone: yes/no is all they show
         self.rules: tuple[Rule, ...] = policy.rules
         self.domain: Box = domain_box(policy)
         self.hulls = [meet(self.domain, hull(r.condition)) for r in self.rules]

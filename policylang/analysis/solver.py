@@ -28,6 +28,7 @@ from ..ir.values import EXACT, decimal_of
 from ..source import Span
 from .budget import clock, current
 from .encode import Encoder, as_bool
+from .quick import QuickAnswers, RecordingSolver
 
 GRID_DIGITS = 324
 """Every double's shortest repr has its last digit at 10^-324 or above (5e-324 is the least)."""
@@ -108,10 +109,18 @@ def is_double(value: Fraction) -> bool:
 class Solver:
     """One policy's questions, over one z3 solver that holds every signal's domain."""
 
-    def __init__(self, encoder: Encoder) -> None:
+    def __init__(self, encoder: Encoder, *, quick: bool = False) -> None:
         self.encoder = encoder
-        self.z3 = z3.Solver()
+        recording = RecordingSolver() if quick else None
+        self.z3 = recording or z3.Solver()
         self.z3.set("timeout", TIMEOUT_MS)
+        self.quick = None if recording is None else QuickAnswers(recording)
+        """With `quick`, yes/no questions (`satisfiable`, `holds_under`) in integer linear
+        arithmetic are answered exactly without z3 where analysis/linear.py can. Off by
+        default: z3 keeps what it learns from each question, so skipping some changes which
+        unsat core or model it gives later ones (a W201's covering rules, a witness), and
+        lint's findings are kept byte for byte; the checks for errors alone (compile, eval,
+        test), whose output is only which errors there are, turn it on."""
         self._steps: set[int] = set()
         self._domains: list[Any] = []
         """What `__init__` and `with_outcomes` asserted: the domains, without the literals that
@@ -262,6 +271,9 @@ class Solver:
     def holds_under(self, literals: list[Any]) -> bool:
         """Whether the domains and these Boolean constants can all hold (assumptions)."""
         self.queries += 1
+        found = None if self.quick is None else self.quick.decide(literals)
+        if found is not None:
+            return found
         return self._decide(self.z3, literals, False).sat
 
     def model(self, *terms: Any) -> z3.ModelRef | None:
@@ -271,6 +283,10 @@ class Solver:
 
     def satisfiable(self, *terms: Any) -> bool:
         """Whether some request (decimals where it carries them) meets the domains and `terms`."""
+        found = None if self.quick is None else self.quick.decide([as_bool(t) for t in terms])
+        if found is not None:
+            self.queries += 1
+            return found
         return self._ask(terms, False) is not None
 
     def maximum(self, objective: Any, *terms: Any) -> Fraction | None:
