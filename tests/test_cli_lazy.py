@@ -109,6 +109,27 @@ def test_the_solver_loads_only_to_analyse(tmp_path: Path) -> None:
     assert "z3" not in loaded_by("import policylang\npolicylang.load('small.route', analyze=False)", cwd=tmp_path)
 
 
+ARITHMETIC = SMALL.replace("signal task: enum {classify, draft}", "signal a: int in 0..100\nsignal b: int in 0..100") \
+    .replace("when task == draft", "when a + b > 3 and a + b < 2")
+"""A condition the boxes cannot decide (a sum of two signals): only the solver says it never holds."""
+
+
+def test_lint_loads_the_solver_only_for_a_question_the_boxes_leave(tmp_path: Path) -> None:
+    """A policy whose conditions are all boxes is checked without z3 (issue 25's floor); one
+    with arithmetic loads it, and the solver's finding is still there."""
+    (tmp_path / "small.route").write_text(SMALL, encoding="utf-8")
+    (tmp_path / "sums.route").write_text(ARITHMETIC, encoding="utf-8")
+    boxes = loaded_by(policyc("lint", "small.route"), cwd=tmp_path)
+    assert "policylang.passes.analyses" in boxes  # the analyses ran
+    assert under(boxes, "z3", "policylang.analysis.quick", "policylang.analysis.linear") == set()
+    sums = loaded_by(policyc("lint", "sums.route"), cwd=tmp_path)
+    assert "z3" in sums
+    result = subprocess.run([sys.executable, "-m", "policylang.cli", "lint", "--format", "json", "sums.route"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [d["code"] for d in json.loads(result.stdout)["diagnostics"]] == ["W202"]
+
+
 def test_compile_loads_the_generator(tmp_path: Path) -> None:
     """The other side of the assertions above: a command that compiles does load Jinja2."""
     (tmp_path / "small.route").write_text(SMALL, encoding="utf-8")

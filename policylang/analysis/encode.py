@@ -11,14 +11,33 @@ its own copy, named `confidence@2` for the edge that leaves step 2.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, TypeAlias, assert_never
-
-import z3
+from typing import TYPE_CHECKING, Any, TypeAlias, assert_never
 
 from ..ir.values import compare_sets, rational
 from ..ir import expr as e
 from ..ir.policy import CheckedPolicy, Model, Signal
 from ..ir.types import BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType, Type
+
+
+class Z3OnFirstUse:
+    """z3, imported when an attribute of it is first read: a lint whose every question the
+    boxes answer never loads the solver (issue 25's floor). A module holds one as its `z3`;
+    the first read puts the real module in its place there, so later reads are plain."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self._namespace = namespace
+
+    def __getattr__(self, name: str) -> Any:
+        import z3 as module
+
+        self._namespace["z3"] = module
+        return getattr(module, name)
+
+
+if TYPE_CHECKING:
+    import z3
+else:
+    z3 = Z3OnFirstUse(globals())
 
 Z3Term: TypeAlias = Any
 """A z3 expression (z3 ships no type stubs)."""

@@ -12,9 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from fractions import Fraction
-from typing import Any, Protocol
-
-import z3
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..ir import expr as e
 from ..ir.boxes import LIMIT, Box, Interval, Number, Space, TooLarge, disjoint, domain_box, hull, key_signal, meet
@@ -22,9 +20,14 @@ from ..ir.node import walk
 from ..ir.policy import CascadeTarget, CheckedPolicy, Model, RejectTarget, Rule
 from ..source import Source, Span
 from .costs import fallback_closure
-from .encode import Encoder, Z3Term, as_bool
+from .encode import Encoder, Z3OnFirstUse, Z3Term, as_bool
 from .meets import Keyed, MeetIndex
 from .solver import Solver
+
+if TYPE_CHECKING:
+    import z3
+else:
+    z3 = Z3OnFirstUse(globals())
 
 _OUTCOME_ONLY = (e.SignalRef, e.Const, e.Not, e.BoolOp, e.Compare, e.InSet, e.InRange, e.Sum, e.Scale)
 """What an edge condition may be built of for `Facts.edge_holds` to decide it alone (signal
@@ -102,8 +105,9 @@ class Facts:
         """Whether the passes should look for warnings too, or only for errors."""
         self.sources = sources or {}
         self._make_engine = engine
-        self.encoder = Encoder(policy)
-        self.solver = Solver(self.encoder, quick=not warnings)  # errors alone: yes/no is all they show
+        self._encoder = Encoder(policy)
+        self._outcome_steps: list[int] = []
+        """The steps whose outcome domains `with_outcomes` asked for before the solver was built."""
         self.rules: tuple[Rule, ...] = policy.rules
         self.domain: Box = domain_box(policy)
         self.hulls = [meet(self.domain, hull(r.condition)) for r in self.rules]
@@ -126,6 +130,34 @@ class Facts:
         self._included: dict[int, Z3Term] = {}
 
     @cached_property
+    def solver(self) -> Solver:
+        """The policy's solver, built (and z3 loaded) by the first question the boxes leave to it:
+        a policy whose conditions are all boxes never builds one."""
+        solver = Solver(self._encoder, quick=not self.warnings)  # errors alone: yes/no is all they show
+        for step in self._outcome_steps:
+            solver.with_outcomes(step)
+        return solver
+
+    def with_outcomes(self, step: int) -> None:
+        """`Solver.with_outcomes(step)`: now if the solver is built, else as it is built (z3
+        sees the same domains in the same order either way)."""
+        if "solver" in self.__dict__:
+            self.solver.with_outcomes(step)
+        else:
+            self._outcome_steps.append(step)
+
+    @property
+    def encoder(self) -> Encoder:
+        """The policy's terms; the solver is built first, so that z3 makes the domains' terms
+        before any question's (its answers, witnesses and cores depend on that order)."""
+        return self.solver.encoder
+
+    @property
+    def has_input_tokens(self) -> bool:
+        """Whether requests carry `input_tokens` (a signal of the policy), read without z3."""
+        return self._encoder.has_input_tokens
+
+    @cached_property
     def interpreter(self) -> ReplayEngine:
         """The engine every witness is replayed through, built the first time one is."""
         return self._make_engine(self.policy)
@@ -139,16 +171,18 @@ class Facts:
         """A Boolean constant that means `C_i`, asserted once, for assumption questions."""
         literal = self._included.get(i)
         if literal is None:
+            solver = self.solver.z3  # built before the literal: z3's terms in their old order
             literal = self._included[i] = z3.Bool(f"@rule_{i}")
-            self.solver.z3.add(literal == self.conditions[i])
+            solver.add(literal == self.conditions[i])
         return literal
 
     def excluded(self, j: int) -> Z3Term:
         """A Boolean constant that means `not C_j`, asserted once, for assumption questions."""
         literal = self._excluded.get(j)
         if literal is None:
+            solver = self.solver.z3  # built before the literal: z3's terms in their old order
             literal = self._excluded[j] = z3.Bool(f"@not_rule_{j}")
-            self.solver.z3.add(literal == z3.Not(self.conditions[j]))
+            solver.add(literal == z3.Not(self.conditions[j]))
         return literal
 
     # ---- which rules can meet -----------------------------------------------------------------

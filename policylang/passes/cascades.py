@@ -14,7 +14,7 @@ def check_cascades(facts: Facts) -> list[Diagnostic]:
     outcome can meet (outcomes within their declared domains)."""
     found: list[Diagnostic] = []
     policy = facts.policy
-    facts.solver.with_outcomes(0)
+    facts.with_outcomes(0)  # the solver, and z3, only if a question needs them
     for cascade in policy.cascades:
         for edge in cascade.edges:
             source, target = policy.model(edge.source), policy.model(edge.target)

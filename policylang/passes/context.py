@@ -19,7 +19,7 @@ def check_context(facts: Facts) -> list[Diagnostic]:
     """E303 for each model that may serve some request (at a step the climb reaches, or as a
     fallback of one) with more input_tokens than its context window: once per rule and model,
     at the most tokens the rule lets through, with a witness replayed through the engine."""
-    if not facts.encoder.has_input_tokens:
+    if not facts.has_input_tokens:
         return []  # each model's context bounds input_tokens by definition (section 4)
     found: list[Diagnostic] = []
     tokens = facts.encoder.var("input_tokens")

@@ -5,18 +5,21 @@ witness and the model.
 
 from __future__ import annotations
 
-import z3
-
-from ..analysis.encode import as_bool
+from ..analysis.encode import Z3OnFirstUse, as_bool
 from ..analysis.costs import model_named
 from ..analysis.facts import Facts, WitnessMismatch
 from ..analysis.solver import NoDouble
 from ..ir.boxes import hull, meet
 from ..codes import E304
 from ..diagnostics import Diagnostic, Related, diagnostic
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..ir.policy import Invariant, Model, Rule
+
+if TYPE_CHECKING:
+    import z3
+else:
+    z3 = Z3OnFirstUse(globals())  # loaded by the first question the boxes leave to the solver
 
 
 def check_invariants(facts: Facts) -> list[Diagnostic]:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import z3
-
-from ..analysis.encode import Z3Term, as_bool
+from ..analysis.encode import Z3OnFirstUse, Z3Term, as_bool
 from ..ir.boxes import Box, TooLarge
 from ..analysis.facts import Facts, WitnessMismatch
 from ..analysis.meets import Keyed, key_members
@@ -23,6 +22,11 @@ from ..ir.policy import Rule
 from ..jsontext import dumps
 from ..ir.types import describe
 from ..progress import report
+
+if TYPE_CHECKING:
+    import z3
+else:
+    z3 = Z3OnFirstUse(globals())  # loaded by the first question the boxes leave to the solver
 
 _PAIR_SEARCH_LIMIT = 24
 """Look for a cover by two rules when at most this many rules overlap; beyond, shrink greedily."""
