@@ -189,6 +189,8 @@ _COMPARE = shape(s.Compare, "span", "op", "left", "right")
 _BOOL_OP = shape(s.BoolOp, "span", "op", "operands")
 _IN = shape(s.In, "span", "element", "container", "negated")
 _INT = shape(s.IntLit, "span", "value")
+_FLOAT = shape(s.FloatLit, "span", "value", "text")
+_NOT = shape(s.Not, "span", "operand")
 _STRING = shape(s.StringLit, "span", "value")
 _SET = shape(s.SetLit, "span", "items")
 _RULE = shape(s.RuleDecl, "span", "name", "condition", "target", "cap")
@@ -290,13 +292,14 @@ class Builder(Transformer[Token, s.File]):
 
     def float_lit(self, c: Children) -> s.FloatLit:
         tok = c[0]
-        text = _check_digits(self.ctx, tok, str(tok))
+        ctx = CONTEXT.get()
+        text = _check_digits(ctx, tok, str(tok))
         value = float(text) if len(text) <= _MAX_INT_DIGITS else math.inf
         if not math.isfinite(value):
-            self.ctx.error(E004, f"the number literal '{_shorten(str(tok))}' is too large for a float (at most about "
-                                 "1.8 followed by 308 digits)", tok)
+            ctx.error(E004, f"the number literal '{_shorten(str(tok))}' is too large for a float (at most about "
+                            "1.8 followed by 308 digits)", tok)
             value = 0.0
-        return _new(s.FloatLit, span=self.ctx.span(tok), value=value, text=text)
+        return make(_FLOAT, {"span": ctx.span(tok), "value": value, "text": text})
 
     def money_lit(self, c: Children) -> s.MoneyLit:
         tok = c[0]
@@ -357,7 +360,8 @@ class Builder(Transformer[Token, s.File]):
         return self._boolop("and", c)
 
     def not_op(self, c: Children) -> s.Not:
-        return self.ctx.nest(_new(s.Not, span=self.ctx.span(c[0], c[1]), operand=c[1]), c, unary=True)
+        ctx = CONTEXT.get()
+        return ctx.nest(make(_NOT, {"span": ctx.span(c[0], c[1]), "operand": c[1]}), c, unary=True)
 
     def compare(self, c: Children) -> s.Compare:
         ctx = CONTEXT.get()
