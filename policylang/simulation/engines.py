@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ..codes import R002
 from ..jsontext import read_record
 from ..ir.policy import CascadeTarget, CheckedPolicy, Model, Rule
 from ..policy import Policy
@@ -234,11 +235,11 @@ class _Feeder:
         in the errors."""
         errors = self.errors
         if isinstance(record, Broken):
-            errors.add("R002", location, None, record.message)
+            errors.add(R002.code, location, None, record.message)
             return
         outcomes = record.get("@outcomes")
         if outcomes is not None and not (isinstance(outcomes, list) and all(isinstance(o, dict) for o in outcomes)):
-            errors.add("R002", location, None, "@outcomes is a list of objects of outcomes, one per step")
+            errors.add(R002.code, location, None, "@outcomes is a list of objects of outcomes, one per step")
             return
         signals = {k: v for k, v in record.items() if not k.startswith("@")}
         try:
@@ -251,14 +252,14 @@ class _Feeder:
             return
         output = record.get("@output_tokens")
         if output is not None and not _valid_tokens(output):
-            errors.add("R002", location, "@output_tokens", "@output_tokens must be a whole number >= 0")
+            errors.add(R002.code, location, "@output_tokens", "@output_tokens must be a whole number >= 0")
             return
         if self.has_tokens:
             tokens_in = signals.get("input_tokens", self.tokens_default)
         else:
             tokens_in = record.get("@input_tokens", 0)
             if not _valid_tokens(tokens_in):
-                errors.add("R002", location, "@input_tokens", "@input_tokens must be a whole number >= 0")
+                errors.add(R002.code, location, "@input_tokens", "@input_tokens must be a whole number >= 0")
                 return
         if outcomes:
             try:
@@ -557,7 +558,7 @@ def _tally_groups(ir: CheckedPolicy, rows: list[dict[str, Any]], caps: list[int]
         if row["doubt"]:
             continue  # a line Python's `json` may read otherwise: the python engine decides it
         if row["broken"]:
-            errors.add("R002", first, None, None, n)
+            errors.add(R002.code, first, None, None, n)
             continue
         if row["@p:error"] is not None:
             errors.add(row["@p:error"], first, row["first_signal"], None, n)
@@ -566,7 +567,7 @@ def _tally_groups(ir: CheckedPolicy, rows: list[dict[str, Any]], caps: list[int]
         if index == UNDECIDED:
             continue  # a value SQL cannot hold exactly: the python engine decides these rows
         if row["@p:token_error"] is not None:
-            errors.add("R002", first, row["@p:token_error"], None, n)
+            errors.add(R002.code, first, row["@p:token_error"], None, n)
             continue
         if index == NO_RULE:
             notes.append(f"{n} request matched no rule" if n == 1 else f"{n} requests matched no rule")
