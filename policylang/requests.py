@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any
 
-from .backends.python.support import RequestError
-from .jsontext import OUTCOMES_KEY, RecordError, json_kind, read_record
 from .backends.python import EngineName
+from .backends.python.support import RequestError
+from .codes import R002
+from .jsontext import OUTCOMES_KEY, RecordError, json_kind, read_record
 from .policy import Policy
 
 __all__ = ["OUTCOMES_KEY", "evaluate_line", "evaluate_request", "request_lines"]
@@ -26,9 +27,9 @@ def evaluate_line(policy: Policy, line: str | bytes, *, engine: EngineName = "co
     try:
         request = read_record(line)
     except RecordError as exc:
-        return _error("R002", None, f"{where} {exc}")
+        return _error(R002.code, None, f"{where} {exc}")
     if not isinstance(request, dict):
-        return _error("R002", None, f"{where} is not a JSON object but {json_kind(request)}")
+        return _error(R002.code, None, f"{where} is not a JSON object but {json_kind(request)}")
     return evaluate_request(policy, request, engine=engine, strict=strict)
 
 
@@ -48,11 +49,11 @@ def evaluate_request(policy: Policy, request: Any, *, engine: EngineName = "comp
     never signals, so strict mode does not count them as unknown.
     """
     if not isinstance(request, dict):
-        return _error("R002", None, f"a request is a JSON object of signals, not {json_kind(request)}")
+        return _error(R002.code, None, f"a request is a JSON object of signals, not {json_kind(request)}")
     signals = {k: v for k, v in request.items() if not k.startswith("@")}
     outcomes = request.get(OUTCOMES_KEY)
     if outcomes is not None and not (isinstance(outcomes, list) and all(isinstance(o, dict) for o in outcomes)):
-        return _error("R002", None, f"{OUTCOMES_KEY} is a list of objects of outcomes, one per step")
+        return _error(R002.code, None, f"{OUTCOMES_KEY} is a list of objects of outcomes, one per step")
     try:
         decision = policy.decide(signals, engine=engine, strict=strict)
         result = decision.as_dict()
