@@ -122,6 +122,7 @@ def test_lint_loads_the_solver_only_for_a_question_the_boxes_leave(tmp_path: Pat
     boxes = loaded_by(policyc("lint", "small.route"), cwd=tmp_path)
     assert "policylang.passes.analyses" in boxes  # the analyses ran
     assert under(boxes, "z3", "policylang.analysis.quick", "policylang.analysis.linear") == set()
+    assert "policylang.backends.python.interpreter" not in boxes  # no witness to replay
     sums = loaded_by(policyc("lint", "sums.route"), cwd=tmp_path)
     assert "z3" in sums
     result = subprocess.run([sys.executable, "-m", "policylang.cli", "lint", "--format", "json", "sums.route"],

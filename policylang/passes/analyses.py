@@ -1,16 +1,16 @@
 """The analyses of sections 6 and 7, in the order they run: a new check is one module and one
 line in `ANALYSES`. Each is `Facts -> list[Diagnostic]` and asks the policy's shared `Facts`.
 
-Importing this module loads the solver (z3); the pipeline imports it only to analyse.
+The pipeline imports this module only to analyse; z3 loads with the first question the boxes
+leave to the solver, the interpreter with the first witness replayed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..analysis.facts import Facts, WitnessMismatch
+from ..analysis.facts import Facts, ReplayEngine, WitnessMismatch
 from ..analysis.solver import SolverError, Undecided
-from ..backends.python.interpreter import Interpreter
 from ..codes import E900, E901
 from ..diagnostics import Diagnostic, diagnostic
 from ..ir.policy import CheckedPolicy
@@ -42,11 +42,19 @@ ANALYSES: tuple[Analysis, ...] = (
 )
 
 
+def _interpreter(policy: CheckedPolicy) -> ReplayEngine:
+    """The interpreter that replays witnesses, imported when the first one is replayed: a
+    policy with no finding never loads it."""
+    from ..backends.python.interpreter import Interpreter
+
+    return Interpreter(policy)
+
+
 def run_analyses(policy: CheckedPolicy, sources: dict[str, Source], *, warnings: bool = True) -> list[Diagnostic]:
     """Every finding of `ANALYSES` (only errors with `warnings=False`); witnesses are replayed
     through the interpreter, which works on a policy with errors too. A checker bug is E900,
     and the other checks' findings stand."""
-    facts = Facts(policy, sources, Interpreter, warnings=warnings)
+    facts = Facts(policy, sources, _interpreter, warnings=warnings)
     found: list[Diagnostic] = []
     for analysis in ANALYSES:
         report(analysis.__name__.removeprefix("check_"))  # the stage; rules also counts its rules
