@@ -18,17 +18,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, assert_never
-
-import z3
+from typing import TYPE_CHECKING, Any, assert_never
 
 from ..ir import expr as e
 from ..ir.types import BoolType, DurationType, EnumType, FloatType, IntType, MoneyType, SetType, StringType
 from ..ir.values import EXACT, decimal_of
 from ..source import Span
 from .budget import clock, current
-from .encode import Encoder, as_bool
-from .quick import QuickAnswers, RecordingSolver
+from .encode import Encoder, Z3OnFirstUse, as_bool
+
+if TYPE_CHECKING:
+    import z3
+else:
+    z3 = Z3OnFirstUse(globals())
 
 GRID_DIGITS = 324
 """Every double's shortest repr has its last digit at 10^-324 or above (5e-324 is the least)."""
@@ -110,6 +112,8 @@ class Solver:
     """One policy's questions, over one z3 solver that holds every signal's domain."""
 
     def __init__(self, encoder: Encoder, *, quick: bool = False) -> None:
+        from .quick import QuickAnswers, RecordingSolver  # z3's, as the solver is
+
         self.encoder = encoder
         recording = RecordingSolver() if quick else None
         self.z3 = recording or z3.Solver()
