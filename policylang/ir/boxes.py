@@ -169,7 +169,7 @@ def disjoint(a: Box | None, b: Box | None) -> bool:
             continue
         if type(mine) is Interval:
             assert type(theirs) is Interval, name  # one shape
-            if _apart(mine, theirs) or _apart(theirs, mine):
+            if _separate(mine, theirs):
                 return True
         else:
             assert type(theirs) is not Interval, name  # one shape
@@ -178,15 +178,18 @@ def disjoint(a: Box | None, b: Box | None) -> bool:
     return False
 
 
-def _apart(lower: Interval, upper: Interval) -> bool:
-    """`upper` starts above where `lower` ends."""
-    if lower.high is None or upper.low is None:
-        return False
-    return upper.low > lower.high or (upper.low == lower.high and (upper.low_open or lower.high_open))
+def _separate(a: Interval, b: Interval) -> bool:
+    """One of the intervals ends before the other starts (both stored normal); one call for
+    both orders, as the sweep asks this of most pairs of boxes it meets."""
+    if a.high is not None and b.low is not None and \
+            (b.low > a.high or (b.low == a.high and (b.low_open or a.high_open))):
+        return True
+    return b.high is not None and a.low is not None and \
+        (a.low > b.high or (a.low == b.high and (a.low_open or b.high_open)))
 
 
 def _inside(inner: Interval, outer: Interval) -> bool:
-    """`inner` lies in `outer`; both stored normal, as in `_apart`."""
+    """`inner` lies in `outer`; both stored normal, as in `_separate`."""
     if outer.low is not None:
         if inner.low is None or inner.low < outer.low or \
                 (inner.low == outer.low and outer.low_open and not inner.low_open):
@@ -364,7 +367,7 @@ class Space:
                 continue
             if type(mine) is Interval:
                 assert type(cut) is Interval, name  # one shape
-                if _apart(mine, cut) or _apart(cut, mine):
+                if _separate(mine, cut):
                     return True
             else:
                 assert type(cut) is not Interval, name  # one shape
