@@ -19,7 +19,7 @@ from .source import Source, Span
 class Related(BaseModel):
     """A second location that explains a diagnostic: the covering rule, the model, the budget."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built by the first finding: a clean lint has none
 
     message: str
     span: Span
@@ -28,7 +28,7 @@ class Related(BaseModel):
 class Diagnostic(BaseModel):
     """One finding: what is wrong, where, and (where the check found one) a witness request."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built by the first finding: a clean lint has none
 
     code: DiagnosticCode
     severity: Severity
