@@ -127,6 +127,7 @@ class StepCosts:
                 self.scale = math.lcm(self.scale, o.per_token.denominator, o.fixed.denominator)
         self._scaled = [[(int(o.per_token * self.scale), int(o.fixed * self.scale)) for o in options]
                         for options in self.steps]
+        self._totals: dict[int | None, Fraction] = {}
 
     def _scaled_total(self, tokens: int) -> int:
         return sum(max(p * tokens + f for p, f in options) for options in self._scaled)
@@ -141,8 +142,12 @@ class StepCosts:
         return out
 
     def total(self, tokens: int | None) -> Fraction:
-        """The climb's worst-case cost at `tokens` input tokens (None: each context window)."""
-        return sum((p.value for p in self.parts(tokens)), Fraction(0))
+        """The climb's worst-case cost at `tokens` input tokens (None: each context window);
+        remembered per `tokens` (the rules sending requests one way share a StepCosts)."""
+        found = self._totals.get(tokens)
+        if found is None:
+            found = self._totals[tokens] = sum((p.value for p in self.parts(tokens)), Fraction(0))
+        return found
 
     def most_tokens_within(self, bound: Fraction) -> int | None:
         """The most input_tokens that keep the climb within `bound` (-1: not even 0 do); None
