@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ..ir import expr as e
 from ..ir.boxes import LIMIT, Box, Interval, Number, Space, TooLarge, disjoint, domain_box, hull, key_signal, meet
@@ -21,7 +21,7 @@ from ..ir.policy import CascadeTarget, CheckedPolicy, Model, RejectTarget, Rule
 from ..source import Source, Span
 from .costs import fallback_closure
 from .encode import Encoder, Z3OnFirstUse, Z3Term, as_bool
-from .meets import Keyed, MeetIndex
+from .meets import Keyed, KeyedRegion, MeetIndex
 from .solver import Solver
 
 if TYPE_CHECKING:
@@ -32,6 +32,14 @@ else:
 _OUTCOME_ONLY = (e.SignalRef, e.Const, e.Not, e.BoolOp, e.Compare, e.InSet, e.InRange, e.Sum, e.Scale)
 """What an edge condition may be built of for `Facts.edge_holds` to decide it alone (signal
 references only to outcomes)."""
+
+_SWEPT_LIMIT = 64 * LIMIT
+"""The most boxes of a global rule's swept region: one per tenant it shares, and read a few
+buckets at a time (`firing_keyed`); past LIMIT, `firing_region` leaves it to the solver."""
+
+_SLICED_AT_MOST = 5_000
+"""Global rules times key members past which `_sweep` takes the global rules once (1,000
+tenant rules: 21 x 100, sliced; 2,000: 40 x 200, shared)."""
 
 Terms = tuple[Z3Term, ...]
 """Solver terms that hold together: a region of requests, as the solver is asked about it."""
@@ -122,6 +130,7 @@ class Facts:
         self._fires: dict[int, bool] = {}
         self._climbs: dict[int, Climb] = {}
         self._edges: dict[tuple[str, int], bool | None] = {}
+        self._edge_answers: dict[str, bool] = {}
         self._keyed: dict[int, Keyed | None] = {}
         self._serving: dict[str, list[str]] = {}
         self.memo: dict[object, Any] = {}
@@ -231,9 +240,12 @@ class Facts:
         return self._narrow_hulls[i]
 
     def firing_keyed(self, i: int) -> Keyed | None:
-        """`firing_region(i)` split by the index key's members (None: no key, or no region)."""
+        """Where rule i fires (the swept region, past LIMIT boxes too), split by the index
+        key's members (None: no key, or no region)."""
         if i not in self._keyed:
-            region = self.firing_region(i)
+            region = self.swept_region(i)
+            if region is None:
+                region = self.firing_region(i)
             self._keyed[i] = None if region is None or self.key is None else Keyed(self.key, region)
         return self._keyed[i]
 
@@ -290,21 +302,85 @@ class Facts:
         swept = self._swept_firing.get(i)
         return swept if swept is not None else self.firing_boxes(i)
 
+    def swept_region(self, i: int) -> list[Box] | None:
+        """Where rule i fires as the sweep found it (`_sweep`), past LIMIT boxes too (for
+        questions that read a few buckets of it: `firing_keyed`); None when the sweep could
+        not say (nothing else is computed: `firing_region` would)."""
+        return self._sweep[0].get(i)
+
     @cached_property
     def _swept_firing(self) -> dict[int, list[Box]]:
-        """Where each rule fires, from one pass by slices of the index key as in `gap_boxes`
-        (when every condition is boxes): in each slice, what no rule has taken yet, met with
-        each rule in turn, then less it. 1,000 rules over 30
-        tenants are 30 short passes, not 1,000 differences. A slice that outgrows LIMIT leaves
-        its rules from there on out (and the gap to `gap_boxes`'s own pass)."""
-        return self._sweep[0]
+        """Where each rule fires, from one pass in rule order (when every condition is boxes):
+        see `_sweep`. A rule whose region outgrows LIMIT is left out (`firing_boxes` asks)."""
+        return {j: region for j, region in self._sweep[0].items() if len(region) <= LIMIT}
 
     @cached_property
     def _sweep(self) -> tuple[dict[int, list[Box]], list[Box] | None]:
-        """`_swept_firing`, and what no rule takes when every slice was swept to its end."""
-        exact = [region for region in self.exact if region is not None]
-        if len(exact) < len(self.exact):
+        """`_swept_firing`, and what no rule takes (None: not known from boxes).
+
+        The rules that test no key (the index's `everywhere`: global rules) are swept once over
+        the whole space: `shared` is what none of them has taken yet, and a handful of boxes
+        that soon runs out. A rule that tests the key (a tenant's) then fires on its part of
+        `shared` less the earlier key-testing rules that meet it (the meeting index names
+        them): a few small differences, never the space copied once per tenant. A global rule
+        fires on what it takes of `shared` less every earlier key-testing rule, subtracted
+        bucket by bucket of the key (`KeyedRegion`): each cut reads its own tenant's boxes.
+        With few global rules and few members (`_shared_sweep` false), `_sliced_sweep`."""
+        if any(region is None for region in self.exact):
             return {}, None
+        if not self._shared_sweep:
+            return self._sliced_sweep()
+        exact = cast(list[list[Box]], self.exact)
+        space = self.space
+        key, _, everywhere = self._index
+        is_global = set(everywhere)
+        keyed_rules = [j for j in range(len(self.rules)) if j not in is_global]
+        found: dict[int, list[Box]] = {}
+        shared: list[Box] | None = [{}]
+        for j in range(len(self.rules)):
+            if self.hulls[j] is None:
+                found[j] = []
+                continue
+            if shared is None:
+                continue  # unknown: `firing_boxes` asks
+            try:
+                if j in is_global:
+                    taken, shared = space.split(shared, exact[j])
+                else:
+                    taken = space.intersect(shared, exact[j])
+            except TooLarge:
+                shared = None if j in is_global else shared  # for a global rule, every later one is unknown too
+                continue
+            try:
+                if not taken:
+                    found[j] = []
+                elif j in is_global:
+                    found[j] = self._less_keyed(taken, [k for k in self.earlier(j) if k not in is_global])
+                else:
+                    found[j] = space.subtract(taken, [box for k in self.earlier(j) if k not in is_global
+                                                      for box in exact[k]])
+            except TooLarge:
+                continue
+        gap: list[Box] | None = None
+        if shared is not None:
+            try:
+                gap = self._less_keyed(shared, keyed_rules) if shared else []
+            except TooLarge:
+                gap = None
+        return found, gap
+
+    @property
+    def _shared_sweep(self) -> bool:
+        """Whether `_sweep` takes the global rules once (else slice by slice of the key, which
+        copies them into every slice: quicker while there are few of both)."""
+        key, by_member, everywhere = self._index
+        return key is not None and len(everywhere) * len(by_member) > _SLICED_AT_MOST
+
+    def _sliced_sweep(self) -> tuple[dict[int, list[Box]], list[Box] | None]:
+        """`_sweep` by slices of the index key: in each slice, what no rule has taken yet, met
+        with each rule in turn, then less it. A slice that outgrows LIMIT leaves its rules
+        from there on out (and the gap to `gap_boxes`'s own pass)."""
+        exact = cast(list[list[Box]], self.exact)
         space = self.space
         found: dict[int, list[Box]] = {}
         unknown: set[int] = set()
@@ -324,7 +400,7 @@ class Facts:
                     break
             if gap is not None:
                 gap += left
-        return {j: region for j, region in found.items() if j not in unknown and len(region) <= LIMIT}, gap
+        return {j: region for j, region in found.items() if j not in unknown}, gap
 
     def _key_slices(self) -> list[tuple[Box, list[int]]]:
         """The space cut by the values of the index key, each with the rules (ascending) that
@@ -337,19 +413,22 @@ class Facts:
         return [({key: frozenset({m})}, sorted({*everywhere, *by_member.get(m, ())}))
                 for m in sorted(members)]
 
+    def _less_keyed(self, region: list[Box], rules: list[int]) -> list[Box]:
+        """`region` less these rules' exact regions, bucket by bucket of the key."""
+        key = self.key
+        cuts = [box for k in rules for box in cast(list[Box], self.exact[k])]
+        if key is None:
+            return self.space.subtract(region, cuts)
+        return KeyedRegion(self.space, key, region, _SWEPT_LIMIT).subtract(cuts)
+
     @cached_property
     def gap_boxes(self) -> list[Box] | None:
-        """The requests no rule takes, as exact boxes; None when boxes cannot say.
-
-        Split by the values of the index key (a tenant, a task): each value meets only its own
-        rules and the ones that test no key, so 1,000 rules over 200 tenants are 200 small
-        differences, not one large one."""
-        exact = [region for region in self.exact if region is not None]
-        if len(exact) < len(self.exact):
-            return None
+        """The requests no rule takes, as exact boxes; None when boxes cannot say (from the
+        same pass as `_swept_firing`), else from a pass of its own by slices of the key."""
         swept = self._sweep[1]
-        if swept is not None:
+        if swept is not None or self._shared_sweep or any(region is None for region in self.exact):
             return swept
+        exact = cast(list[list[Box]], self.exact)
         left_over: list[Box] = []
         try:
             for start, rules in self._key_slices():
@@ -395,7 +474,9 @@ class Facts:
         where they can say, else from the solver."""
         key = -1 if i is None else i
         if key not in self._fires:
-            boxes = self.firing_region(i) if i is not None else self.gap_boxes
+            boxes = self.gap_boxes if i is None else self.swept_region(i)
+            if boxes is None and i is not None:
+                boxes = self.firing_region(i)
             if boxes is not None:
                 self._fires[key] = bool(boxes)
             elif i is not None and self.hulls[i] is None:
@@ -410,16 +491,23 @@ class Facts:
         """Whether the condition of the cascade's edge k holds for some outcomes at step k, when
         it reads nothing but outcomes and constants; None when it reads more (a signal, a model
         field, a cost). Outcomes are fresh at every step, so where a climb reaches step k + 1 is
-        then where it reaches step k, or nowhere. Asked once per edge, of a solver of its own."""
+        then where it reaches step k, or nowhere. Asked of a solver of its own, once per
+        condition: the same condition at another step or in another cascade reads other
+        outcomes with the same domains, so its answer is the same (a thousand cascades over a
+        handful of thresholds are a handful of questions)."""
         key = (cascade, k)
         if key not in self._edges:
             condition = self.policy.cascade(cascade).edges[k].condition
             alone: bool | None = None
             if all(isinstance(n, _OUTCOME_ONLY) and (not isinstance(n, e.SignalRef) or n.role == "outcome")
                    for n in walk(condition)):
-                edges = self._edge_solver
-                edges.with_outcomes(k)
-                alone = edges.satisfiable(as_bool(self.encoder.encode(condition, step=k)))
+                shape = as_bool(self.encoder.encode(condition, step=0)).sexpr()
+                alone = self._edge_answers.get(shape)
+                if alone is None:
+                    edges = self._edge_solver
+                    edges.with_outcomes(k)
+                    alone = self._edge_answers[shape] = edges.satisfiable(
+                        as_bool(self.encoder.encode(condition, step=k)))
             self._edges[key] = alone
         return self._edges[key]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..ir.boxes import Box, Interval, disjoint
+from ..ir.boxes import LIMIT, Box, Interval, Space, TooLarge, disjoint
 
 
 class MeetIndex:
@@ -114,3 +114,65 @@ def _single(members: object) -> object:
     if isinstance(members, frozenset) and len(members) == 1:
         return next(iter(members))
     return None
+
+
+_FEW = 8
+"""A box allowing at most this many members of the key is filed once per member."""
+
+
+class KeyedRegion:
+    """A region kept split by the one member of a key enum each box is limited to (bucket
+    None: boxes that allow more than one), for subtracting many cuts that each name a few
+    members: a cut reads only its members' buckets and bucket None, not the whole region.
+    TooLarge past `limit` boxes."""
+
+    def __init__(self, space: Space, key: str, region: list[Box], limit: int = LIMIT) -> None:
+        self.space, self.key, self.limit = space, key, limit
+        self.buckets: dict[object, list[Box]] = {}
+        self.count = 0
+        self._add(region)
+
+    def _add(self, boxes: list[Box]) -> None:
+        """File each box under its member; a box allowing a few members (an `in` set) as one
+        box per member, so that bucket None keeps only the few boxes that allow most of them."""
+        key, buckets = self.key, self.buckets
+        for box in boxes:
+            members = box.get(key)
+            if isinstance(members, frozenset) and 1 < len(members) <= _FEW:
+                for m in members:
+                    buckets.setdefault(m, []).append({**box, key: frozenset({m})})
+                self.count += len(members)
+            else:
+                buckets.setdefault(_single(members), []).append(box)
+                self.count += 1
+        if self.count > self.limit:
+            raise TooLarge
+
+    def subtract(self, cuts: list[Box]) -> list[Box]:
+        """The region less every cut box, as disjoint boxes, bucket by bucket; TooLarge past
+        `limit` boxes."""
+        space, buckets = self.space, self.buckets
+        for cut in cuts:
+            if not self.count:
+                break
+            members = cut.get(self.key)
+            if members is None:
+                near: list[object] = list(buckets)
+            else:
+                assert isinstance(members, frozenset)  # the key is an enum
+                near = [m for m in members if m in buckets]
+                if None in buckets:
+                    near.append(None)
+            for m in near:
+                boxes = buckets[m]
+                self.count -= len(boxes)
+                pieces = [piece for box in boxes for piece in space.minus(box, cut)]
+                if m is None:
+                    del buckets[None]
+                    self._add(pieces)
+                else:
+                    buckets[m] = pieces
+                    self.count += len(pieces)
+                    if self.count > self.limit:
+                        raise TooLarge
+        return [box for bucket in buckets.values() for box in bucket]

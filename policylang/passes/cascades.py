@@ -15,6 +15,7 @@ def check_cascades(facts: Facts) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     policy = facts.policy
     facts.with_outcomes(0)  # the solver, and z3, only if a question needs them
+    holds: dict[str, bool] = {}  # by the condition's term: a thousand cascades share a few thresholds
     for cascade in policy.cascades:
         for edge in cascade.edges:
             source, target = policy.model(edge.source), policy.model(edge.target)
@@ -26,7 +27,11 @@ def check_cascades(facts: Facts) -> list[Diagnostic]:
                     edge.span,
                     help="a cascade climbs to stronger models; swap the steps, or use a fallback for failures",
                 ))
-            if not facts.solver.satisfiable(as_bool(facts.encoder.encode(edge.condition, step=0))):
+            term = as_bool(facts.encoder.encode(edge.condition, step=0))
+            shape = term.sexpr()
+            if shape not in holds:
+                holds[shape] = facts.solver.satisfiable(term)
+            if not holds[shape]:
                 found.append(diagnostic(
                     W206,
                     f"cascade {cascade.name} never escalates from '{source.name}' to '{target.name}': "

@@ -169,30 +169,30 @@ def _cover_by_boxes(facts: Facts, region: list[Box], among: list[int], exact: Ma
 def _taken(facts: Facts, region: list[Box], overlapping: list[int], exact: Mapping[int, list[Box]]
            ) -> list[list[Box]]:
     """What each rule of `overlapping` (ascending: the earlier rules that meet `region`) takes
-    of `region` under first-match: where it fires, from the firing regions `Facts` keeps, else
-    by subtracting the rules before it in turn. The two agree because the rules before it that
-    are not in `overlapping` do not meet `region`."""
-    space = facts.space
-    firing = [facts.firing_region(j) for j in overlapping]
-    known = [boxes for boxes in firing if boxes is not None]
-    if len(known) == len(firing):
-        key = facts.key
-        if key is None:
-            return [space.intersect(region, boxes) for boxes in known]
-        members = _members_of(region, key)
-        parts: list[list[Box]] = []
-        for j in overlapping:
+    of `region` under first-match: where it fires, from the firing region `Facts` swept (only
+    the buckets around region's key members), else its own part of `region` less the rules of
+    `overlapping` before it. The two agree because the rules before it that are not in
+    `overlapping` do not meet `region`."""
+    space, key = facts.space, facts.key
+    members = _members_of(region, key) if key is not None else None
+    parts: list[list[Box]] = []
+    for position, j in enumerate(overlapping):
+        swept = facts.swept_region(j)
+        if swept is None:
+            part = space.intersect(region, exact[j])
+            if part:
+                part = space.subtract(part, [box for k in overlapping[:position] for box in exact[k]])
+            parts.append(part)
+        elif not swept:
+            parts.append([])
+        elif key is None:
+            parts.append(space.intersect(region, swept))
+        else:
             keyed = facts.firing_keyed(j)
             assert keyed is not None  # its firing region is known, and there is a key
             # only the buckets around region's members can meet it
             parts.append(space.intersect(region, [box for m in keyed.around(members) for box in keyed.buckets[m]]))
-        return parts
-    taken: list[list[Box]] = []
-    left = region
-    for j in overlapping:
-        taken.append(space.intersect(left, exact[j]))
-        left = space.subtract(left, exact[j]) if left else []
-    return taken
+    return parts
 
 
 def _members_of(region: list[Box], key: str) -> frozenset[object] | None:
