@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -26,6 +27,56 @@ def node_fields(cls: type[Node]) -> tuple[str, ...]:
     if names is None:
         names = _FIELDS[cls] = tuple(name for name in cls.model_fields if name != "span")
     return names
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+_LAYOUTS: dict[tuple[type[BaseModel], tuple[str, ...]], tuple[dict[str, Any], set[str]] | None] = {}
+"""Per class and names given (in the order given): every field with its default, in declaration
+order, and the fields set validation would give; None where the names are not the class's."""
+
+_new_object = object.__new__
+# a BaseModel keeps these in slots: their descriptors set them without BaseModel.__setattr__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def _layout(cls: type[BaseModel], given: tuple[str, ...]) -> tuple[dict[str, Any], set[str]] | None:
+    fields = cls.model_fields
+    plain = cls.model_config.get("frozen") and cls.model_config.get("extra") == "forbid" and \
+        not cls.__private_attributes__ and not any(f.default_factory for f in fields.values())
+    required = {name for name, info in fields.items() if info.is_required()}
+    if not (plain and required <= set(given) <= set(fields)):
+        return None
+    return {name: info.default for name, info in fields.items()}, set(given)
+
+
+def trusted(cls: type[_M], **values: Any) -> _M:
+    """`cls(**values)` as pydantic's validation builds it (each field in declaration order,
+    defaults filled in, the names given as its fields set: equal, and dumped to the same JSON),
+    without validating: for a pass whose every value is of its field's type already, as the
+    checker's are (tests/test_ir_trusted.py compares with validated construction). Names that
+    are not the class's fields, a required one missing, or a class that is not frozen go
+    through validation, which says what is wrong. The nodes are frozen, so every node made from
+    the same names shares one fields set (pydantic's `model_copy` copies it before a change)."""
+    key = (cls, tuple(values))
+    try:
+        layout = _LAYOUTS[key]
+    except KeyError:
+        layout = _LAYOUTS[key] = _layout(cls, key[1])
+    if layout is None:
+        return cls(**values)
+    template, fields_set = layout
+    fields = template.copy()
+    fields.update(values)
+    instance: _M = _new_object(cls)
+    _set_dict(instance, fields)
+    _set_fields_set(instance, fields_set)
+    _set_extra(instance, None)
+    _set_private(instance, None)
+    return instance
 
 
 def children(node: Node) -> Iterator[Node]:

@@ -14,13 +14,13 @@ import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, assert_never
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, assert_never, cast
 
 from ..ir.values import EXACT, exact, exact_sum
 from ..codes import E101, E103, E104, E105, E110, Code
 from ..ir import expr as e
 from ..ir import surface as s
-from ..ir.node import Node
+from ..ir.node import Node, trusted
 from ..ir.policy import MODEL_FIELDS
 from ..ir.types import BOOL, DURATION, FLOAT, INT, MONEY, SET, STRING, EnumType, FloatType, kind_of, unbounded
 from ..ir.types import Type
@@ -119,9 +119,10 @@ class ExpressionChecker:
     def condition(self, node: s.Expr, unit: Unit, where: Where) -> e.Expr | None:
         """An expression that must be true or false, a route expression: `model.FIELD` in it
         is refused (E101)."""
-        checked = self._boolean(node, unit, replace(where, model_fields=False))
-        assert checked is None or e.is_route_expr(checked)  # every model.FIELD was refused
-        return checked
+        checked = self._boolean(node, unit, replace(where, model_fields=False) if where.model_fields else where)
+        # no walk of every rule's condition to prove it: with model_fields
+        # off, _model_field refuses every model.FIELD, so no ModelAttr is in `checked`
+        return cast("e.Expr | None", checked)
 
     def requirement(self, node: s.Expr, unit: Unit, where: Where) -> e.InvariantExpr | None:
         """An invariant's `require`: an expression that must be true or false, free to read
@@ -146,33 +147,33 @@ class ExpressionChecker:
 
     def check(self, node: s.Expr, unit: Unit, where: Where) -> e.InvariantExpr | None:
         """The typed expression, or None after reporting why it has none."""
-        match node:
-            case s.IntLit():
-                return e.Const(span=node.span, value=node.value, type=INT)
-            case s.FloatLit():
-                return e.Const(span=node.span, value=node.value, type=FLOAT)
-            case s.MoneyLit():
-                return e.Const(span=node.span, value=node.value, type=MONEY)
-            case s.DurationLit():
-                return e.Const(span=node.span, value=node.value, type=DURATION)
-            case s.BoolLit():
-                return e.Const(span=node.span, value=node.value, type=BOOL)
-            case s.StringLit():
-                return e.Const(span=node.span, value=node.value, type=STRING)
-            case s.SetLit():
-                return e.Const(span=node.span, value=frozenset(i.text for i in node.items), type=SET)
+        match node:  # the commonest first: a match tries its class patterns in order
             case s.NameRef():
                 return self._name_ref(node, unit, where)
+            case s.Compare():
+                return self._compare(node, unit, where)
+            case s.BoolOp():
+                return self._boolop(node, unit, where)
+            case s.IntLit():
+                return trusted(e.Const, span=node.span, value=node.value, type=INT)
+            case s.FloatLit():
+                return trusted(e.Const, span=node.span, value=node.value, type=FLOAT)
+            case s.MoneyLit():
+                return trusted(e.Const, span=node.span, value=node.value, type=MONEY)
+            case s.DurationLit():
+                return trusted(e.Const, span=node.span, value=node.value, type=DURATION)
+            case s.BoolLit():
+                return trusted(e.Const, span=node.span, value=node.value, type=BOOL)
+            case s.StringLit():
+                return trusted(e.Const, span=node.span, value=node.value, type=STRING)
+            case s.SetLit():
+                return trusted(e.Const, span=node.span, value=frozenset(i.text for i in node.items), type=SET)
             case s.ModelFieldRef():
                 return self._model_field(node, unit, where)
             case s.FunctionCall():
                 return self._call(node, unit, where)
             case s.Not():
                 return self._not(node, unit, where)
-            case s.BoolOp():
-                return self._boolop(node, unit, where)
-            case s.Compare():
-                return self._compare(node, unit, where)
             case s.In():
                 return self._in(node, unit, where)
             case s.Sum():
@@ -190,7 +191,7 @@ class ExpressionChecker:
             self.error(E103, f"'{binding.text}' reads as an enum member here, but nothing it is compared with is an enum", node)
             return None
         if isinstance(binding, Label):
-            return e.Const(span=node.span, value=binding.text, type=STRING)
+            return trusted(e.Const, span=node.span, value=binding.text, type=STRING)
         if not isinstance(binding, Symbol):
             return None  # unknown name, reported by resolution
         if binding.kind == "threshold":
@@ -207,7 +208,7 @@ class ExpressionChecker:
         declared = self.checker.signal_type(binding)
         if declared is None:
             return None
-        return e.SignalRef(span=node.span, name=binding.name, role=binding.kind, type=declared)
+        return trusted(e.SignalRef, span=node.span, name=binding.name, role=binding.kind, type=declared)
 
     def _model_field(self, node: s.ModelFieldRef, unit: Unit, where: Where) -> e.InvariantExpr | None:
         field = node.field.text
@@ -219,13 +220,13 @@ class ExpressionChecker:
             self.error(E110, f"models have no field '{field}'", node.field,
                        help=f"did you mean '{close[0]}'?" if close else "fields: " + ", ".join(MODEL_FIELDS))
             return None
-        return e.ModelAttr(span=node.span, field=field, type=MODEL_FIELD_TYPES[field])
+        return trusted(e.ModelAttr, span=node.span, field=field, type=MODEL_FIELD_TYPES[field])
 
     def _call(self, node: s.FunctionCall, unit: Unit, where: Where) -> e.InvariantExpr | None:
         binding = self.res.binding(node.argument)
         if node.function.text != "cost" or not isinstance(binding, Symbol):
             return None  # reported by resolution
-        return e.CostOf(span=node.span, model=self.res.display[binding])
+        return trusted(e.CostOf, span=node.span, model=self.res.display[binding])
 
     # ---- logic --------------------------------------------------------------------------------
 
@@ -245,8 +246,8 @@ class ExpressionChecker:
             return None
         (operand,) = operands
         if is_const(operand):
-            return e.Const(span=node.span, value=not operand.value, type=BOOL)
-        return e.Not(span=node.span, operand=operand)
+            return trusted(e.Const, span=node.span, value=not operand.value, type=BOOL)
+        return trusted(e.Not, span=node.span, operand=operand)
 
     def _boolop(self, node: s.BoolOp, unit: Unit, where: Where) -> e.InvariantExpr | None:
         operands = self._bools(node.operands, unit, where, node.op)
@@ -255,8 +256,8 @@ class ExpressionChecker:
         constants = [x for x in operands if is_const(x)]
         if len(constants) == len(operands):
             values = [x.value for x in constants]
-            return e.Const(span=node.span, value=all(values) if node.op == "and" else any(values), type=BOOL)
-        return e.BoolOp(span=node.span, op=node.op, operands=tuple(operands))
+            return trusted(e.Const, span=node.span, value=all(values) if node.op == "and" else any(values), type=BOOL)
+        return trusted(e.BoolOp, span=node.span, op=node.op, operands=tuple(operands))
 
     # ---- comparisons --------------------------------------------------------------------------
 
@@ -275,14 +276,15 @@ class ExpressionChecker:
                 help=f"did you mean '{close[0]}'?" if close else None,
             )
             return None
-        return e.Const(span=node.span, value=name, type=enum_side.type)
+        return trusted(e.Const, span=node.span, value=name, type=enum_side.type)
 
     def _is_member(self, node: s.Expr) -> TypeGuard[s.NameRef]:
         return isinstance(node, s.NameRef) and isinstance(self.res.binding(node.name), Member)
 
     def _compare(self, node: s.Compare, unit: Unit, where: Where) -> e.InvariantExpr | None:
-        if self._is_member(node.left) or self._is_member(node.right):
-            member_node, other = (node.left, node.right) if self._is_member(node.left) else (node.right, node.left)
+        left_member = self._is_member(node.left)
+        if left_member or self._is_member(node.right):
+            member_node, other = (node.left, node.right) if left_member else (node.right, node.left)
             assert isinstance(member_node, s.NameRef)  # what _is_member found
             enum_side = self.check(other, unit, where)
             if enum_side is None:
@@ -303,8 +305,8 @@ class ExpressionChecker:
             self.error(E103, f"'{node.op}' does not order {phrase(left.type).split(' ', 1)[1]}s; use == or !=", node)
             return None
         if is_const(left) and is_const(right):
-            return e.Const(span=node.span, value=_COMPARE[node.op](left.value, right.value), type=BOOL)
-        return e.Compare(span=node.span, op=node.op, left=left, right=right)
+            return trusted(e.Const, span=node.span, value=_COMPARE[node.op](left.value, right.value), type=BOOL)
+        return trusted(e.Compare, span=node.span, op=node.op, left=left, right=right)
 
     def _same_kind(self, left: e.InvariantExpr, right: e.InvariantExpr, node: Node) -> bool:
         lk, rk = kind_of(left.type), kind_of(right.type)
@@ -365,7 +367,7 @@ class ExpressionChecker:
                     return None
                 if member.value not in members:
                     members.append(member.value)
-            return e.InSet(span=node.span, element=element, members=tuple(members), negated=node.negated)
+            return trusted(e.InSet, span=node.span, element=element, members=tuple(members), negated=node.negated)
         container = self.check(node.container, unit, where)
         if container is None:
             return None
@@ -379,8 +381,8 @@ class ExpressionChecker:
             return None
         if is_const(element) and is_const(container):
             inside = container.value is None or element.value in container.value
-            return e.Const(span=node.span, value=inside != node.negated, type=BOOL)
-        return e.HasLabel(span=node.span, element=element, container=container, negated=node.negated)
+            return trusted(e.Const, span=node.span, value=inside != node.negated, type=BOOL)
+        return trusted(e.HasLabel, span=node.span, element=element, container=container, negated=node.negated)
 
     def _in_range(self, node: s.In, bounds: s.Range, unit: Unit, where: Where) -> e.InvariantExpr | None:
         parts = _all_checked([self.check(x, unit, where) for x in (node.element, bounds.low, bounds.high)])
@@ -394,8 +396,8 @@ class ExpressionChecker:
             return None
         if is_const(element) and is_const(low) and is_const(high):
             inside = low.value <= element.value <= high.value
-            return e.Const(span=node.span, value=inside != node.negated, type=BOOL)
-        return e.InRange(span=node.span, element=element, low=low, high=high, negated=node.negated)
+            return trusted(e.Const, span=node.span, value=inside != node.negated, type=BOOL)
+        return trusted(e.InRange, span=node.span, element=element, low=low, high=high, negated=node.negated)
 
     # ---- arithmetic ---------------------------------------------------------------------------
 
@@ -421,8 +423,8 @@ class ExpressionChecker:
                 total = float(total)
             elif result_type.kind == "int":
                 total = int(total)
-            return e.Const(span=node.span, value=total, type=result_type)
-        return e.Sum(span=node.span, terms=tuple(terms), signs=node.signs, type=result_type)
+            return trusted(e.Const, span=node.span, value=total, type=result_type)
+        return trusted(e.Sum, span=node.span, terms=tuple(terms), signs=node.signs, type=result_type)
 
     def _product(self, node: s.Product, unit: Unit, where: Where) -> e.InvariantExpr | None:
         factors = _all_checked([self.check(f, unit, where) for f in node.factors])
@@ -450,13 +452,13 @@ class ExpressionChecker:
         result_type = _arith_type([f.type for f in factors])
         if not variable:
             value = factor if not measured else EXACT.multiply(money_factor(factor), _value(measured[0]))
-            return e.Const(span=node.span, value=value, type=result_type)
+            return trusted(e.Const, span=node.span, value=value, type=result_type)
         (operand,) = variable
         if measured and is_const(measured[0]):  # n * 0.5s: the literal's unit and amount scale n
             factor = EXACT.multiply(money_factor(factor), measured[0].value)
         elif kind_of(operand.type) != "number":
             factor = money_factor(factor)
-        return e.Scale(span=node.span, factor=factor, operand=operand, type=result_type)
+        return trusted(e.Scale, span=node.span, factor=factor, operand=operand, type=result_type)
 
     def _neg(self, node: s.Neg, unit: Unit, where: Where) -> e.InvariantExpr | None:
         operand = self.check(node.operand, unit, where)
@@ -464,8 +466,8 @@ class ExpressionChecker:
             return None
         result_type = unbounded(operand.type)
         if is_const(operand):
-            return e.Const(span=node.span, value=-operand.value, type=result_type)
-        return e.Scale(span=node.span, factor=-1, operand=operand, type=result_type)
+            return trusted(e.Const, span=node.span, value=-operand.value, type=result_type)
+        return trusted(e.Scale, span=node.span, factor=-1, operand=operand, type=result_type)
 
 
 def _value(x: e.InvariantExpr) -> Any:

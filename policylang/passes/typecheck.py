@@ -18,6 +18,7 @@ from ..codes import E101, E102, E103, E105, E108, E109, E110, E111, E305, Code
 from ..diagnostics import Diagnostic, Related, diagnostic
 from ..ir import expr as e
 from ..ir import surface as s
+from ..ir.node import trusted
 from ..ir.policy import (ERRORS, MODEL_FIELDS, REQUIRED_MODEL_FIELDS, Budget, Cascade, CascadeEdge,
                          CascadeTarget, CheckedPolicy, Fallback, Invariant, Model, ModelTarget, RejectTarget,
                          Rule, Signal, Target, Test)
@@ -217,7 +218,7 @@ class Checker:
             if not isinstance(binding, Member):
                 self.error(E103, f"{what} is a member of {describe(t)}, written as a bare name", node.span)
                 return None
-            member = self.exprs.member(e.SignalRef(span=node.span, name=symbol.name, role=symbol.kind, type=t),
+            member = self.exprs.member(trusted(e.SignalRef, span=node.span, name=symbol.name, role=symbol.kind, type=t),
                                         binding.text, node)
             return member.value if member is not None else None
         const = self.exprs.constant(node, symbol.unit, Where(what))
@@ -448,12 +449,12 @@ class Checker:
         cap = self._cap(decl.cap, target, cascades) if decl.cap is not None else None
         if target is None or (decl.condition is not None and condition is None) or cap is _INVALID:
             return None
-        return Rule(span=decl.span, name=name, condition=condition, target=target, cap=cap)
+        return trusted(Rule, span=decl.span, name=name, condition=condition, target=target, cap=cap)
 
     def _target(self, target: s.Target, cascades: dict[str, Cascade]) -> Target | None:
         match target:
             case s.RejectTarget():
-                return RejectTarget(span=target.span, reason=target.reason.value)
+                return trusted(RejectTarget, span=target.span, reason=target.reason.value)
             case s.ModelTarget():
                 pass  # a model or a cascade, by what the name means
             case _:
@@ -463,8 +464,8 @@ class Checker:
             return None
         name = self.res.display[symbol]
         if symbol.kind == "cascade":
-            return CascadeTarget(span=target.span, cascade=name) if name in cascades else None
-        return ModelTarget(span=target.span, model=name)
+            return trusted(CascadeTarget, span=target.span, cascade=name) if name in cascades else None
+        return trusted(ModelTarget, span=target.span, model=name)
 
     def _cap(self, given: s.Cap, target: Target | None, cascades: dict[str, Cascade]) -> Any:
         cap = self.exprs.constant(given.value, self.res.program.top, Where("max_output"))
