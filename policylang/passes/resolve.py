@@ -9,7 +9,7 @@ The surface tree is not touched. Reports E101 (with a suggestion), E102 and E112
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard, assert_never
 
@@ -398,7 +398,7 @@ class _Resolver:
                     else:
                         self.lookup(unit, node.argument, ("model",), "a model")
                     continue
-            stack.extend(reversed(list(children(node))))
+            stack.extend(_subexpressions(node))
 
     def _bind_members(self, unit: Unit, enum_side: Node, other: Node) -> bool:
         if not (isinstance(enum_side, s.NameRef) and _bare(other)):
@@ -422,6 +422,31 @@ class _Resolver:
             target = self._aliases(unit).get(name.parts[0].text)
             return self._exports(target).get(name.parts[1].text) if target else None
         return self._scope(unit).get(name.text) or self.global_signals.get(name.text)
+
+
+def _subexpressions(node: Node) -> Sequence[Node]:
+    """The expressions directly inside `node`, last first (a stack pops them in field order):
+    read by their fields, which the generic `children` would find by asking each field."""
+    match node:
+        case s.Compare():
+            return (node.right, node.left)
+        case s.BoolOp():
+            return node.operands[::-1]
+        case s.In():
+            return (node.container, node.element)
+        case s.Not() | s.Neg():
+            return (node.operand,)
+        case s.Sum():
+            return node.terms[::-1]
+        case s.Product():
+            return node.factors[::-1]
+        case s.Range():
+            return (node.high, node.low)
+        case s.IntLit() | s.FloatLit() | s.MoneyLit() | s.DurationLit() | s.BoolLit() | s.StringLit() | \
+                s.SetLit() | s.ModelFieldRef():
+            return ()  # no expression inside: names of labels or fields, bound by what holds them
+        case _:
+            return list(reversed(list(children(node))))
 
 
 def _bare(node: Node) -> TypeGuard[s.NameRef]:
