@@ -220,21 +220,19 @@ class _State:
 
     def low_of(self, coefficients: Coefficients) -> int | None:
         """The least a sum takes in the box (None: unbounded below)."""
-        total = 0
-        for v, c in coefficients:
-            low, high = self.bounds.get(v, (None, None))
-            end = low if c > 0 else high
-            if end is None:
-                return None
-            total += c * end
-        return total
+        return self._end_of(coefficients, most=False)
 
     def high_of(self, coefficients: Coefficients) -> int | None:
         """The most a sum takes in the box (None: unbounded above)."""
+        return self._end_of(coefficients, most=True)
+
+    def _end_of(self, coefficients: Coefficients, most: bool) -> int | None:
+        """The most (or least) a sum takes in the box: each term at the end of its variable's
+        bounds that its coefficient's sign picks; None where that end is unbounded."""
         total = 0
         for v, c in coefficients:
             low, high = self.bounds.get(v, (None, None))
-            end = high if c > 0 else low
+            end = high if (c > 0) == most else low
             if end is None:
                 return None
             total += c * end
